@@ -1,0 +1,329 @@
+/*
+ * chaosmetad-helper: the small processes that hold a fault in place.
+ *
+ *   chaosmetad-helper MODE --chaosmetad-uid=UID [key=value ...]
+ *
+ * Modes:
+ *   burn    core=N percent=P    hold core N's TOTAL utilisation at P% (adapts to other load)
+ *   load    threads=N           N runnable SCHED_IDLE threads (raise the load average)
+ *   memfill mode=ram|cache bytes=N   hold N bytes resident (ram: anonymous+mlock, cache: shmem)
+ *   oom     mode=ram|cache      keep allocating until the OOM killer acts; restart after each kill
+ *
+ * Common keys: deadline=EPOCH_MS (0 = none): the helper exits by itself once the deadline (plus
+ * grace=MS, default 2000) has passed, so a fault never outlives a lost recover.
+ * On success the helper writes one line "ready ..." to stdout, then points stdout/stderr at
+ * /dev/null; on failure it writes "error <reason>" and exits 1. The uid tag in argv is how
+ * chaosmetad finds its helpers after a restart; nothing here reads it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long g_deadline_ms = 0;
+static long long g_grace_ms = 2000;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int expired(void) { return g_deadline_ms > 0 && now_ms() > g_deadline_ms + g_grace_ms; }
+
+static void fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("error ");
+  vprintf(fmt, ap);
+  printf("\n");
+  fflush(stdout);
+  va_end(ap);
+  exit(1);
+}
+
+static void ready(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("ready ");
+  vprintf(fmt, ap);
+  printf("\n");
+  fflush(stdout);
+  va_end(ap);
+  int fd = open("/dev/null", O_RDWR);
+  if (fd >= 0) {
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2) close(fd);
+  }
+}
+
+static const char *arg(int argc, char **argv, const char *key) {
+  size_t n = strlen(key);
+  for (int i = 2; i < argc; i++)
+    if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=') return argv[i] + n + 1;
+  return NULL;
+}
+
+static long long num(int argc, char **argv, const char *key, long long def, long long lo, long long hi) {
+  const char *v = arg(argc, argv, key);
+  if (!v) return def;
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end || end == v || x < lo || x > hi) fail("bad %s=%s", key, v);
+  return x;
+}
+
+static void sleep_s(double s) {
+  if (s <= 0) return;
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
+/* ---- burn ---------------------------------------------------------------------------- */
+
+static int read_core(int core, unsigned long long *busy, unsigned long long *total) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  char line[512], name[32];
+  snprintf(name, sizeof name, "cpu%d ", core);
+  int found = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, name, strlen(name)) != 0) continue;
+    unsigned long long v[10] = {0};
+    int n = sscanf(line + strlen(name), "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    if (n < 4) break;
+    /* user nice system idle iowait irq softirq steal (guest time is already inside user) */
+    unsigned long long t = 0;
+    for (int i = 0; i < 8 && i < n; i++) t += v[i];
+    *total = t;
+    *busy = t - v[3] - (n > 4 ? v[4] : 0);
+    found = 0;
+    break;
+  }
+  fclose(f);
+  return found;
+}
+
+static int run_burn(int argc, char **argv) {
+  int core = (int)num(argc, argv, "core", -1, 0, 4095);
+  int percent = (int)num(argc, argv, "percent", -1, 1, 100);
+  if (core < 0 || percent < 0) fail("burn needs core= and percent=");
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) fail("cannot pin to core %d: %s", core, strerror(errno));
+  unsigned long long b0, t0;
+  if (read_core(core, &b0, &t0) != 0) fail("core %d not in /proc/stat", core);
+  prctl(PR_SET_NAME, "chaosmeta_burn");
+  ready("burn core=%d percent=%d", core, percent);
+
+  const double period = 0.017; /* not a multiple of the tick, so sampling does not lock onto it */
+  const double window = 0.5;   /* feedback from /proc/stat every half second */
+  double own = percent;        /* our own duty cycle, in percent */
+  double wstart = mono_s();
+  for (;;) {
+    if (percent == 100) {
+      for (volatile int i = 0; i < 50000000; i++) {}
+      if (expired()) return 0;
+      continue;
+    }
+    double start = mono_s();
+    double busy_until = start + period * own / 100.0;
+    while (mono_s() < busy_until) {}
+    sleep_s(start + period - mono_s());
+    if (mono_s() - wstart >= window) {
+      unsigned long long b1, t1;
+      if (read_core(core, &b1, &t1) == 0 && t1 > t0) {
+        double measured = 100.0 * (double)(b1 - b0) / (double)(t1 - t0);
+        own += 0.7 * (percent - measured);
+        if (own < 0) own = 0;
+        if (own > 100) own = 100;
+        b0 = b1;
+        t0 = t1;
+      }
+      wstart = mono_s();
+      if (expired()) return 0;
+    }
+  }
+}
+
+/* ---- load ---------------------------------------------------------------------------- */
+
+static void *spin(void *unused) {
+  (void)unused;
+  struct sched_param sp = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  for (;;) {
+    for (volatile int i = 0; i < 10000000; i++) {}
+  }
+  return NULL;
+}
+
+static int run_load(int argc, char **argv) {
+  int threads = (int)num(argc, argv, "threads", -1, 1, 100000);
+  if (threads < 0) fail("load needs threads=");
+  prctl(PR_SET_NAME, "chaosmeta_load");
+  for (int i = 0; i < threads; i++) {
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    int rc = pthread_create(&t, &a, spin, NULL);
+    pthread_attr_destroy(&a);
+    if (rc != 0) fail("cannot start thread %d of %d: %s", i + 1, threads, strerror(rc));
+  }
+  ready("load threads=%d", threads);
+  while (!expired()) sleep_s(1);
+  return 0;
+}
+
+/* ---- memory -------------------------------------------------------------------------- */
+
+static void touch(char *p, size_t len) {
+  long pg = sysconf(_SC_PAGESIZE);
+  for (size_t off = 0; off < len; off += (size_t)pg) p[off] = (char)(1 + (off / (size_t)pg) % 250);
+}
+
+/* Allocate len bytes: anonymous (ram) or shared memory (cache). Returns 0 or -errno. */
+static int grab(int cache, int memfd, size_t *memfd_size, size_t len) {
+  if (!cache) {
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return -errno;
+    touch(p, len);
+    mlock(p, len); /* best effort: keep it resident (root has CAP_IPC_LOCK) */
+    return 0;
+  }
+  off_t off = (off_t)*memfd_size;
+  if (fallocate(memfd, 0, off, (off_t)len) != 0) {
+    int e = errno;
+    if (e != EOPNOTSUPP) return -e;
+    if (ftruncate(memfd, off + (off_t)len) != 0) return -errno;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, off);
+    if (p == MAP_FAILED) return -errno;
+    touch(p, len);
+    munmap(p, len);
+  }
+  *memfd_size += len;
+  return 0;
+}
+
+static int mode_is_cache(int argc, char **argv) {
+  const char *m = arg(argc, argv, "mode");
+  if (!m || strcmp(m, "ram") == 0) return 0;
+  if (strcmp(m, "cache") == 0) return 1;
+  fail("bad mode=%s", m);
+  return 0;
+}
+
+static int run_memfill(int argc, char **argv) {
+  int cache = mode_is_cache(argc, argv);
+  long long bytes = num(argc, argv, "bytes", -1, 1, (long long)1 << 50);
+  if (bytes < 0) fail("memfill needs bytes=");
+  prctl(PR_SET_NAME, cache ? "chaosmeta_cache" : "chaosmeta_mem");
+  int memfd = -1;
+  size_t have = 0;
+  if (cache && (memfd = memfd_create("chaosmeta-cache", 0)) < 0) fail("memfd_create: %s", strerror(errno));
+  /* in chunks, so a failure says how far it got */
+  const size_t chunk = 64ull << 20;
+  size_t done = 0;
+  while (done < (size_t)bytes) {
+    size_t len = (size_t)bytes - done < chunk ? (size_t)bytes - done : chunk;
+    int rc = grab(cache, memfd, &have, len);
+    if (rc != 0) fail("could allocate only %zu of %lld bytes: %s", done, bytes, strerror(-rc));
+    done += len;
+  }
+  ready("memfill mode=%s bytes=%lld", cache ? "cache" : "ram", bytes);
+  while (!expired()) sleep_s(1);
+  return 0;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_term(int sig) { (void)sig; g_stop = 1; }
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) {}
+  close(fd);
+}
+
+static int run_oom(int argc, char **argv) {
+  int cache = mode_is_cache(argc, argv);
+  prctl(PR_SET_NAME, "chaosmeta_oom");
+  /* the supervisor must survive the OOM killer; its child is the one meant to die */
+  write_file("/proc/self/oom_score_adj", "-1000");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  ready("oom mode=%s", cache ? "cache" : "ram");
+  long kills = 0;
+  while (!g_stop && !expired()) {
+    pid_t child = fork();
+    if (child < 0) { sleep_s(1); continue; }
+    if (child == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      prctl(PR_SET_NAME, "chaosmeta_oomf");
+      write_file("/proc/self/oom_score_adj", "1000");
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGINT, SIG_DFL);
+      int memfd = -1;
+      size_t have = 0;
+      if (cache) memfd = memfd_create("chaosmeta-oom", 0);
+      for (;;) {
+        if (grab(cache, memfd, &have, 16ull << 20) != 0) sleep_s(0.05);
+      }
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+      if (errno != EINTR) break;
+      if (g_stop || expired()) kill(child, SIGKILL);
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !g_stop) kills++;
+    if (!g_stop) sleep_s(0.5);
+  }
+  (void)kills;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: chaosmetad-helper burn|load|memfill|oom --chaosmetad-uid=UID key=value...\n");
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  g_deadline_ms = num(argc, argv, "deadline", 0, 0, 1ll << 50);
+  g_grace_ms = num(argc, argv, "grace", 2000, 0, 1ll << 40);
+  signal(SIGPIPE, SIG_IGN);
+  if (strcmp(argv[1], "burn") == 0) return run_burn(argc, argv);
+  if (strcmp(argv[1], "load") == 0) return run_load(argc, argv);
+  if (strcmp(argv[1], "memfill") == 0) return run_memfill(argc, argv);
+  if (strcmp(argv[1], "oom") == 0) return run_oom(argc, argv);
+  fail("unknown mode %s", argv[1]);
+  return 2;
+}

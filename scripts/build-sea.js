@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Build dist/chaosmetad: one file carrying the CLI, the native helper and better-sqlite3's addon.
+// Driven by pkg.config.json. Steps: esbuild bundle (CJS) -> SEA blob -> copy of node -> postject.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
+const esbuild = require('esbuild');
+
+const root = path.resolve(__dirname, '..');
+const cfg = JSON.parse(fs.readFileSync(path.join(root, 'pkg.config.json'), 'utf8'));
+const abs = (p) => path.join(root, p);
+const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+for (const [name, file] of Object.entries(cfg.assets)) {
+  if (!fs.existsSync(abs(file))) throw new Error(`asset ${name} missing: ${file} (run npm run build:native / npm ci)`);
+}
+fs.mkdirSync(path.dirname(abs(cfg.bundle)), { recursive: true });
+
+const buildDate = new Date().toISOString().slice(0, 10);
+esbuild.buildSync({
+  entryPoints: [abs(cfg.entry)],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: abs(cfg.bundle),
+  external: cfg.external,
+  minifyWhitespace: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __CHAOSMETAD_BUILD_DATE__: JSON.stringify(buildDate), __CHAOSMETAD_BUILD_ID__: '"@@BUILD_ID@@"' },
+  // in a SEA the injected `require` loads built-ins only: recreate a real one
+  banner: { js: 'require = require("node:module").createRequire(process.execPath);' },
+});
+
+// the build id names the cache directory the assets are extracted to: it changes whenever any of them does
+let bundle = fs.readFileSync(abs(cfg.bundle), 'utf8');
+const h = crypto.createHash('sha256').update(bundle);
+for (const file of Object.values(cfg.assets)) h.update(fs.readFileSync(abs(file)));
+const buildId = h.digest('hex').slice(0, 16);
+bundle = bundle.split('@@BUILD_ID@@').join(buildId);
+fs.writeFileSync(abs(cfg.bundle), bundle);
+
+const seaConfig = {
+  main: abs(cfg.bundle),
+  output: abs(cfg.blob),
+  disableExperimentalSEAWarning: true,
+  useCodeCache: !!cfg.useCodeCache,
+  assets: Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)])),
+};
+const seaConfigPath = abs('dist/sea/sea-config.json');
+fs.writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
+execFileSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { stdio: 'inherit' });
+
+const out = abs(cfg.output);
+const tmp = out + '.tmp';
+fs.copyFileSync(process.execPath, tmp);
+fs.chmodSync(tmp, 0o755);
+if (cfg.stripDebug) {
+  try { execFileSync('strip', ['--strip-debug', tmp]); } catch (e) { console.warn('strip failed, keeping debug info:', e.message); }
+}
+execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE], { stdio: ['ignore', 'ignore', 'inherit'] });
+fs.renameSync(tmp, out);
+console.log(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, build ${buildId})`);

@@ -1,0 +1,16 @@
+/** oclif's explicit command list (package.json oclif.commands), generated from the fault registry. */
+import type { Command } from '@oclif/core';
+import { FAULTS } from '../faults/index';
+import { injectCommand } from './inject';
+import { Check, Version, Watch } from './misc';
+import Query from './query';
+import Recover from './recover';
+
+export const COMMANDS: Record<string, Command.Class> = {
+  query: Query,
+  recover: Recover,
+  version: Version,
+  check: Check,
+  watch: Watch,
+};
+for (const def of FAULTS) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);

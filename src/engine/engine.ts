@@ -1,0 +1,313 @@
+/**
+ * The one place that owns an experiment's lifecycle: validate → record → journal each host change → check the
+ * effect → success; recover walks the journal newest-first. The CLI and the HTTP server are thin adapters.
+ *
+ * Statuses (compat): created → success | error; success → destroyed. The finer `phase` column says what is
+ * going on (injecting, recovering, recover-error) and `owner_pid` who is doing it.
+ */
+import { customAlphabet } from 'nanoid';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
+import { argsJson, parseFlags } from '../faults/flags';
+import { findFault } from '../faults/index';
+import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
+import { Executor, HOST } from '../host/executor';
+import { helperArgv, startHelper, stepTag } from '../host/helpers';
+import { TAG_PREFIX, alive, findTagged, terminate } from '../host/procs';
+import { parseDuration, shown } from '../util/units';
+import { ExperimentRow, QueryFilter, Store, formatTime } from '../store/store';
+import { spawnSelfDetached } from './self';
+
+export interface InjectRequest {
+  target: string;
+  fault: string;
+  /** flag values keyed by camelCase, kebab-case or snake_case names (CLI strings or JSON values) */
+  args: Record<string, unknown>;
+  uid?: string;
+  timeout?: string | number;
+  creator?: string;
+  containerId?: string;
+  containerRuntime?: string;
+  dryRun?: boolean;
+}
+
+export interface InjectResult { experiment: ExperimentRow; planned?: string[] }
+export interface RecoverResult { uid: string; status: string; ok: boolean; message: string }
+
+export interface EngineOptions {
+  /** start a detached watcher process that recovers at the deadline (the CLI); the daemon keeps its own timers */
+  watcher?: boolean;
+}
+
+const UID_RE = /^[A-Za-z0-9_-]{5,36}$/;
+const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function defaultCreator(): string {
+  try { return os.userInfo().username; } catch { return String(process.getuid?.() ?? 'unknown'); }
+}
+
+/** Undo kinds every fault can journal. */
+const BUILTIN_UNDO: Record<string, UndoFn> = {
+  /** a native helper: stop every process carrying this experiment's uid and step tags */
+  async helper(_data, ctx) {
+    const procs = findTagged([TAG_PREFIX + ctx.uid, stepTag(ctx.stepId)]);
+    await terminate(procs.map((p) => p.pid));
+  },
+  /** the deadline watcher: stop it (never ourselves: the watcher recovering at its deadline runs this) */
+  async watcher(_data, ctx) {
+    const procs = findTagged([TAG_PREFIX + ctx.uid, 'watch']).filter((p) => p.pid !== process.pid);
+    await terminate(procs.map((p) => p.pid), 500);
+  },
+};
+
+export class Engine {
+  constructor(
+    readonly store: Store,
+    readonly opts: EngineOptions = {},
+  ) {}
+
+  get dataDir(): string { return this.store.dataDir; }
+
+  log(event: Record<string, unknown>): void {
+    try {
+      fs.appendFileSync(path.join(this.dataDir, 'chaosmetad.log'), JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n');
+    } catch { /* logging never fails an experiment */ }
+  }
+
+  /** Validate a request completely, without touching the host or the store. */
+  prepare(req: InjectRequest) {
+    const def = findFault(req.target, req.fault);
+    if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
+      throw badArgs(`--uid must be 5 to 36 characters of letters, digits, "_" and "-", got ${shown(req.uid)}`);
+    }
+    let timeoutMs = 0;
+    if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0) timeoutMs = parseDuration(req.timeout, 'timeout', 's');
+    if (req.containerId) {
+      throw badArgs('--container-id: container targets are not supported by this version yet (faults act on the host)');
+    }
+    if (req.containerRuntime && !['docker', 'containerd', 'crio', 'pouch'].includes(req.containerRuntime)) {
+      throw badArgs(`--container-runtime must be one of docker, containerd, crio, pouch, got ${shown(req.containerRuntime)}`);
+    }
+    if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
+      throw badArgs('--creator must be at most 128 characters without control characters');
+    }
+    const args = parseFlags(def.flags, req.args);
+    def.validate?.(args);
+    return {
+      def, args, timeoutMs,
+      uid: req.uid || newUid(),
+      timeout: timeoutMs ? String(req.timeout) : '',
+      creator: req.creator || defaultCreator(),
+    };
+  }
+
+  async inject(req: InjectRequest): Promise<InjectResult> {
+    const p = this.prepare(req);
+    const now = Date.now();
+    const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
+
+    if (req.dryRun) {
+      const exec = new Executor(true, HOST);
+      const ctx = this.context(p.uid, deadline, exec, p.def, true);
+      if (deadline && this.opts.watcher) exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
+      await p.def.inject(p.args, ctx);
+      return { experiment: this.row(p, now, deadline), planned: exec.planned };
+    }
+
+    const row = this.row(p, now, deadline);
+    this.store.tx(() => {
+      const old = this.store.get(p.uid);
+      if (old) {
+        if (old.status === 'created' || old.status === 'success' || old.phase === 'recovering') {
+          throw badArgs(`an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`);
+        }
+        this.store.remove(p.uid);
+      }
+      this.store.insert(row);
+    });
+    this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
+
+    const exec = new Executor(false, HOST, (line) => this.log({ uid: p.uid, action: line }));
+    const ctx = this.context(p.uid, deadline, exec, p.def, false);
+    try {
+      if (deadline && this.opts.watcher) {
+        await ctx.step('watcher', { deadline }, async () => ({ pid: spawnSelfDetached(['watch', p.uid, TAG_PREFIX + p.uid, '--data-dir', this.dataDir]) }));
+      }
+      const runtime = (await p.def.inject(p.args, ctx)) ?? {};
+      const effect = await this.effect(this.store.get(p.uid)!, p.def);
+      if (effect === 'gone' || effect === 'partial') throw injectError(`the fault is not in place right after inject (check: ${effect})`);
+      this.store.update(p.uid, { status: 'success', phase: 'injected', runtime: JSON.stringify(runtime), owner_pid: null });
+    } catch (e) {
+      const err = asChaosError(e, ExitCode.Inject);
+      let undoNote = '';
+      try {
+        await this.undoSteps(p.uid, p.def);
+      } catch (u) {
+        undoNote = `; undoing the partial inject also failed: ${(u as Error).message} (run: chaosmetad recover ${p.uid})`;
+      }
+      this.store.update(p.uid, { status: 'error', phase: 'inject-failed', error: err.message + undoNote, owner_pid: null });
+      this.log({ event: 'inject-failed', uid: p.uid, error: err.message + undoNote });
+      throw new ChaosError(err.code === ExitCode.BadArgs ? ExitCode.BadArgs : ExitCode.Inject, err.message + undoNote);
+    }
+    return { experiment: this.store.get(p.uid)! };
+  }
+
+  private row(p: ReturnType<Engine['prepare']>, now: number, deadline: number | null): ExperimentRow {
+    return {
+      uid: p.uid, target: p.def.target, fault: p.def.fault, args: argsJson(p.def.flags, p.args), runtime: '{}',
+      status: 'created', phase: 'injecting', creator: p.creator, timeout: p.timeout, deadline, error: '',
+      create_time: formatTime(now), update_time: formatTime(now), create_ms: now, update_ms: now,
+      container_id: '', container_runtime: '', owner_pid: process.pid,
+    };
+  }
+
+  private context(uid: string, deadline: number | null, exec: Executor, def: FaultDef, dryRun: boolean): InjectContext {
+    const store = this.store;
+    const ctx: InjectContext = {
+      uid, deadline, dryRun, exec,
+      async step(kind, data, run) {
+        if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
+        const id = store.addStep(uid, kind, data);
+        const extra = (await run(id)) ?? {};
+        const full = { ...data, ...extra };
+        store.setStep(id, 'done', full);
+        return full;
+      },
+      async helper(mode, params) {
+        if (dryRun) {
+          const [file, argv] = helperArgv({ mode, uid, step: 0, params, deadline });
+          exec.note(`start helper: ${[file, ...argv].join(' ')}`);
+          return 0;
+        }
+        const r = await ctx.step('helper', { mode, params }, async (step) => {
+          const pid = await startHelper({ mode, uid, step, params, deadline });
+          exec.note(`started helper ${mode} pid ${pid}`);
+          return { pid };
+        });
+        return r.pid as number;
+      },
+    };
+    void def;
+    return ctx;
+  }
+
+  /** Undo every step not yet undone, newest first. Tries them all; throws once with every failure. */
+  private async undoSteps(uid: string, def: FaultDef): Promise<void> {
+    const exec = new Executor(false, HOST, (line) => this.log({ uid, action: line }));
+    const failures: string[] = [];
+    for (const s of this.store.steps(uid).reverse()) {
+      if (s.state === 'undone') continue;
+      const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
+      if (!undo) { failures.push(`no undo for step ${s.kind}`); continue; }
+      try {
+        await undo(JSON.parse(s.data), { uid, exec, stepId: s.id });
+        this.store.setStep(s.id, 'undone');
+      } catch (e) {
+        failures.push(`${s.kind}: ${(e as Error).message}`);
+      }
+    }
+    if (failures.length) throw recoverError(failures.join('; '));
+  }
+
+  /** Read the host: is this experiment's fault in place? */
+  async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
+    const steps = this.store.steps(row.uid).filter((s) => s.state === 'done').map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
+    if (def.check) return def.check(JSON.parse(row.args), { uid: row.uid, steps });
+    const helpers = steps.filter((s) => s.kind === 'helper');
+    if (!helpers.length) return 'unknown';
+    const up = helpers.filter((s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid));
+    return up.length === helpers.length ? 'in-place' : up.length ? 'partial' : 'gone';
+  }
+
+  async check(uid: string): Promise<{ uid: string; status: string; effect: Effect }> {
+    const row = this.mustGet(uid);
+    if (row.status === 'destroyed') return { uid, status: row.status, effect: 'gone' };
+    return { uid, status: row.status, effect: await this.effect(row) };
+  }
+
+  mustGet(uid: string): ExperimentRow {
+    const row = this.store.get(uid);
+    if (!row) throw badArgs(`no experiment with uid ${shown(uid)} (see: chaosmetad query)`);
+    return row;
+  }
+
+  /**
+   * Recover one experiment. Already destroyed: success, nothing done. Another process recovering or still
+   * injecting it: wait for that to finish. A failed recover stays retryable (phase recover-error).
+   */
+  async recover(uid: string, reason = 'manual'): Promise<RecoverResult> {
+    this.mustGet(uid);
+    const waitUntil = Date.now() + 120_000;
+    for (;;) {
+      const claim = this.store.tx(() => {
+        const r = this.store.get(uid)!;
+        if (r.status === 'destroyed') return 'done' as const;
+        if (r.status === 'error' && !this.store.steps(uid).some((s) => s.state !== 'undone')) return 'nothing' as const;
+        const busy = (r.phase === 'recovering' || r.phase === 'injecting') && r.owner_pid && r.owner_pid !== process.pid && alive(r.owner_pid);
+        if (busy) return 'busy' as const;
+        this.store.update(uid, { phase: 'recovering', owner_pid: process.pid });
+        return 'mine' as const;
+      });
+      if (claim === 'done') return { uid, status: 'destroyed', ok: true, message: 'already recovered' };
+      if (claim === 'nothing') return { uid, status: 'error', ok: true, message: 'inject had failed; nothing to undo' };
+      if (claim === 'mine') break;
+      if (Date.now() > waitUntil) throw recoverError(`experiment ${uid} is busy in another chaosmetad process (pid ${this.store.get(uid)?.owner_pid})`);
+      await sleep(100);
+    }
+    const row = this.store.get(uid)!;
+    try {
+      await this.undoSteps(uid, findFault(row.target, row.fault));
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.store.update(uid, { phase: 'recover-error', error: `recover failed: ${msg}`, owner_pid: null });
+      this.log({ event: 'recover-failed', uid, reason, error: msg });
+      throw recoverError(`recover ${uid} failed: ${msg}`);
+    }
+    const status = row.status === 'error' ? 'error' : 'destroyed';
+    this.store.update(uid, { status: 'destroyed', phase: 'recovered', owner_pid: null });
+    this.log({ event: 'recover', uid, reason });
+    return { uid, status: 'destroyed', ok: true, message: status === 'error' ? 'undid what the failed inject left' : 'recovered' };
+  }
+
+  /** Recover a set: every unfinished one, the expired ones, or by target/fault. Never stops at the first failure. */
+  async recoverMany(sel: { all?: boolean; expired?: boolean; target?: string; fault?: string }): Promise<RecoverResult[]> {
+    const rows = sel.expired ? this.store.expired() : this.store.unfinished({ target: sel.target, fault: sel.fault });
+    const out: RecoverResult[] = [];
+    for (const r of rows) {
+      if (sel.expired && (sel.target && r.target !== sel.target || sel.fault && r.fault !== sel.fault)) continue;
+      try {
+        out.push(await this.recover(r.uid, sel.expired ? 'expired' : 'bulk'));
+      } catch (e) {
+        out.push({ uid: r.uid, status: this.store.get(r.uid)?.status ?? 'unknown', ok: false, message: (e as Error).message });
+      }
+    }
+    return out;
+  }
+
+  query(f: QueryFilter) {
+    return this.store.query(f);
+  }
+
+  /** The watcher: sleep until the deadline, then recover (retrying a failed recover a few times). */
+  async watch(uid: string): Promise<void> {
+    for (;;) {
+      const row = this.store.get(uid);
+      if (!row || row.status === 'destroyed' || !row.deadline) return;
+      const left = row.deadline - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(left, 60_000));
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.recover(uid, 'timeout');
+        return;
+      } catch (e) {
+        if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return;
+        await sleep(1000 * 2 ** attempt);
+      }
+    }
+  }
+}

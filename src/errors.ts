@@ -1,0 +1,32 @@
+/** Exit codes of the original chaosmetad (compat.md); the HTTP API uses the same numbers as `code`. */
+export enum ExitCode {
+  Ok = 0,
+  BadArgs = 1,
+  Store = 2,
+  Inject = 3,
+  Internal = 4,
+  Recover = 5,
+  Unknown = 6,
+}
+
+export class ChaosError extends Error {
+  constructor(
+    readonly code: ExitCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChaosError';
+  }
+}
+
+export const badArgs = (message: string): ChaosError => new ChaosError(ExitCode.BadArgs, message);
+export const injectError = (message: string): ChaosError => new ChaosError(ExitCode.Inject, message);
+export const recoverError = (message: string): ChaosError => new ChaosError(ExitCode.Recover, message);
+export const storeError = (message: string): ChaosError => new ChaosError(ExitCode.Store, message);
+
+/** Any thrown value as a ChaosError; unexpected ones become internal errors. */
+export function asChaosError(err: unknown, fallback: ExitCode = ExitCode.Internal): ChaosError {
+  if (err instanceof ChaosError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ChaosError(fallback, message);
+}

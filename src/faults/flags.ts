@@ -1,0 +1,145 @@
+/**
+ * Flag specs shared by the CLI (oclif flags are generated from them) and the HTTP API (the `args` JSON object,
+ * snake_case keys). Every flag parses a raw value — a CLI string or a JSON value — and throws BadArgs naming the
+ * flag and the accepted form. Validation never touches the host.
+ */
+import { badArgs } from '../errors';
+import { parseCpuList, parseDuration, parseSize, shown } from '../util/units';
+
+export interface FlagSpec<T = unknown> {
+  kind: 'string' | 'integer' | 'boolean' | 'enum' | 'duration' | 'size' | 'cpulist';
+  char?: string;
+  description: string;
+  required?: boolean;
+  default?: T;
+  /** enum choices, for help */
+  options?: readonly string[];
+  hidden?: boolean;
+  parse(raw: unknown, flag: string): T;
+}
+
+const MAX_STRING = 4096;
+
+function asString(raw: unknown, flag: string, form: string): string {
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  if (typeof raw !== 'string') throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+  return raw;
+}
+
+interface Common<T> { char?: string; description: string; required?: boolean; default?: T; hidden?: boolean }
+
+export function integer(o: Common<number> & { min: number; max: number }): FlagSpec<number> {
+  return {
+    kind: 'integer', ...o,
+    parse(raw, flag) {
+      const form = `an integer in ${o.min}..${o.max}`;
+      const s = asString(raw, flag, form).trim();
+      if (!/^-?\d{1,15}$/.test(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+      const n = Number(s);
+      if (n < o.min || n > o.max) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+      return n;
+    },
+  };
+}
+
+export function string(o: Common<string> & { pattern?: RegExp; form?: string; maxLength?: number }): FlagSpec<string> {
+  return {
+    kind: 'string', ...o,
+    parse(raw, flag) {
+      const form = o.form ?? 'a string';
+      const s = asString(raw, flag, form);
+      if (s.length > (o.maxLength ?? MAX_STRING)) throw badArgs(`--${flag} is too long (${s.length} characters, at most ${o.maxLength ?? MAX_STRING})`);
+      if (s.includes('\0')) throw badArgs(`--${flag} must not contain NUL characters`);
+      if (o.pattern && !o.pattern.test(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+      return s;
+    },
+  };
+}
+
+export function boolean(o: Common<boolean>): FlagSpec<boolean> {
+  return {
+    kind: 'boolean', ...o,
+    parse(raw, flag) {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0' || raw === '') return false;
+      throw badArgs(`--${flag} must be true or false, got ${shown(raw)}`);
+    },
+  };
+}
+
+export function oneOf<const O extends readonly string[]>(options: O, o: Common<O[number]>): FlagSpec<O[number]> {
+  return {
+    kind: 'enum', options, ...o,
+    parse(raw, flag) {
+      const form = `one of ${options.join(', ')}`;
+      const s = asString(raw, flag, form);
+      if (!options.includes(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+      return s as O[number];
+    },
+  };
+}
+
+export function duration(o: Common<number> & { unit?: 'us' | 'ms' | 's' }): FlagSpec<number> {
+  return { kind: 'duration', ...o, parse: (raw, flag) => parseDuration(raw, flag, o.unit ?? 's') };
+}
+
+export function size(o: Common<number> & { unit?: string }): FlagSpec<number> {
+  return { kind: 'size', ...o, parse: (raw, flag) => parseSize(raw, flag, o.unit ?? 'KB') };
+}
+
+export function cpuList(o: Common<number[]>): FlagSpec<number[]> {
+  return { kind: 'cpulist', ...o, parse: parseCpuList };
+}
+
+export type FlagSpecs = Record<string, FlagSpec<any>>;
+export type ParsedFlags<F extends FlagSpecs> = {
+  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K]['required'] extends true ? T : T | undefined) : never;
+};
+
+/** camelCase → kebab-case (CLI) and snake_case (HTTP args). */
+export const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+export const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+
+/**
+ * Parse raw values keyed by camelCase, kebab-case or snake_case names. Unknown keys, missing required flags and
+ * bad values are BadArgs. Absent optional flags take their default (or stay undefined).
+ */
+export function parseFlags<F extends FlagSpecs>(specs: F, raw: Record<string, unknown>): ParsedFlags<F> {
+  const byName = new Map<string, string>();
+  for (const k of Object.keys(specs)) {
+    byName.set(k, k);
+    byName.set(kebab(k), k);
+    byName.set(snake(k), k);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined || value === null) continue;
+    const k = byName.get(key);
+    if (!k) {
+      const known = Object.keys(specs).map((x) => '--' + kebab(x)).join(', ') || 'none';
+      throw badArgs(`unknown flag ${shown(key)}; this fault takes: ${known}`);
+    }
+    if (k in values) throw badArgs(`--${kebab(k)} is given twice`);
+    values[k] = value;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, spec] of Object.entries(specs)) {
+    const name = kebab(k);
+    if (k in values && !(spec.kind !== 'string' && spec.kind !== 'boolean' && values[k] === '')) {
+      out[k] = spec.parse(values[k], name);
+    } else if (spec.required) {
+      throw badArgs(`--${name} is required: ${spec.description}`);
+    } else {
+      out[k] = spec.default;
+    }
+  }
+  return out as ParsedFlags<F>;
+}
+
+/** The parsed args as stored and shown (snake_case keys, as the original's `args` JSON). */
+export function argsJson(specs: FlagSpecs, parsed: Record<string, unknown>): string {
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(specs)) if (parsed[k] !== undefined) o[snake(k)] = parsed[k];
+  return JSON.stringify(o);
+}

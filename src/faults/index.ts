@@ -1,0 +1,27 @@
+/** The fault registry: every fault module, listed explicitly (the single executable bundles what is listed). */
+import { badArgs } from '../errors';
+import { shown } from '../util/units';
+import cpuBurn from './cpu/burn';
+import cpuLoad from './cpu/load';
+import memFill from './mem/fill';
+import memOom from './mem/oom';
+import type { FaultDef } from './types';
+
+export const FAULTS: FaultDef<any>[] = [cpuBurn, cpuLoad, memFill, memOom];
+
+export function targets(): string[] {
+  return [...new Set(FAULTS.map((f) => f.target))];
+}
+
+export function faultsOf(target: string): FaultDef<any>[] {
+  return FAULTS.filter((f) => f.target === target);
+}
+
+/** Look a fault up by target and fault name (or alias); unknown names list the valid ones. */
+export function findFault(target: string, fault: string): FaultDef<any> {
+  const ofTarget = faultsOf(target);
+  if (!ofTarget.length) throw badArgs(`unknown target ${shown(target)}; valid targets: ${targets().join(', ')}`);
+  const def = ofTarget.find((f) => f.fault === fault || f.aliases?.includes(fault));
+  if (!def) throw badArgs(`unknown fault ${shown(fault)} for target ${target}; valid faults: ${ofTarget.map((f) => f.fault).join(', ')}`);
+  return def;
+}

@@ -1,0 +1,61 @@
+/** What one fault module declares. A fault is one file: flags, validation, inject, its undo kinds, and a check. */
+import type { Executor } from '../host/executor';
+import type { HelperSpec } from '../host/helpers';
+import type { FlagSpecs, ParsedFlags } from './flags';
+
+/** What a check of the host says about a fault (read from the host, not from the store). */
+export type Effect = 'in-place' | 'partial' | 'gone' | 'unknown';
+
+export interface InjectContext {
+  readonly uid: string;
+  /** absolute deadline (epoch ms), or null when the fault runs until recovered */
+  readonly deadline: number | null;
+  readonly dryRun: boolean;
+  readonly exec: Executor;
+  /**
+   * Journal a host change: the step (kind + the data its undo needs) is stored as `pending` BEFORE `run` changes
+   * the host, then marked `done` with any data `run` returns merged in. Undo must be idempotent: a pending step
+   * whose change never happened undoes to nothing.
+   */
+  step(kind: string, data: Record<string, unknown>, run: (stepId: number) => Promise<Record<string, unknown> | void>): Promise<Record<string, unknown>>;
+  /** Start a native helper as a journaled step; resolves to its pid once it reported ready. */
+  helper(mode: HelperSpec['mode'], params: Record<string, string | number>): Promise<number>;
+}
+
+export interface UndoContext {
+  readonly uid: string;
+  readonly exec: Executor;
+  readonly stepId: number;
+}
+
+export type UndoFn = (data: Record<string, any>, ctx: UndoContext) => Promise<void>;
+
+export interface CheckContext {
+  readonly uid: string;
+  /** journaled steps that are done, with their data */
+  readonly steps: Array<{ id: number; kind: string; data: Record<string, any> }>;
+}
+
+export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
+  target: string;
+  fault: string;
+  /** other names accepted for the fault (e.g. `delete` for `del`) */
+  aliases?: string[];
+  summary: string;
+  description?: string;
+  /** full command lines; the README and tests run them */
+  examples: string[];
+  flags: F;
+  /** cross-flag checks; pure (reads the host at most, never changes it); throws BadArgs naming the flag */
+  validate?(args: ParsedFlags<F>): void;
+  /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
+  inject(args: ParsedFlags<F>, ctx: InjectContext): Promise<Record<string, unknown> | void>;
+  /** undo functions for the step kinds this fault journals (helper steps are undone by the engine) */
+  undo?: Record<string, UndoFn>;
+  /** read the host: is the fault in place? Default: every helper it started is alive. */
+  check?(args: ParsedFlags<F>, ctx: CheckContext): Promise<Effect>;
+}
+
+export function defineFault<F extends FlagSpecs>(def: FaultDef<F>): FaultDef<F> {
+  return def;
+}

@@ -1,0 +1,73 @@
+/**
+ * Files chaosmetad needs on disk: the native helper and better-sqlite3's addon. From a checkout they are in
+ * native/build and node_modules; in the single executable they are SEA assets, extracted once per build into a
+ * cache directory (atomically: temp file + rename, so concurrent first runs do not race).
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+declare const __CHAOSMETAD_BUILD_ID__: string | undefined;
+
+type Sea = { isSea(): boolean; getAsset(name: string): ArrayBuffer };
+let seaModule: Sea | null | undefined;
+
+export function sea(): Sea | null {
+  if (seaModule === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const s = require('node:sea') as Sea;
+      seaModule = s.isSea() ? s : null;
+    } catch {
+      seaModule = null;
+    }
+  }
+  return seaModule;
+}
+
+export const isSea = (): boolean => sea() !== null;
+
+const repoRoot = (): string => path.resolve(__dirname, '..', '..');
+
+function cacheRoot(): string {
+  if (process.env.CHAOSMETAD_CACHE_DIR) return process.env.CHAOSMETAD_CACHE_DIR;
+  if (process.getuid?.() === 0) return '/var/cache/chaosmetad';
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'chaosmetad');
+}
+
+function extract(name: string, mode: number): string {
+  const s = sea()!;
+  const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
+  const dir = path.join(cacheRoot(), buildId);
+  const file = path.join(dir, name);
+  if (fs.existsSync(file)) return file;
+  const data = Buffer.from(s.getAsset(name));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(tmp, data, { mode });
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+/** The multi-call native helper binary. */
+export function helperPath(): string {
+  if (process.env.CHAOSMETAD_HELPER) return process.env.CHAOSMETAD_HELPER;
+  if (isSea()) return extract('chaosmetad-helper', 0o755);
+  return path.join(repoRoot(), 'native', 'build', 'chaosmetad-helper');
+}
+
+/** better-sqlite3's native binding: undefined from a checkout (it finds its own), the loaded addon in a SEA. */
+export function sqliteBinding(): object | undefined {
+  if (!isSea()) return undefined;
+  const file = extract('better_sqlite3.node', 0o755);
+  const mod = { exports: {} as object };
+  process.dlopen(mod, file);
+  return mod.exports;
+}
+
+/** A directory holding files written at run time for the SEA (oclif's package.json and command stub). */
+export function seaRuntimeDir(): string {
+  const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
+  return path.join(cacheRoot(), buildId);
+}

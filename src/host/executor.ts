@@ -1,0 +1,80 @@
+/**
+ * Every host change goes through here: argv arrays only (never a shell string), tools resolved from a fixed
+ * PATH that includes /usr/sbin and /sbin (cron's PATH does not), an optional target context (the host now; a
+ * container's namespaces later), and a dry-run mode that records instead of running.
+ */
+import execa from 'execa';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ChaosError, ExitCode } from '../errors';
+
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Where a command runs: this host, or inside a process's namespaces (containers, later issues). */
+export type TargetContext = { kind: 'host' } | { kind: 'ns'; pid: number; namespaces: Array<'mnt' | 'net' | 'pid' | 'uts' | 'ipc'> };
+export const HOST: TargetContext = { kind: 'host' };
+
+export interface ExecResult { stdout: string; stderr: string; exitCode: number }
+export interface ExecOptions { input?: string; allowFail?: boolean; timeoutMs?: number }
+
+export function whichTool(cmd: string): string | undefined {
+  if (cmd.includes('/')) return fs.existsSync(cmd) ? cmd : undefined;
+  const dirs = [...SYSTEM_PATH.split(':'), ...(process.env.PATH ?? '').split(':')];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = path.join(d, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+export class Executor {
+  /** What a dry run would have done, in order (human-readable). */
+  readonly planned: string[] = [];
+
+  constructor(
+    readonly dryRun = false,
+    readonly target: TargetContext = HOST,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Record a change that is not a command (a file write, a helper start) for dry-run output and the log. */
+  note(what: string): void {
+    if (this.dryRun) this.planned.push(what);
+    this.log(what);
+  }
+
+  /** Resolve argv for the target context. */
+  argv(cmd: string, args: string[]): [string, string[]] {
+    if (this.target.kind === 'ns') {
+      const ns = this.target.namespaces.map((n) => `--${n === 'mnt' ? 'mount' : n}`);
+      return ['nsenter', ['-t', String(this.target.pid), ...ns, '--', cmd, ...args]];
+    }
+    return [cmd, args];
+  }
+
+  async run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [file, argv] = this.argv(cmd, args);
+    const line = [file, ...argv].map(quoteForDisplay).join(' ');
+    if (this.dryRun) {
+      this.planned.push(`run: ${line}`);
+      return { stdout: '', stderr: '', exitCode: 0 };
+    }
+    const resolved = whichTool(file);
+    if (!resolved) throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
+    this.log(`run: ${line}`);
+    const r = await execa(resolved, argv, {
+      reject: false, input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: { PATH: SYSTEM_PATH, LC_ALL: 'C' }, extendEnv: true, stripFinalNewline: true,
+    });
+    const result = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? -1 };
+    if (result.exitCode !== 0 && !opts.allowFail) {
+      throw new ChaosError(ExitCode.Inject, `${line} failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+    }
+    return result;
+  }
+}
+
+/** Shell-like quoting for display only (dry-run, logs); never executed. */
+export function quoteForDisplay(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,80 @@
+/** Reading processes from /proc: find chaosmetad's tagged helpers and watchers, check liveness, stop them. */
+import * as fs from 'node:fs';
+
+export const TAG_PREFIX = '--chaosmetad-uid=';
+
+export interface ProcInfo { pid: number; argv: string[] }
+
+export function readArgv(pid: number): string[] | undefined {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    if (!raw) return undefined;
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Process state letter from /proc/PID/stat (R, S, D, T, Z, …), or undefined when gone. */
+export function procState(pid: number): string | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+export function alive(pid: number): boolean {
+  const st = procState(pid);
+  return st !== undefined && st !== 'Z' && st !== 'X';
+}
+
+export function listPids(): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+}
+
+/** Processes whose argv carries the exact tag arguments (all of them). */
+export function findTagged(tags: string[]): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const argv = readArgv(pid);
+    if (argv && tags.every((t) => argv.includes(t)) && alive(pid)) out.push({ pid, argv });
+  }
+  return out;
+}
+
+/** All live processes tagged for some experiment, keyed by uid. */
+export function allTagged(): Map<string, ProcInfo[]> {
+  const m = new Map<string, ProcInfo[]>();
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const argv = readArgv(pid);
+    const tag = argv?.find((a) => a.startsWith(TAG_PREFIX));
+    if (!argv || !tag || !alive(pid)) continue;
+    const uid = tag.slice(TAG_PREFIX.length);
+    m.set(uid, [...(m.get(uid) ?? []), { pid, argv }]);
+  }
+  return m;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, wait up to graceMs, then SIGKILL; resolves when every pid is gone. */
+export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
+  const send = (sig: NodeJS.Signals) => { for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } } };
+  // a stopped process (SIGSTOP) would not act on SIGTERM until continued
+  send('SIGTERM');
+  send('SIGCONT');
+  const until = Date.now() + graceMs;
+  while (pids.some(alive) && Date.now() < until) await sleep(20);
+  if (pids.some(alive)) {
+    send('SIGKILL');
+    const hard = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < hard) await sleep(20);
+  }
+  // a dead helper stays a zombie until its parent (often init) reaps it; give that a moment
+  const reap = Date.now() + 1000;
+  while (pids.some((p) => procState(p) !== undefined) && Date.now() < reap) await sleep(20);
+}

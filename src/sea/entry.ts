@@ -1,0 +1,33 @@
+/**
+ * Entry of the single executable (Node SEA). In a SEA, `require` loads built-ins only, so the bundle's banner
+ * recreates it with module.createRequire. oclif loads its command list from disk, so a tiny package.json and a
+ * commands stub (which hands over the bundled COMMANDS through a global) are written once per build into the
+ * cache directory, next to the extracted helper and sqlite addon.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { seaRuntimeDir } from '../host/assets';
+import { COMMANDS } from '../cli/commands';
+import { runCli } from '../cli/main';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../package.json') as { name: string; version: string; description: string; oclif: Record<string, unknown> };
+
+function writeIfMissing(file: string, text: string): void {
+  if (fs.existsSync(file)) return;
+  const tmp = `${file}.${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+function prepareRoot(): string {
+  const dir = path.join(seaRuntimeDir(), 'oclif');
+  fs.mkdirSync(dir, { recursive: true });
+  const oclif = { ...pkg.oclif, commands: { strategy: 'explicit', target: './commands.js', identifier: 'COMMANDS' } };
+  writeIfMissing(path.join(dir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, description: pkg.description, oclif }));
+  writeIfMissing(path.join(dir, 'commands.js'), 'module.exports = { COMMANDS: globalThis.__CHAOSMETAD_COMMANDS__ };\n');
+  return dir;
+}
+
+(globalThis as Record<string, unknown>).__CHAOSMETAD_COMMANDS__ = COMMANDS;
+runCli(prepareRoot());

@@ -1,0 +1,180 @@
+/**
+ * The experiment store: SQLite via better-sqlite3, WAL mode and a busy timeout so concurrent invocations (CLI,
+ * watchers, daemon) never fail with "database is locked", versioned migrations (PRAGMA user_version).
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { storeError } from '../errors';
+import { sqliteBinding } from '../host/assets';
+
+export type Status = 'created' | 'success' | 'error' | 'destroyed';
+export type Phase = 'injecting' | 'injected' | 'inject-failed' | 'recovering' | 'recovered' | 'recover-error';
+
+export interface ExperimentRow {
+  uid: string;
+  target: string;
+  fault: string;
+  args: string;
+  runtime: string;
+  status: Status;
+  phase: Phase;
+  creator: string;
+  timeout: string;
+  deadline: number | null;
+  error: string;
+  create_time: string;
+  update_time: string;
+  create_ms: number;
+  update_ms: number;
+  container_id: string;
+  container_runtime: string;
+  owner_pid: number | null;
+}
+
+export type StepState = 'pending' | 'done' | 'undone';
+export interface StepRow { id: number; uid: string; kind: string; data: string; state: StepState; created_ms: number }
+
+export interface QueryFilter {
+  uid?: string; status?: string; target?: string; fault?: string; creator?: string;
+  containerId?: string; containerRuntime?: string; offset?: number; limit?: number;
+}
+
+const MIGRATIONS: string[] = [
+  // 1: experiments and their undo journal
+  `CREATE TABLE experiments (
+     uid TEXT PRIMARY KEY, target TEXT NOT NULL, fault TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}',
+     runtime TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL, phase TEXT NOT NULL, creator TEXT NOT NULL DEFAULT '',
+     timeout TEXT NOT NULL DEFAULT '', deadline INTEGER, error TEXT NOT NULL DEFAULT '',
+     create_time TEXT NOT NULL, update_time TEXT NOT NULL, create_ms INTEGER NOT NULL, update_ms INTEGER NOT NULL,
+     container_id TEXT NOT NULL DEFAULT '', container_runtime TEXT NOT NULL DEFAULT '', owner_pid INTEGER);
+   CREATE INDEX experiments_created ON experiments(create_ms DESC);
+   CREATE INDEX experiments_status ON experiments(status);
+   CREATE INDEX experiments_deadline ON experiments(deadline) WHERE deadline IS NOT NULL;
+   CREATE TABLE steps (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
+     state TEXT NOT NULL, created_ms INTEGER NOT NULL);
+   CREATE INDEX steps_uid ON steps(uid, id);`,
+];
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** The original's time layout: `2006-01-02 15:04:05`, local time. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function defaultDataDir(): string {
+  return process.env.CHAOSMETAD_DATA_DIR || '/var/lib/chaosmetad';
+}
+
+export class Store {
+  readonly db: Database.Database;
+
+  constructor(readonly dataDir: string = defaultDataDir()) {
+    try {
+      fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      const nativeBinding = sqliteBinding();
+      this.db = new Database(path.join(dataDir, 'chaosmetad.db'), nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {});
+      this.db.pragma('busy_timeout = 30000');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } catch (e) {
+      throw storeError(`cannot open the experiment store in ${dataDir}: ${(e as Error).message}`);
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version >= MIGRATIONS.length) return;
+    this.db.transaction(() => {
+      // re-read inside the write lock: another process may have migrated meanwhile
+      const v = this.db.pragma('user_version', { simple: true }) as number;
+      for (let i = v; i < MIGRATIONS.length; i++) this.db.exec(MIGRATIONS[i]);
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  close(): void { this.db.close(); }
+
+  /** Run fn in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
+  tx<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('SQLITE_')) throw storeError(`experiment store: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  get(uid: string): ExperimentRow | undefined {
+    return this.db.prepare('SELECT * FROM experiments WHERE uid = ?').get(uid) as ExperimentRow | undefined;
+  }
+
+  insert(row: ExperimentRow): void {
+    const cols = Object.keys(row);
+    this.db.prepare(`INSERT INTO experiments (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+  }
+
+  /** Remove an ended experiment and its journal (a reused uid). */
+  remove(uid: string): void {
+    this.db.prepare('DELETE FROM steps WHERE uid = ?').run(uid);
+    this.db.prepare('DELETE FROM experiments WHERE uid = ?').run(uid);
+  }
+
+  update(uid: string, patch: Partial<ExperimentRow>): void {
+    const now = Date.now();
+    const p = { ...patch, update_ms: now, update_time: formatTime(now) };
+    const sets = Object.keys(p).map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE experiments SET ${sets} WHERE uid = @uid__`).run({ ...p, uid__: uid });
+  }
+
+  addStep(uid: string, kind: string, data: unknown): number {
+    const r = this.db.prepare(`INSERT INTO steps (uid, kind, data, state, created_ms) VALUES (?, ?, ?, 'pending', ?)`)
+      .run(uid, kind, JSON.stringify(data ?? {}), Date.now());
+    return Number(r.lastInsertRowid);
+  }
+
+  setStep(id: number, state: StepState, data?: unknown): void {
+    if (data === undefined) this.db.prepare('UPDATE steps SET state = ? WHERE id = ?').run(state, id);
+    else this.db.prepare('UPDATE steps SET state = ?, data = ? WHERE id = ?').run(state, JSON.stringify(data), id);
+  }
+
+  steps(uid: string): StepRow[] {
+    return this.db.prepare('SELECT * FROM steps WHERE uid = ? ORDER BY id').all(uid) as StepRow[];
+  }
+
+  private where(f: QueryFilter): [string, unknown[]] {
+    const conds: string[] = [];
+    const vals: unknown[] = [];
+    const eq = (col: string, v: string | undefined) => { if (v) { conds.push(`${col} = ?`); vals.push(v); } };
+    eq('uid', f.uid); eq('status', f.status); eq('target', f.target); eq('fault', f.fault); eq('creator', f.creator);
+    eq('container_id', f.containerId); eq('container_runtime', f.containerRuntime);
+    return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
+  }
+
+  query(f: QueryFilter): { rows: ExperimentRow[]; total: number } {
+    const [where, vals] = this.where(f);
+    const total = (this.db.prepare(`SELECT COUNT(*) n FROM experiments ${where}`).get(...vals) as { n: number }).n;
+    const limit = f.limit === undefined ? 10 : f.limit;
+    const rows = this.db.prepare(`SELECT * FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
+      .all(...vals, limit <= 0 ? -1 : limit, f.offset ?? 0) as ExperimentRow[];
+    return { rows, total };
+  }
+
+  /** Experiments not yet destroyed (live or half-done), optionally filtered. */
+  unfinished(f: { target?: string; fault?: string } = {}): ExperimentRow[] {
+    const conds = [`(status IN ('created','success') OR (status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone')))`];
+    const vals: unknown[] = [];
+    if (f.target) { conds.push('target = ?'); vals.push(f.target); }
+    if (f.fault) { conds.push('fault = ?'); vals.push(f.fault); }
+    return this.db.prepare(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
+  }
+
+  /** Live experiments whose deadline has passed. */
+  expired(now = Date.now()): ExperimentRow[] {
+    return this.db.prepare(`SELECT * FROM experiments WHERE status IN ('created','success') AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline`)
+      .all(now) as ExperimentRow[];
+  }
+}
