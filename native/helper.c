@@ -171,6 +171,13 @@ static int run_burn(int argc, char **argv) {
   }
 }
 
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) {}
+  close(fd);
+}
+
 /* ---- load ---------------------------------------------------------------------------- */
 
 static void *spin(void *unused) {
@@ -187,6 +194,9 @@ static int run_load(int argc, char **argv) {
   int threads = (int)num(argc, argv, "threads", -1, 1, 100000);
   if (threads < 0) fail("load needs threads=");
   prctl(PR_SET_NAME, "chaosmeta_load");
+  /* we run in our own session, which the scheduler's autogroup feature treats as a group with a full share of
+     its own: lower the group's weight too, or SCHED_IDLE inside it would not yield to the rest of the host */
+  write_file("/proc/self/autogroup", "19");
   for (int i = 0; i < threads; i++) {
     pthread_t t;
     pthread_attr_t a;
@@ -263,13 +273,6 @@ static int run_memfill(int argc, char **argv) {
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_term(int sig) { (void)sig; g_stop = 1; }
-
-static void write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return;
-  if (write(fd, text, strlen(text)) < 0) {}
-  close(fd);
-}
 
 static int run_oom(int argc, char **argv) {
   int cache = mode_is_cache(argc, argv);

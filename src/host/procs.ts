@@ -74,7 +74,4 @@ export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
     const hard = Date.now() + 5000;
     while (pids.some(alive) && Date.now() < hard) await sleep(20);
   }
-  // a dead helper stays a zombie until its parent (often init) reaps it; give that a moment
-  const reap = Date.now() + 1000;
-  while (pids.some((p) => procState(p) !== undefined) && Date.now() < reap) await sleep(20);
 }

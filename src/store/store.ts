@@ -103,7 +103,8 @@ export class Store {
     try {
       return this.db.transaction(fn).immediate();
     } catch (e) {
-      if ((e as { code?: string }).code?.startsWith('SQLITE_')) throw storeError(`experiment store: ${(e as Error).message}`);
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_')) throw storeError(`experiment store: ${(e as Error).message}`);
       throw e;
     }
   }

@@ -1,0 +1,131 @@
+/** Shared by the integration tests: run the real CLI, read the host, snapshot its state. */
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const BIN = path.join(ROOT, 'bin', 'chaosmetad');
+export const SEA = path.join(ROOT, 'dist', 'chaosmetad');
+export const HELPER = path.join(ROOT, 'native', 'build', 'chaosmetad-helper');
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `cmd-${prefix}-`));
+}
+
+/** Run chaosmetad (node + bin/chaosmetad, or the single executable) with a private data dir. */
+export function cli(dataDir: string, args: string[], opts: { exe?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): RunResult {
+  const exe = opts.exe ?? BIN;
+  const [file, argv] = exe === BIN ? [process.execPath, [BIN, ...args]] : [exe, args];
+  const r: SpawnSyncReturns<string> = spawnSync(file, argv, {
+    encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 120_000,
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dataDir, ...(opts.env ?? {}) },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export function uidOf(r: RunResult): string {
+  const m = /uid: ([A-Za-z0-9_-]+)/.exec(r.stdout);
+  if (!m) throw new Error(`no uid in output: ${r.stdout} ${r.stderr}`);
+  return m[1];
+}
+
+export function queryJson(dataDir: string, args: string[] = []): { experiments: Array<Record<string, string>>; total: number } {
+  const r = cli(dataDir, ['query', '--format', 'json', '--limit', '0', ...args]);
+  if (r.code !== 0) throw new Error(`query failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function coreTimes(): Map<number, { busy: number; total: number }> {
+  const m = new Map<number, { busy: number; total: number }>();
+  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const x = /^cpu(\d+) (.*)$/.exec(line);
+    if (!x) continue;
+    const v = x[2].trim().split(/\s+/).map(Number).slice(0, 8);
+    const total = v.reduce((a, b) => a + b, 0);
+    m.set(Number(x[1]), { busy: total - v[3] - v[4], total });
+  }
+  return m;
+}
+
+/** Per-core utilisation (0..100) measured from /proc/stat over ms. */
+export async function cpuPercent(ms: number): Promise<Map<number, number>> {
+  const a = coreTimes();
+  await sleep(ms);
+  const b = coreTimes();
+  const out = new Map<number, number>();
+  for (const [core, t] of b) {
+    const s = a.get(core)!;
+    out.set(core, (100 * (t.busy - s.busy)) / Math.max(1, t.total - s.total));
+  }
+  return out;
+}
+
+/** Live processes whose argv carries this experiment's tag. */
+export function taggedPids(uid?: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0');
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (argv.some((a) => (uid ? a === `--chaosmetad-uid=${uid}` : a.startsWith('--chaosmetad-uid=')))) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export function meminfo(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of fs.readFileSync('/proc/meminfo', 'utf8').split('\n')) {
+    const m = /^(\w+):\s+(\d+)/.exec(line);
+    if (m) out[m[1]] = Number(m[2]) * 1024;
+  }
+  return out;
+}
+
+export async function waitFor(pred: () => boolean, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (pred()) return true;
+    await sleep(stepMs);
+  }
+  return pred();
+}
+
+/**
+ * The host as ../shared/tools/host-state sees it (qdiscs, rules, cgroups, mounts, chaosmeta processes…), or
+ * a reduced view of our own where that tool is absent.
+ */
+const HOST_STATE = path.resolve(ROOT, '..', 'shared', 'tools', 'host-state');
+export function hostState(): string {
+  if (fs.existsSync(HOST_STATE)) {
+    return spawnSync('bash', [HOST_STATE, 'show'], { encoding: 'utf8' }).stdout;
+  }
+  return JSON.stringify({ tagged: taggedPids().length, mounts: fs.readFileSync('/proc/mounts', 'utf8') });
+}
+
+/** Wait until the host state equals `before` (zombies need a moment to be reaped); returns the last view. */
+export async function hostSettles(before: string, timeoutMs = 5000): Promise<string> {
+  let now = hostState();
+  const until = Date.now() + timeoutMs;
+  while (now !== before && Date.now() < until) {
+    await sleep(200);
+    now = hostState();
+  }
+  return now;
+}

@@ -1,0 +1,97 @@
+/** mem fill (ram, cache, percent) and mem oom, proven from /proc, through the real CLI. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BIN, cli, hostSettles, hostState, meminfo, procStatus, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+
+jest.setTimeout(120_000);
+const dir = tmpDir('mem');
+const MB = 1024 * 1024;
+let before: string;
+beforeAll(() => { before = hostState(); });
+afterAll(async () => {
+  cli(dir, ['recover', '--all']);
+  expect(await hostSettles(before)).toBe(before);
+});
+
+const kb = (s: string) => Number(s.replace(/ kB$/, '')) * 1024;
+
+test('mem fill ram holds the bytes resident and locked; recover frees them', async () => {
+  const avail0 = meminfo().MemAvailable;
+  const r = cli(dir, ['inject', 'mem', 'fill', '--bytes', '300MB', '--mode', 'ram', '-t', '2m']);
+  expect(r.code).toBe(0);
+  const uid = uidOf(r);
+  const [pid] = taggedPids(uid).filter((p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('chaosmeta_mem'));
+  const st = procStatus(pid);
+  console.log(`mem fill ram 300MB: helper VmRSS ${st.VmRSS}, VmLck ${st.VmLck}`);
+  expect(kb(st.VmRSS)).toBeGreaterThanOrEqual(300 * MB);
+  expect(kb(st.VmLck)).toBeGreaterThanOrEqual(300 * MB);
+  expect(avail0 - meminfo().MemAvailable).toBeGreaterThan(250 * MB);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(taggedPids(uid)).toEqual([]);
+  expect(await waitFor(() => avail0 - meminfo().MemAvailable < 100 * MB, 5000)).toBe(true);
+});
+
+test('mem fill cache fills shared memory (buff/cache); recover frees it', async () => {
+  const shmem0 = meminfo().Shmem;
+  const r = cli(dir, ['inject', 'mem', 'fill', '-b', '256MB', '-m', 'cache']);
+  expect(r.code).toBe(0);
+  const uid = uidOf(r);
+  const grown = meminfo().Shmem - shmem0;
+  console.log(`mem fill cache 256MB: Shmem grew by ${(grown / MB).toFixed(0)}MB`);
+  expect(grown).toBeGreaterThan(240 * MB);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(await waitFor(() => meminfo().Shmem - shmem0 < 16 * MB, 5000)).toBe(true);
+});
+
+test('mem fill --percent reaches the target total usage (±1 point)', async () => {
+  const used = () => { const m = meminfo(); return (100 * (m.MemTotal - m.MemAvailable)) / m.MemTotal; };
+  const target = Math.ceil(used()) + 3;
+  const r = cli(dir, ['inject', 'mem', 'fill', '--percent', String(target), '--mode', 'ram']);
+  expect(r.code).toBe(0);
+  const now = used();
+  console.log(`mem fill --percent ${target}: used ${now.toFixed(2)}%`);
+  expect(Math.abs(now - target)).toBeLessThan(1);
+  expect(cli(dir, ['recover', uidOf(r)]).code).toBe(0);
+});
+
+test('mem fill refuses a target already reached or beyond what is safe, changing nothing', () => {
+  const before = queryJson(dir).total;
+  const r1 = cli(dir, ['inject', 'mem', 'fill', '--percent', '1']);
+  expect(r1.code).toBe(3);
+  expect(r1.stderr).toMatch(/already .* not below --percent 1/);
+  const r2 = cli(dir, ['inject', 'mem', 'fill', '--bytes', '100TB']);
+  expect(r2.code).toBe(3);
+  expect(r2.stderr).toMatch(/can be filled safely/);
+  const q = queryJson(dir);
+  expect(q.total).toBe(before + 2);
+  expect(q.experiments.slice(0, 2).map((e) => e.status)).toEqual(['error', 'error']);
+  expect(taggedPids()).toEqual([]);
+});
+
+describe.each(['ram', 'cache'])('mem oom --mode %s inside a memory-limited cgroup', (mode) => {
+  const cg = `/sys/fs/cgroup/memory/chaosmetad-test-oom-${process.pid}`;
+  const skip = !fs.existsSync('/sys/fs/cgroup/memory/memory.oom_control');
+  afterAll(async () => {
+    if (!fs.existsSync(cg)) return;
+    await waitFor(() => fs.readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').trim() === '', 5000);
+    fs.rmdirSync(cg);
+  });
+  (skip ? test.skip : test)('the OOM killer acts repeatedly until recover', async () => {
+    fs.mkdirSync(cg);
+    fs.writeFileSync(path.join(cg, 'memory.limit_in_bytes'), String(160 * MB));
+    const oomKills = () => Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(cg, 'memory.oom_control'), 'utf8'))![1]);
+    const uid = `oom-${mode}-${process.pid}`;
+    const r = spawnSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec "$0" "$@"`, process.execPath, BIN,
+      'inject', 'mem', 'oom', '--mode', mode, '--uid', uid], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(await waitFor(() => oomKills() >= 2, 30_000)).toBe(true);
+    console.log(`mem oom ${mode}: ${oomKills()} OOM kills in the cgroup, supervisor alive: ${taggedPids(uid).length > 0}`);
+    expect(taggedPids(uid).length).toBeGreaterThan(0);
+    expect(cli(dir, ['check', uid]).stdout).toMatch(/effect: in-place/);
+    expect(cli(dir, ['recover', uid]).code).toBe(0);
+    expect(taggedPids(uid)).toEqual([]);
+    await sleep(200);
+  });
+});

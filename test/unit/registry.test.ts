@@ -1,0 +1,96 @@
+import { FAULTS, findFault, targets } from '../../src/faults/index';
+import { kebab, parseFlags, argsJson } from '../../src/faults/flags';
+import { Engine } from '../../src/engine/engine';
+import { Store } from '../../src/store/store';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../package.json');
+const COMMON_CHARS = ['t'];
+
+describe('fault registry', () => {
+  test('every fault is complete: summary, examples that name it, flags with descriptions', () => {
+    for (const f of FAULTS) {
+      expect(f.summary.length).toBeGreaterThan(10);
+      expect(f.examples.length).toBeGreaterThan(0);
+      for (const ex of f.examples) expect(ex.startsWith(`chaosmetad inject ${f.target} ${f.fault} `)).toBe(true);
+      for (const [k, spec] of Object.entries(f.flags)) {
+        expect(spec.description).toBeTruthy();
+        expect(kebab(k)).toMatch(/^[a-z][a-z0-9-]*$/);
+      }
+    }
+  });
+
+  test('short flags are unique within a fault and do not clash with the common ones', () => {
+    for (const f of FAULTS) {
+      const chars = Object.values(f.flags).map((s) => s.char).filter(Boolean);
+      expect(new Set(chars).size).toBe(chars.length);
+      for (const c of chars) expect(COMMON_CHARS).not.toContain(c);
+    }
+  });
+
+  test('every target has an oclif topic with a description (help on every level)', () => {
+    for (const t of targets()) expect(pkg.oclif.topics[`inject:${t}`]?.description).toBeTruthy();
+  });
+
+  test('unknown names list the valid ones', () => {
+    expect(() => findFault('nope', 'x')).toThrow(/valid targets: cpu, mem/);
+    expect(() => findFault('cpu', 'x')).toThrow(/valid faults: burn, load/);
+  });
+
+  test('every example parses and validates (what the README shows works)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-unit-'));
+    const engine = new Engine(new Store(dir));
+    for (const f of FAULTS) {
+      for (const ex of f.examples) {
+        const argv = ex.split(/\s+/).slice(4);
+        const raw: Record<string, string | boolean> = {};
+        const common: Record<string, string> = {};
+        for (let i = 0; i < argv.length; i++) {
+          const a = argv[i];
+          const name = a.startsWith('--') ? a.slice(2) : Object.entries(f.flags).find(([, s]) => s.char === a.slice(1))?.[0] ?? (a === '-t' ? 'timeout' : a);
+          const spec = (f.flags as Record<string, { kind: string }>)[name] ?? Object.entries(f.flags).find(([k]) => kebab(k) === name)?.[1];
+          if (spec?.kind === 'boolean') { raw[name] = true; continue; }
+          if (['timeout', 'uid', 'creator'].includes(name)) common[name] = argv[++i];
+          else raw[name] = argv[++i];
+        }
+        expect(() => engine.prepare({ target: f.target, fault: f.fault, args: raw, ...common })).not.toThrow();
+      }
+    }
+    engine.store.close();
+  });
+});
+
+describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
+  const burn = findFault('cpu', 'burn');
+  test('CLI strings and JSON values give the same args', () => {
+    const a = parseFlags(burn.flags, { percent: '60', count: '1' });
+    const b = parseFlags(burn.flags, { percent: 60, count: 1 });
+    expect(a).toEqual(b);
+    expect(argsJson(burn.flags, a)).toBe('{"percent":60,"count":1}');
+  });
+  test('snake_case, kebab-case and camelCase keys are accepted', () => {
+    const fill = findFault('mem', 'fill');
+    expect(parseFlags(fill.flags, { bytes: '1MB', mode: 'ram' }).bytes).toBe(1024 * 1024);
+  });
+  test.each([
+    [{ percent: '20%' }, /--percent must be an integer in 1\.\.100, got "20%"/],
+    [{ percent: '0' }, /--percent must be an integer in 1\.\.100/],
+    [{ percent: '101' }, /--percent must be an integer in 1\.\.100/],
+    [{ percent: true }, /--percent must be an integer/],
+    [{ percent: [1] }, /--percent must be an integer/],
+    [{}, /--percent is required/],
+    [{ percent: '50', bogus: '1' }, /unknown flag "bogus"/],
+    [{ percent: '50', list: '0-' }, /--list must be a CPU list/],
+  ])('%j is refused: %s', (raw, msg) => {
+    expect(() => parseFlags(burn.flags, raw as Record<string, unknown>)).toThrow(msg);
+  });
+  test('mem fill needs exactly one of --percent and --bytes', () => {
+    const fill = findFault('mem', 'fill');
+    expect(() => fill.validate!(parseFlags(fill.flags, {}))).toThrow(/one of --percent or --bytes/);
+    expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }))).toThrow(/cannot be used together/);
+    expect(() => parseFlags(fill.flags, { bytes: '1MB', mode: 'disk' })).toThrow(/--mode must be one of ram, cache/);
+  });
+});
