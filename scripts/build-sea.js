@@ -47,7 +47,8 @@ const seaConfig = {
   main: abs(cfg.bundle),
   output: abs(cfg.blob),
   disableExperimentalSEAWarning: true,
-  useCodeCache: !!cfg.useCodeCache,
+  useCodeCache: !cfg.useSnapshot && !!cfg.useCodeCache,
+  useSnapshot: !!cfg.useSnapshot,
   assets: Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)])),
 };
 const seaConfigPath = abs('dist/sea/sea-config.json');

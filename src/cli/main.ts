@@ -1,5 +1,5 @@
 /** The CLI entry: oclif runs the command tree; every error ends as `[error] message` and a compat exit code. */
-import { run } from '@oclif/core';
+import { run, settings } from '@oclif/core';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault, targets } from '../faults/index';
@@ -20,6 +20,9 @@ function exitCodeOf(err: unknown): [ExitCode, string] {
   if (e?.oclif) return [ExitCode.BadArgs, (e.message ?? String(err)).split('\nSee more help with')[0]];
   return [ExitCode.Internal, e?.message ?? String(err)];
 }
+
+// we always run compiled JavaScript: never let oclif look for TypeScript sources or ts-node (NODE_ENV=test/dev)
+settings.enableAutoTranspile = false;
 
 export async function main(argv: string[] = process.argv.slice(2), root = path.resolve(__dirname, '..', '..')): Promise<number> {
   try {

@@ -29,5 +29,14 @@ function prepareRoot(): string {
   return dir;
 }
 
-(globalThis as Record<string, unknown>).__CHAOSMETAD_COMMANDS__ = COMMANDS;
-runCli(prepareRoot());
+function start(): void {
+  (globalThis as Record<string, unknown>).__CHAOSMETAD_COMMANDS__ = COMMANDS;
+  runCli(prepareRoot());
+}
+
+// With a V8 start-up snapshot (pkg.config.json useSnapshot) every module above is already evaluated in the
+// snapshot, and start() runs when the executable starts; without one, start now.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const v8 = require('node:v8') as { startupSnapshot?: { isBuildingSnapshot(): boolean; setDeserializeMainFunction(fn: () => void): void } };
+if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(start);
+else start();

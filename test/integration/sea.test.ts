@@ -1,0 +1,63 @@
+/** The single executable: copied alone into an empty directory, no node_modules, its own asset cache. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SEA, cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, waitFor } from '../helpers';
+
+jest.setTimeout(120_000);
+const dir = tmpDir('sea');
+const alone = tmpDir('sea-alone');
+const cache = tmpDir('sea-cache');
+const exe = path.join(alone, 'chaosmetad');
+let before: string;
+
+beforeAll(() => {
+  if (!fs.existsSync(SEA)) throw new Error(`${SEA} is missing: run npm run build first`);
+  fs.copyFileSync(SEA, exe);
+  fs.chmodSync(exe, 0o755);
+  before = hostState();
+});
+afterAll(async () => {
+  run(['recover', '--all']);
+  expect(await hostSettles(before)).toBe(before);
+});
+
+// a bare environment: no node on purpose in PATH beyond the system dirs, no node_modules anywhere near
+const run = (args: string[]) => cli(dir, args, {
+  exe, cwd: alone, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CHAOSMETAD_CACHE_DIR: cache, NODE_PATH: '', HOME: alone },
+});
+
+test('runs alone: version, help, inject cpu burn with a measured effect, query, recover', async () => {
+  const v = run(['version']);
+  expect(v.code).toBe(0);
+  expect(JSON.parse(v.stdout)['build-date']).toMatch(/^\d{4}-\d\d-\d\d$/);
+  expect(run(['inject', '--help']).stdout).toMatch(/inject cpu/);
+  const r = run(['inject', 'cpu', 'burn', '--percent', '50', '--list', '1', '--timeout', '2m', '--uid', 'sea-burn-1']);
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toMatch(/uid: sea-burn-1/);
+  // the helper and the sqlite addon came out of the executable
+  const extracted = fs.readdirSync(cache).flatMap((d) => fs.readdirSync(path.join(cache, d)));
+  expect(extracted).toEqual(expect.arrayContaining(['chaosmetad-helper', 'better_sqlite3.node']));
+  await sleep(1500);
+  const busy = (await cpuPercent(3000)).get(1)!;
+  console.log(`single executable: cpu burn 50% on core 1 measured ${busy.toFixed(1)}%`);
+  expect(Math.abs(busy - 50)).toBeLessThan(6);
+  const helper = taggedPids('sea-burn-1').map((p) => fs.readlinkSync(`/proc/${p}/exe`));
+  expect(helper.some((p) => p.startsWith(cache))).toBe(true);
+  expect(queryJson(dir, ['--uid', 'sea-burn-1']).experiments[0].status).toBe('success');
+  expect(run(['recover', 'sea-burn-1']).code).toBe(0);
+  expect(taggedPids('sea-burn-1')).toEqual([]);
+});
+
+test('its watcher is the executable itself and recovers at the deadline', async () => {
+  expect(run(['inject', 'mem', 'fill', '-b', '50MB', '-m', 'ram', '-t', '2s', '--uid', 'sea-timeout-1']).code).toBe(0);
+  const watcher = taggedPids('sea-timeout-1').map((p) => fs.readlinkSync(`/proc/${p}/exe`));
+  expect(watcher).toContain(exe);
+  expect(await waitFor(() => queryJson(dir, ['--uid', 'sea-timeout-1']).experiments[0].status === 'destroyed', 10_000, 250)).toBe(true);
+  expect(await waitFor(() => taggedPids('sea-timeout-1').length === 0, 3000)).toBe(true);
+});
+
+test('bad input: exit 1 and the same message as from a checkout', () => {
+  const r = run(['inject', 'cpu', 'burn', '--percent', '20%']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe('[error] --percent must be an integer in 1..100, got "20%"\n');
+});
