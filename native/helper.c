@@ -8,6 +8,7 @@
  *   load    threads=N           N runnable SCHED_IDLE threads (raise the load average)
  *   memfill mode=ram|cache bytes=N   hold N bytes resident (ram: anonymous+mlock, cache: shmem)
  *   oom     mode=ram|cache      keep allocating until the OOM killer acts; restart after each kill
+ *   append  path=P src=F count=N interval-ms=I   append F's bytes to P, N times, I ms apart
  *
  * Common keys: deadline=EPOCH_MS (0 = none): the helper exits by itself once the deadline (plus
  * grace=MS, default 2000) has passed, so a fault never outlives a lost recover.
@@ -271,6 +272,45 @@ static int run_memfill(int argc, char **argv) {
   return 0;
 }
 
+/* ---- append -------------------------------------------------------------------------- */
+
+static int append_once(const char *path, const char *buf, size_t len) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, buf + off, len - off);
+    if (w < 0) { if (errno == EINTR) continue; int e = errno; close(fd); return -e; }
+    off += (size_t)w;
+  }
+  fsync(fd);
+  close(fd);
+  return 0;
+}
+
+static int run_append(int argc, char **argv) {
+  const char *path = arg(argc, argv, "path");
+  const char *src = arg(argc, argv, "src");
+  long long count = num(argc, argv, "count", 1, 1, 1000000000);
+  long long interval_ms = num(argc, argv, "interval-ms", 1000, 0, 1ll << 40);
+  if (!path || !src) fail("append needs path= and src=");
+  prctl(PR_SET_NAME, "chaosmeta_append");
+  int sfd = open(src, O_RDONLY | O_CLOEXEC);
+  if (sfd < 0) fail("cannot read %s: %s", src, strerror(errno));
+  static char buf[1 << 20];
+  ssize_t len = read(sfd, buf, sizeof buf);
+  close(sfd);
+  if (len < 0) fail("cannot read %s: %s", src, strerror(errno));
+  int rc = append_once(path, buf, (size_t)len);
+  if (rc) fail("cannot append to %s: %s", path, strerror(-rc));
+  ready("append count=%lld", count);
+  for (long long i = 1; i < count && !expired(); i++) {
+    sleep_s(interval_ms / 1000.0);
+    if (append_once(path, buf, (size_t)len) != 0) return 1;
+  }
+  return 0;
+}
+
 static volatile sig_atomic_t g_stop = 0;
 static void on_term(int sig) { (void)sig; g_stop = 1; }
 
@@ -327,6 +367,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "load") == 0) return run_load(argc, argv);
   if (strcmp(argv[1], "memfill") == 0) return run_memfill(argc, argv);
   if (strcmp(argv[1], "oom") == 0) return run_oom(argc, argv);
+  if (strcmp(argv[1], "append") == 0) return run_append(argc, argv);
   fail("unknown mode %s", argv[1]);
   return 2;
 }

@@ -34,7 +34,7 @@ export interface InjectRequest {
 }
 
 export interface InjectResult { experiment: ExperimentRow; planned?: string[] }
-export interface RecoverResult { uid: string; status: string; ok: boolean; message: string }
+export interface RecoverResult { uid: string; status: string; ok: boolean; message: string; notes?: string[] }
 
 export interface EngineOptions {
   /** start a detached watcher process that recovers at the deadline (the CLI); the daemon keeps its own timers */
@@ -70,6 +70,13 @@ export class Engine {
   ) {}
 
   get dataDir(): string { return this.store.dataDir; }
+
+  /** The experiment's private directory under the data dir (backups, helper inputs). */
+  workDir(uid: string, create = true): string {
+    const d = path.join(this.dataDir, 'work', uid);
+    if (create) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
 
   log(event: Record<string, unknown>): void {
     try {
@@ -166,8 +173,9 @@ export class Engine {
 
   private context(uid: string, deadline: number | null, exec: Executor, def: FaultDef, dryRun: boolean): InjectContext {
     const store = this.store;
+    const workDir = () => (dryRun ? path.join(this.dataDir, 'work', uid) : this.workDir(uid));
     const ctx: InjectContext = {
-      uid, deadline, dryRun, exec,
+      uid, deadline, dryRun, exec, workDir,
       async step(kind, data, run) {
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
         const id = store.addStep(uid, kind, data);
@@ -195,21 +203,23 @@ export class Engine {
   }
 
   /** Undo every step not yet undone, newest first. Tries them all; throws once with every failure. */
-  private async undoSteps(uid: string, def: FaultDef): Promise<void> {
+  private async undoSteps(uid: string, def: FaultDef, notes: string[] = []): Promise<void> {
     const exec = new Executor(false, HOST, (line) => this.log({ uid, action: line }));
     const failures: string[] = [];
+    const workDir = () => this.workDir(uid);
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
       const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
       if (!undo) { failures.push(`no undo for step ${s.kind}`); continue; }
       try {
-        await undo(JSON.parse(s.data), { uid, exec, stepId: s.id });
+        await undo(JSON.parse(s.data), { uid, exec, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
       } catch (e) {
         failures.push(`${s.kind}: ${(e as Error).message}`);
       }
     }
     if (failures.length) throw recoverError(failures.join('; '));
+    fs.rmSync(this.workDir(uid, false), { recursive: true, force: true });
   }
 
   /** Read the host: is this experiment's fault in place? */
@@ -258,8 +268,9 @@ export class Engine {
       await sleep(100);
     }
     const row = this.store.get(uid)!;
+    const notes: string[] = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault));
+      await this.undoSteps(uid, findFault(row.target, row.fault), notes);
     } catch (e) {
       const msg = (e as Error).message;
       this.store.update(uid, { phase: 'recover-error', error: `recover failed: ${msg}`, owner_pid: null });
@@ -267,9 +278,12 @@ export class Engine {
       throw recoverError(`recover ${uid} failed: ${msg}`);
     }
     const status = row.status === 'error' ? 'error' : 'destroyed';
-    this.store.update(uid, { status: 'destroyed', phase: 'recovered', owner_pid: null });
-    this.log({ event: 'recover', uid, reason });
-    return { uid, status: 'destroyed', ok: true, message: status === 'error' ? 'undid what the failed inject left' : 'recovered' };
+    const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null };
+    if (notes.length) patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
+    this.store.update(uid, patch);
+    this.log({ event: 'recover', uid, reason, notes });
+    const message = status === 'error' ? 'undid what the failed inject left' : 'recovered';
+    return { uid, status: 'destroyed', ok: true, message: notes.length ? `${message}; ${notes.join('; ')}` : message, ...(notes.length ? { notes } : {}) };
   }
 
   /** Recover a set: every unfinished one, the expired ones, or by target/fault. Never stops at the first failure. */

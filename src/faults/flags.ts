@@ -27,8 +27,10 @@ function asString(raw: unknown, flag: string, form: string): string {
 }
 
 interface Common<T> { char?: string; description: string; required?: boolean; default?: T; hidden?: boolean }
+/** What a builder returns: the spec, remembering whether it is required or has a default (for ParsedFlags). */
+type Built<T, O> = FlagSpec<T> & Pick<O, Extract<keyof O, 'required' | 'default'>>;
 
-export function integer(o: Common<number> & { min: number; max: number }): FlagSpec<number> {
+export function integer<const O extends Common<number> & { min: number; max: number }>(o: O): Built<number, O> {
   return {
     kind: 'integer', ...o,
     parse(raw, flag) {
@@ -42,7 +44,7 @@ export function integer(o: Common<number> & { min: number; max: number }): FlagS
   };
 }
 
-export function string(o: Common<string> & { pattern?: RegExp; form?: string; maxLength?: number }): FlagSpec<string> {
+export function string<const O extends Common<string> & { pattern?: RegExp; form?: string; maxLength?: number }>(o: O): Built<string, O> {
   return {
     kind: 'string', ...o,
     parse(raw, flag) {
@@ -56,7 +58,7 @@ export function string(o: Common<string> & { pattern?: RegExp; form?: string; ma
   };
 }
 
-export function boolean(o: Common<boolean>): FlagSpec<boolean> {
+export function boolean<const O extends Common<boolean>>(o: O): Built<boolean, O> {
   return {
     kind: 'boolean', ...o,
     parse(raw, flag) {
@@ -68,33 +70,33 @@ export function boolean(o: Common<boolean>): FlagSpec<boolean> {
   };
 }
 
-export function oneOf<const O extends readonly string[]>(options: O, o: Common<O[number]>): FlagSpec<O[number]> {
+export function oneOf<const V extends readonly string[], const O extends Common<V[number]>>(options: V, o: O): Built<V[number], O> {
   return {
     kind: 'enum', options, ...o,
     parse(raw, flag) {
       const form = `one of ${options.join(', ')}`;
       const s = asString(raw, flag, form);
       if (!options.includes(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
-      return s as O[number];
+      return s as V[number];
     },
   };
 }
 
-export function duration(o: Common<number> & { unit?: 'us' | 'ms' | 's' }): FlagSpec<number> {
+export function duration<const O extends Common<number> & { unit?: 'us' | 'ms' | 's' }>(o: O): Built<number, O> {
   return { kind: 'duration', ...o, parse: (raw, flag) => parseDuration(raw, flag, o.unit ?? 's') };
 }
 
-export function size(o: Common<number> & { unit?: string }): FlagSpec<number> {
+export function size<const O extends Common<number> & { unit?: string }>(o: O): Built<number, O> {
   return { kind: 'size', ...o, parse: (raw, flag) => parseSize(raw, flag, o.unit ?? 'KB') };
 }
 
-export function cpuList(o: Common<number[]>): FlagSpec<number[]> {
+export function cpuList<const O extends Common<number[]>>(o: O): Built<number[], O> {
   return { kind: 'cpulist', ...o, parse: parseCpuList };
 }
 
 export type FlagSpecs = Record<string, FlagSpec<any>>;
 export type ParsedFlags<F extends FlagSpecs> = {
-  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K]['required'] extends true ? T : T | undefined) : never;
+  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K] extends { required: true } | { default: {} } ? T : T | undefined) : never;
 };
 
 /** camelCase → kebab-case (CLI) and snake_case (HTTP args). */

@@ -5,9 +5,18 @@ import cpuBurn from './cpu/burn';
 import cpuLoad from './cpu/load';
 import memFill from './mem/fill';
 import memOom from './mem/oom';
+import processKill from './process/kill';
+import processStop from './process/stop';
+import fileAdd from './file/add';
+import fileAppend from './file/append';
+import fileChmod from './file/chmod';
+import fileDel from './file/del';
+import fileMv from './file/mv';
 import type { FaultDef } from './types';
 
-export const FAULTS: FaultDef<any>[] = [cpuBurn, cpuLoad, memFill, memOom];
+export const FAULTS: FaultDef<any>[] = [
+  cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
+];
 
 export function targets(): string[] {
   return [...new Set(FAULTS.map((f) => f.target))];

@@ -12,6 +12,8 @@ export interface InjectContext {
   readonly deadline: number | null;
   readonly dryRun: boolean;
   readonly exec: Executor;
+  /** a private directory for this experiment under the data dir (backups, helper inputs); created on first use */
+  workDir(): string;
   /**
    * Journal a host change: the step (kind + the data its undo needs) is stored as `pending` BEFORE `run` changes
    * the host, then marked `done` with any data `run` returns merged in. Undo must be idempotent: a pending step
@@ -26,6 +28,10 @@ export interface UndoContext {
   readonly uid: string;
   readonly exec: Executor;
   readonly stepId: number;
+  /** the experiment's private directory (see InjectContext.workDir) */
+  workDir(): string;
+  /** something the user should know about this recover (shown in its output, stored with the experiment) */
+  note(message: string): void;
 }
 
 export type UndoFn = (data: Record<string, any>, ctx: UndoContext) => Promise<void>;

@@ -44,6 +44,16 @@ export class Executor {
     this.log(what);
   }
 
+  /** A change made from Node (a file write, a signal): recorded in a dry run, logged and done otherwise. */
+  async change<T>(what: string, fn: () => T | Promise<T>): Promise<T | undefined> {
+    if (this.dryRun) {
+      this.planned.push(what);
+      return undefined;
+    }
+    this.log(what);
+    return fn();
+  }
+
   /** Resolve argv for the target context. */
   argv(cmd: string, args: string[]): [string, string[]] {
     if (this.target.kind === 'ns') {

@@ -75,3 +75,54 @@ export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
     while (pids.some(alive) && Date.now() < hard) await sleep(20);
   }
 }
+
+/** Field 22 of /proc/PID/stat: start time in clock ticks since boot; with the pid, a process's identity. */
+export function startTime(pid: number): number | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same process as recorded (not a reused pid)? */
+export function sameProcess(pid: number, start: number | undefined): boolean {
+  return alive(pid) && (start === undefined || startTime(pid) === start);
+}
+
+function ppidOf(pid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** This process and its ancestors (a `sudo chaosmetad … --key nginx` must not match sudo). */
+export function selfAndAncestors(): Set<number> {
+  const out = new Set<number>();
+  for (let p = process.pid; p > 1 && !out.has(p); p = ppidOf(p)) out.add(p);
+  return out;
+}
+
+/** Is this chaosmetad itself (CLI, watcher, daemon) or one of its helpers? */
+export function isChaosmetad(argv: string[]): boolean {
+  if (argv.some((a) => a.startsWith(TAG_PREFIX))) return true;
+  const base = (s: string | undefined) => (s ?? '').split('/').pop();
+  return base(argv[0]) === 'chaosmetad' || base(argv[0]) === 'chaosmetad-helper' || (/^node(js)?$/.test(base(argv[0]) ?? '') && base(argv[1]) === 'chaosmetad');
+}
+
+/** Processes whose command line contains key, as `ps -ef | grep key` would, never chaosmetad or its callers. */
+export function matchKey(key: string): ProcInfo[] {
+  const skip = selfAndAncestors();
+  const out: ProcInfo[] = [];
+  for (const pid of listPids()) {
+    if (skip.has(pid) || pid === 1) continue;
+    const argv = readArgv(pid);
+    if (!argv || !alive(pid) || isChaosmetad(argv)) continue;
+    if (argv.join(' ').includes(key)) out.push({ pid, argv });
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { badArgs, recoverError } from '../../errors';
+import { boolean } from '../flags';
+import { defineFault } from '../types';
+import { exists, meta, move, pathFlag } from './common';
+
+export default defineFault({
+  target: 'file',
+  fault: 'del',
+  aliases: ['delete'],
+  summary: 'Delete a file (kept aside, restored on recover)',
+  description:
+    'Moves --path into the experiment\'s backup directory under the data dir (not next to the file); recover moves it ' +
+    'back with its bytes, mode, owner and times. A directory is refused unless --recursive.',
+  examples: ['chaosmetad inject file del --path /tmp/chaos-demo.conf -t 1m', 'chaosmetad inject file delete -p /tmp/chaos-demo-dir --recursive'],
+  flags: {
+    path: pathFlag({ char: 'p', required: true, description: 'the file to delete' }),
+    recursive: boolean({ char: 'R', description: 'allow deleting a directory (with everything in it)' }),
+  },
+  validate(a) {
+    if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
+    if (fs.lstatSync(a.path).isDirectory() && !a.recursive) throw badArgs(`--path ${a.path} is a directory; add --recursive to delete it`);
+  },
+  async inject(a, ctx) {
+    const backup = path.join(ctx.workDir(), 'deleted');
+    const m = meta(a.path);
+    await ctx.step('delete', { path: a.path, backup, ino: m.ino }, async () => {
+      await ctx.exec.change(`move ${a.path} to ${backup}`, () => move(ctx.exec, a.path, backup));
+    });
+    return { path: a.path, backup };
+  },
+  undo: {
+    async delete(d, ctx) {
+      if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
+      if (exists(d.path)) {
+        if (fs.lstatSync(d.path).isDirectory() || fs.lstatSync(d.backup).isDirectory()) {
+          throw recoverError(`${d.path} exists again; not overwriting it (the original is kept at ${d.backup})`);
+        }
+        ctx.note(`${d.path} had been recreated; replaced by the original`);
+      }
+      await ctx.exec.change(`move ${d.backup} back to ${d.path}`, () => move(ctx.exec, d.backup, d.path));
+    },
+  },
+  async check(a) {
+    return exists(a.path) ? 'gone' : 'in-place';
+  },
+});

@@ -1,0 +1,46 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { badArgs } from '../../errors';
+import { defineFault } from '../types';
+import { exists, move, pathFlag } from './common';
+
+export default defineFault({
+  target: 'file',
+  fault: 'mv',
+  summary: 'Move a file away (moved back on recover)',
+  description: 'Moves --src to --dst (into it, when --dst is a directory). An existing --dst file is refused. Recover moves it back.',
+  examples: ['chaosmetad inject file mv --src /tmp/chaos-demo.conf --dst /tmp/chaos-demo.conf.moved -t 1m'],
+  flags: {
+    src: pathFlag({ char: 's', required: true, description: 'the file to move' }),
+    dst: pathFlag({ char: 'd', required: true, description: 'where to move it (a new path, or an existing directory)' }),
+  },
+  validate(a) {
+    if (!exists(a.src)) throw badArgs(`--src ${a.src}: no such file`);
+    const dst = target(a.src, a.dst);
+    if (exists(dst)) throw badArgs(`--dst ${dst} exists; refusing to overwrite it`);
+    if (!exists(path.dirname(dst))) throw badArgs(`--dst: directory ${path.dirname(dst)} does not exist`);
+    if (dst === a.src || dst.startsWith(a.src + '/')) throw badArgs('--dst must not be --src or inside it');
+  },
+  async inject(a, ctx) {
+    const dst = target(a.src, a.dst);
+    await ctx.step('move', { src: a.src, dst }, async () => {
+      await ctx.exec.change(`move ${a.src} to ${dst}`, () => move(ctx.exec, a.src, dst));
+    });
+    return { src: a.src, dst };
+  },
+  undo: {
+    async move(d, ctx) {
+      if (!exists(d.dst)) { if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`); return; }
+      if (exists(d.src)) { ctx.note(`${d.src} exists again; left ${d.dst} where it is`); return; }
+      await ctx.exec.change(`move ${d.dst} back to ${d.src}`, () => move(ctx.exec, d.dst, d.src));
+    },
+  },
+  async check(a, ctx) {
+    const s = ctx.steps.find((x) => x.kind === 'move');
+    return s && exists(s.data.dst) && !exists(a.src) ? 'in-place' : 'gone';
+  },
+});
+
+function target(src: string, dst: string): string {
+  return exists(dst) && fs.statSync(dst).isDirectory() ? path.join(dst, path.basename(src)) : dst;
+}

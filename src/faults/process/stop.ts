@@ -1,0 +1,45 @@
+import { procState, sameProcess } from '../../host/procs';
+import { defineFault } from '../types';
+import { checkOneTarget, resolveTargets, targetFlags } from './common';
+
+export default defineFault({
+  target: 'process',
+  fault: 'stop',
+  summary: 'Freeze processes (SIGSTOP) until recover (SIGCONT)',
+  description:
+    'Stops the process given by --pid, or every process whose command line contains --key. Recover continues them; ' +
+    'a process that exited meanwhile is noted and recovers as success.',
+  examples: ['chaosmetad inject process stop --key "sleep 3600" --timeout 30s', 'chaosmetad inject process stop -p 12345'],
+  flags: { ...targetFlags },
+  validate: checkOneTarget,
+  async inject(a, ctx) {
+    const targets = resolveTargets(a);
+    for (const t of targets) {
+      await ctx.step('stop', { ...t }, async () => {
+        await ctx.exec.change(`kill -STOP ${t.pid}  # ${t.cmdline}`, () => {
+          if (sameProcess(t.pid, t.start)) process.kill(t.pid, 'SIGSTOP');
+        });
+      });
+    }
+    if (!ctx.dryRun) {
+      const until = Date.now() + 2000;
+      while (targets.some((t) => sameProcess(t.pid, t.start) && procState(t.pid) !== 'T') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    }
+    return { stopped: targets.map((t) => t.pid) };
+  },
+  undo: {
+    async stop(data, ctx) {
+      if (!sameProcess(data.pid, data.start)) {
+        ctx.note(`process ${data.pid} exited while stopped; nothing to continue`);
+        return;
+      }
+      await ctx.exec.change(`kill -CONT ${data.pid}`, () => process.kill(data.pid, 'SIGCONT'));
+    },
+  },
+  async check(_a, ctx) {
+    const stops = ctx.steps.filter((s) => s.kind === 'stop');
+    if (!stops.length) return 'unknown';
+    const held = stops.filter((s) => sameProcess(s.data.pid, s.data.start) && procState(s.data.pid) === 'T');
+    return held.length === stops.length ? 'in-place' : held.length ? 'partial' : 'gone';
+  },
+});
