@@ -8,6 +8,9 @@
  *   load    threads=N           N runnable SCHED_IDLE threads (raise the load average)
  *   memfill mode=ram|cache bytes=N   hold N bytes resident (ram: anonymous+mlock, cache: shmem)
  *   oom     mode=ram|cache      keep allocating until the OOM killer acts; restart after each kill
+ *   diskio  file=F mode=read|write block=B size=S   sustained direct I/O on F
+ *   fdfill  count=N             hold N open files over as many processes as RLIMIT_NOFILE needs
+ *   nproc   uid=U gid=G count=N become the user, fork until EAGAIN (or N children)
  *   append  path=P src=F count=N interval-ms=I   append F's bytes to P, N times, I ms apart
  *
  * Common keys: deadline=EPOCH_MS (0 = none): the helper exits by itself once the deadline (plus
@@ -31,6 +34,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -311,6 +315,119 @@ static int run_append(int argc, char **argv) {
   return 0;
 }
 
+/* ---- diskio -------------------------------------------------------------------------- */
+
+/* Sustained direct I/O on one file: write (or read) `block` bytes at a time over `size` bytes, round and round. */
+static int run_diskio(int argc, char **argv) {
+  const char *path = arg(argc, argv, "file");
+  const char *m = arg(argc, argv, "mode");
+  long long block = num(argc, argv, "block", 10 << 20, 4096, 1ll << 30);
+  long long size = num(argc, argv, "size", 256 << 20, 4096, 1ll << 50);
+  if (!path || !m) fail("diskio needs file= and mode=");
+  int writing = strcmp(m, "write") == 0;
+  if (!writing && strcmp(m, "read") != 0) fail("bad mode=%s", m);
+  prctl(PR_SET_NAME, writing ? "chaosmeta_iow" : "chaosmeta_ior");
+  block = (block + 4095) / 4096 * 4096;
+  if (size < block) size = block;
+  size = size / block * block;
+  void *buf;
+  if (posix_memalign(&buf, 4096, (size_t)block) != 0) fail("out of memory for a %lld-byte block", block);
+  memset(buf, 0x5a, (size_t)block);
+  int direct = 1;
+  int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EINVAL) { direct = 0; fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600); }
+  if (fd < 0) fail("cannot open %s: %s", path, strerror(errno));
+  if (!writing) {
+    /* the file to read must exist first */
+    for (long long off = 0; off < size; off += block) {
+      if (pwrite(fd, buf, (size_t)block, off) != block) fail("cannot prepare %s: %s", path, strerror(errno));
+    }
+    fsync(fd);
+  }
+  ready("diskio mode=%s block=%lld size=%lld direct=%d", m, block, size, direct);
+  long long off = 0;
+  for (unsigned long n = 0;; n++) {
+    ssize_t r = writing ? pwrite(fd, buf, (size_t)block, off) : pread(fd, buf, (size_t)block, off);
+    if (r < 0 && errno != EINTR) sleep_s(0.1); /* e.g. ENOSPC: keep trying, gently */
+    off += block;
+    if (off >= size) off = 0;
+    if (!direct) {
+      if (writing) fdatasync(fd);
+      posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    }
+    if ((n & 15) == 0 && expired()) break;
+  }
+  close(fd);
+  unlink(path);
+  return 0;
+}
+
+/* ---- fdfill: hold `count` open files (struct files, as fs.file-nr counts them), over several processes --- */
+
+static int run_fdfill(int argc, char **argv) {
+  long long count = num(argc, argv, "count", -1, 1, 100000000);
+  if (count < 0) fail("fdfill needs count=");
+  prctl(PR_SET_NAME, "chaosmeta_fd");
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  long long per = (long long)rl.rlim_cur - 32;
+  if (per < 16) fail("RLIMIT_NOFILE too small (%llu)", (unsigned long long)rl.rlim_cur);
+  long long done = 0;
+  int pfd[2];
+  if (pipe(pfd) != 0) fail("pipe: %s", strerror(errno));
+  while (done < count) {
+    long long share = count - done < per ? count - done : per;
+    pid_t c = fork();
+    if (c < 0) fail("fork after %lld files: %s", done, strerror(errno));
+    if (c == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(pfd[0]);
+      long long n = 0;
+      int err = 0;
+      for (; n < share; n++) if (open("/dev/null", O_RDONLY) < 0) { err = errno; break; }
+      long long msg[2] = {n, err};
+      if (write(pfd[1], msg, sizeof msg) < 0) _exit(1);
+      close(pfd[1]);
+      for (;;) pause();
+    }
+    long long msg[2];
+    if (read(pfd[0], msg, sizeof msg) != sizeof msg) fail("worker died after %lld files", done);
+    done += msg[0];
+    if (msg[1]) { if (done == 0) fail("cannot open files: %s", strerror((int)msg[1])); break; }
+  }
+  ready("fdfill files=%lld", done);
+  while (!expired()) sleep_s(1);
+  return 0;
+}
+
+/* ---- nproc: as a user, fork until that user's RLIMIT_NPROC (or count) is reached ------------------ */
+
+static int run_nproc(int argc, char **argv) {
+  long long uid = num(argc, argv, "uid", -1, 1, 4294967294ll);
+  long long gid = num(argc, argv, "gid", -1, 0, 4294967294ll);
+  long long count = num(argc, argv, "count", 0, 0, 1000000);
+  if (uid < 0 || gid < 0) fail("nproc needs uid= and gid=");
+  prctl(PR_SET_NAME, "chaosmeta_nproc");
+  if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) fail("cannot become uid %lld: %s", uid, strerror(errno));
+  long long n = 0;
+  int err = 0;
+  while (count == 0 || n < count) {
+    pid_t c = fork();
+    if (c < 0) { err = errno; break; }
+    if (c == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) pause();
+    }
+    n++;
+  }
+  if (n == 0) fail("cannot fork as uid %lld: %s", uid, strerror(err));
+  ready("nproc forked=%lld stop=%s", n, err ? strerror(err) : "count");
+  while (!expired()) sleep_s(1);
+  return 0;
+}
+
 static volatile sig_atomic_t g_stop = 0;
 static void on_term(int sig) { (void)sig; g_stop = 1; }
 
@@ -368,6 +485,9 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "memfill") == 0) return run_memfill(argc, argv);
   if (strcmp(argv[1], "oom") == 0) return run_oom(argc, argv);
   if (strcmp(argv[1], "append") == 0) return run_append(argc, argv);
+  if (strcmp(argv[1], "diskio") == 0) return run_diskio(argc, argv);
+  if (strcmp(argv[1], "fdfill") == 0) return run_fdfill(argc, argv);
+  if (strcmp(argv[1], "nproc") == 0) return run_nproc(argc, argv);
   fail("unknown mode %s", argv[1]);
   return 2;
 }

@@ -12,10 +12,17 @@ import fileAppend from './file/append';
 import fileChmod from './file/chmod';
 import fileDel from './file/del';
 import fileMv from './file/mv';
+import diskFill from './disk/fill';
+import diskioBurn from './diskio/burn';
+import diskioHang from './diskio/hang';
+import diskioLimit from './diskio/limit';
+import kernelFdfull from './kernel/fdfull';
+import kernelNproc from './kernel/nproc';
 import type { FaultDef } from './types';
 
 export const FAULTS: FaultDef<any>[] = [
   cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
+  diskFill, diskioBurn, diskioHang, diskioLimit, kernelFdfull, kernelNproc,
 ];
 
 export function targets(): string[] {

@@ -1,0 +1,129 @@
+/** diskio hang and limit: choose processes and devices, put the processes in a throttled cgroup, undo exactly. */
+import * as fs from 'node:fs';
+import { badArgs, injectError } from '../../errors';
+import {
+  CgroupVersion, IoLimits, blockDeviceOf, currentCgroup, ioCgroupPath, ioCgroupVersion, moveProcess, parseDevList, procsIn, readLimits, writeLimits,
+} from '../../host/cgroup';
+import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
+import { shown } from '../../util/units';
+import type { FlagSpec } from '../flags';
+import { string } from '../flags';
+import type { CheckContext, InjectContext, UndoFn } from '../types';
+
+function parsePidList(raw: unknown, flag: string): number[] {
+  const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  if (!/^\d{1,7}(,\d{1,7})*$/.test(s)) throw badArgs(`--${flag} must be pids separated by commas (e.g. 1234,5678), got ${shown(raw)}`);
+  return [...new Set(s.split(',').map(Number))];
+}
+
+export const selectFlags = {
+  pidList: { kind: 'string', char: 'p', description: 'processes to throttle, e.g. 1234,5678', parse: parsePidList } as FlagSpec<number[]>,
+  key: string({ char: 'k', maxLength: 256, description: 'throttle every process whose command line contains this' }),
+  devList: { kind: 'string', char: 'd', description: 'block devices as major:minor, e.g. 8:0 (default: the disk holding each process\'s working directory)', parse: parseDevList } as FlagSpec<string[]>,
+};
+
+export interface Selection { pidList?: number[]; key?: string; devList?: string[] }
+
+export function validateSelection(a: Selection): void {
+  if (!ioCgroupVersion()) throw badArgs('no cgroup block I/O controller on this host (neither cgroup v1 blkio nor v2 io)');
+  if (!a.pidList && a.key === undefined) throw badArgs('one of --pid-list or --key is required');
+  if (a.pidList && a.key !== undefined) throw badArgs('--pid-list and --key cannot be used together; choose one');
+  for (const pid of a.pidList ?? []) {
+    const argv = readArgv(pid);
+    if (!argv || !alive(pid)) throw badArgs(`--pid-list: no process ${pid}`);
+    if (pid === 1 || isChaosmetad(argv)) throw badArgs(`--pid-list: ${pid} is init or chaosmetad itself`);
+  }
+  if (a.key !== undefined && !matchKey(a.key).length) throw badArgs(`--key ${shown(a.key)} matches no process`);
+  if (!a.devList) for (const pid of targets(a)) devicesOf(pid);
+}
+
+function targets(a: Selection): number[] {
+  return a.pidList ?? matchKey(a.key!).map((p) => p.pid);
+}
+
+function devicesOf(pid: number): string {
+  for (const where of [`/proc/${pid}/cwd`, `/proc/${pid}/root`]) {
+    try {
+      const dev = blockDeviceOf(where);
+      if (dev) return dev;
+    } catch { /* unreadable */ }
+  }
+  throw badArgs(`process ${pid} works on no block device (its working directory is on a virtual filesystem); give --dev-list`);
+}
+
+/** Journal and apply: our cgroup with the limits on every device, then each process moved in. */
+export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContext): Promise<Record<string, unknown>> {
+  const version = ioCgroupVersion() as CgroupVersion;
+  const pids = targets(a);
+  const devs = a.devList ?? [...new Set(pids.map(devicesOf))];
+  const dir = ioCgroupPath(version, ctx.uid);
+  if (version === 2) {
+    const ctl = '/sys/fs/cgroup/cgroup.subtree_control';
+    const enabled = fs.readFileSync(ctl, 'utf8').split(/\s+/).includes('io');
+    if (!enabled) {
+      await ctx.step('io-controller', { file: ctl }, async () => {
+        await ctx.exec.change(`enable the io controller: echo +io > ${ctl}`, () => fs.writeFileSync(ctl, '+io'));
+      });
+    }
+  }
+  await ctx.step('cgroup', { version, dir }, async () => {
+    await ctx.exec.change(`mkdir ${dir}`, () => fs.mkdirSync(dir, { recursive: true }));
+    for (const dev of devs) {
+      await ctx.exec.change(`limit ${dev} in ${dir}: ${JSON.stringify(limits)}`, () => writeLimits(version, dir, dev, limits));
+    }
+  });
+  if (!ctx.dryRun) {
+    for (const dev of devs) {
+      const got = readLimits(version, dir, dev);
+      for (const [k, v] of Object.entries(limits)) {
+        if (v && got[k as keyof IoLimits] !== v) throw injectError(`the kernel did not take the limit ${k}=${v} for ${dev} (reads back ${got[k as keyof IoLimits] ?? 'none'})`);
+      }
+    }
+  }
+  for (const pid of pids) {
+    const from = currentCgroup(version, pid);
+    if (!from) continue;
+    await ctx.step('move', { pid, start: startTime(pid), from, version, dir }, async () => {
+      await ctx.exec.change(`move process ${pid} into ${dir} (from ${from})`, () => moveProcess(dir, pid));
+    });
+  }
+  return { cgroup_version: version, cgroup: dir, devices: devs, pids, limits };
+}
+
+export const undo: Record<string, UndoFn> = {
+  async move(d, ctx) {
+    if (!sameProcess(d.pid, d.start)) return;
+    if (currentCgroup(d.version, d.pid) !== d.dir) return;
+    const to = fs.existsSync(d.from) ? d.from : d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';
+    await ctx.exec.change(`move process ${d.pid} back to ${to}`, () => moveProcess(to, d.pid));
+  },
+  async cgroup(d, ctx) {
+    if (!fs.existsSync(d.dir)) return;
+    // children forked inside our cgroup meanwhile go to the cgroup's parent's top (the root of the hierarchy)
+    const root = d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';
+    for (const pid of procsIn(d.dir)) {
+      await ctx.exec.change(`move process ${pid} (started while throttled) to ${root}`, () => moveProcess(root, pid));
+      ctx.note(`process ${pid} had started inside the throttled cgroup; moved to ${root}`);
+    }
+    await ctx.exec.change(`rmdir ${d.dir}`, () => {
+      fs.rmdirSync(d.dir);
+      const parent = d.version === 1 ? '/sys/fs/cgroup/blkio/chaosmetad' : undefined;
+      if (parent) { try { fs.rmdirSync(parent); } catch { /* other experiments use it */ } }
+    });
+  },
+  async 'io-controller'(d, ctx) {
+    try {
+      await ctx.exec.change(`disable the io controller again: echo -io > ${d.file}`, () => fs.writeFileSync(d.file, '-io'));
+    } catch (e) {
+      ctx.note(`left the io controller enabled (${(e as Error).message})`);
+    }
+  },
+};
+
+export async function check(ctx: CheckContext): Promise<'in-place' | 'partial' | 'gone'> {
+  const moves = ctx.steps.filter((s) => s.kind === 'move');
+  const cg = ctx.steps.find((s) => s.kind === 'cgroup');
+  if (!cg || !fs.existsSync(cg.data.dir)) return 'gone';
+  const inside = moves.filter((m) => sameProcess(m.data.pid, m.data.start) && currentCgroup(m.data.version, m.data.pid) === m.data.dir);
+  return inside.length === moves.length && moves.length ? 'in-place' : inside.length ? 'partial' : 'gone';
+}

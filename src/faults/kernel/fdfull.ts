@@ -1,0 +1,59 @@
+import * as fs from 'node:fs';
+import { badArgs, injectError } from '../../errors';
+import { integer, oneOf } from '../flags';
+import { defineFault } from '../types';
+
+const FILE_MAX = '/proc/sys/fs/file-max';
+const FILE_NR = '/proc/sys/fs/file-nr';
+const allocated = (): number => Number(fs.readFileSync(FILE_NR, 'utf8').trim().split(/\s+/)[0]);
+const fileMax = (): number => Number(fs.readFileSync(FILE_MAX, 'utf8').trim());
+const FILL_CAP = 5_000_000;
+
+export default defineFault({
+  target: 'kernel',
+  fault: 'fdfull',
+  summary: 'Exhaust the system-wide open-file table',
+  description:
+    'conf mode (default) lowers fs.file-max to the files open now plus --count, so new opens by unprivileged ' +
+    'processes fail with ENFILE; recover writes the exact original value back. fill mode makes a helper hold --count ' +
+    `open files (0 = up to fs.file-max, refused above ${FILL_CAP.toLocaleString('en')}). Processes with CAP_SYS_ADMIN (root) are exempt from fs.file-max, as the kernel does.`,
+  examples: ['chaosmetad inject kernel fdfull --mode conf -t 1m', 'chaosmetad inject kernel fdfull -m fill -c 50000 -t 1m'],
+  flags: {
+    mode: oneOf(['conf', 'fill'] as const, { char: 'm', default: 'conf', description: 'conf (lower fs.file-max) or fill (hold open files)' }),
+    count: integer({ char: 'c', min: 0, max: 100_000_000, default: 0, description: 'conf: files allowed above those open now; fill: files to hold (0 = up to the limit)' }),
+  },
+  validate(a) {
+    if (!fs.existsSync(FILE_MAX)) throw badArgs(`${FILE_MAX} is missing: this kernel has no fs.file-max`);
+    if (a.mode === 'fill' && a.count === 0 && fileMax() - allocated() > FILL_CAP) {
+      throw badArgs(`--count 0 would open ${(fileMax() - allocated()).toLocaleString('en')} files (fs.file-max is ${fileMax().toLocaleString('en')}); give --count at most ${FILL_CAP.toLocaleString('en')} or use --mode conf`);
+    }
+  },
+  async inject(a, ctx) {
+    if (a.mode === 'conf') {
+      const original = fs.readFileSync(FILE_MAX, 'utf8').trim();
+      const value = allocated() + a.count;
+      if (value >= Number(original)) throw injectError(`fs.file-max is ${original}, already at or below ${value}`);
+      await ctx.step('sysctl', { key: FILE_MAX, original, value: String(value) }, async () => {
+        await ctx.exec.change(`write ${value} to ${FILE_MAX}  # was ${original}`, () => fs.writeFileSync(FILE_MAX, String(value)));
+      });
+      return { mode: 'conf', original: Number(original), value };
+    }
+    const count = a.count || fileMax() - allocated();
+    if (count <= 0) throw injectError('fs.file-max is already reached');
+    const pid = await ctx.helper('fdfill', { count });
+    return { mode: 'fill', count, pids: [pid] };
+  },
+  undo: {
+    async sysctl(d, ctx) {
+      const now = fs.readFileSync(d.key, 'utf8').trim();
+      if (now === d.original) return;
+      if (now !== d.value) ctx.note(`${d.key} was changed meanwhile (to ${now}); restoring the original ${d.original}`);
+      await ctx.exec.change(`write ${d.original} to ${d.key}`, () => fs.writeFileSync(d.key, d.original));
+    },
+  },
+  async check(a, ctx) {
+    const s = ctx.steps.find((x) => x.kind === 'sysctl');
+    if (s) return fs.readFileSync(FILE_MAX, 'utf8').trim() === s.data.value ? 'in-place' : 'gone';
+    return 'unknown';
+  },
+});

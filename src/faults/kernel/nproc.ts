@@ -1,0 +1,39 @@
+import execa from 'execa';
+import { badArgs } from '../../errors';
+import { whichTool } from '../../host/executor';
+import { shown } from '../../util/units';
+import { integer, string } from '../flags';
+import { defineFault } from '../types';
+
+/** uid and gid of a user name (or numeric uid), through NSS (getent), so LDAP users work too. */
+export function lookupUser(user: string): { uid: number; gid: number; name: string } {
+  const getent = whichTool('getent');
+  const r = getent ? execa.sync(getent, ['passwd', user], { reject: false }) : undefined;
+  const fields = r?.exitCode === 0 ? r.stdout.split('\n')[0].split(':') : undefined;
+  if (!fields || fields.length < 4) throw badArgs(`--user ${shown(user)}: no such user`);
+  return { name: fields[0], uid: Number(fields[2]), gid: Number(fields[3]) };
+}
+
+export default defineFault({
+  target: 'kernel',
+  fault: 'nproc',
+  summary: "Exhaust a user's process limit (RLIMIT_NPROC)",
+  description:
+    'A helper becomes --user and forks idle children until fork fails (EAGAIN: the RLIMIT_NPROC it inherited is ' +
+    'reached) or --count children exist; other processes of that user then cannot fork. Recover stops them all. ' +
+    'root ignores RLIMIT_NPROC, so the user must not be root.',
+  examples: ['chaosmetad inject kernel nproc --user nobody --count 500 -t 1m'],
+  flags: {
+    user: string({ char: 'u', required: true, maxLength: 64, description: 'the user (name or uid) whose process limit to exhaust' }),
+    count: integer({ char: 'c', min: 0, max: 1_000_000, default: 0, description: 'children to fork (0 = until the limit)' }),
+  },
+  validate(a) {
+    const u = lookupUser(a.user);
+    if (u.uid === 0) throw badArgs('--user must not be root: root ignores RLIMIT_NPROC');
+  },
+  async inject(a, ctx) {
+    const u = lookupUser(a.user);
+    const pid = await ctx.helper('nproc', { uid: u.uid, gid: u.gid, count: a.count });
+    return { user: u.name, uid: u.uid, pids: [pid] };
+  },
+});
