@@ -404,6 +404,9 @@ static int run_fdfill(int argc, char **argv) {
 
 /* ---- nproc: as a user, fork until that user's RLIMIT_NPROC (or count) is reached ------------------ */
 
+static volatile sig_atomic_t g_nproc_stop = 0;
+static void on_nproc_term(int sig) { (void)sig; g_nproc_stop = 1; }
+
 static int run_nproc(int argc, char **argv) {
   long long uid = num(argc, argv, "uid", -1, 1, 4294967294ll);
   long long gid = num(argc, argv, "gid", -1, 0, 4294967294ll);
@@ -411,12 +414,17 @@ static int run_nproc(int argc, char **argv) {
   if (uid < 0 || gid < 0) fail("nproc needs uid= and gid=");
   prctl(PR_SET_NAME, "chaosmeta_nproc");
   if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) fail("cannot become uid %lld: %s", uid, strerror(errno));
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_nproc_term;
+  sigaction(SIGTERM, &sa, NULL);
   long long n = 0;
   int err = 0;
   while (count == 0 || n < count) {
     pid_t c = fork();
     if (c < 0) { err = errno; break; }
     if (c == 0) {
+      signal(SIGTERM, SIG_DFL);
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       for (;;) pause();
     }
@@ -424,7 +432,12 @@ static int run_nproc(int argc, char **argv) {
   }
   if (n == 0) fail("cannot fork as uid %lld: %s", uid, strerror(err));
   ready("nproc forked=%lld stop=%s", n, err ? strerror(err) : "count");
-  while (!expired()) sleep_s(1);
+  while (!g_nproc_stop && !expired()) sleep_s(0.1);
+  /* stop and reap the children ourselves: a zombie still counts against the user's RLIMIT_NPROC until reaped,
+     and init may take its time */
+  signal(SIGTERM, SIG_IGN);
+  kill(0, SIGTERM);
+  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
   return 0;
 }
 

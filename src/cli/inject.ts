@@ -22,12 +22,13 @@ function oclifFlags(def: FaultDef): Interfaces.FlagInput {
   const out: Interfaces.FlagInput = {};
   for (const [key, spec] of Object.entries(def.flags)) {
     let description = spec.description;
+    if (spec.kind === 'enum' && !description.includes(spec.options!.join(', '))) description += ` (one of ${spec.options!.join(', ')})`;
     if (spec.required) description += ' (required)';
     if (spec.default !== undefined && spec.default !== false) description += ` (default: ${spec.default})`;
     const base = { char: spec.char as Char | undefined, description, hidden: spec.hidden };
     out[kebab(key)] = spec.kind === 'boolean'
       ? Flags.boolean(base)
-      : Flags.string({ ...base, options: spec.kind === 'enum' ? [...spec.options!] : undefined });
+      : Flags.string(base); // values are checked by the fault's own parser (one message format for CLI and HTTP)
   }
   return out;
 }

@@ -74,6 +74,11 @@ export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
     const hard = Date.now() + 5000;
     while (pids.some(alive) && Date.now() < hard) await sleep(20);
   }
+  // a zombie still counts (e.g. against its user's RLIMIT_NPROC) until reaped: wait for the ones whose parent is
+  // one of ours (a helper reaping its workers); those left to init are reaped on init's own schedule
+  const reapable = () => pids.filter((p) => procState(p) === 'Z' && ppidOf(p) !== 1);
+  const reap = Date.now() + 3000;
+  while (reapable().length && Date.now() < reap) await sleep(20);
 }
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot; with the pid, a process's identity. */

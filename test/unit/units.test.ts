@@ -32,3 +32,14 @@ describe('cpu lists', () => {
     expect(() => parseCpuList(raw, 'list')).toThrow(/--list must be a CPU list/);
   });
 });
+
+describe('argv splitting (recover-cmd without a shell)', () => {
+  const { splitArgv } = require('../../src/util/argv');
+  test.each([
+    ['systemctl start nginx', ['systemctl', 'start', 'nginx']],
+    [`touch '/tmp/a b; $(x)'`, ['touch', '/tmp/a b; $(x)']],
+    ['echo "say \\"hi\\"" x\\ y', ['echo', 'say "hi"', 'x y']],
+    ['a;b `c` $(d)', ['a;b', '`c`', '$(d)']],
+  ])('%s', (line, argv) => expect(splitArgv(line, 'recover-cmd')).toEqual(argv));
+  test.each(['', '   ', '"open', "'open"])('rejects %j', (line) => expect(() => splitArgv(line, 'recover-cmd')).toThrow(/--recover-cmd/));
+});

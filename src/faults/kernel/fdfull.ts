@@ -14,13 +14,13 @@ export default defineFault({
   fault: 'fdfull',
   summary: 'Exhaust the system-wide open-file table',
   description:
-    'conf mode (default) lowers fs.file-max to the files open now plus --count, so new opens by unprivileged ' +
-    'processes fail with ENFILE; recover writes the exact original value back. fill mode makes a helper hold --count ' +
+    'conf mode (default) lowers fs.file-max to --count (0 = 1), below the files open now, so new opens by ' +
+    'unprivileged processes fail with ENFILE; recover writes the exact original value back. fill mode makes a helper hold --count ' +
     `open files (0 = up to fs.file-max, refused above ${FILL_CAP.toLocaleString('en')}). Processes with CAP_SYS_ADMIN (root) are exempt from fs.file-max, as the kernel does.`,
   examples: ['chaosmetad inject kernel fdfull --mode conf -t 1m', 'chaosmetad inject kernel fdfull -m fill -c 50000 -t 1m'],
   flags: {
     mode: oneOf(['conf', 'fill'] as const, { char: 'm', default: 'conf', description: 'conf (lower fs.file-max) or fill (hold open files)' }),
-    count: integer({ char: 'c', min: 0, max: 100_000_000, default: 0, description: 'conf: files allowed above those open now; fill: files to hold (0 = up to the limit)' }),
+    count: integer({ char: 'c', min: 0, max: 100_000_000, default: 0, description: 'conf: the new fs.file-max (0 = 1); fill: files to hold (0 = up to fs.file-max)' }),
   },
   validate(a) {
     if (!fs.existsSync(FILE_MAX)) throw badArgs(`${FILE_MAX} is missing: this kernel has no fs.file-max`);
@@ -31,8 +31,9 @@ export default defineFault({
   async inject(a, ctx) {
     if (a.mode === 'conf') {
       const original = fs.readFileSync(FILE_MAX, 'utf8').trim();
-      const value = allocated() + a.count;
-      if (value >= Number(original)) throw injectError(`fs.file-max is ${original}, already at or below ${value}`);
+      const value = a.count || 1;
+      if (value >= Number(original)) throw injectError(`fs.file-max is ${original}, already at or below --count ${value}`);
+      if (value > allocated()) throw injectError(`--count ${value} is above the ${allocated()} files open now: nothing would fail; give a lower --count (0 = 1)`);
       await ctx.step('sysctl', { key: FILE_MAX, original, value: String(value) }, async () => {
         await ctx.exec.change(`write ${value} to ${FILE_MAX}  # was ${original}`, () => fs.writeFileSync(FILE_MAX, String(value)));
       });

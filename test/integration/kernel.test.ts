@@ -1,0 +1,80 @@
+/** kernel fdfull (ENFILE seen by an unprivileged probe) and nproc (EAGAIN on fork for the user). */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { cli, hostSettles, hostState, queryJson, taggedPids, tmpDir, uidOf } from '../helpers';
+
+jest.setTimeout(60_000);
+const dir = tmpDir('kernel');
+const USER = 'chaosmetad-test';
+let before: string;
+beforeAll(() => {
+  spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', USER]);
+  before = hostState();
+});
+afterAll(async () => {
+  cli(dir, ['recover', '--all']);
+  expect(await hostSettles(before)).toBe(before);
+  spawnSync('userdel', [USER]);
+});
+
+/** As an unprivileged user, with RLIMIT_NPROC n: open a file / fork a child; the shell's own error text. */
+function probe(user: string, script: string, nproc?: number): { ok: boolean; out: string } {
+  const argv = ['--reuid', user, '--regid', user, '--clear-groups', ...(nproc ? ['prlimit', `--nproc=${nproc}:${nproc}`] : []), '/bin/sh', '-c', script];
+  const r = spawnSync('setpriv', argv, { encoding: 'utf8' });
+  return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() };
+}
+const openProbe = () => probe('nobody', 'exec 3</etc/hostname && echo opened');
+
+test('kernel fdfull conf: unprivileged opens fail with ENFILE; recover restores fs.file-max exactly', () => {
+  const original = fs.readFileSync('/proc/sys/fs/file-max', 'utf8');
+  expect(openProbe().ok).toBe(true);
+  const uid = uidOf(cli(dir, ['inject', 'kernel', 'fdfull', '--mode', 'conf', '-t', '1m']));
+  const p = openProbe();
+  console.log(`fdfull conf: probe says ${JSON.stringify(p.out)}`);
+  expect(p.ok).toBe(false);
+  expect(p.out).toMatch(/Error 23|Too many open files in system|ENFILE/);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(fs.readFileSync('/proc/sys/fs/file-max', 'utf8')).toBe(original);
+  expect(openProbe().ok).toBe(true);
+});
+
+test('kernel fdfull fill: a helper holds the open files (fs.file-nr rises by --count); recover releases them', () => {
+  const nr = () => Number(fs.readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]);
+  const n0 = nr();
+  const uid = uidOf(cli(dir, ['inject', 'kernel', 'fdfull', '-m', 'fill', '-c', '50000']));
+  expect(nr() - n0).toBeGreaterThanOrEqual(50000);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(taggedPids(uid)).toEqual([]);
+  expect(nr() - n0).toBeLessThan(1000);
+});
+
+test('kernel nproc: the user cannot fork (EAGAIN) while injected, can again after recover', () => {
+  expect(probe(USER, 'sleep 0 & wait; echo forked', 40).ok).toBe(true);
+  // the helper inherits this RLIMIT_NPROC, as it would inherit the user's from a login
+  const r = spawnSync('prlimit', ['--nproc=40:40', process.execPath, require.resolve('../../bin/chaosmetad'), 'inject', 'kernel', 'nproc', '--user', USER],
+    { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  expect(r.status).toBe(0);
+  const uid = /uid: (\S+)/.exec(r.stdout)![1];
+  const p = probe(USER, 'sleep 0 & wait; echo forked', 40);
+  console.log(`nproc: probe says ${JSON.stringify(p.out)}`);
+  expect(p.ok).toBe(false);
+  expect(p.out).toMatch(/Cannot fork|Resource temporarily unavailable/);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(probe(USER, 'sleep 0 & wait; echo forked', 40).ok).toBe(true);
+});
+
+test.each([
+  [['nproc', '--user', 'root'], /must not be root/],
+  [['nproc', '--user', 'no-such-user-x'], /no such user/],
+  [['nproc'], /--user is required/],
+  [['fdfull', '-m', 'half'], /--mode must be one of conf, fill/],
+  [['fdfull', '-c', '-5'], /--count must be an integer/],
+])('bad input %j: exit 1, nothing changed', (args, msg) => {
+  const total = queryJson(dir).total;
+  const max = fs.readFileSync('/proc/sys/fs/file-max', 'utf8');
+  const r = cli(dir, ['inject', 'kernel', ...(args as string[])]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(msg);
+  expect(queryJson(dir).total).toBe(total);
+  expect(fs.readFileSync('/proc/sys/fs/file-max', 'utf8')).toBe(max);
+});
