@@ -63,6 +63,19 @@ export function writeLimits(version: CgroupVersion, dir: string, dev: string, l:
   fs.writeFileSync(path.join(dir, 'io.max'), `${dev} rbps=${v(l.rbps)} wbps=${v(l.wbps)} riops=${v(l.riops)} wiops=${v(l.wiops)}`);
 }
 
+/** Remove every limit for the devices (queued I/O is then dispatched at once). */
+export function liftLimits(version: CgroupVersion, dir: string, devs: string[]): void {
+  for (const dev of devs) {
+    if (version === 1) {
+      for (const f of ['read_bps_device', 'write_bps_device', 'read_iops_device', 'write_iops_device']) {
+        try { fs.writeFileSync(path.join(dir, `blkio.throttle.${f}`), `${dev} 0`); } catch { /* no rule */ }
+      }
+    } else {
+      fs.writeFileSync(path.join(dir, 'io.max'), `${dev} rbps=max wbps=max riops=max wiops=max`);
+    }
+  }
+}
+
 /** The limits in place for a device, read back from the kernel (for verification and check). */
 export function readLimits(version: CgroupVersion, dir: string, dev: string): IoLimits {
   const out: IoLimits = {};

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { badArgs, injectError } from '../../errors';
 import {
-  CgroupVersion, IoLimits, blockDeviceOf, currentCgroup, ioCgroupPath, ioCgroupVersion, moveProcess, parseDevList, procsIn, readLimits, writeLimits,
+  CgroupVersion, IoLimits, blockDeviceOf, currentCgroup, ioCgroupPath, ioCgroupVersion, liftLimits, moveProcess, parseDevList, procsIn, readLimits, writeLimits,
 } from '../../host/cgroup';
 import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
@@ -83,7 +83,7 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
   for (const pid of pids) {
     const from = currentCgroup(version, pid);
     if (!from) continue;
-    await ctx.step('move', { pid, start: startTime(pid), from, version, dir }, async () => {
+    await ctx.step('move', { pid, start: startTime(pid), from, version, dir, devs }, async () => {
       await ctx.exec.change(`move process ${pid} into ${dir} (from ${from})`, () => moveProcess(dir, pid));
     });
   }
@@ -92,6 +92,8 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
 
 export const undo: Record<string, UndoFn> = {
   async move(d, ctx) {
+    // lift the limits first: I/O already queued under them (a 1 MB write at 512 B/s) is then served at once
+    if (fs.existsSync(d.dir) && d.devs) await ctx.exec.change(`lift the limits in ${d.dir}`, () => liftLimits(d.version, d.dir, d.devs));
     if (!sameProcess(d.pid, d.start)) return;
     if (currentCgroup(d.version, d.pid) !== d.dir) return;
     const to = fs.existsSync(d.from) ? d.from : d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';

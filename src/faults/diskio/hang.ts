@@ -2,15 +2,18 @@ import { oneOf } from '../flags';
 import { defineFault } from '../types';
 import { check, selectFlags, throttle, undo, validateSelection } from './common';
 
-/** One byte per second: I/O of the throttled processes effectively stops (0 would mean "no limit"). */
-const HANG = 1;
+/**
+ * 512 bytes per second: the processes' I/O effectively stops. (0 would mean "no limit"; cgroup v2's io.max refuses
+ * 1, so one small value serves both hierarchies.)
+ */
+const HANG = 512;
 
 export default defineFault({
   target: 'diskio',
   fault: 'hang',
   summary: 'Make processes\' disk I/O hang',
   description:
-    'Like diskio limit, with reads and/or writes held to 1 byte per second on the devices (--mode all, read or ' +
+    'Like diskio limit, with reads and/or writes held to 512 bytes per second on the devices (--mode all, read or ' +
     'write): the processes block in I/O until recover moves them back.',
   examples: ['chaosmetad inject diskio hang --key "my-db" --mode write -t 30s'],
   flags: {

@@ -1,0 +1,85 @@
+/**
+ * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of ../shared/tools/vm: a stock Debian
+ * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BIN, HELPER, ROOT } from '../helpers';
+
+jest.setTimeout(900_000);
+const VM = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
+const KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
+const qemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
+const why = !fs.existsSync(VM) ? `${VM} is missing` : !qemu ? 'qemu-system-x86_64 is not installed'
+  : !fs.existsSync(path.join(KDIR, 'initramfs.cpio.gz')) ? `no VM kernel in ${KDIR} (run ../shared/tools/vm/mkinitramfs.sh)` : '';
+if (why) console.log(`skipping the cgroup v2 VM tests: ${why}`);
+
+/** Run a bash script in the VM; its stdout, with "KEY=value" lines collected. */
+function inVm(script: string): { code: number; out: string; vars: Record<string, string> } {
+  // the host's / is the VM's (read-only): hand the script over as a file (the VM's /bin/sh cannot take $'…' quoting)
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
+  fs.writeFileSync(file, script);
+  const r = spawnSync(VM, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
+  const out = `${r.stdout}${r.stderr}`;
+  const vars: Record<string, string> = {};
+  for (const m of out.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
+  return { code: r.status ?? -1, out, vars };
+}
+
+(why ? test.skip : test)('diskio limit and hang on cgroup v2 (io.max): measured, and the host put back', () => {
+  const script = `
+set -u
+C="${process.execPath} ${BIN}"
+export CHAOSMETAD_DATA_DIR=/tmp/cmd-data
+echo "CGROUP=$(stat -fc %T /sys/fs/cgroup)"
+/.vm/modprobe loop 2>/dev/null
+truncate -s 300M /tmp/disk.img && LOOP=$(losetup -f --show /tmp/disk.img) && mkfs.ext4 -q "$LOOP" && mkdir -p /mnt/t && mount "$LOOP" /mnt/t || { echo "SETUP=failed"; exit 1; }
+cp ${HELPER} /tmp/io-victim
+cd /mnt/t
+/tmp/io-victim diskio file=/mnt/t/f mode=write block=1048576 size=33554432 >/dev/null &
+V=$!
+cd /
+# this kernel's /proc/PID/io stays at 0; only the victim writes to the loop device, so count its sectors
+DEVSTAT=/sys/block/$(basename "$LOOP")/stat
+rate() { a=$(awk '{print $7}' "$DEVSTAT"); sleep "$1"; b=$(awk '{print $7}' "$DEVSTAT"); echo $(( (b - a) * 512 / $1 )); }
+sleep 2
+echo "CG_BEFORE=$(cat /proc/$V/cgroup)"
+echo "FREE=$(rate 3)"
+$C inject diskio limit --pid-list $V --write-bytes 1MB --uid v2-limit-1 || echo "INJECT=failed"
+echo "IOMAX=$(cat /sys/fs/cgroup/chaosmetad-v2-limit-1/io.max)"
+echo "CG_DURING=$(cat /proc/$V/cgroup)"
+sleep 1
+echo "LIMITED=$(rate 6)"
+echo "CHECK=$($C check v2-limit-1)"
+$C recover v2-limit-1 || echo "RECOVER=failed"
+echo "CG_AFTER=$(cat /proc/$V/cgroup)"
+echo "AFTER=$(rate 3)"
+$C inject diskio hang --pid-list $V --mode write --uid v2-hang-1 || echo "INJECT_HANG=failed"
+sleep 2
+echo "HUNG=$(rate 3)"
+$C recover v2-hang-1 || echo "RECOVER_HANG=failed"
+echo "RESUMED=$(rate 3)"
+echo "LEFT=$(ls /sys/fs/cgroup | grep -c chaosmetad)"
+echo "SUBTREE=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+kill $V; wait
+`;
+  const r = inVm(script);
+  const v = r.vars;
+  console.log(`cgroup v2 in the VM: ${JSON.stringify(v)}`);
+  expect(v.CGROUP).toBe('cgroup2fs');
+  expect(v.INJECT).toBeUndefined();
+  expect(v.IOMAX).toMatch(/^7:\d+ rbps=max wbps=1048576 riops=max wiops=max$/);
+  expect(v.CG_DURING).toBe('0::/chaosmetad-v2-limit-1');
+  const limited = Number(v.LIMITED);
+  expect(Math.abs(limited - 1048576) / 1048576).toBeLessThan(0.2);
+  expect(Number(v.FREE)).toBeGreaterThan(3 * 1048576);
+  expect(v.CHECK).toMatch(/in-place/);
+  expect(v.CG_AFTER).toBe(v.CG_BEFORE);
+  expect(Number(v.AFTER)).toBeGreaterThan(3 * 1048576);
+  expect(Number(v.HUNG)).toBeLessThan(65536);
+  expect(Number(v.RESUMED)).toBeGreaterThan(3 * 1048576);
+  expect(v.LEFT).toBe('0');
+  expect(v.SUBTREE ?? '').not.toMatch(/\bio\b/); // the io controller we enabled is disabled again
+});
