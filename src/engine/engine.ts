@@ -225,7 +225,7 @@ export class Engine {
   /** Read the host: is this experiment's fault in place? */
   async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
     const steps = this.store.steps(row.uid).filter((s) => s.state === 'done').map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
-    if (def.check) return def.check(JSON.parse(row.args), { uid: row.uid, steps });
+    if (def.check) return def.check(JSON.parse(row.args), { uid: row.uid, steps, exec: new Executor(false, HOST) });
     const helpers = steps.filter((s) => s.kind === 'helper');
     if (!helpers.length) return 'unknown';
     const up = helpers.filter((s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid));

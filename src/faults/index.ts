@@ -18,11 +18,14 @@ import diskioHang from './diskio/hang';
 import diskioLimit from './diskio/limit';
 import kernelFdfull from './kernel/fdfull';
 import kernelNproc from './kernel/nproc';
+import networkLimit from './network/limit';
+import { corrupt, delay, duplicate, loss, reorder } from './network/netem';
 import type { FaultDef } from './types';
 
 export const FAULTS: FaultDef<any>[] = [
   cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
   diskFill, diskioBurn, diskioHang, diskioLimit, kernelFdfull, kernelNproc,
+  delay, loss, corrupt, duplicate, reorder, networkLimit,
 ];
 
 export function targets(): string[] {

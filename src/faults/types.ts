@@ -38,6 +38,8 @@ export type UndoFn = (data: Record<string, any>, ctx: UndoContext) => Promise<vo
 
 export interface CheckContext {
   readonly uid: string;
+  /** for reading the host (tc show, …); never changes it */
+  readonly exec: Executor;
   /** journaled steps that are done, with their data */
   readonly steps: Array<{ id: number; kind: string; data: Record<string, any> }>;
 }

@@ -28,7 +28,7 @@ function inVm(script: string): { code: number; out: string; vars: Record<string,
   return { code: r.status ?? -1, out, vars };
 }
 
-(why ? test.skip : test)('diskio limit and hang on cgroup v2 (io.max): measured, and the host put back', () => {
+(why ? test.skip : test)(why ? `diskio limit and hang on cgroup v2 (io.max): measured, and the host put back — skipped: ${why}` : 'diskio limit and hang on cgroup v2 (io.max): measured, and the host put back', () => {
   const script = `
 set -u
 C="${process.execPath} ${BIN}"

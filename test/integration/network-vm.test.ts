@@ -1,0 +1,72 @@
+/**
+ * The netem faults, measured in the throwaway VM of ../shared/tools/vm (stock Debian kernel with sch_netem; this
+ * machine's kernel has none): RTT for delay and jitter, loss rate, duplicates, corruption — between two network
+ * namespaces inside the VM, then the interface back to its default qdisc.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BIN, ROOT } from '../helpers';
+
+jest.setTimeout(900_000);
+const VM = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
+const KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
+const qemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
+const why = !fs.existsSync(VM) ? `${VM} is missing` : !qemu ? 'qemu-system-x86_64 is not installed'
+  : !fs.existsSync(path.join(KDIR, 'initramfs.cpio.gz')) ? `no VM kernel in ${KDIR} (run ../shared/tools/vm/mkinitramfs.sh)` : '';
+if (why) console.log(`skipping the netem VM tests: ${why}`);
+
+(why ? test.skip : test)(why ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt; recover restores the qdisc — skipped: ${why}` : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt; recover restores the qdisc', () => {
+  const script = `
+set -u
+C="ip netns exec a ${process.execPath} ${BIN}"
+export CHAOSMETAD_DATA_DIR=/tmp/cmd-data
+ip netns add a; ip netns add b
+ip -n a link add va type veth peer name vb netns b
+ip -n a addr add 10.77.0.1/24 dev va; ip -n b addr add 10.77.0.2/24 dev vb
+ip -n a link set va up; ip -n b link set vb up; ip -n a link set lo up; ip -n b link set lo up
+P="ip netns exec a /.vm/busybox ping -q -c"
+rtt() { $P "$1" -i 0.02 10.77.0.2 | awk -F'[/ ]+' '/min\\/avg\\/max/{print $(NF-2)}'; }
+lossrate() { $P "$1" -i 0.01 -W 1 10.77.0.2 | awk '/packet loss/{for(i=1;i<=NF;i++) if ($i ~ /%$/) print $i+0}'; }
+echo "BASE_RTT=$(rtt 10)"
+$C inject network delay -i va -l 100ms --uid vm-delay-1 >/dev/null || echo "DELAY_INJECT=failed"
+echo "DELAY_RTT=$(rtt 20)"
+echo "QDISC_DELAY=$(ip netns exec a tc qdisc show dev va | grep -c netem)"
+$C recover vm-delay-1 >/dev/null || echo "DELAY_RECOVER=failed"
+$C inject network delay -i va -l 50ms -j 20ms --uid vm-jitter-1 >/dev/null || echo "JITTER_INJECT=failed"
+echo "JITTER=$($P 40 -i 0.02 10.77.0.2 | awk -F'[/ ]+' '/min\\/avg\\/max/{print $(NF-3) " " $(NF-1)}')"
+$C recover vm-jitter-1 >/dev/null
+$C inject network loss -i va -p 30 --uid vm-loss-1 >/dev/null || echo "LOSS_INJECT=failed"
+echo "LOSS=$(lossrate 400)"
+$C recover vm-loss-1 >/dev/null
+$C inject network duplicate -i va -p 50 --uid vm-dup-1 >/dev/null || echo "DUP_INJECT=failed"
+echo "DUPS=$(ip netns exec a /.vm/busybox ping -c 40 -i 0.02 10.77.0.2 | grep -c DUP)"
+$C recover vm-dup-1 >/dev/null
+$C inject network corrupt -i va -p 50 --uid vm-corrupt-1 >/dev/null || echo "CORRUPT_INJECT=failed"
+echo "CORRUPT_LOSS=$(lossrate 200)"
+$C recover vm-corrupt-1 >/dev/null
+$C inject network loss -i va -p 100 --dst-port 9 --uid vm-filter-1 >/dev/null || echo "FILTER_INJECT=failed"
+echo "FILTERED_LOSS=$(lossrate 50)"
+$C recover vm-filter-1 >/dev/null
+echo "AFTER_RTT=$(rtt 10)"
+echo "QDISC_AFTER=$(ip netns exec a tc qdisc show dev va | head -1)"
+`;
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
+  fs.writeFileSync(file, script);
+  const r = spawnSync(VM, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
+  const v: Record<string, string> = {};
+  for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) v[m[1]] = m[2].trim();
+  console.log(`netem in the VM: ${JSON.stringify(v)}`);
+  expect(Object.keys(v).filter((k) => k.endsWith('_INJECT') || k.endsWith('_RECOVER'))).toEqual([]);
+  const base = Number(v.BASE_RTT);
+  expect(Math.abs(Number(v.DELAY_RTT) - base - 100) / 100).toBeLessThan(0.1);
+  const [min, max] = v.JITTER.split(' ').map(Number);
+  expect(max - min).toBeGreaterThan(10); // jitter spreads the RTTs
+  expect(Math.abs(Number(v.LOSS) - 30)).toBeLessThan(5 + 1);
+  expect(Number(v.DUPS)).toBeGreaterThan(5);
+  expect(Number(v.CORRUPT_LOSS)).toBeGreaterThan(20);
+  expect(Number(v.FILTERED_LOSS)).toBeLessThan(5); // ICMP does not match --dst-port 9
+  expect(Number(v.AFTER_RTT)).toBeLessThan(base + 20);
+  expect(v.QDISC_AFTER).toMatch(/^qdisc noqueue 0: root/);
+});

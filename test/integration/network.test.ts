@@ -1,0 +1,162 @@
+/**
+ * tc network faults on this machine, inside network namespaces the test makes (veth pair a <-> b): limit (tbf)
+ * measured as TCP throughput, stacked experiments, exclude mode, ingress through ifb, refusals and preflight.
+ * (This kernel has no sch_netem: the netem faults' effects are measured in the VM, see network-vm.test.ts.)
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { BIN, hostSettles, hostState, sleep, tmpDir } from '../helpers';
+
+jest.setTimeout(120_000);
+const dir = tmpDir('net');
+const A = `cmdt-a-${process.pid}`;
+const B = `cmdt-b-${process.pid}`;
+const TOOL = path.join(__dirname, '..', 'fixtures', 'net-tool.js');
+let before: string;
+let server: ChildProcess;
+
+const sh = (...argv: string[]) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+/** chaosmetad inside a namespace */
+function cm(ns: string, args: string[]) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, uid: /uid: (\S+)/.exec(r.stdout)?.[1] ?? '' };
+}
+/** TCP throughput a -> b:port in bytes/s over sec seconds */
+function rate(port: number, sec = 3): number {
+  const r = sh('ip', 'netns', 'exec', A, process.execPath, TOOL, 'measure', '10.77.0.2', String(port), String(sec));
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+  if (j.error) throw new Error(`measure: ${j.error}`);
+  return j.rate;
+}
+const qdiscsOf = (ns: string, dev: string) => sh('ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', dev).stdout.trim();
+const MB = 1_000_000;
+
+beforeAll(async () => {
+  before = hostState();
+  for (const c of [
+    ['ip', 'netns', 'add', A], ['ip', 'netns', 'add', B],
+    ['ip', '-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B],
+    ['ip', '-n', A, 'addr', 'add', '10.77.0.1/24', 'dev', 'va'], ['ip', '-n', B, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb'],
+    ['ip', '-n', A, 'link', 'set', 'va', 'up'], ['ip', '-n', B, 'link', 'set', 'vb', 'up'],
+    ['ip', '-n', A, 'link', 'set', 'lo', 'up'], ['ip', '-n', B, 'link', 'set', 'lo', 'up'],
+  ]) {
+    const r = sh(...c);
+    if (r.status !== 0) throw new Error(`${c.join(' ')}: ${r.stderr}`);
+  }
+  server = spawn('ip', ['netns', 'exec', B, process.execPath, TOOL, 'serve', '5001', '5002'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => server.stdout!.once('data', r));
+});
+afterAll(async () => {
+  cm(A, ['recover', '--all']);
+  cm(B, ['recover', '--all']);
+  server?.kill('SIGKILL');
+  await sleep(200);
+  sh('ip', 'netns', 'del', A);
+  sh('ip', 'netns', 'del', B);
+  expect(await hostSettles(before)).toBe(before);
+});
+
+test('network limit caps TCP throughput at the rate (±15 %); recover removes every qdisc it added', () => {
+  const free = rate(5001, 2);
+  const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '-t', '2m']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const limited = rate(5001);
+  console.log(`network limit 8mbit: free ${(free / MB).toFixed(0)} MB/s, limited ${(limited / MB).toFixed(3)} MB/s`);
+  expect(Math.abs(limited - MB) / MB).toBeLessThan(0.15);
+  expect(cm(A, ['check', r.uid]).stdout).toMatch(/in-place/);
+  expect(cm(A, ['recover', r.uid]).code).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+  expect(rate(5001, 2)).toBeGreaterThan(10 * MB);
+});
+
+test('two experiments on one interface (port 5001 and 5002) are recovered independently', () => {
+  const one = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-port', '5001']);
+  const two = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '16mbit', '--dst-port', '5002']);
+  expect([one.code, two.code]).toEqual([0, 0]);
+  const r1 = rate(5001);
+  const r2 = rate(5002);
+  console.log(`stacked: port 5001 ${(r1 / MB).toFixed(3)} MB/s (limit 1), port 5002 ${(r2 / MB).toFixed(3)} MB/s (limit 2)`);
+  expect(Math.abs(r1 - MB) / MB).toBeLessThan(0.15);
+  expect(Math.abs(r2 - 2 * MB) / (2 * MB)).toBeLessThan(0.15);
+  expect(cm(A, ['recover', one.uid]).code).toBe(0);
+  expect(rate(5001, 2)).toBeGreaterThan(10 * MB);
+  expect(Math.abs(rate(5002) - 2 * MB) / (2 * MB)).toBeLessThan(0.15); // untouched
+  expect(cm(A, ['recover', two.uid]).code).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
+
+test('--mode exclude keeps the excluded port fast and limits the rest', () => {
+  const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--mode', 'exclude', '--dst-port', '5001']);
+  expect(r.code).toBe(0);
+  const kept = rate(5001, 2);
+  const limited = rate(5002);
+  console.log(`exclude: port 5001 ${(kept / MB).toFixed(0)} MB/s kept, port 5002 ${(limited / MB).toFixed(3)} MB/s`);
+  expect(kept).toBeGreaterThan(10 * MB);
+  expect(Math.abs(limited - MB) / MB).toBeLessThan(0.15);
+  // a second catch-all on the same interface would never see its traffic: refused without --force
+  const again = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '1mbit']);
+  expect(again.code).toBe(3);
+  expect(again.stderr).toMatch(/already has an experiment on all its traffic.*--force/);
+  expect(cm(A, ['recover', r.uid]).code).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
+
+test('--direction in limits what arrives (through an ifb device), and recover removes the ifb', () => {
+  const r = cm(B, ['inject', 'network', 'limit', '-i', 'vb', '-r', '8mbit', '--direction', 'in']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(sh('ip', '-n', B, 'link', 'show').stdout).toMatch(/cmifb/);
+  const limited = rate(5001);
+  console.log(`ingress limit 8mbit: ${(limited / MB).toFixed(3)} MB/s`);
+  expect(Math.abs(limited - MB) / MB).toBeLessThan(0.15);
+  expect(cm(B, ['recover', r.uid]).code).toBe(0);
+  expect(sh('ip', '-n', B, 'link', 'show').stdout).not.toMatch(/cmifb/);
+  expect(qdiscsOf(B, 'vb')).not.toMatch(/ingress/);
+  expect(rate(5001, 2)).toBeGreaterThan(10 * MB);
+});
+
+test('a root qdisc the host set up is left alone unless --force', () => {
+  sh('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'add', 'dev', 'va', 'root', 'handle', '5:', 'tbf', 'rate', '1gbit', 'burst', '1m', 'latency', '50ms');
+  const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit']);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/root qdisc the host set up \(tbf 5:\)/);
+  expect(qdiscsOf(A, 'va')).toMatch(/qdisc tbf 5: root/);
+  sh('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'del', 'dev', 'va', 'root');
+});
+
+test('preflight: netem faults on a kernel without sch_netem fail clearly and change nothing', () => {
+  const netem = spawnSync('sh', ['-c', 'test -d /sys/module/sch_netem || modprobe -q sch_netem']).status === 0;
+  if (netem) { console.log('this kernel has netem; the no-netem preflight is not testable here'); return; }
+  const r = cm(A, ['inject', 'network', 'delay', '-i', 'va', '-l', '10ms']);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/no sch_netem/);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
+
+test('--dry-run prints the tc commands and changes nothing', () => {
+  const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', '10.77.0.2', '--dst-port', '5001,5002', '--dry-run']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/run: tc qdisc add dev va root handle c0de: htb default 0/);
+  expect(r.stdout).toMatch(/match ip dst 10\.77\.0\.2\/32 match ip dport 5002 0xffff flowid c0de:2/);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
+
+test.each([
+  [['limit', '-i', 'nope0', '-r', '1mbit'], /--interface "nope0": no such network interface/],
+  [['limit', '-i', 'va'], /--rate is required/],
+  [['limit', '-i', 'va', '-r', 'fast'], /--rate must be a rate like 1mbit/],
+  [['limit', '-i', 'va', '-r', '1mbit', '--dst-ip', '10.0.0.300'], /--dst-ip must be IPv4 addresses or CIDRs/],
+  [['limit', '-i', 'va', '-r', '1mbit', '--dst-port', '70000'], /--dst-port must be ports/],
+  [['limit', '-i', 'va', '-r', '1mbit', '-d', 'sideways'], /--direction must be one of out, in, both/],
+  [['limit', '-i', 'va', '-r', '1mbit', '-m', 'exclude'], /--mode exclude needs something to exclude/],
+  [['delay', '-i', 'va'], /--latency is required/],
+  [['delay', '-i', 'va', '-l', '10ms', '-j', '20ms'], /--jitter must not be larger/],
+  [['loss', '-i', 'va', '-p', '0'], /--percent must be an integer in 1\.\.100/],
+  [['limit', '-i', 'va; reboot', '-r', '1mbit'], /--interface must be an interface name/],
+])('bad input %j: exit 1, nothing changed', (args, msg) => {
+  const r = cm(A, ['inject', 'network', ...(args as string[])]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(msg);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
