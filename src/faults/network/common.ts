@@ -78,13 +78,15 @@ export function matchSets(a: NetArgs): string[][] {
 
 const NETEM_HINT = 'this kernel has no sch_netem (tc netem): use a kernel with CONFIG_NET_SCH_NETEM, e.g. Debian\'s stock kernel, or install its modules package';
 
-/** Is netem available? Loaded, built in, or loadable. */
+/** Is netem available: loaded, built in, or a module the kernel can load on demand (read-only checks)? */
 export async function netemAvailable(ctx: InjectContext): Promise<boolean> {
   if (ctx.dryRun) return true;
   const fs = await import('node:fs');
+  const os = await import('node:os');
   if (fs.existsSync('/sys/module/sch_netem')) return true;
-  await ctx.exec.run('modprobe', ['-q', 'sch_netem'], { allowFail: true }).catch(() => undefined);
-  return fs.existsSync('/sys/module/sch_netem');
+  const dir = `/lib/modules/${os.release()}`;
+  const has = (file: string) => { try { return fs.readFileSync(`${dir}/${file}`, 'utf8').includes('sch_netem.ko'); } catch { return false; } };
+  return has('modules.builtin') || has('modules.dep');
 }
 
 /** Devices a direction acts on: out = the interface; in = its ifb. */
