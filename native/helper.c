@@ -11,6 +11,7 @@
  *   diskio  file=F mode=read|write block=B size=S   sustained direct I/O on F
  *   fdfill  count=N             hold N open files over as many processes as RLIMIT_NOFILE needs
  *   nproc   uid=U gid=G count=N become the user, fork until EAGAIN (or N children)
+ *   occupy  port=N proto=tcp|udp|tcp6|udp6 [retry-ms=M]   hold a port (bound, and listening for tcp)
  *   append  path=P src=F count=N interval-ms=I   append F's bytes to P, N times, I ms apart
  *
  * Common keys: deadline=EPOCH_MS (0 = none): the helper exits by itself once the deadline (plus
@@ -30,6 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -441,6 +445,46 @@ static int run_nproc(int argc, char **argv) {
   return 0;
 }
 
+/* ---- occupy: hold a port ---------------------------------------------------------------- */
+
+static int run_occupy(int argc, char **argv) {
+  long long port = num(argc, argv, "port", -1, 1, 65535);
+  const char *proto = arg(argc, argv, "proto");
+  long long retry_ms = num(argc, argv, "retry-ms", 0, 0, 60000);
+  if (port < 0 || !proto) fail("occupy needs port= and proto=");
+  int v6 = strstr(proto, "6") != NULL;
+  int udp = strncmp(proto, "udp", 3) == 0;
+  prctl(PR_SET_NAME, "chaosmeta_port");
+  int fd = socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket: %s", strerror(errno));
+  if (v6) { int one = 1; setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one); }
+  int rc = -1;
+  for (long long waited = 0;; waited += 50) {
+    if (v6) {
+      struct sockaddr_in6 a6;
+      memset(&a6, 0, sizeof a6);
+      a6.sin6_family = AF_INET6;
+      a6.sin6_port = htons((unsigned short)port);
+      a6.sin6_addr = in6addr_any;
+      rc = bind(fd, (struct sockaddr *)&a6, sizeof a6);
+    } else {
+      struct sockaddr_in a4;
+      memset(&a4, 0, sizeof a4);
+      a4.sin_family = AF_INET;
+      a4.sin_port = htons((unsigned short)port);
+      a4.sin_addr.s_addr = htonl(INADDR_ANY);
+      rc = bind(fd, (struct sockaddr *)&a4, sizeof a4);
+    }
+    if (rc == 0 || errno != EADDRINUSE || waited >= retry_ms) break;
+    sleep_s(0.05); /* the killed owner may still be closing */
+  }
+  if (rc != 0) fail("cannot bind %s port %lld: %s", proto, port, strerror(errno));
+  if (!udp && listen(fd, 1) != 0) fail("listen: %s", strerror(errno));
+  ready("occupy %s port=%lld", proto, port);
+  while (!expired()) sleep_s(1);
+  return 0;
+}
+
 static volatile sig_atomic_t g_stop = 0;
 static void on_term(int sig) { (void)sig; g_stop = 1; }
 
@@ -501,6 +545,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "diskio") == 0) return run_diskio(argc, argv);
   if (strcmp(argv[1], "fdfill") == 0) return run_fdfill(argc, argv);
   if (strcmp(argv[1], "nproc") == 0) return run_nproc(argc, argv);
+  if (strcmp(argv[1], "occupy") == 0) return run_occupy(argc, argv);
   fail("unknown mode %s", argv[1]);
   return 2;
 }

@@ -19,13 +19,17 @@ import diskioLimit from './diskio/limit';
 import kernelFdfull from './kernel/fdfull';
 import kernelNproc from './kernel/nproc';
 import networkLimit from './network/limit';
+import networkOccupy from './network/occupy';
+import networkPartition from './network/partition';
+import dnsRecord from './dns/record';
+import dnsServer from './dns/server';
 import { corrupt, delay, duplicate, loss, reorder } from './network/netem';
 import type { FaultDef } from './types';
 
 export const FAULTS: FaultDef<any>[] = [
   cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
   diskFill, diskioBurn, diskioHang, diskioLimit, kernelFdfull, kernelNproc,
-  delay, loss, corrupt, duplicate, reorder, networkLimit,
+  delay, loss, corrupt, duplicate, reorder, networkLimit, networkOccupy, networkPartition, dnsRecord, dnsServer,
 ];
 
 export function targets(): string[] {

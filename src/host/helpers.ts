@@ -8,7 +8,7 @@ import { helperPath } from './assets';
 import { TAG_PREFIX } from './procs';
 
 export interface HelperSpec {
-  mode: 'burn' | 'load' | 'memfill' | 'oom' | 'append' | 'diskio' | 'fdfill' | 'nproc';
+  mode: 'burn' | 'load' | 'memfill' | 'oom' | 'append' | 'diskio' | 'fdfill' | 'nproc' | 'occupy';
   uid: string;
   step: number;
   params: Record<string, string | number>;

@@ -50,6 +50,7 @@ afterAll(async () => {
   cm(A, ['recover', '--all']);
   cm(B, ['recover', '--all']);
   server?.kill('SIGKILL');
+  sh('pkill', '-f', `${TOOL} serve`); // the server occupy's recover-cmd restarted
   await sleep(200);
   sh('ip', 'netns', 'del', A);
   sh('ip', 'netns', 'del', B);
@@ -159,4 +160,69 @@ test.each([
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
+
+describe('network partition (iptables) inside the namespace', () => {
+  /** can a -> b:port connect within 1 s? */
+  const reach = (port: number) => {
+    const r = sh('ip', 'netns', 'exec', A, process.execPath, '-e',
+      `const s=require('net').connect(${port},'10.77.0.2',()=>{console.log('ok');process.exit(0)});s.setTimeout(1000,()=>{console.log('timeout');process.exit(1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`);
+    return r.stdout.trim();
+  };
+  const rules = () => sh('ip', 'netns', 'exec', A, 'iptables', '-S').stdout;
+
+  test('cuts the given peer port (connect times out), leaves the rest; recover removes only its rules', () => {
+    const before = rules();
+    expect(reach(5001)).toBe('ok');
+    const r = cm(A, ['inject', 'network', 'partition', '--ip', '10.77.0.2', '--port', '5001', '--protocol', 'tcp']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(reach(5001)).toBe('timeout');
+    expect(reach(5002)).toBe('ok');
+    expect(cm(A, ['check', r.uid]).stdout).toMatch(/in-place/);
+    expect(cm(A, ['recover', r.uid]).code).toBe(0);
+    expect(reach(5001)).toBe('ok');
+    expect(rules()).toBe(before);
+  });
+
+  test.each([
+    [['partition'], /give --ip, --port or both/],
+    [['partition', '--port', '80'], /--port needs --protocol tcp or udp/],
+    [['partition', '--ip', '10.0.0.0/33'], /--ip must be IPv4 addresses or CIDRs/],
+    [['partition', '--ip', '10.0.0.1', '-d', 'up'], /--direction must be one of both, out, in/],
+  ])('bad input %j: exit 1', (args, msg) => {
+    const before = rules();
+    const r = cm(A, ['inject', 'network', ...(args as string[])]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(msg);
+    expect(rules()).toBe(before);
+  });
+});
+
+describe('network occupy holds a port (in namespace b)', () => {
+  const bind = (port: number, proto = 'tcp') => sh('ip', 'netns', 'exec', B, process.execPath, '-e', proto === 'tcp'
+    ? `require('net').createServer().listen(${port},()=>{console.log('bound');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})`
+    : `const s=require('dgram').createSocket('udp4');s.on('error',e=>{console.log(e.code);process.exit(1)});s.bind(${port},()=>{console.log('bound');process.exit(0)})`).stdout.trim();
+
+  test.each(['tcp', 'udp'])('%s: bind fails with EADDRINUSE while injected, works after recover', (proto) => {
+    const r = cm(B, ['inject', 'network', 'occupy', '--port', '7070', '--protocol', proto]);
+    expect(r.code).toBe(0);
+    expect(bind(7070, proto)).toBe('EADDRINUSE');
+    expect(cm(B, ['recover', r.uid]).code).toBe(0);
+    expect(bind(7070, proto)).toBe('bound');
+  });
+
+  test('a port in use is refused; --force kills its owner and --recover-cmd brings one back', () => {
+    // the test server in b holds 5001
+    const refused = cm(B, ['inject', 'network', 'occupy', '-p', '5001']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/in use by pid \d+ .*--force/);
+    const r = cm(B, ['inject', 'network', 'occupy', '-p', '5001', '--force', '-r', `${process.execPath} ${TOOL} serve 5001 5002`]);
+    expect(r.code).toBe(0);
+    expect(bind(5002)).toBe('bound'); // the killed server held 5002 too
+    const rec = cm(B, ['recover', r.uid]);
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/recover-cmd still running/);
+    expect(rate(5001, 1)).toBeGreaterThan(1 * MB); // the restarted server answers
+  });
 });

@@ -1,9 +1,6 @@
-import { ChaosError, ExitCode } from '../../errors';
-import { runUserCommand } from '../../host/command';
 import { alive, sameProcess } from '../../host/procs';
-import { splitArgv } from '../../util/argv';
-import { boolean, string } from '../flags';
 import type { FlagSpec } from '../flags';
+import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
 import { defineFault } from '../types';
 import { checkOneTarget, parseSignal, resolveTargets, targetFlags } from './common';
 
@@ -25,20 +22,15 @@ export default defineFault({
   flags: {
     ...targetFlags,
     signal,
-    recoverCmd: string({ char: 'r', maxLength: 4096, description: 'command to run at recover, e.g. "systemctl start nginx" (argv, no shell)' }),
-    recoverShell: boolean({ description: 'run --recover-cmd with /bin/sh -c (explicit shell: pipes, variables)' }),
+    ...recoverCmdFlags,
   },
   validate(a) {
     checkOneTarget(a);
-    if (a.recoverShell && !a.recoverCmd) throw new ChaosError(ExitCode.BadArgs, '--recover-shell needs --recover-cmd');
-    if (a.recoverCmd && !a.recoverShell) splitArgv(a.recoverCmd, 'recover-cmd');
+    validateRecoverCmd(a);
   },
   async inject(a, ctx) {
     const targets = resolveTargets(a);
-    if (a.recoverCmd) {
-      const argv = a.recoverShell ? ['/bin/sh', '-c', a.recoverCmd] : splitArgv(a.recoverCmd, 'recover-cmd');
-      await ctx.step('recover-cmd', { argv }, async () => {});
-    }
+    await journalRecoverCmd(a, ctx);
     for (const t of targets) {
       await ctx.step('signal', { ...t, signal: a.signal }, async () => {
         await ctx.exec.change(`kill -${a.signal} ${t.pid}  # ${t.cmdline}`, () => {
@@ -54,13 +46,7 @@ export default defineFault({
   },
   undo: {
     async signal() { /* a signal cannot be taken back; recover-cmd restores the service */ },
-    async 'recover-cmd'(data, ctx) {
-      const r = await ctx.exec.change(`run: ${(data.argv as string[]).join(' ')}`, () => runUserCommand(data.argv));
-      if (!r) return;
-      const what = r.running ? 'still running (left running)' : `exit ${r.exitCode}`;
-      ctx.note(`recover-cmd ${what}${r.output ? `: ${r.output.slice(0, 300)}` : ''}`);
-      if (!r.running && r.exitCode !== 0) throw new ChaosError(ExitCode.Recover, `recover-cmd failed (${what})${r.output ? ': ' + r.output.slice(0, 300) : ''}`);
-    },
+    ...recoverCmdUndo,
   },
   async check(a, ctx) {
     const sigs = ctx.steps.filter((s) => s.kind === 'signal');

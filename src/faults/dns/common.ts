@@ -1,0 +1,71 @@
+/**
+ * Line edits of /etc/hosts and /etc/resolv.conf: atomic (temp file + rename, mode and owner kept; an in-place
+ * write where the file is a bind mount, as in containers), and undone exactly: recover removes only the line it
+ * added, and puts back only the lines it removed, whatever else was edited meanwhile.
+ */
+import * as fs from 'node:fs';
+import type { Executor } from '../../host/executor';
+import { meta, writeAtomic } from '../file/common';
+import type { UndoFn } from '../types';
+
+export interface Removed { index: number; original: string; modified: string | null }
+
+function write(file: string, text: string): void {
+  const m = meta(file);
+  try {
+    writeAtomic(file, text, { mode: m.mode, uid: m.uid, gid: m.gid });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EBUSY' && (e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    fs.writeFileSync(file, text); // a bind-mounted file cannot be replaced by rename
+  }
+}
+
+/** Add a line (at the end, or at the top) that names the experiment. */
+export async function addLine(exec: Executor, file: string, line: string, top = false): Promise<Record<string, unknown>> {
+  const text = fs.readFileSync(file, 'utf8');
+  const addedNewline = !top && text.length > 0 && !text.endsWith('\n');
+  const next = top ? `${line}\n${text}` : `${text}${addedNewline ? '\n' : ''}${line}\n`;
+  await exec.change(`add to ${file}: ${line}`, () => write(file, next));
+  return { addedNewline };
+}
+
+/** Remove (or rewrite) lines; returns what to put back. */
+export async function removeLines(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const removed: Removed[] = [];
+  const out: string[] = [];
+  lines.forEach((l, index) => {
+    const e = edit(l);
+    if (e === l) { out.push(l); return; }
+    removed.push({ index, original: l, modified: e });
+    if (e !== null) out.push(e);
+  });
+  if (removed.length) await exec.change(`edit ${file}: ${removed.map((r) => `${JSON.stringify(r.original)} -> ${r.modified === null ? 'removed' : JSON.stringify(r.modified)}`).join('; ')}`, () => write(file, out.join('\n')));
+  return removed;
+}
+
+export const lineUndo: Record<string, UndoFn> = {
+  async 'add-line'(d, ctx) {
+    if (!fs.existsSync(d.file)) return;
+    let text = fs.readFileSync(d.file, 'utf8');
+    const at = text.split('\n').indexOf(d.line);
+    if (at < 0) return; // never added (a crash before the write), or removed by hand
+    const lines = text.split('\n');
+    lines.splice(at, 1);
+    text = lines.join('\n');
+    if (d.addedNewline && text.endsWith('\n')) text = text.slice(0, -1);
+    await ctx.exec.change(`remove from ${d.file}: ${d.line}`, () => write(d.file, text));
+  },
+  async 'remove-lines'(d, ctx) {
+    if (!fs.existsSync(d.file) || !d.removed?.length) return;
+    const lines = fs.readFileSync(d.file, 'utf8').split('\n');
+    for (const r of [...(d.removed as Removed[])].reverse()) {
+      if (r.modified !== null) {
+        const at = lines.indexOf(r.modified);
+        if (at >= 0) { lines[at] = r.original; continue; }
+      }
+      lines.splice(Math.min(r.index, lines.length), 0, r.original);
+    }
+    await ctx.exec.change(`restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`, () => write(d.file, lines.join('\n')));
+  },
+};

@@ -1,0 +1,45 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { badArgs } from '../../errors';
+import { oneOf, string } from '../flags';
+import { defineFault } from '../types';
+import { addLine, lineUndo, removeLines } from './common';
+
+const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
+
+export default defineFault({
+  target: 'dns',
+  fault: 'server',
+  summary: 'Add or delete a name server in /etc/resolv.conf',
+  description:
+    'add: "nameserver IP" (tagged with the experiment uid) goes first in /etc/resolv.conf, so it is asked first — ' +
+    'point it at a dead or wrong server. delete: every "nameserver IP" line goes. Atomic edits; recover removes only ' +
+    'the line it added, or puts back only what it removed.',
+  examples: ['chaosmetad inject dns server --ip 192.0.2.53 -t 5m', 'chaosmetad inject dns server -i 10.255.255.53 -m delete -t 1m'],
+  flags: {
+    ip: string({ char: 'i', required: true, maxLength: 45, description: 'the name server address' }),
+    mode: oneOf(['add', 'delete'] as const, { char: 'm', default: 'add', description: 'add or delete' }),
+  },
+  validate(a) {
+    if (!net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
+    if (!fs.existsSync(RESOLV)) throw badArgs(`${RESOLV} does not exist`);
+    if (a.mode === 'delete' && !fs.readFileSync(RESOLV, 'utf8').split('\n').some((l) => isServer(l, a.ip))) {
+      throw badArgs(`--ip ${a.ip} is not a nameserver in ${RESOLV}; nothing to delete`);
+    }
+  },
+  async inject(a, ctx) {
+    if (a.mode === 'add') {
+      const line = `nameserver ${a.ip} # chaosmetad:${ctx.uid}`;
+      await ctx.step('add-line', { file: RESOLV, line }, async () => addLine(ctx.exec, RESOLV, line, true));
+      return { file: RESOLV, added: line };
+    }
+    const r = await ctx.step('remove-lines', { file: RESOLV }, async () => ({ removed: await removeLines(ctx.exec, RESOLV, (l) => (isServer(l, a.ip) ? null : l)) }));
+    return { file: RESOLV, removed: (r.removed as unknown[]).length };
+  },
+  undo: lineUndo,
+});
+
+function isServer(line: string, ip: string): boolean {
+  const f = line.replace(/#.*/, '').trim().split(/\s+/);
+  return f[0] === 'nameserver' && f[1] === ip;
+}

@@ -1,0 +1,49 @@
+import { badArgs, injectError } from '../../errors';
+import { readArgv, sameProcess, startTime, terminate } from '../../host/procs';
+import { portInodes, socketOwners } from '../../host/sockets';
+import { boolean, integer, oneOf } from '../flags';
+import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
+import { defineFault } from '../types';
+
+export default defineFault({
+  target: 'network',
+  fault: 'occupy',
+  summary: 'Hold a port so nothing else can bind it',
+  description:
+    'A helper binds --port (and listens, for tcp) until recover. A port already in use is refused, unless --force: ' +
+    'then its owner is killed first (recorded) and --recover-cmd (argv without a shell; --recover-shell for /bin/sh -c) ' +
+    'restarts it at recover.',
+  examples: ['chaosmetad inject network occupy --port 8080 -t 5m', 'chaosmetad inject network occupy -p 53 -P udp -t 1m'],
+  flags: {
+    port: integer({ char: 'p', min: 1, max: 65535, required: true, description: 'the port to hold' }),
+    protocol: oneOf(['tcp', 'udp', 'tcp6', 'udp6'] as const, { char: 'P', default: 'tcp', description: 'tcp, udp, tcp6 or udp6 (default tcp)' }),
+    force: boolean({ char: 'f', description: 'kill the process holding the port first' }),
+    ...recoverCmdFlags,
+  },
+  validate(a) {
+    validateRecoverCmd(a);
+    const owners = socketOwners(portInodes(a.port, a.protocol));
+    if (owners.length && !a.force) {
+      throw badArgs(`--port ${a.port}/${a.protocol} is in use by ${owners.map((p) => `pid ${p} (${(readArgv(p) ?? []).join(' ').slice(0, 60)})`).join(', ')}; add --force to kill it first`);
+    }
+  },
+  async inject(a, ctx) {
+    await journalRecoverCmd(a, ctx);
+    const owners = socketOwners(portInodes(a.port, a.protocol));
+    for (const pid of owners) {
+      const t = { pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) };
+      await ctx.step('kill-owner', t, async () => {
+        await ctx.exec.change(`kill the owner of port ${a.port}: ${pid} (${t.cmdline})`, () => terminate([pid], 1000));
+      });
+    }
+    const pid = await ctx.helper('occupy', { port: a.port, proto: a.protocol, 'retry-ms': owners.length ? 3000 : 0 });
+    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol)).includes(pid)) throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
+    return { port: a.port, protocol: a.protocol, killed: owners, pids: [pid] };
+  },
+  undo: {
+    async 'kill-owner'(d, ctx) {
+      if (!sameProcess(d.pid, d.start)) ctx.note(`killed ${d.pid} (${d.cmdline})`);
+    },
+    ...recoverCmdUndo,
+  },
+});

@@ -1,0 +1,85 @@
+/** dns record and server: getent sees the change; recover restores the exact bytes, keeping others' edits. */
+import * as crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { cli, queryJson, tmpDir, uidOf } from '../helpers';
+
+jest.setTimeout(60_000);
+const dir = tmpDir('dns');
+const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+const stat = (f: string) => { const s = fs.statSync(f); return [s.mode, s.uid, s.gid]; };
+const getent = (name: string) => spawnSync('getent', ['hosts', name], { encoding: 'utf8' }).stdout.trim();
+const hosts0 = { sha: sha('/etc/hosts'), stat: stat('/etc/hosts') };
+const resolv0 = { sha: sha('/etc/resolv.conf'), stat: stat('/etc/resolv.conf') };
+afterAll(() => {
+  cli(dir, ['recover', '--all']);
+  expect(sha('/etc/hosts')).toBe(hosts0.sha);
+  expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+});
+
+test('dns record add makes the name resolve; recover restores /etc/hosts byte for byte, mode and owner too', () => {
+  expect(getent('chaos-test.example')).toBe('');
+  const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '--domain', 'chaos-test.example', '--ip', '10.9.9.9']));
+  expect(getent('chaos-test.example')).toMatch(/^10\.9\.9\.9\s+chaos-test\.example/);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(getent('chaos-test.example')).toBe('');
+  expect(sha('/etc/hosts')).toBe(hosts0.sha);
+  expect(stat('/etc/hosts')).toEqual(hosts0.stat);
+});
+
+test('dns record: a line the user added meanwhile stays; only ours goes', () => {
+  const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '-d', 'chaos-test.example', '-i', '10.9.9.9']));
+  const orig = fs.readFileSync('/etc/hosts', 'utf8');
+  fs.appendFileSync('/etc/hosts', '10.8.8.8 user-added.example\n');
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  const now = fs.readFileSync('/etc/hosts', 'utf8');
+  expect(now).toMatch(/10\.8\.8\.8 user-added\.example/);
+  expect(now).not.toMatch(/chaos-test/);
+  fs.writeFileSync('/etc/hosts', now.replace('10.8.8.8 user-added.example\n', ''));
+  expect(orig.length).toBeGreaterThan(0);
+  expect(sha('/etc/hosts')).toBe(hosts0.sha);
+});
+
+test('dns record delete takes a name out; recover puts back exactly that', () => {
+  fs.appendFileSync('/etc/hosts', '10.7.7.7 keep.example chaos-del.example\n');
+  const withLine = sha('/etc/hosts');
+  expect(getent('chaos-del.example')).toMatch(/10\.7\.7\.7/);
+  const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '-d', 'chaos-del.example', '-m', 'delete']));
+  expect(getent('chaos-del.example')).toBe('');
+  expect(getent('keep.example')).toMatch(/10\.7\.7\.7/);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(sha('/etc/hosts')).toBe(withLine);
+  fs.writeFileSync('/etc/hosts', fs.readFileSync('/etc/hosts', 'utf8').replace('10.7.7.7 keep.example chaos-del.example\n', ''));
+});
+
+test('dns server add goes first in resolv.conf; delete removes; recover restores the exact bytes', () => {
+  const uid = uidOf(cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.53']));
+  expect(fs.readFileSync('/etc/resolv.conf', 'utf8').split('\n')[0]).toMatch(/^nameserver 192\.0\.2\.53 /);
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+  const first = /nameserver\s+(\S+)/.exec(fs.readFileSync('/etc/resolv.conf', 'utf8'));
+  if (first) {
+    const del = uidOf(cli(dir, ['inject', 'dns', 'server', '-i', first[1], '-m', 'delete']));
+    expect(fs.readFileSync('/etc/resolv.conf', 'utf8')).not.toContain(`nameserver ${first[1]}`);
+    expect(cli(dir, ['recover', del]).code).toBe(0);
+    expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+    expect(stat('/etc/resolv.conf')).toEqual(resolv0.stat);
+  }
+});
+
+test.each([
+  [['record', '-d', 'x.example'], /--ip is required with --mode add/],
+  [['record', '-d', 'bad name!', '-i', '1.2.3.4'], /--domain must be a host name/],
+  [['record', '-d', 'x.example', '-i', '999.1.1.1'], /--ip must be an IPv4 or IPv6 address/],
+  [['record', '-d', 'not-there.example', '-m', 'delete'], /not in \/etc\/hosts/],
+  [['server', '-i', 'dns.google'], /--ip must be an IPv4 or IPv6 address/],
+  [['server', '-i', '192.0.2.99', '-m', 'delete'], /is not a nameserver/],
+])('bad input %j: exit 1, files untouched', (args, msg) => {
+  const total = queryJson(dir).total;
+  const r = cli(dir, ['inject', 'dns', ...(args as string[])]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(msg);
+  expect(queryJson(dir).total).toBe(total);
+  expect(sha('/etc/hosts')).toBe(hosts0.sha);
+  expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+});
