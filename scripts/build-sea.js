@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const esbuild = require('esbuild');
 
 const root = path.resolve(__dirname, '..');
@@ -53,7 +53,9 @@ const seaConfig = {
 };
 const seaConfigPath = abs('dist/sea/sea-config.json');
 fs.writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
-execFileSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { stdio: 'inherit' });
+// node warns that SEA and snapshots are experimental; show its output only when it fails
+const blob = spawnSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { encoding: 'utf8' });
+if (blob.status !== 0) { process.stderr.write(blob.stdout + blob.stderr); throw new Error('building the SEA blob failed'); }
 
 const out = abs(cfg.output);
 const tmp = out + '.tmp';
@@ -62,6 +64,8 @@ fs.chmodSync(tmp, 0o755);
 if (cfg.stripDebug) {
   try { execFileSync('strip', ['--strip-debug', tmp]); } catch (e) { console.warn('strip failed, keeping debug info:', e.message); }
 }
-execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE], { stdio: ['ignore', 'ignore', 'inherit'] });
+// postject's ELF library warns about node's many .note sections; show its output only when it fails
+const inj = spawnSync(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE], { encoding: 'utf8' });
+if (inj.status !== 0) { process.stderr.write(inj.stdout + inj.stderr); throw new Error('postject failed'); }
 fs.renameSync(tmp, out);
 console.log(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, build ${buildId})`);

@@ -17,7 +17,7 @@ const why = !fs.existsSync(VM) ? `${VM} is missing` : !qemu ? 'qemu-system-x86_6
   : !fs.existsSync(path.join(KDIR, 'initramfs.cpio.gz')) ? `no VM kernel in ${KDIR} (run ../shared/tools/vm/mkinitramfs.sh)` : '';
 if (why) console.log(`skipping the netem VM tests: ${why}`);
 
-(why ? test.skip : test)(why ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt; recover restores the qdisc — skipped: ${why}` : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt; recover restores the qdisc', () => {
+(why ? test.skip : test)(why ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc — skipped: ${why}` : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc', () => {
   const script = `
 set -u
 C="ip netns exec a ${process.execPath} ${BIN}"
@@ -49,6 +49,15 @@ $C recover vm-corrupt-1 >/dev/null
 $C inject network loss -i va -p 100 --dst-port 9 --uid vm-filter-1 >/dev/null || echo "FILTER_INJECT=failed"
 echo "FILTERED_LOSS=$(lossrate 50)"
 $C recover vm-filter-1 >/dev/null
+$C inject network reorder -i va -l 50ms -g 5 --uid vm-reorder-1 >/dev/null || echo "REORDER_INJECT=failed"
+echo "REORDERED=$(ip netns exec a /.vm/busybox ping -c 40 -i 0.01 10.77.0.2 | awk -F'seq=' '/seq=/{split($2,x," "); if (x[1] < last) n++; last=x[1]} END{print n+0}')"
+$C recover vm-reorder-1 >/dev/null
+# the headline example of the original, exactly as written (on the VM's own lo)
+$C inject network delay -i lo -l 2s --uid test-fg3g4 -t 10m >/dev/null || echo "HEADLINE_INJECT=failed"
+echo "HEADLINE_QUERY=$($C query | grep -c 'test-fg3g4.*network.*delay.*success')"
+echo "HEADLINE_RTT=$(ip netns exec a /.vm/busybox ping -q -c 1 -w 15 127.0.0.1 | awk -F'[/ ]+' '/min\\/avg\\/max/{print $(NF-2)}')"
+$C recover test-fg3g4 >/dev/null || echo "HEADLINE_RECOVER=failed"
+echo "LO_AFTER=$(ip netns exec a tc qdisc show dev lo | head -1)"
 echo "AFTER_RTT=$(rtt 10)"
 echo "QDISC_AFTER=$(ip netns exec a tc qdisc show dev va | head -1)"
 `;
@@ -67,6 +76,10 @@ echo "QDISC_AFTER=$(ip netns exec a tc qdisc show dev va | head -1)"
   expect(Number(v.DUPS)).toBeGreaterThan(5);
   expect(Number(v.CORRUPT_LOSS)).toBeGreaterThan(20);
   expect(Number(v.FILTERED_LOSS)).toBeLessThan(5); // ICMP does not match --dst-port 9
+  expect(Number(v.REORDERED)).toBeGreaterThan(0); // replies came back out of sequence
+  expect(v.HEADLINE_QUERY).toBe('1');
+  expect(Number(v.HEADLINE_RTT)).toBeGreaterThan(4000); // 2 s each way on lo
+  expect(v.LO_AFTER).toMatch(/^qdisc noqueue 0: root/);
   expect(Number(v.AFTER_RTT)).toBeLessThan(base + 20);
   expect(v.QDISC_AFTER).toMatch(/^qdisc noqueue 0: root/);
 });
