@@ -129,3 +129,27 @@ export async function hostSettles(before: string, timeoutMs = 5000): Promise<str
   }
   return now;
 }
+
+/** The throwaway VM of ../shared/tools/vm (stock Debian kernel: netem, cgroup v2); host / is visible read-only in it. */
+const VM_RUNNER = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
+const VM_KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
+
+/** Why VM tests cannot run here ('' when they can). */
+export function vmUnavailable(): string {
+  if (!fs.existsSync(VM_RUNNER)) return `${VM_RUNNER} is missing`;
+  if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0) return 'qemu-system-x86_64 is not installed';
+  if (!fs.existsSync(path.join(VM_KDIR, 'initramfs.cpio.gz'))) return `no VM kernel in ${VM_KDIR} (run ../shared/tools/vm/mkinitramfs.sh)`;
+  return '';
+}
+
+/** Run a bash script in the VM; its output and the KEY=value lines it printed. */
+export function runInVm(script: string): { code: number; out: string; vars: Record<string, string> } {
+  // handed over as a file: the VM's /bin/sh cannot take bash's $'…' quoting of a multi-line argument
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
+  fs.writeFileSync(file, script);
+  const r = spawnSync(VM_RUNNER, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
+  const out = `${r.stdout}${r.stderr}`;
+  const vars: Record<string, string> = {};
+  for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
+  return { code: r.status ?? -1, out, vars };
+}

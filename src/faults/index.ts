@@ -24,9 +24,10 @@ import networkPartition from './network/partition';
 import dnsRecord from './dns/record';
 import dnsServer from './dns/server';
 import { corrupt, delay, duplicate, loss, reorder } from './network/netem';
+import type { FlagSpecs } from './flags';
 import type { FaultDef } from './types';
 
-export const FAULTS: FaultDef<any>[] = [
+export const FAULTS: FaultDef<FlagSpecs>[] = [
   cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
   diskFill, diskioBurn, diskioHang, diskioLimit, kernelFdfull, kernelNproc,
   delay, loss, corrupt, duplicate, reorder, networkLimit, networkOccupy, networkPartition, dnsRecord, dnsServer,

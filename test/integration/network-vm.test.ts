@@ -3,19 +3,10 @@
  * machine's kernel has none): RTT for delay and jitter, loss rate, duplicates, corruption — between two network
  * namespaces inside the VM, then the interface back to its default qdisc.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { BIN, ROOT } from '../helpers';
+import { BIN, runInVm, vmUnavailable } from '../helpers';
 
 jest.setTimeout(900_000);
-const VM = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
-const KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
-const qemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
-const why = !fs.existsSync(VM) ? `${VM} is missing` : !qemu ? 'qemu-system-x86_64 is not installed'
-  : !fs.existsSync(path.join(KDIR, 'initramfs.cpio.gz')) ? `no VM kernel in ${KDIR} (run ../shared/tools/vm/mkinitramfs.sh)` : '';
-if (why) console.log(`skipping the netem VM tests: ${why}`);
+const why = vmUnavailable();
 
 (why ? test.skip : test)(why ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc — skipped: ${why}` : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc', () => {
   const script = `
@@ -61,11 +52,7 @@ echo "LO_AFTER=$(ip netns exec a tc qdisc show dev lo | head -1)"
 echo "AFTER_RTT=$(rtt 10)"
 echo "QDISC_AFTER=$(ip netns exec a tc qdisc show dev va | head -1)"
 `;
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
-  fs.writeFileSync(file, script);
-  const r = spawnSync(VM, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
-  const v: Record<string, string> = {};
-  for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) v[m[1]] = m[2].trim();
+  const v = runInVm(script).vars;
   console.log(`netem in the VM: ${JSON.stringify(v)}`);
   expect(Object.keys(v).filter((k) => k.endsWith('_INJECT') || k.endsWith('_RECOVER'))).toEqual([]);
   const base = Number(v.BASE_RTT);

@@ -2,31 +2,10 @@
  * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of ../shared/tools/vm: a stock Debian
  * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { BIN, HELPER, ROOT } from '../helpers';
+import { BIN, HELPER, runInVm, vmUnavailable } from '../helpers';
 
 jest.setTimeout(900_000);
-const VM = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
-const KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
-const qemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
-const why = !fs.existsSync(VM) ? `${VM} is missing` : !qemu ? 'qemu-system-x86_64 is not installed'
-  : !fs.existsSync(path.join(KDIR, 'initramfs.cpio.gz')) ? `no VM kernel in ${KDIR} (run ../shared/tools/vm/mkinitramfs.sh)` : '';
-if (why) console.log(`skipping the cgroup v2 VM tests: ${why}`);
-
-/** Run a bash script in the VM; its stdout, with "KEY=value" lines collected. */
-function inVm(script: string): { code: number; out: string; vars: Record<string, string> } {
-  // the host's / is the VM's (read-only): hand the script over as a file (the VM's /bin/sh cannot take $'…' quoting)
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
-  fs.writeFileSync(file, script);
-  const r = spawnSync(VM, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
-  const out = `${r.stdout}${r.stderr}`;
-  const vars: Record<string, string> = {};
-  for (const m of out.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
-  return { code: r.status ?? -1, out, vars };
-}
+const why = vmUnavailable();
 
 (why ? test.skip : test)(why ? `diskio limit and hang on cgroup v2 (io.max): measured, and the host put back — skipped: ${why}` : 'diskio limit and hang on cgroup v2 (io.max): measured, and the host put back', () => {
   const script = `
@@ -65,8 +44,7 @@ echo "LEFT=$(ls /sys/fs/cgroup | grep -c chaosmetad)"
 echo "SUBTREE=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
 kill $V; wait
 `;
-  const r = inVm(script);
-  const v = r.vars;
+  const v = runInVm(script).vars;
   console.log(`cgroup v2 in the VM: ${JSON.stringify(v)}`);
   expect(v.CGROUP).toBe('cgroup2fs');
   expect(v.INJECT).toBeUndefined();
