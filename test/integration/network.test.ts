@@ -226,3 +226,15 @@ describe('network occupy holds a port (in namespace b)', () => {
     expect(rate(5001, 1)).toBeGreaterThan(1 * MB); // the restarted server answers
   });
 });
+
+test("tools are found from cron's bare PATH (tc, ip and iptables live in /usr/sbin)", () => {
+  const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', A, process.execPath, BIN, 'inject', 'network', 'limit', '-i', 'va', '-r', '8mbit'],
+    { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/root', CHAOSMETAD_DATA_DIR: dir } });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/qdisc htb c0de: root/);
+  const uid = /uid: (\S+)/.exec(r.stdout)![1];
+  const rec = spawnSync('/usr/sbin/ip', ['netns', 'exec', A, process.execPath, BIN, 'recover', uid], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', CHAOSMETAD_DATA_DIR: dir } });
+  expect(rec.status).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+});
