@@ -5,10 +5,12 @@ import { injectCommand } from './inject';
 import { Check, Version, Watch } from './misc';
 import Query from './query';
 import Recover from './recover';
+import Server from './server';
 
 export const COMMANDS: Record<string, Command.Class> = {
   query: Query,
   recover: Recover,
+  server: Server,
   version: Version,
   check: Check,
   watch: Watch,

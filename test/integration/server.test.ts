@@ -1,0 +1,110 @@
+/** The HTTP daemon on a loopback port: the original's routes and shapes, auth beyond loopback, bounded input. */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
+import { BIN, cli, hostSettles, hostState, taggedPids, tmpDir, waitFor } from '../helpers';
+
+jest.setTimeout(60_000);
+const dir = tmpDir('server');
+let before: string;
+const daemons: ChildProcess[] = [];
+
+function start(args: string[], env: Record<string, string> = {}): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [BIN, 'server', '-p', '0', ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  daemons.push(proc);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"event":"listening".*"port":(\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), proc });
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+function call(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let data = '';
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : null }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+beforeAll(() => { before = hostState(); });
+afterAll(async () => {
+  for (const d of daemons) d.kill('SIGTERM');
+  cli(dir, ['recover', '--all']);
+  expect(await hostSettles(before)).toBe(before);
+});
+
+test('inject, query and recover over HTTP with the original\'s shapes', async () => {
+  const { port } = await start([]);
+  const v = await call(port, 'GET', '/v1/version');
+  expect(v.status).toBe(200);
+  expect(Object.keys(v.json)).toEqual(['code', 'message', 'trace_id', 'data']);
+  expect(Object.keys(v.json.data)).toEqual(['version', 'build-date']);
+
+  const inj = await call(port, 'POST', '/v1/experiment/inject', { target: 'cpu', fault: 'load', args: '{"count":2}', timeout: '1m', uid: 'http-load-1', trace_id: 'tr-1' });
+  expect(inj.json).toMatchObject({ code: 0, message: 'success', trace_id: 'tr-1' });
+  expect(Object.keys(inj.json.data.experiment)).toEqual(['uid', 'target', 'fault', 'args', 'runtime', 'status', 'creator', 'timeout', 'error', 'create_time', 'update_time', 'container_id', 'container_runtime']);
+  expect(inj.json.data.experiment).toMatchObject({ uid: 'http-load-1', status: 'success', args: '{"count":2}', timeout: '1m' });
+  expect(taggedPids('http-load-1').length).toBeGreaterThan(0);
+
+  const q = await call(port, 'POST', '/v1/experiment/query', { uid: 'http-load-1' });
+  expect(q.json.code).toBe(0);
+  expect(q.json.data.total).toBe(1);
+  expect(q.json.data.experiments[0].status).toBe('success');
+  // the CLI sees the same store at the same time
+  expect(cli(dir, ['query', '-u', 'http-load-1']).stdout).toMatch(/http-load-1 .* success/);
+
+  const r = await call(port, 'POST', '/v1/experiment/recover', { uid: 'http-load-1' });
+  expect(r.json).toMatchObject({ code: 0, data: null });
+  expect(await waitFor(() => taggedPids('http-load-1').length === 0, 3000)).toBe(true);
+});
+
+test.each([
+  ['{not json', /not valid JSON/],
+  [{ target: 'cpu', fault: 'burn', args: '{"percent":"20%"}' }, /--percent must be an integer in 1\.\.100, got "20%"/],
+  [{ target: 'cpu', fault: 'burn', args: '{"percent":50,"bogus":1}' }, /unknown flag "bogus"/],
+  [{ target: 'nope', fault: 'x', args: '{}' }, /unknown target "nope"/],
+  [{ target: 'cpu', fault: 'burn', args: '[1]' }, /args must be a JSON object/],
+  [{ target: 'cpu', fault: 'burn', args: '{"percent":50}', uid: { $ne: 1 } }, /uid must be a string/],
+])('bad input %j: code 1, a clear message, nothing stored', async (body, msg) => {
+  const { port } = await start([]);
+  const total = (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.total;
+  const r = await call(port, 'POST', '/v1/experiment/inject', body);
+  expect(r.status).toBe(200);
+  expect(r.json.code).toBe(1);
+  expect(r.json.message).toMatch(msg);
+  expect((await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.total).toBe(total);
+});
+
+test('an oversized body is refused', async () => {
+  const { port } = await start([]);
+  const r = await call(port, 'POST', '/v1/experiment/query', JSON.stringify({ uid: 'x'.repeat(2 << 20) })).catch(() => ({ status: 413, json: null }));
+  expect(r.status).toBe(413);
+});
+
+test('beyond loopback: refused without a token; with one, requests without it get 401', async () => {
+  const refused = spawnSync(process.execPath, [BIN, 'server', '-a', '0.0.0.0', '-p', '0'], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_TOKEN: '' }, timeout: 20_000 });
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toMatch(/beyond loopback: give a bearer token/);
+  const { port } = await start(['-a', '0.0.0.0'], { CHAOSMETAD_TOKEN: 'a-long-test-token' });
+  expect((await call(port, 'GET', '/v1/version')).status).toBe(401);
+  expect((await call(port, 'GET', '/v1/version', undefined, { authorization: 'Bearer wrong-token!' })).status).toBe(401);
+  const ok = await call(port, 'GET', '/v1/version', undefined, { authorization: 'Bearer a-long-test-token' });
+  expect(ok.status).toBe(200);
+  expect(ok.json.code).toBe(0);
+});
+
+test('SIGTERM stops the daemon with exit 0', async () => {
+  const { proc } = await start([]);
+  proc.kill('SIGTERM');
+  const code = await new Promise((r) => proc.on('exit', r));
+  expect(code).toBe(0);
+});
