@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import * as fs from 'node:fs';
 import { badArgs } from '../errors';
-import { createServer, isLoopback } from '../server/http';
 import { ChaosCommand, dataDirFlag } from './base';
 
 export default class Server extends ChaosCommand {
@@ -19,6 +18,9 @@ export default class Server extends ChaosCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Server);
+    // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createServer, isLoopback } = require('../server/http') as typeof import('../server/http');
     const host = flags.addr ?? '127.0.0.1';
     const port = flags.port === undefined ? 29595 : Number(flags.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(flags.port ?? '0')) throw badArgs(`--port must be an integer in 0..65535, got "${flags.port}"`);
