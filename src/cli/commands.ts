@@ -4,6 +4,7 @@ import { FAULTS } from '../faults/index';
 import { injectCommand } from './inject';
 import { Check, Version, Watch } from './misc';
 import Query from './query';
+import { Renew, ScheduleList, ScheduleRemove } from './lease';
 import Recover from './recover';
 import Server from './server';
 
@@ -14,5 +15,8 @@ export const COMMANDS: Record<string, Command.Class> = {
   version: Version,
   check: Check,
   watch: Watch,
+  renew: Renew,
+  'schedule:list': ScheduleList,
+  'schedule:remove': ScheduleRemove,
 };
 for (const def of FAULTS) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);

@@ -1,9 +1,13 @@
 /** `chaosmetad inject <target> <fault>` commands, generated from the fault registry. */
 import { Command, Flags, Interfaces } from '@oclif/core';
+import { badArgs } from '../errors';
 import { kebab } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
 import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
 import { experimentJson } from './present';
+import { callDaemon, clientFlags } from './client';
+import { createSchedule, scheduleJson } from '../engine/schedules';
+import { Daemon } from '../server/daemon';
 
 const COMMON_FLAGS = {
   uid: Flags.string({ description: 'experiment id, 5-36 of [A-Za-z0-9_-] (generated when absent)', helpGroup: 'EXPERIMENT' }),
@@ -12,8 +16,12 @@ const COMMON_FLAGS = {
   'container-id': Flags.string({ description: 'inject into a container (not supported yet)', helpGroup: 'EXPERIMENT' }),
   'container-runtime': Flags.string({ description: 'docker (default when --container-id is given), containerd, crio, pouch', helpGroup: 'EXPERIMENT' }),
   'dry-run': Flags.boolean({ description: 'print the exact changes it would make; change nothing, store nothing', helpGroup: 'EXPERIMENT' }),
+  lease: Flags.string({ description: 'dead-man lease: recover unless renewed (chaosmetad renew <uid>) within this long, e.g. 30s', helpGroup: 'EXPERIMENT' }),
+  schedule: Flags.string({ description: 'register a recurring experiment with the daemon: cron "*/10 * * * *" (6 fields = seconds first)', helpGroup: 'SCHEDULE' }),
+  duration: Flags.string({ description: 'with --schedule: how long each run lasts, e.g. 2m', helpGroup: 'SCHEDULE' }),
   json: jsonFlag,
   'data-dir': dataDirFlag,
+  ...clientFlags,
 };
 
 type Char = Interfaces.AlphabetLowercase | Interfaces.AlphabetUppercase;
@@ -47,11 +55,30 @@ export function injectCommand(def: FaultDef): Command.Class {
       const { flags } = await this.parse(InjectFault);
       const raw: Record<string, unknown> = {};
       for (const name of faultFlagNames) if ((flags as Record<string, unknown>)[name] !== undefined) raw[name] = (flags as Record<string, unknown>)[name];
-      const engine = this.engine(flags['data-dir'], { watcher: true });
-      const res = await engine.inject({
+      const req = {
         target: def.target, fault: def.fault, args: raw, uid: flags.uid, timeout: flags.timeout, creator: flags.creator,
-        containerId: flags['container-id'], containerRuntime: flags['container-runtime'], dryRun: flags['dry-run'],
-      });
+        containerId: flags['container-id'], containerRuntime: flags['container-runtime'], dryRun: flags['dry-run'], lease: flags.lease,
+      };
+      if (flags.duration !== undefined && flags.schedule === undefined) throw badArgs('--duration goes with --schedule (for a one-off experiment use --timeout)');
+      if (flags.server) {
+        if (flags['dry-run']) throw badArgs('--dry-run does not go with --server');
+        const snake: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(raw)) snake[k.replace(/-/g, '_')] = v;
+        const data = await callDaemon({ server: flags.server, tokenFile: flags['token-file'] }, 'v1/experiment/inject', {
+          target: def.target, fault: def.fault, args: JSON.stringify(snake), uid: flags.uid, timeout: flags.timeout, creator: flags.creator,
+          container_id: flags['container-id'], container_runtime: flags['container-runtime'], lease: flags.lease, schedule: flags.schedule, duration: flags.duration,
+        });
+        if (data?.schedule) return this.printSchedule(data.schedule, flags.json, false);
+        if (flags.json) this.out(JSON.stringify({ experiment: data.experiment }));
+        else this.out(`[success] inject ${def.target} ${def.fault} success, uid: ${data.experiment.uid}`);
+        return;
+      }
+      const engine = this.engine(flags['data-dir'], { watcher: true });
+      if (flags.schedule !== undefined) {
+        const row = createSchedule(engine, { ...req, schedule: flags.schedule, duration: flags.duration });
+        return this.printSchedule(scheduleJson(row), flags.json, !Daemon.running(engine.dataDir));
+      }
+      const res = await engine.inject(req);
       if (res.planned) {
         if (flags.json) this.out(JSON.stringify({ dry_run: true, uid: res.experiment.uid, planned: res.planned }));
         else {
@@ -62,6 +89,12 @@ export function injectCommand(def: FaultDef): Command.Class {
       }
       if (flags.json) this.out(JSON.stringify({ experiment: experimentJson(res.experiment) }));
       else this.out(`[success] inject ${def.target} ${def.fault} success, uid: ${res.experiment.uid}`);
+    }
+
+    private printSchedule(s: ReturnType<typeof scheduleJson>, json: boolean, noDaemon: boolean): void {
+      if (noDaemon) process.stderr.write('[warning] no chaosmetad server runs on this data dir: schedules fire only while one does (systemctl start chaosmetad)\n');
+      if (json) this.out(JSON.stringify({ schedule: s }));
+      else this.out(`[success] schedule ${s.id} registered: "${s.schedule}", each run lasts ${s.duration}, next run ${s.next_run}; remove with: chaosmetad schedule remove ${s.id}`);
     }
   }
   return InjectFault;

@@ -5,6 +5,8 @@ import { allTagged } from '../host/procs';
 import { formatBytes, shown } from '../util/units';
 import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
 import { experimentJson, table } from './present';
+import { callDaemon, clientFlags } from './client';
+import { scheduleJson } from '../engine/schedules';
 
 const STATUSES = ['created', 'success', 'error', 'destroyed'];
 
@@ -33,8 +35,10 @@ export default class Query extends ChaosCommand {
     limit: Flags.string({ char: 'l', description: 'show at most this many, 0 = all (default 10)' }),
     all: Flags.boolean({ char: 'a', description: 'show every column, the live effect and helper processes (CPU %, RSS)' }),
     format: Flags.string({ description: 'table (default) or json' }),
+    schedules: Flags.boolean({ description: 'list the registered schedules instead of experiments' }),
     json: jsonFlag,
     'data-dir': dataDirFlag,
+    ...clientFlags,
   };
 
   async run(): Promise<void> {
@@ -42,12 +46,41 @@ export default class Query extends ChaosCommand {
     const format = flags.json ? 'json' : flags.format ?? 'table';
     if (format !== 'table' && format !== 'json') throw badArgs(`--format must be table or json, got ${shown(format)}`);
     if (flags.status && !STATUSES.includes(flags.status)) throw badArgs(`--status must be one of ${STATUSES.join(', ')}, got ${shown(flags.status)}`);
-    const engine = this.engine(flags['data-dir']);
-    const { rows, total } = engine.query({
+    const remote = flags.server ? { server: flags.server, tokenFile: flags['token-file'] } : undefined;
+    if (flags.schedules) {
+      const list = remote
+        ? (await callDaemon(remote, 'v1/schedule/query', {})).schedules as ReturnType<typeof scheduleJson>[]
+        : this.engine(flags['data-dir']).store.schedules().map(scheduleJson);
+      if (format === 'json') this.out(JSON.stringify({ schedules: list, total: list.length }));
+      else {
+        this.out(table(['ID', 'TARGET', 'FAULT', 'SCHEDULE', 'DURATION', 'NEXT_RUN', 'LAST_RUN', 'LAST_UID', 'RUNS', 'SKIPS', 'ARGS'],
+          list.map((x) => [x.id, x.target, x.fault, x.schedule, x.duration, x.next_run, x.last_run || '-', x.last_uid || '-', String(x.runs), String(x.skips), x.args])));
+        this.out(`total: ${list.length}`);
+      }
+      return;
+    }
+    const filter = {
       uid: flags.uid, status: flags.status, target: flags.target, fault: flags.fault, creator: flags.creator,
       containerId: flags['container-id'], containerRuntime: flags['container-runtime'],
       offset: uint(flags.offset, 'offset', 0), limit: uint(flags.limit, 'limit', 10),
-    });
+    };
+    if (remote) {
+      const data = await callDaemon(remote, 'v1/experiment/query', {
+        uid: filter.uid, status: filter.status, target: filter.target, fault: filter.fault, creator: filter.creator,
+        container_id: filter.containerId, container_runtime: filter.containerRuntime, offset: filter.offset, limit: filter.limit,
+      }) as { experiments: ReturnType<typeof experimentJson>[]; total: number };
+      if (format === 'json') this.out(JSON.stringify(data));
+      else {
+        const headers = ['UID', 'TARGET', 'FAULT', 'STATUS', 'CREATOR', 'TIMEOUT', 'CREATE_TIME', 'UPDATE_TIME'];
+        if (flags.all) headers.push('ARGS', 'RUNTIME', 'ERROR');
+        this.out(table(headers, data.experiments.map((r) => [r.uid, r.target, r.fault, r.status, r.creator, r.timeout, r.create_time, r.update_time,
+          ...(flags.all ? [r.args, r.runtime, r.error || '-'] : [])])));
+        this.out(`total: ${data.total}`);
+      }
+      return;
+    }
+    const engine = this.engine(flags['data-dir']);
+    const { rows, total } = engine.query(filter);
     if (format === 'json') {
       this.out(JSON.stringify({ experiments: rows.map(experimentJson), total }));
       return;

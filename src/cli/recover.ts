@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import type { RecoverResult } from '../engine/engine';
 import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
+import { callDaemon, clientFlags } from './client';
 
 export default class Recover extends ChaosCommand {
   static override summary = 'Undo experiments: one by uid, every live one, the expired ones, or by target/fault';
@@ -19,6 +20,7 @@ export default class Recover extends ChaosCommand {
     fault: Flags.string({ char: 'f', description: 'with --target: only this fault' }),
     json: jsonFlag,
     'data-dir': dataDirFlag,
+    ...clientFlags,
   };
 
   async run(): Promise<void> {
@@ -27,9 +29,17 @@ export default class Recover extends ChaosCommand {
     if (modes === 0) throw badArgs('please add the experiment uid (chaosmetad recover <uid>), or --all, --expired or --target');
     if (modes > 1 && !(flags.expired && flags.target)) throw badArgs('give one of: a uid, --all, --expired, --target');
     if (flags.fault && !flags.target) throw badArgs('--fault needs --target');
-    const engine = this.engine(flags['data-dir']);
     let results: RecoverResult[];
-    if (args.uid !== undefined) {
+    if (flags.server) {
+      const remote = { server: flags.server, tokenFile: flags['token-file'] };
+      if (args.uid !== undefined) {
+        await callDaemon(remote, 'v1/experiment/recover', { uid: args.uid });
+        results = [{ uid: args.uid, status: 'destroyed', ok: true, message: 'recovered' }];
+      } else {
+        results = (await callDaemon(remote, 'v1/experiment/recover', { all: flags.all || !!flags.target, expired: flags.expired, target: flags.target, fault: flags.fault })).results;
+      }
+    } else if (args.uid !== undefined) {
+      const engine = this.engine(flags['data-dir']);
       try {
         results = [await engine.recover(args.uid)];
       } catch (e) {
@@ -39,6 +49,7 @@ export default class Recover extends ChaosCommand {
         throw e;
       }
     } else {
+      const engine = this.engine(flags['data-dir']);
       results = await engine.recoverMany({ all: flags.all, expired: flags.expired, target: flags.target, fault: flags.fault });
     }
     const failed = results.filter((r) => !r.ok);

@@ -31,6 +31,10 @@ export interface InjectRequest {
   containerId?: string;
   containerRuntime?: string;
   dryRun?: boolean;
+  /** dead-man lease: recover unless renewed within this long (duration; plain number = seconds) */
+  lease?: string | number;
+  /** set by the daemon for a scheduled run */
+  scheduleId?: string;
 }
 
 export interface InjectResult { experiment: ExperimentRow; planned?: string[] }
@@ -101,10 +105,15 @@ export class Engine {
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
       throw badArgs('--creator must be at most 128 characters without control characters');
     }
+    let leaseMs = 0;
+    if (req.lease !== undefined && req.lease !== '' && req.lease !== 0) {
+      leaseMs = parseDuration(req.lease, 'lease', 's');
+      if (leaseMs < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(req.lease)}`);
+    }
     const args = parseFlags(def.flags, req.args);
     def.validate?.(args);
     return {
-      def, args, timeoutMs,
+      def, args, timeoutMs, leaseMs: Math.round(leaseMs),
       uid: req.uid || newUid(),
       timeout: timeoutMs ? String(req.timeout) : '',
       creator: req.creator || defaultCreator(),
@@ -125,6 +134,8 @@ export class Engine {
     }
 
     const row = this.row(p, now, deadline);
+    row.schedule_id = req.scheduleId ?? null;
+    const claims = [...new Set(p.def.claims?.(p.args) ?? [])];
     this.store.tx(() => {
       const old = this.store.get(p.uid);
       if (old) {
@@ -133,14 +144,19 @@ export class Engine {
         }
         this.store.remove(p.uid);
       }
+      for (const key of claims) {
+        const holder = this.store.claimHolder(key);
+        if (holder) throw badArgs(`${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`);
+      }
       this.store.insert(row);
+      for (const key of claims) this.store.claim(key, p.uid);
     });
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
     const exec = new Executor(false, HOST, (line) => this.log({ uid: p.uid, action: line }));
     const ctx = this.context(p.uid, deadline, exec, p.def, false);
     try {
-      if (deadline && this.opts.watcher) {
+      if ((deadline || p.leaseMs) && this.opts.watcher) {
         await ctx.step('watcher', { deadline }, async () => ({ pid: spawnSelfDetached(['watch', p.uid, TAG_PREFIX + p.uid, '--data-dir', this.dataDir]) }));
       }
       const runtime = (await p.def.inject(p.args, ctx)) ?? {};
@@ -156,6 +172,7 @@ export class Engine {
         undoNote = `; undoing the partial inject also failed: ${(u as Error).message} (run: chaosmetad recover ${p.uid})`;
       }
       this.store.update(p.uid, { status: 'error', phase: 'inject-failed', error: err.message + undoNote, owner_pid: null });
+      if (!undoNote) this.store.releaseClaims(p.uid);
       this.log({ event: 'inject-failed', uid: p.uid, error: err.message + undoNote });
       throw new ChaosError(err.code === ExitCode.BadArgs ? ExitCode.BadArgs : ExitCode.Inject, err.message + undoNote);
     }
@@ -168,6 +185,7 @@ export class Engine {
       status: 'created', phase: 'injecting', creator: p.creator, timeout: p.timeout, deadline, error: '',
       create_time: formatTime(now), update_time: formatTime(now), create_ms: now, update_ms: now,
       container_id: '', container_runtime: '', owner_pid: process.pid,
+      lease_ms: p.leaseMs || null, lease_until: p.leaseMs ? now + p.leaseMs : null, schedule_id: null,
     };
   }
 
@@ -280,7 +298,10 @@ export class Engine {
     const status = row.status === 'error' ? 'error' : 'destroyed';
     const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null };
     if (notes.length) patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
-    this.store.update(uid, patch);
+    this.store.tx(() => {
+      this.store.update(uid, patch);
+      this.store.releaseClaims(uid);
+    });
     this.log({ event: 'recover', uid, reason, notes });
     const message = status === 'error' ? 'undid what the failed inject left' : 'recovered';
     return { uid, status: 'destroyed', ok: true, message: notes.length ? `${message}; ${notes.join('; ')}` : message, ...(notes.length ? { notes } : {}) };
@@ -305,23 +326,67 @@ export class Engine {
     return this.store.query(f);
   }
 
-  /** The watcher: sleep until the deadline, then recover (retrying a failed recover a few times). */
+  /** When a live experiment is due for recovery (its deadline or lease expiry), and why; null = never. */
+  static due(row: ExperimentRow): { at: number; reason: 'timeout' | 'lease' } | null {
+    const d = row.deadline ?? Infinity;
+    const l = row.lease_until ?? Infinity;
+    if (d === Infinity && l === Infinity) return null;
+    return l < d ? { at: l, reason: 'lease' } : { at: d, reason: 'timeout' };
+  }
+
+  /** Extend a live experiment's lease by its lease length (or a new one). */
+  renew(uid: string, lease?: string | number): ExperimentRow {
+    const row = this.mustGet(uid);
+    if (!row.lease_ms) throw badArgs(`experiment ${uid} has no lease (inject it with --lease)`);
+    if (row.status !== 'success' && row.status !== 'created' || row.phase === 'recovering') {
+      throw badArgs(`experiment ${uid} is not live (status ${row.status}); nothing to renew`);
+    }
+    let ms = row.lease_ms;
+    if (lease !== undefined && lease !== '' && lease !== 0) {
+      ms = Math.round(parseDuration(lease, 'lease', 's'));
+      if (ms < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(lease)}`);
+    }
+    const now = Date.now();
+    this.store.tx(() => {
+      const r = this.store.get(uid)!;
+      if (r.lease_until !== null && r.lease_until <= now) throw badArgs(`experiment ${uid}: its lease already ran out; it is being recovered`);
+      this.store.update(uid, { lease_ms: ms, lease_until: now + ms });
+    });
+    this.log({ event: 'renew', uid, lease_ms: ms });
+    return this.store.get(uid)!;
+  }
+
+  /**
+   * Recover one experiment that is due (deadline or lease), retrying a failed recover a few times.
+   * Returns false when it is not due (a renewed lease), true when handled.
+   */
+  async recoverDue(uid: string): Promise<boolean> {
+    const row = this.store.get(uid);
+    if (!row || row.status === 'destroyed') return true;
+    const due = Engine.due(row);
+    if (!due || due.at > Date.now()) return false;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.recover(uid, due.reason);
+        return true;
+      } catch (e) {
+        if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return true;
+        await sleep(1000 * 2 ** attempt);
+      }
+    }
+    return true;
+  }
+
+  /** The watcher: sleep until the deadline or lease expiry (re-reading: a lease may be renewed), then recover. */
   async watch(uid: string): Promise<void> {
     for (;;) {
       const row = this.store.get(uid);
-      if (!row || row.status === 'destroyed' || !row.deadline) return;
-      const left = row.deadline - Date.now();
-      if (left <= 0) break;
-      await sleep(Math.min(left, 60_000));
-    }
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await this.recover(uid, 'timeout');
-        return;
-      } catch (e) {
-        if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return;
-        await sleep(1000 * 2 ** attempt);
-      }
+      if (!row || row.status === 'destroyed') return;
+      const due = Engine.due(row);
+      if (!due) return;
+      const left = due.at - Date.now();
+      if (left > 0) { await sleep(Math.min(left, 60_000)); continue; }
+      if (await this.recoverDue(uid)) return;
     }
   }
 }

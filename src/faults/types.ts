@@ -58,6 +58,11 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
   validate?(args: ParsedFlags<F>): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
   inject(args: ParsedFlags<F>, ctx: InjectContext): Promise<Record<string, unknown> | void>;
+  /**
+   * Host objects this experiment alters exclusively (e.g. `file:/etc/app.conf`, `port:tcp:8080`): a second live
+   * experiment claiming the same key is refused before anything changes, so two never fight over one object.
+   */
+  claims?(args: ParsedFlags<F>): string[];
   /** undo functions for the step kinds this fault journals (helper steps are undone by the engine) */
   undo?: Record<string, UndoFn>;
   /** read the host: is the fault in place? Default: every helper it started is alive. */

@@ -30,6 +30,31 @@ export interface ExperimentRow {
   container_id: string;
   container_runtime: string;
   owner_pid: number | null;
+  /** dead-man lease: recovered unless renewed within lease_ms; lease_until is the current expiry (epoch ms) */
+  lease_ms: number | null;
+  lease_until: number | null;
+  /** the schedule that started this run, if any */
+  schedule_id: string | null;
+}
+
+export interface ScheduleRow {
+  id: string;
+  target: string;
+  fault: string;
+  /** the fault's flags, snake_case JSON (as experiments.args) */
+  args: string;
+  cron: string;
+  duration: string;
+  duration_ms: number;
+  creator: string;
+  create_time: string;
+  create_ms: number;
+  next_ms: number | null;
+  last_ms: number | null;
+  last_uid: string;
+  runs: number;
+  skips: number;
+  last_error: string;
 }
 
 export type StepState = 'pending' | 'done' | 'undone';
@@ -55,7 +80,21 @@ const MIGRATIONS: string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}',
      state TEXT NOT NULL, created_ms INTEGER NOT NULL);
    CREATE INDEX steps_uid ON steps(uid, id);`,
+  // 2: leases, schedules, and claims on host objects (one live experiment per file, port, …)
+  `ALTER TABLE experiments ADD COLUMN lease_ms INTEGER;
+   ALTER TABLE experiments ADD COLUMN lease_until INTEGER;
+   ALTER TABLE experiments ADD COLUMN schedule_id TEXT;
+   CREATE TABLE schedules (
+     id TEXT PRIMARY KEY, target TEXT NOT NULL, fault TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}',
+     cron TEXT NOT NULL, duration TEXT NOT NULL, duration_ms INTEGER NOT NULL, creator TEXT NOT NULL DEFAULT '',
+     create_time TEXT NOT NULL, create_ms INTEGER NOT NULL, next_ms INTEGER, last_ms INTEGER,
+     last_uid TEXT NOT NULL DEFAULT '', runs INTEGER NOT NULL DEFAULT 0, skips INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT NOT NULL DEFAULT '');
+   CREATE TABLE claims (key TEXT PRIMARY KEY, uid TEXT NOT NULL);
+   CREATE INDEX claims_uid ON claims(uid);`,
 ];
+
+const LIVE = `status IN ('created','success')`;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 /** The original's time layout: `2006-01-02 15:04:05`, local time. */
@@ -121,6 +160,7 @@ export class Store {
   /** Remove an ended experiment and its journal (a reused uid). */
   remove(uid: string): void {
     this.db.prepare('DELETE FROM steps WHERE uid = ?').run(uid);
+    this.db.prepare('DELETE FROM claims WHERE uid = ?').run(uid);
     this.db.prepare('DELETE FROM experiments WHERE uid = ?').run(uid);
   }
 
@@ -166,16 +206,67 @@ export class Store {
 
   /** Experiments not yet destroyed (live or half-done), optionally filtered. */
   unfinished(f: { target?: string; fault?: string } = {}): ExperimentRow[] {
-    const conds = [`(status IN ('created','success') OR (status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone')))`];
+    const conds = [`(${LIVE} OR (status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone')))`];
     const vals: unknown[] = [];
     if (f.target) { conds.push('target = ?'); vals.push(f.target); }
     if (f.fault) { conds.push('fault = ?'); vals.push(f.fault); }
     return this.db.prepare(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
   }
 
-  /** Live experiments whose deadline has passed. */
+  /** Live experiments whose deadline (or lease) has passed. */
   expired(now = Date.now()): ExperimentRow[] {
-    return this.db.prepare(`SELECT * FROM experiments WHERE status IN ('created','success') AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline`)
-      .all(now) as ExperimentRow[];
+    return this.db.prepare(`SELECT * FROM experiments WHERE ${LIVE} AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
+      .all(now, now) as ExperimentRow[];
+  }
+
+  /** The earliest deadline or lease expiry among live experiments (epoch ms), or null. */
+  nextDue(): number | null {
+    const r = this.db.prepare(`SELECT MIN(deadline) d, (SELECT MIN(lease_until) FROM experiments WHERE ${LIVE}) l FROM experiments WHERE ${LIVE}`)
+      .get() as { d: number | null; l: number | null };
+    const v = [r.d, r.l].filter((x): x is number => typeof x === 'number');
+    return v.length ? Math.min(...v) : null;
+  }
+
+  /** Experiments by status and target (for metrics). */
+  counts(): Array<{ status: string; target: string; n: number }> {
+    return this.db.prepare('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{ status: string; target: string; n: number }>;
+  }
+
+  // --- claims: one live experiment per host object -------------------------------------------------------------
+
+  /** The live experiment holding a claim on key, if any (claims of ended experiments are stale). */
+  claimHolder(key: string): string | undefined {
+    const r = this.db.prepare(`SELECT c.uid FROM claims c JOIN experiments e ON e.uid = c.uid
+      WHERE c.key = ? AND (e.${LIVE} OR EXISTS (SELECT 1 FROM steps s WHERE s.uid = e.uid AND s.state != 'undone'))`).get(key) as { uid: string } | undefined;
+    return r?.uid;
+  }
+
+  claim(key: string, uid: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO claims (key, uid) VALUES (?, ?)').run(key, uid);
+  }
+
+  releaseClaims(uid: string): void {
+    this.db.prepare('DELETE FROM claims WHERE uid = ?').run(uid);
+  }
+
+  // --- schedules -------------------------------------------------------------------------------------------------
+
+  addSchedule(row: ScheduleRow): void {
+    const cols = Object.keys(row);
+    this.db.prepare(`INSERT INTO schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+  }
+
+  schedules(id?: string): ScheduleRow[] {
+    if (id) return this.db.prepare('SELECT * FROM schedules WHERE id = ?').all(id) as ScheduleRow[];
+    return this.db.prepare('SELECT * FROM schedules ORDER BY create_ms').all() as ScheduleRow[];
+  }
+
+  updateSchedule(id: string, patch: Partial<ScheduleRow>): void {
+    const sets = Object.keys(patch).map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+  }
+
+  removeSchedule(id: string): boolean {
+    return this.db.prepare('DELETE FROM schedules WHERE id = ?').run(id).changes > 0;
   }
 }

@@ -1,43 +1,19 @@
 /** The HTTP daemon on a loopback port: the original's routes and shapes, auth beyond loopback, bounded input. */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import * as http from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { BIN, cli, hostSettles, hostState, taggedPids, tmpDir, waitFor } from '../helpers';
+import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(60_000);
 const dir = tmpDir('server');
 let before: string;
-const daemons: ChildProcess[] = [];
 
-function start(args: string[], env: Record<string, string> = {}): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [BIN, 'server', '-p', '0', ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  daemons.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"event":"listening".*"port":(\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), proc });
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
-}
-
-function call(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : null }));
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+function start(args: string[], env: Record<string, string> = {}) {
+  return startDaemon(dir, args, env);
 }
 
 beforeAll(() => { before = hostState(); });
+afterEach(stopDaemons);
 afterAll(async () => {
-  for (const d of daemons) d.kill('SIGTERM');
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
 });
@@ -103,8 +79,6 @@ test('beyond loopback: refused without a token; with one, requests without it ge
 });
 
 test('SIGTERM stops the daemon with exit 0', async () => {
-  const { proc } = await start([]);
-  proc.kill('SIGTERM');
-  const code = await new Promise((r) => proc.on('exit', r));
-  expect(code).toBe(0);
+  const d = await start([]);
+  expect(await d.stop('SIGTERM')).toBe(0);
 });

@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExperimentRow, Store, formatTime } from '../../src/store/store';
+/* eslint-disable @typescript-eslint/no-require-imports */
 
 function row(uid: string, over: Partial<ExperimentRow> = {}): ExperimentRow {
   const now = over.create_ms ?? Date.now();
   return {
     uid, target: 'cpu', fault: 'burn', args: '{}', runtime: '{}', status: 'success', phase: 'injected', creator: 'root',
     timeout: '', deadline: null, error: '', create_time: formatTime(now), update_time: formatTime(now), create_ms: now,
-    update_ms: now, container_id: '', container_runtime: '', owner_pid: null, ...over,
+    update_ms: now, container_id: '', container_runtime: '', owner_pid: null, lease_ms: null, lease_until: null, schedule_id: null, ...over,
   };
 }
 
@@ -24,10 +25,10 @@ describe('store', () => {
   test('WAL mode, busy timeout and the schema version', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(30000);
-    expect(store.db.pragma('user_version', { simple: true })).toBe(1);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
     // a second open of a migrated store changes nothing
     const again = new Store(dir);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(1);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(2);
     again.close();
   });
 
@@ -68,6 +69,55 @@ describe('store', () => {
     store.insert(row('future-1', { deadline: Date.now() + 60_000 }));
     store.insert(row('gone-1', { deadline: Date.now() - 1000, status: 'destroyed' }));
     expect(store.expired().map((r) => r.uid)).toEqual(['past-1']);
+  });
+
+  test('a version-1 store is migrated in place, rows kept', () => {
+    const d1 = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-store-v1-'));
+    const Database = require('better-sqlite3');
+    const db = new Database(path.join(d1, 'chaosmetad.db'));
+    db.exec(`CREATE TABLE experiments (uid TEXT PRIMARY KEY, target TEXT NOT NULL, fault TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}',
+      runtime TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL, phase TEXT NOT NULL, creator TEXT NOT NULL DEFAULT '',
+      timeout TEXT NOT NULL DEFAULT '', deadline INTEGER, error TEXT NOT NULL DEFAULT '', create_time TEXT NOT NULL, update_time TEXT NOT NULL,
+      create_ms INTEGER NOT NULL, update_ms INTEGER NOT NULL, container_id TEXT NOT NULL DEFAULT '', container_runtime TEXT NOT NULL DEFAULT '', owner_pid INTEGER);
+      CREATE TABLE steps (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL, created_ms INTEGER NOT NULL);
+      INSERT INTO experiments VALUES ('old-one','cpu','burn','{}','{}','success','injected','root','',NULL,'','t','t',1,1,'','',NULL);
+      PRAGMA user_version = 1;`);
+    db.close();
+    const s2 = new Store(d1);
+    expect(s2.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(s2.get('old-one')).toMatchObject({ status: 'success', lease_ms: null, lease_until: null, schedule_id: null });
+    s2.close();
+  });
+
+  test('leases count as due; nextDue is the earliest deadline or lease of a live experiment', () => {
+    const now = Date.now();
+    store.insert(row('lease-1', { lease_ms: 1000, lease_until: now - 1 }));
+    store.insert(row('lease-2', { lease_ms: 1000, lease_until: now + 5000, deadline: now + 9000 }));
+    store.insert(row('dead-1', { deadline: now + 3000 }));
+    store.insert(row('done-1', { deadline: now + 100, status: 'destroyed' }));
+    expect(store.expired(now).map((r) => r.uid)).toEqual(['lease-1']);
+    expect(store.nextDue()).toBe(now - 1);
+    store.update('lease-1', { status: 'destroyed' });
+    expect(store.nextDue()).toBe(now + 3000);
+  });
+
+  test('a claim is held only while its experiment is live', () => {
+    store.insert(row('claim-1'));
+    store.claim('file:/tmp/x', 'claim-1');
+    expect(store.claimHolder('file:/tmp/x')).toBe('claim-1');
+    expect(store.claimHolder('file:/tmp/y')).toBeUndefined();
+    store.update('claim-1', { status: 'destroyed' });
+    expect(store.claimHolder('file:/tmp/x')).toBeUndefined();
+  });
+
+  test('schedules are stored, updated and removed', () => {
+    store.addSchedule({ id: 's-aaaaaaaa', target: 'cpu', fault: 'burn', args: '{}', cron: '* * * * *', duration: '1m', duration_ms: 60000,
+      creator: 'root', create_time: 't', create_ms: 1, next_ms: 5, last_ms: null, last_uid: '', runs: 0, skips: 0, last_error: '' });
+    store.updateSchedule('s-aaaaaaaa', { runs: 3, last_uid: 's-aaaaaaaa-3' });
+    expect(store.schedules()[0]).toMatchObject({ runs: 3, last_uid: 's-aaaaaaaa-3', cron: '* * * * *' });
+    expect(store.removeSchedule('s-aaaaaaaa')).toBe(true);
+    expect(store.removeSchedule('s-aaaaaaaa')).toBe(false);
+    expect(store.schedules()).toEqual([]);
   });
 
   test('a store that cannot be opened is a storage error (exit 2)', () => {

@@ -29,6 +29,7 @@ export default defineFault({
       throw badArgs(`--domain ${a.domain} is not in ${HOSTS}${a.ip ? ` with ${a.ip}` : ''}; nothing to delete`);
     }
   },
+  claims: (a) => [`dns-record:${a.domain.toLowerCase().replace(/\.$/, '')}`],
   async inject(a, ctx) {
     if (a.mode === 'add') {
       const line = `${a.ip} ${a.domain} # chaosmetad:${ctx.uid}`;

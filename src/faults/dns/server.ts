@@ -27,6 +27,7 @@ export default defineFault({
       throw badArgs(`--ip ${a.ip} is not a nameserver in ${RESOLV}; nothing to delete`);
     }
   },
+  claims: (a) => [`dns-server:${a.ip}`],
   async inject(a, ctx) {
     if (a.mode === 'add') {
       const line = `nameserver ${a.ip} # chaosmetad:${ctx.uid}`;

@@ -27,6 +27,7 @@ export default defineFault({
     if (exists(a.path) && !a.force) throw badArgs(`--path ${a.path} exists; add --force to replace it (it is restored on recover)`);
     if (!exists(path.dirname(a.path)) && !a.force) throw badArgs(`--path: directory ${path.dirname(a.path)} does not exist; add --force to create it`);
   },
+  claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const missing: string[] = [];
     for (let d = path.dirname(a.path); !exists(d); d = path.dirname(d)) missing.unshift(d);

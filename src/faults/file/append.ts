@@ -28,6 +28,7 @@ export default defineFault({
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     if (!fs.lstatSync(a.path).isFile()) throw badArgs(`--path ${a.path} is not a regular file`);
   },
+  claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const chunk = a.content + '\n';
     const m = meta(a.path);

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
@@ -17,6 +18,7 @@ export default defineFault({
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     if (fs.lstatSync(a.path).isSymbolicLink()) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
   },
+  claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const m = meta(a.path);
     await ctx.step('chmod', { path: a.path, mode: m.mode, ino: m.ino, to: a.permission }, async () => {

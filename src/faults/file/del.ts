@@ -22,6 +22,7 @@ export default defineFault({
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     if (fs.lstatSync(a.path).isDirectory() && !a.recursive) throw badArgs(`--path ${a.path} is a directory; add --recursive to delete it`);
   },
+  claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const backup = path.join(ctx.workDir(), 'deleted');
     const m = meta(a.path);

@@ -21,6 +21,7 @@ export default defineFault({
     if (!exists(path.dirname(dst))) throw badArgs(`--dst: directory ${path.dirname(dst)} does not exist`);
     if (dst === a.src || dst.startsWith(a.src + '/')) throw badArgs('--dst must not be --src or inside it');
   },
+  claims: (a) => [`file:${path.resolve(a.src)}`, `file:${path.resolve(a.dst)}`],
   async inject(a, ctx) {
     const dst = target(a.src, a.dst);
     await ctx.step('move', { src: a.src, dst }, async () => {

@@ -28,6 +28,7 @@ export default defineFault({
       throw badArgs(`--count 0 would open ${(fileMax() - allocated()).toLocaleString('en')} files (fs.file-max is ${fileMax().toLocaleString('en')}); give --count at most ${FILL_CAP.toLocaleString('en')} or use --mode conf`);
     }
   },
+  claims: (a) => (a.mode === 'conf' ? ['sysctl:fs.file-max'] : []),
   async inject(a, ctx) {
     if (a.mode === 'conf') {
       const original = fs.readFileSync(FILE_MAX, 'utf8').trim();

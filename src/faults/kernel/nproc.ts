@@ -31,6 +31,7 @@ export default defineFault({
     const u = lookupUser(a.user);
     if (u.uid === 0) throw badArgs('--user must not be root: root ignores RLIMIT_NPROC');
   },
+  claims: (a) => [`nproc:${a.user}`],
   async inject(a, ctx) {
     const u = lookupUser(a.user);
     const pid = await ctx.helper('nproc', { uid: u.uid, gid: u.gid, count: a.count });

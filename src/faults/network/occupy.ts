@@ -27,6 +27,7 @@ export default defineFault({
       throw badArgs(`--port ${a.port}/${a.protocol} is in use by ${owners.map((p) => `pid ${p} (${(readArgv(p) ?? []).join(' ').slice(0, 60)})`).join(', ')}; add --force to kill it first`);
     }
   },
+  claims: (a) => [`port:${a.protocol}:${a.port}`],
   async inject(a, ctx) {
     await journalRecoverCmd(a, ctx);
     const owners = socketOwners(portInodes(a.port, a.protocol));

@@ -1,0 +1,161 @@
+/**
+ * The daemon's clock: recovers every live experiment at its deadline or lease expiry (including ones the CLI
+ * injected while the daemon ran: it polls the shared store), recovers what went stale while it was down, and fires
+ * schedules. Recovering is idempotent and claimed in the store, so racing a CLI watcher is harmless.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Engine } from '../engine/engine';
+import { nextRun } from '../engine/schedules';
+import { badArgs } from '../errors';
+import { alive, isChaosmetad, readArgv } from '../host/procs';
+import type { Metrics } from './metrics';
+
+export type Log = (e: Record<string, unknown>) => void;
+
+const MAX_TICK_MS = 250;
+
+export class Daemon {
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly failures = new Map<string, { n: number; next: number }>();
+  private readonly pidFile: string;
+
+  constructor(readonly engine: Engine, readonly log: Log, readonly metrics: Metrics) {
+    this.pidFile = path.join(engine.dataDir, 'daemon.pid');
+  }
+
+  /** The pid of a daemon serving this data dir, if one runs. */
+  static running(dataDir: string): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'daemon.pid'), 'utf8').trim());
+      if (pid > 0 && pid !== process.pid && alive(pid) && isChaosmetad(readArgv(pid) ?? [])) return pid;
+    } catch { /* none */ }
+    return undefined;
+  }
+
+  /** Take the data dir (one daemon per store: two would fire every schedule twice). */
+  lock(): void {
+    const other = Daemon.running(this.engine.dataDir);
+    if (other) throw badArgs(`another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`);
+    fs.writeFileSync(this.pidFile, `${process.pid}\n`);
+  }
+
+  /** Recover what went stale while the daemon was down, skip missed schedule runs, then start the clock. */
+  async start(): Promise<void> {
+    const store = this.engine.store;
+    for (const r of store.expired()) this.recover(r.uid, 'expired-at-start');
+    for (const r of store.unfinished()) {
+      if (this.inflight.has(r.uid) || Engine.due(r)?.at! <= Date.now()) continue;
+      const interrupted = (r.phase === 'injecting' || r.phase === 'recovering') && !(r.owner_pid && alive(r.owner_pid));
+      if (interrupted) { this.recover(r.uid, 'interrupted'); continue; }
+      if (r.status !== 'success') continue;
+      const effect = await this.engine.effect(r).catch(() => 'unknown');
+      if (effect === 'gone') {
+        store.update(r.uid, { error: 'the fault was gone when the daemon started (host rebooted or helpers killed); recovered what was left' });
+        this.recover(r.uid, 'effect-gone-at-start');
+      } else {
+        this.log({ event: 'rearm', uid: r.uid, effect, due: Engine.due(r) ? new Date(Engine.due(r)!.at).toISOString() : null });
+      }
+    }
+    const now = Date.now();
+    for (const s of store.schedules()) {
+      if (s.next_ms !== null && s.next_ms <= now) {
+        const next = nextRun(s.cron, now);
+        store.updateSchedule(s.id, { next_ms: next, skips: s.skips + 1 });
+        this.log({ event: 'schedule-skip', id: s.id, reason: 'missed while the daemon was down', missed: new Date(s.next_ms).toISOString() });
+        this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'missed' });
+      }
+    }
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Promise.all(this.inflight.values());
+    await Promise.race([wait, new Promise((r) => setTimeout(r, 30_000))]);
+    try {
+      if (fs.readFileSync(this.pidFile, 'utf8').trim() === String(process.pid)) fs.rmSync(this.pidFile);
+    } catch { /* gone */ }
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let next = now + MAX_TICK_MS;
+    try {
+      for (const r of this.engine.store.expired(now)) this.recover(r.uid, Engine.due(r)?.reason ?? 'timeout');
+      next = Math.min(next, this.fireSchedules(now));
+      const due = this.engine.store.nextDue();
+      if (due !== null && due > now) next = Math.min(next, due);
+    } catch (e) {
+      this.log({ event: 'tick-error', error: (e as Error).message });
+    }
+    this.timer = setTimeout(() => this.tick(), Math.max(10, next - Date.now()));
+  }
+
+  /** Recover one experiment in the background (at most one at a time per uid; failures back off). */
+  private recover(uid: string, reason: string): void {
+    if (this.inflight.has(uid)) return;
+    const f = this.failures.get(uid);
+    if (f && f.next > Date.now()) return;
+    const started = process.hrtime.bigint();
+    const p = this.engine.recover(uid, reason).then(
+      (r) => {
+        this.failures.delete(uid);
+        this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'ok' });
+        this.log({ event: 'recovered', uid, reason, message: r.message });
+      },
+      (e: Error) => {
+        const n = (f?.n ?? 0) + 1;
+        this.failures.set(uid, { n, next: Date.now() + Math.min(60_000, 1000 * 2 ** n) });
+        this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'error' });
+        this.log({ event: 'recover-failed', uid, reason, attempt: n, error: e.message });
+      },
+    ).finally(() => {
+      this.metrics.observe('chaosmetad_recover_duration_seconds', 'Time to recover an experiment', {}, Number(process.hrtime.bigint() - started) / 1e9);
+      this.inflight.delete(uid);
+    });
+    this.inflight.set(uid, p);
+  }
+
+  /** Start the schedules that are due; returns the next fire time. A run overlapping its live predecessor is skipped. */
+  private fireSchedules(now: number): number {
+    const store = this.engine.store;
+    let next = Infinity;
+    for (const s of store.schedules()) {
+      if (s.next_ms === null) continue;
+      if (s.next_ms > now) { next = Math.min(next, s.next_ms); continue; }
+      const following = nextRun(s.cron, now);
+      next = Math.min(next, following);
+      const last = s.last_uid ? store.get(s.last_uid) : undefined;
+      if (last && (last.status === 'created' || last.status === 'success')) {
+        store.updateSchedule(s.id, { next_ms: following, skips: s.skips + 1 });
+        this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'skipped' });
+        this.log({ event: 'schedule-skip', id: s.id, reason: `the previous run ${last.uid} is still live (status ${last.status})` });
+        continue;
+      }
+      const uid = `${s.id}-${s.runs + 1}`;
+      // recorded before the inject: a crash cannot fire the same run twice
+      store.updateSchedule(s.id, { next_ms: following, runs: s.runs + 1, last_uid: uid, last_ms: now });
+      this.log({ event: 'schedule-run', id: s.id, uid });
+      const started = process.hrtime.bigint();
+      this.engine.inject({ target: s.target, fault: s.fault, args: JSON.parse(s.args), uid, timeout: s.duration, creator: s.creator, scheduleId: s.id }).then(
+        () => {
+          this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'started' });
+          this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', { target: s.target, fault: s.fault, result: 'ok' });
+          if (s.last_error) store.updateSchedule(s.id, { last_error: '' });
+        },
+        (e: Error) => {
+          this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'error' });
+          this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', { target: s.target, fault: s.fault, result: 'error' });
+          store.updateSchedule(s.id, { last_error: e.message.slice(0, 1000) });
+          this.log({ event: 'schedule-run-failed', id: s.id, uid, error: e.message });
+        },
+      ).finally(() => this.metrics.observe('chaosmetad_inject_duration_seconds', 'Time to inject an experiment', {}, Number(process.hrtime.bigint() - started) / 1e9));
+    }
+    return next;
+  }
+}

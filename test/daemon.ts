@@ -1,0 +1,56 @@
+/** Start the real daemon on a loopback port and talk to it (shared by the daemon and hardening tests). */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { BIN } from './helpers';
+
+export interface Daemon { port: number; proc: ChildProcess; logs: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }
+
+const running = new Set<ChildProcess>();
+
+export function startDaemon(dataDir: string, args: string[] = [], env: Record<string, string> = {}, exe = BIN): Promise<Daemon> {
+  const [file, argv] = exe === BIN ? [process.execPath, [BIN, 'server', '-p', '0', ...args]] : [exe, ['server', '-p', '0', ...args]];
+  const proc = spawn(file, argv, { env: { ...process.env, CHAOSMETAD_DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => { running.delete(proc); r(code); }));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (proc.exitCode !== null) return proc.exitCode;
+    proc.kill(signal);
+    return exited;
+  };
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /"event":"listening".*"port":(\d+)/.exec(out);
+      if (m) { clearInterval(t); resolve({ port: Number(m[1]), proc, logs: () => out, stop }); }
+    }, 20);
+    void exited.then((code) => { clearInterval(t); reject(new Error(`server exited ${code}: ${out}`)); });
+  });
+}
+
+/** Stop every daemon these helpers started (afterAll/afterEach). */
+export async function stopDaemons(): Promise<void> {
+  await Promise.all([...running].map((p) => new Promise<void>((r) => { if (p.exitCode !== null) return r(); p.on('exit', () => r()); p.kill('SIGTERM'); })));
+}
+
+export interface Reply { status: number; json: any; text: string }
+
+export function call(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, tls = false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    const mod = tls ? https : http;
+    const req = mod.request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let data = '';
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => {
+        let json: any = null;
+        try { json = data ? JSON.parse(data) : null; } catch { /* text */ }
+        resolve({ status: res.statusCode ?? 0, json, text: data });
+      });
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
