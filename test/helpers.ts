@@ -153,3 +153,16 @@ export function runInVm(script: string): { code: number; out: string; vars: Reco
   for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
   return { code: r.status ?? -1, out, vars };
 }
+
+/** The detached deadline watchers of an experiment (chaosmetad watch <uid>). */
+export function watcherPids(uid: string): number[] {
+  return taggedPids(uid).filter((pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('watch'); } catch { return false; }
+  });
+}
+
+/** SIGKILL processes and wait until they are gone (reaped or zombie). */
+export async function killAndWait(pids: number[]): Promise<void> {
+  for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  await waitFor(() => pids.every((p) => !taggedPids().includes(p)), 5000, 20);
+}

@@ -74,8 +74,9 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    const wait = Promise.all(this.inflight.values());
-    await Promise.race([wait, new Promise((r) => setTimeout(r, 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.inflight.values()), new Promise((r) => { timer = setTimeout(r, 30_000); })]);
+    clearTimeout(timer);
     try {
       if (fs.readFileSync(this.pidFile, 'utf8').trim() === String(process.pid)) fs.rmSync(this.pidFile);
     } catch { /* gone */ }
