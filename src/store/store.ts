@@ -137,6 +137,17 @@ export class Store {
 
   close(): void { this.db.close(); }
 
+  private readonly stmts = new Map<string, Database.Statement>();
+  /** Prepared statements are cached: preparing costs more than running most of ours. */
+  private sql(text: string): Database.Statement {
+    let st = this.stmts.get(text);
+    if (!st) {
+      if (this.stmts.size > 500) this.stmts.clear();
+      this.stmts.set(text, (st = this.db.prepare(text)));
+    }
+    return st;
+  }
+
   /** Run fn in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
   tx<T>(fn: () => T): T {
     try {
@@ -149,41 +160,41 @@ export class Store {
   }
 
   get(uid: string): ExperimentRow | undefined {
-    return this.db.prepare('SELECT * FROM experiments WHERE uid = ?').get(uid) as ExperimentRow | undefined;
+    return this.sql('SELECT * FROM experiments WHERE uid = ?').get(uid) as ExperimentRow | undefined;
   }
 
   insert(row: ExperimentRow): void {
     const cols = Object.keys(row);
-    this.db.prepare(`INSERT INTO experiments (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+    this.sql(`INSERT INTO experiments (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
   }
 
   /** Remove an ended experiment and its journal (a reused uid). */
   remove(uid: string): void {
-    this.db.prepare('DELETE FROM steps WHERE uid = ?').run(uid);
-    this.db.prepare('DELETE FROM claims WHERE uid = ?').run(uid);
-    this.db.prepare('DELETE FROM experiments WHERE uid = ?').run(uid);
+    this.sql('DELETE FROM steps WHERE uid = ?').run(uid);
+    this.sql('DELETE FROM claims WHERE uid = ?').run(uid);
+    this.sql('DELETE FROM experiments WHERE uid = ?').run(uid);
   }
 
   update(uid: string, patch: Partial<ExperimentRow>): void {
     const now = Date.now();
     const p = { ...patch, update_ms: now, update_time: formatTime(now) };
     const sets = Object.keys(p).map((k) => `${k} = @${k}`).join(', ');
-    this.db.prepare(`UPDATE experiments SET ${sets} WHERE uid = @uid__`).run({ ...p, uid__: uid });
+    this.sql(`UPDATE experiments SET ${sets} WHERE uid = @uid__`).run({ ...p, uid__: uid });
   }
 
   addStep(uid: string, kind: string, data: unknown): number {
-    const r = this.db.prepare(`INSERT INTO steps (uid, kind, data, state, created_ms) VALUES (?, ?, ?, 'pending', ?)`)
+    const r = this.sql(`INSERT INTO steps (uid, kind, data, state, created_ms) VALUES (?, ?, ?, 'pending', ?)`)
       .run(uid, kind, JSON.stringify(data ?? {}), Date.now());
     return Number(r.lastInsertRowid);
   }
 
   setStep(id: number, state: StepState, data?: unknown): void {
-    if (data === undefined) this.db.prepare('UPDATE steps SET state = ? WHERE id = ?').run(state, id);
-    else this.db.prepare('UPDATE steps SET state = ?, data = ? WHERE id = ?').run(state, JSON.stringify(data), id);
+    if (data === undefined) this.sql('UPDATE steps SET state = ? WHERE id = ?').run(state, id);
+    else this.sql('UPDATE steps SET state = ?, data = ? WHERE id = ?').run(state, JSON.stringify(data), id);
   }
 
   steps(uid: string): StepRow[] {
-    return this.db.prepare('SELECT * FROM steps WHERE uid = ? ORDER BY id').all(uid) as StepRow[];
+    return this.sql('SELECT * FROM steps WHERE uid = ? ORDER BY id').all(uid) as StepRow[];
   }
 
   private where(f: QueryFilter): [string, unknown[]] {
@@ -197,9 +208,9 @@ export class Store {
 
   query(f: QueryFilter): { rows: ExperimentRow[]; total: number } {
     const [where, vals] = this.where(f);
-    const total = (this.db.prepare(`SELECT COUNT(*) n FROM experiments ${where}`).get(...vals) as { n: number }).n;
+    const total = (this.sql(`SELECT COUNT(*) n FROM experiments ${where}`).get(...vals) as { n: number }).n;
     const limit = f.limit === undefined ? 10 : f.limit;
-    const rows = this.db.prepare(`SELECT * FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
+    const rows = this.sql(`SELECT * FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
       .all(...vals, limit <= 0 ? -1 : limit, f.offset ?? 0) as ExperimentRow[];
     return { rows, total };
   }
@@ -210,18 +221,18 @@ export class Store {
     const vals: unknown[] = [];
     if (f.target) { conds.push('target = ?'); vals.push(f.target); }
     if (f.fault) { conds.push('fault = ?'); vals.push(f.fault); }
-    return this.db.prepare(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
+    return this.sql(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
   }
 
   /** Live experiments whose deadline (or lease) has passed. */
   expired(now = Date.now()): ExperimentRow[] {
-    return this.db.prepare(`SELECT * FROM experiments WHERE ${LIVE} AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
+    return this.sql(`SELECT * FROM experiments WHERE ${LIVE} AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
       .all(now, now) as ExperimentRow[];
   }
 
   /** The earliest deadline or lease expiry among live experiments (epoch ms), or null. */
   nextDue(): number | null {
-    const r = this.db.prepare(`SELECT MIN(deadline) d, (SELECT MIN(lease_until) FROM experiments WHERE ${LIVE}) l FROM experiments WHERE ${LIVE}`)
+    const r = this.sql(`SELECT MIN(deadline) d, (SELECT MIN(lease_until) FROM experiments WHERE ${LIVE}) l FROM experiments WHERE ${LIVE}`)
       .get() as { d: number | null; l: number | null };
     const v = [r.d, r.l].filter((x): x is number => typeof x === 'number');
     return v.length ? Math.min(...v) : null;
@@ -229,44 +240,44 @@ export class Store {
 
   /** Experiments by status and target (for metrics). */
   counts(): Array<{ status: string; target: string; n: number }> {
-    return this.db.prepare('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{ status: string; target: string; n: number }>;
+    return this.sql('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{ status: string; target: string; n: number }>;
   }
 
   // --- claims: one live experiment per host object -------------------------------------------------------------
 
   /** The live experiment holding a claim on key, if any (claims of ended experiments are stale). */
   claimHolder(key: string): string | undefined {
-    const r = this.db.prepare(`SELECT c.uid FROM claims c JOIN experiments e ON e.uid = c.uid
+    const r = this.sql(`SELECT c.uid FROM claims c JOIN experiments e ON e.uid = c.uid
       WHERE c.key = ? AND (e.${LIVE} OR EXISTS (SELECT 1 FROM steps s WHERE s.uid = e.uid AND s.state != 'undone'))`).get(key) as { uid: string } | undefined;
     return r?.uid;
   }
 
   claim(key: string, uid: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO claims (key, uid) VALUES (?, ?)').run(key, uid);
+    this.sql('INSERT OR REPLACE INTO claims (key, uid) VALUES (?, ?)').run(key, uid);
   }
 
   releaseClaims(uid: string): void {
-    this.db.prepare('DELETE FROM claims WHERE uid = ?').run(uid);
+    this.sql('DELETE FROM claims WHERE uid = ?').run(uid);
   }
 
   // --- schedules -------------------------------------------------------------------------------------------------
 
   addSchedule(row: ScheduleRow): void {
     const cols = Object.keys(row);
-    this.db.prepare(`INSERT INTO schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+    this.sql(`INSERT INTO schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
   }
 
   schedules(id?: string): ScheduleRow[] {
-    if (id) return this.db.prepare('SELECT * FROM schedules WHERE id = ?').all(id) as ScheduleRow[];
-    return this.db.prepare('SELECT * FROM schedules ORDER BY create_ms').all() as ScheduleRow[];
+    if (id) return this.sql('SELECT * FROM schedules WHERE id = ?').all(id) as ScheduleRow[];
+    return this.sql('SELECT * FROM schedules ORDER BY create_ms').all() as ScheduleRow[];
   }
 
   updateSchedule(id: string, patch: Partial<ScheduleRow>): void {
     const sets = Object.keys(patch).map((k) => `${k} = @${k}`).join(', ');
-    this.db.prepare(`UPDATE schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+    this.sql(`UPDATE schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
   }
 
   removeSchedule(id: string): boolean {
-    return this.db.prepare('DELETE FROM schedules WHERE id = ?').run(id).changes > 0;
+    return this.sql('DELETE FROM schedules WHERE id = ?').run(id).changes > 0;
   }
 }
