@@ -41,7 +41,8 @@ export function call(port: number, method: string, path: string, body?: unknown,
   return new Promise((resolve, reject) => {
     const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
     const mod = tls ? https : http;
-    const req = mod.request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+    // a fresh connection each time: a kept-alive socket may have been closed while the event loop was blocked
+    const req = mod.request({ agent: false, host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       let data = '';
       res.on('data', (d) => { data += d; });
       res.on('end', () => {

@@ -45,7 +45,8 @@ export interface EngineOptions {
   watcher?: boolean;
 }
 
-const UID_RE = /^[A-Za-z0-9_-]{5,36}$/;
+/** 5-36 of [A-Za-z0-9_-] (compat), not starting with "-" (it would read as an option in argv) */
+const UID_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{4,35}$/;
 const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,7 +93,7 @@ export class Engine {
   prepare(req: InjectRequest) {
     const def = findFault(req.target, req.fault);
     if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
-      throw badArgs(`--uid must be 5 to 36 characters of letters, digits, "_" and "-", got ${shown(req.uid)}`);
+      throw badArgs(`--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`);
     }
     let timeoutMs = 0;
     if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0) timeoutMs = parseDuration(req.timeout, 'timeout', 's');

@@ -44,11 +44,12 @@ export function integer<const O extends Common<number> & { min: number; max: num
   };
 }
 
-export function string<const O extends Common<string> & { pattern?: RegExp; form?: string; maxLength?: number }>(o: O): Built<string, O> {
+export function string<const O extends Common<string> & { pattern?: RegExp; form?: string; maxLength?: number; numeric?: boolean }>(o: O): Built<string, O> {
   return {
     kind: 'string', ...o,
     parse(raw, flag) {
       const form = o.form ?? 'a string';
+      if (typeof raw !== 'string' && !(o.numeric && typeof raw === 'number')) throw badArgs(`--${flag} must be ${form} (a JSON string), got ${shown(raw)}`);
       const s = asString(raw, flag, form);
       if (s.length > (o.maxLength ?? MAX_STRING)) throw badArgs(`--${flag} is too long (${s.length} characters, at most ${o.maxLength ?? MAX_STRING})`);
       if (s.includes('\0')) throw badArgs(`--${flag} must not contain NUL characters`);
@@ -128,7 +129,8 @@ export function parseFlags<F extends FlagSpecs>(specs: F, raw: Record<string, un
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(specs)) {
     const name = kebab(k);
-    if (k in values && !(spec.kind !== 'string' && spec.kind !== 'boolean' && values[k] === '')) {
+    // an empty value is "not given" (HTTP clients send "" for unset fields), for every kind
+    if (k in values && values[k] !== '') {
       out[k] = spec.parse(values[k], name);
     } else if (spec.required) {
       throw badArgs(`--${name} is required: ${spec.description}`);

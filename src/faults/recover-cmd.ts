@@ -2,6 +2,9 @@
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { runUserCommand } from '../host/command';
 import { splitArgv } from '../util/argv';
+import { whichTool } from '../host/executor';
+import { shown } from '../util/units';
+import * as fs from 'node:fs';
 import { boolean, string } from './flags';
 import type { InjectContext, UndoFn } from './types';
 
@@ -14,7 +17,13 @@ type Args = { recoverCmd?: string; recoverShell?: boolean };
 
 export function validateRecoverCmd(a: Args): void {
   if (a.recoverShell && !a.recoverCmd) throw badArgs('--recover-shell needs --recover-cmd');
-  if (a.recoverCmd && !a.recoverShell) splitArgv(a.recoverCmd, 'recover-cmd');
+  if (a.recoverCmd && !a.recoverShell) {
+    const argv = splitArgv(a.recoverCmd, 'recover-cmd');
+    const exe = argv[0].includes('/') ? (argv[0].startsWith('/') ? argv[0] : '') : whichTool(argv[0]);
+    let ok = false;
+    try { if (exe) { fs.accessSync(exe, fs.constants.X_OK); ok = fs.statSync(exe).isFile(); } } catch { /* not executable */ }
+    if (!ok) throw badArgs(`--recover-cmd: ${shown(argv[0])} is not an executable (give a program in PATH or an absolute path; add --recover-shell for a shell command line)`);
+  }
 }
 
 /** Journal the command first: whatever happens next, recover runs it. */

@@ -90,13 +90,22 @@ export function routes(engine: Engine, metrics: Metrics): Record<string, Route> 
     'GET /healthz': () => ({ status: 'ok' }),
     'POST /v1/experiment/inject': async (body) => {
       const req = injectRequest(body);
+      if (body.duration !== undefined && body.duration !== null && body.duration !== '' && (body.schedule === undefined || body.schedule === null || body.schedule === '')) {
+        throw badArgs('duration goes with schedule (for a one-off experiment use timeout)');
+      }
       if (body.schedule !== undefined && body.schedule !== null && body.schedule !== '') {
         return { schedule: scheduleJson(createSchedule(engine, { ...req, schedule: body.schedule, duration: durationField(body, 'duration') })) };
+      }
+      if (bool(body, 'dry_run')) {
+        const dry = await engine.inject({ ...req, dryRun: true });
+        return { dry_run: true, uid: dry.experiment.uid, planned: dry.planned };
       }
       const res = await timed('inject', { target: req.target, fault: req.fault }, () => engine.inject(req));
       return { experiment: experimentJson(res.experiment) };
     },
     'POST /v1/experiment/query': (body) => {
+      const status = str(body, 'status', 16);
+      if (status && !['created', 'success', 'error', 'destroyed'].includes(status)) throw badArgs(`status must be one of created, success, error, destroyed, got ${shown(status)}`);
       const { rows, total } = engine.query({
         uid: str(body, 'uid'), status: str(body, 'status'), target: str(body, 'target'), fault: str(body, 'fault'), creator: str(body, 'creator'),
         containerId: str(body, 'container_id'), containerRuntime: str(body, 'container_runtime'), offset: uint(body, 'offset', 0), limit: uint(body, 'limit', 10),

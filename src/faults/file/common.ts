@@ -14,6 +14,8 @@ export function safePath(raw: unknown, flag: string): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw badArgs(`--${flag} must be a file path, got ${shown(raw)}`);
   if (raw.length > 4096) throw badArgs(`--${flag} is too long (${raw.length} characters, at most 4096)`);
   if (/[\0\n\r]/.test(raw)) throw badArgs(`--${flag} must not contain NUL or newline characters`);
+  if (!raw.startsWith('/')) throw badArgs(`--${flag} must be an absolute path (starting with /), got ${shown(raw)}`);
+  if (raw.split('/').some((seg) => seg === '..' || seg === '.')) throw badArgs(`--${flag} must not contain "." or ".." segments, got ${shown(raw)}`);
   const abs = path.resolve(raw);
   let real = abs;
   // the nearest existing ancestor, resolved: a symlink into /proc is refused too

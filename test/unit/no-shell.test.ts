@@ -1,0 +1,49 @@
+/** No code path builds a shell command from input: the one explicit shell is --recover-shell in recover-cmd.ts. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+function files(dir: string, ext: RegExp): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? files(p, ext) : ext.test(e.name) ? [p] : [];
+  });
+}
+
+const PATTERNS: Array<[string, RegExp]> = [
+  ['shell: true', /shell\s*:\s*true/],
+  ['sh -c / bash -c', /\b(ba)?sh\b['"]?\s*,?\s*\[?\s*['"]?-c\b/],
+  ['child_process exec/execSync (runs a shell)', /\b(exec|execSync)\s*\(\s*[`'"]/],
+  ['execa.command / $`` (parses a command string)', /execa\.command|execaCommand|\$`/],
+  ['system()/popen() in C', /\b(system|popen)\s*\(/],
+];
+
+/** the explicit, documented shell of --recover-shell, and help texts that mention it */
+const ALLOWED: Array<[string, string]> = [
+  ['src/faults/recover-cmd.ts', "['/bin/sh', '-c', a.recoverCmd]"],
+  ['src/faults/recover-cmd.ts', "description: 'run --recover-cmd with /bin/sh -c"],
+  ['src/faults/network/occupy.ts', '--recover-shell for /bin/sh -c)'],
+  ['src/faults/process/kill.ts', '(add --recover-shell to run it with /bin/sh -c)'],
+];
+
+test('no shell anywhere in src/ or native/ but the documented --recover-shell', () => {
+  const hits: string[] = [];
+  for (const f of [...files(path.join(ROOT, 'src'), /\.ts$/), ...files(path.join(ROOT, 'native'), /\.[ch]$/)]) {
+    const rel = path.relative(ROOT, f);
+    fs.readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
+      for (const [name, re] of PATTERNS) {
+        if (!re.test(line)) continue;
+        if (ALLOWED.some(([file, text]) => rel === file && line.includes(text))) continue;
+        if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue; // comments and help text
+        hits.push(`${rel}:${i + 1}: ${name}: ${line.trim()}`);
+      }
+    });
+  }
+  expect(hits).toEqual([]);
+});
+
+test('the grep would catch them (the patterns are live)', () => {
+  for (const bad of ["spawn('x', [], { shell: true })", "execa('bash', ['-c', cmd])", "execa('/bin/sh', ['-c', x])", "execSync('rm ' + p)", 'system("rm -rf x");']) {
+    expect(PATTERNS.some(([, re]) => re.test(bad))).toBe(true);
+  }
+});
