@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import { badArgs, injectError } from '../../errors';
-import { whichTool } from '../../host/executor';
+import { Executor, whichTool } from '../../host/executor';
 import { ifaceExists } from '../../host/tc';
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
@@ -23,6 +23,14 @@ function ports(raw: unknown, flag: string): string[] {
 
 /** Our chain's name: unique per experiment, within iptables' 28 characters. */
 const chainOf = (uid: string) => `CHAOSMETAD-${crypto.createHash('sha1').update(uid).digest('hex').slice(0, 12)}`;
+
+/** Does the nf_tables `ip filter` table exist? 'unknown' with iptables-legacy or without nft. */
+async function nftFilterTable(exec: Executor): Promise<'present' | 'absent' | 'unknown'> {
+  const v = await exec.run('iptables', ['-V'], { allowFail: true });
+  if (!/nf_tables/.test(v.stdout) || !whichTool('nft')) return 'unknown';
+  const r = await exec.run('nft', ['list', 'table', 'ip', 'filter'], { allowFail: true });
+  return r.exitCode === 0 ? 'present' : 'absent';
+}
 
 export default defineFault({
   target: 'network',
@@ -47,6 +55,8 @@ export default defineFault({
   },
   async inject(a, ctx) {
     const chain = chainOf(ctx.uid);
+    // iptables-nft creates the `ip filter` table on first use: remember whether we did, to remove it again if empty
+    if (!ctx.dryRun && (await nftFilterTable(ctx.exec)) === 'absent') await ctx.step('filter-table', { created: true }, async () => {});
     await ctx.step('chain', { chain }, async () => {
       await ctx.exec.run('iptables', ['-w', '-N', chain]);
       await ctx.exec.run('iptables', ['-w', '-A', chain, '-j', 'DROP']);
@@ -76,6 +86,12 @@ export default defineFault({
     return { chain, rules: jumps.map((j) => j.join(' ')) };
   },
   undo: {
+    async 'filter-table'(_d, ctx) {
+      // only if nothing but the empty base chains is left (another experiment or the admin may use it now)
+      const rules = await ctx.exec.run('iptables', ['-w', '-S'], { allowFail: true });
+      const empty = rules.exitCode === 0 && rules.stdout.trim().split('\n').every((l) => /^-P (INPUT|FORWARD|OUTPUT) ACCEPT$/.test(l.trim()));
+      if (empty && (await nftFilterTable(ctx.exec)) === 'present') await ctx.exec.run('nft', ['delete', 'table', 'ip', 'filter'], { allowFail: true });
+    },
     async jump(d, ctx) {
       // -D removes one copy; loop in case a crash retried the insert
       for (let i = 0; i < 8; i++) {
