@@ -93,3 +93,8 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
     expect(() => parseFlags(fill.flags, { bytes: '1MB', mode: 'disk' })).toThrow(/--mode must be one of ram, cache/);
   });
 });
+
+test('every fault checks its effect on the host; only helper-based faults rely on the default (helpers alive)', () => {
+  const helperBased = ['cpu burn', 'cpu load', 'mem fill', 'mem oom', 'diskio burn', 'kernel nproc', 'network occupy'];
+  expect(FAULTS.filter((f) => !f.check).map((f) => `${f.target} ${f.fault}`)).toEqual(helperBased);
+});

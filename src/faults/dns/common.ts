@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import type { Executor } from '../../host/executor';
 import { meta, writeAtomic } from '../file/common';
-import type { UndoFn } from '../types';
+import type { CheckContext, Effect, UndoFn } from '../types';
 
 export interface Removed { index: number; original: string; modified: string | null }
 
@@ -69,3 +69,18 @@ export const lineUndo: Record<string, UndoFn> = {
     await ctx.exec.change(`restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`, () => write(d.file, lines.join('\n')));
   },
 };
+
+/** Read the file: are our added lines there, and the lines we removed still gone (or rewritten)? */
+export async function lineCheck(ctx: CheckContext): Promise<Effect> {
+  const edits = ctx.steps.filter((s) => s.kind === 'add-line' || s.kind === 'remove-lines');
+  if (!edits.length) return 'unknown';
+  let held = 0;
+  for (const s of edits) {
+    let lines: string[];
+    try { lines = fs.readFileSync(s.data.file, 'utf8').split('\n'); } catch { continue; }
+    if (s.kind === 'add-line') { if (lines.includes(s.data.line)) held++; continue; }
+    const removed = (s.data.removed ?? []) as Removed[];
+    if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified)))) held++;
+  }
+  return held === edits.length ? 'in-place' : held ? 'partial' : 'gone';
+}

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
-import { addLine, lineUndo, removeLines } from './common';
+import { addLine, lineCheck, lineUndo, removeLines } from './common';
 
 const HOSTS = process.env.CHAOSMETAD_HOSTS_FILE || '/etc/hosts';
 
@@ -47,6 +47,7 @@ export default defineFault({
     return { file: HOSTS, removed: (r.removed as unknown[]).length };
   },
   undo: lineUndo,
+  check: (_a, ctx) => lineCheck(ctx),
 });
 
 function fields(line: string): string[] {

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
-import { addLine, lineUndo, removeLines } from './common';
+import { addLine, lineCheck, lineUndo, removeLines } from './common';
 
 const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
 
@@ -38,6 +38,7 @@ export default defineFault({
     return { file: RESOLV, removed: (r.removed as unknown[]).length };
   },
   undo: lineUndo,
+  check: (_a, ctx) => lineCheck(ctx),
 });
 
 function isServer(line: string, ip: string): boolean {
