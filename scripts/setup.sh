@@ -8,7 +8,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 if [ "$node_major" -lt 20 ]; then echo "setup: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables >/dev/null
+apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables nftables >/dev/null
 npm ci --no-audit --no-fund
 npm run build
 install -m 0755 dist/chaosmetad /usr/local/bin/chaosmetad

@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { BIN } from './helpers';
 
-export interface Daemon { port: number; proc: ChildProcess; logs: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }
+export interface Daemon { port: number; proc: ChildProcess; logs: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null>; exited: Promise<number | null> }
 
 const running = new Set<ChildProcess>();
 
@@ -24,7 +24,7 @@ export function startDaemon(dataDir: string, args: string[] = [], env: Record<st
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {
       const m = /"event":"listening".*"port":(\d+)/.exec(out);
-      if (m) { clearInterval(t); resolve({ port: Number(m[1]), proc, logs: () => out, stop }); }
+      if (m) { clearInterval(t); resolve({ port: Number(m[1]), proc, logs: () => out, stop, exited }); }
     }, 20);
     void exited.then((code) => { clearInterval(t); reject(new Error(`server exited ${code}: ${out}`)); });
   });

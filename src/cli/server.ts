@@ -73,13 +73,16 @@ export default class Server extends ChaosCommand {
     log({ event: 'listening', addr: host, port: typeof bound === 'object' && bound ? bound.port : port, tls: !!tls, auth: token ? 'bearer' : 'none (loopback)', data_dir: engine.dataDir });
     await daemon.start();
     await new Promise<void>((resolve) => {
+      let stopping = false;
       const stop = (sig: string) => {
+        if (stopping) { log({ event: 'already-stopping', signal: sig }); return; } // finish in-flight requests anyway
+        stopping = true;
         log({ event: 'stopping', signal: sig });
         server!.close(() => resolve());
         server!.closeIdleConnections();
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
     });
     await daemon.stop();
     log({ event: 'stopped' });

@@ -3,7 +3,7 @@
  * start-up recovery, leases, schedules (fire, no overlap, survive restart), metrics, OpenAPI, TLS, --server.
  * The CLI's own watcher is killed in these tests wherever the daemon must be the one that recovers.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cli, hostSettles, hostState, killAndWait, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor, watcherPids, ROOT } from '../helpers';
@@ -228,4 +228,25 @@ test('one daemon per data dir', async () => {
   await expect(startDaemon(dir)).rejects.toThrow(/another chaosmetad server \(pid \d+\) already serves/);
   expect(await d.stop()).toBe(0);
   await (await startDaemon(dir)).stop();
+});
+
+test('SIGTERM finishes the request in flight, then exits 0', async () => {
+  const dir = dataDir();
+  const d = await startDaemon(dir);
+  // an inject that takes ~2 s: a stop that something keeps undoing (the fault then fails its check, exit 3)
+  const victim = spawn('sleep', ['3610'], { stdio: 'ignore' });
+  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' });
+  try {
+    const pending = call(d.port, 'POST', '/v1/experiment/inject', { target: 'process', fault: 'stop', args: JSON.stringify({ pid: victim.pid }), uid: 'inflight-1' });
+    await sleep(700);
+    d.proc.kill('SIGTERM');
+    const r = await pending;
+    expect(r.json).toMatchObject({ code: 3 });
+    expect(r.json.message).toMatch(/not in place right after inject/);
+    expect(await d.exited).toBe(0); // one SIGTERM: it finished the request, then exited by itself
+    expect(d.logs()).toMatch(/"event":"stopping".*\n.*"path":"\/v1\/experiment\/inject".*"code":3[\s\S]*"event":"stopped"/);
+  } finally {
+    continuer.kill('SIGKILL');
+    victim.kill('SIGKILL');
+  }
 });
