@@ -86,7 +86,7 @@ beforeAll(async () => {
   spawnSync('ip', ['link', 'add', 'cmhv0', 'type', 'veth', 'peer', 'name', 'cmhv1', 'netns', NETNS]);
   const d = await startDaemon(dir);
   port = d.port;
-  d.proc.on('exit', (code, sig) => { if (sig !== 'SIGTERM') console.error(`daemon exited (${code ?? sig}):\n${d.logs().slice(-3000)}`); });
+  d.proc.on('exit', (code, sig) => { if (code !== 0 && sig !== 'SIGTERM') console.error(`daemon exited (${code ?? sig}):\n${d.logs().slice(-3000)}`); });
 });
 
 afterAll(async () => {

@@ -7,6 +7,7 @@
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { BIN, cli, hostState, queryJson, sleep, taggedPids, tmpDir } from '../helpers';
 
 jest.setTimeout(900_000);
@@ -88,6 +89,22 @@ function runAndKill(args: string[], ms: number): Promise<{ killed: boolean; code
   return new Promise((r) => p.on('exit', (code) => { clearTimeout(t); r({ killed, code }); }));
 }
 
+/** Run `chaosmetad <args>` and SIGKILL it as soon as the store holds `k` journal steps of `uid`. */
+async function runAndKillAtStep(args: string[], uid: string, k: number): Promise<{ killed: boolean; code: number | null }> {
+  const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  const db = new Database(path.join(dir, 'chaosmetad.db'), { readonly: true });
+  const count = db.prepare('SELECT COUNT(*) n FROM steps WHERE uid = ?');
+  let killed = false;
+  const until = Date.now() + 10_000;
+  while (p.exitCode === null && Date.now() < until) {
+    if ((count.get(uid) as { n: number }).n >= k) { killed = true; p.kill('SIGKILL'); break; }
+    await new Promise((r) => setImmediate(r));
+  }
+  db.close();
+  return { killed, code: await exited };
+}
+
 /** The store knows this experiment and has not closed it: live, or failed (its undo is journaled). */
 function storeKnows(uid: string): boolean {
   const rows = queryJson(dir, ['-u', uid]).experiments;
@@ -98,8 +115,15 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
   const clean = fingerprint();
   // one full run: the fault works here, and how long an inject takes
   const t0 = Date.now();
-  const full = cli(dir, ['inject', ...argsOf(), '--uid', `kfull-${name.replace(/\W+/g, '-')}`]);
+  const fullUid = `kfull-${name.replace(/\W+/g, '-')}`;
+  const full = cli(dir, ['inject', ...argsOf(), '--uid', fullUid]);
   const injectMs = Date.now() - t0;
+  // when its host changes began: the first journal step (stored just before the first change)
+  const db = new Database(path.join(dir, 'chaosmetad.db'), { readonly: true });
+  const first = (db.prepare('SELECT MIN(created_ms) t FROM steps WHERE uid = ?').get(fullUid) as { t: number }).t;
+  const nSteps = (db.prepare('SELECT COUNT(*) n FROM steps WHERE uid = ?').get(fullUid) as { n: number }).n;
+  db.close();
+  const changeFrom = Math.max(0, first - t0 - 40);
   expect(full.stderr).toBe('');
   expect(fingerprint()).not.toBe(clean); // the fault changed something we watch
   // kill the recover of that one at a random moment, then finish it
@@ -113,9 +137,15 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
   const delays: number[] = [];
   for (let i = 0; i < KILLS_PER_FAULT; i++) {
     const uid = `k${i}-${name.replace(/\W+/g, '-')}`.slice(0, 36);
-    const ms = Math.round(100 + rand() * (injectMs - 100)); // node itself needs ~100 ms to start
+    // node and the CLI take most of an inject to start: kill mostly where the host changes (from the first
+    // journal step of the full run to the end), sometimes anywhere
+    const ms = rand() < 0.8 ? Math.round(changeFrom + rand() * (injectMs - changeFrom)) : Math.round(100 + rand() * (injectMs - 100));
     delays.push(ms);
-    const r = await runAndKill(['inject', ...argsOf(), '--uid', uid], ms);
+    // even rounds: SIGKILL the moment its k-th journal step is stored (just before or during the k-th host change);
+    // odd rounds: at a random time
+    const atStep = i % 2 === 0 ? 1 + Math.floor(rand() * nSteps) : 0;
+    const r = atStep ? await runAndKillAtStep(['inject', ...argsOf(), '--uid', uid], uid, atStep) : await runAndKill(['inject', ...argsOf(), '--uid', uid], ms);
+    if (atStep) delays[delays.length - 1] = -atStep;
     if (r.killed) kills++;
     const mid = fingerprint();
     if (mid !== clean) caughtMidway++;
@@ -130,5 +160,5 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
     expect(after).toBe(clean);
     expect(taggedPids().length).toBe(0);
   }
-  report.push(`  ${name}: inject ${injectMs} ms; kills at ${delays.join(', ')} ms + one recover; clean after each`);
+  report.push(`  ${name}: inject ${injectMs} ms, ${nSteps} journal steps (changes from ~${changeFrom} ms); kills at ${delays.map((d) => (d < 0 ? `step ${-d}` : `${d} ms`)).join(', ')} + one recover; clean after each`);
 });

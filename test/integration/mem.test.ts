@@ -26,10 +26,12 @@ test('mem fill ram holds the bytes resident and locked; recover frees them', asy
   console.log(`mem fill ram 300MB: helper VmRSS ${st.VmRSS}, VmLck ${st.VmLck}`);
   expect(kb(st.VmRSS)).toBeGreaterThanOrEqual(300 * MB);
   expect(kb(st.VmLck)).toBeGreaterThanOrEqual(300 * MB);
-  expect(avail0 - meminfo().MemAvailable).toBeGreaterThan(250 * MB);
+  const availInjected = meminfo().MemAvailable;
+  expect(avail0 - availInjected).toBeGreaterThan(250 * MB);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(taggedPids(uid)).toEqual([]);
-  expect(await waitFor(() => avail0 - meminfo().MemAvailable < 100 * MB, 5000)).toBe(true);
+  // recover gives the 300 MB back (measured against the moment before it: other processes may drift meanwhile)
+  expect(await waitFor(() => meminfo().MemAvailable - availInjected > 250 * MB, 5000)).toBe(true);
 });
 
 test('mem fill cache fills shared memory (buff/cache); recover frees it', async () => {
