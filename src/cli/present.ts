@@ -1,6 +1,9 @@
 /** How experiments are shown: the compat JSON shape and the query table. */
 import type { ExperimentRow } from '../store/store';
 
+/** The columns experimentJson reads. */
+export const COMPAT_COLUMNS = ['uid', 'target', 'fault', 'args', 'runtime', 'status', 'creator', 'timeout', 'error', 'create_time', 'update_time', 'container_id', 'container_runtime'] as const;
+
 /** Exactly the original's fields, in its order; args and runtime are JSON strings. */
 export function experimentJson(r: ExperimentRow) {
   return {

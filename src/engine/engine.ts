@@ -323,8 +323,8 @@ export class Engine {
     return out;
   }
 
-  query(f: QueryFilter) {
-    return this.store.query(f);
+  query(f: QueryFilter, columns?: readonly string[]) {
+    return this.store.query(f, columns);
   }
 
   /** When a live experiment is due for recovery (its deadline or lease expiry), and why; null = never. */

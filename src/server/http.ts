@@ -9,7 +9,7 @@ import type * as http from 'node:http';
 import { ChaosError, ExitCode, asChaosError, badArgs } from '../errors';
 import type { Engine, InjectRequest } from '../engine/engine';
 import { SCHEDULE_ID_RE, createSchedule, scheduleJson } from '../engine/schedules';
-import { experimentJson } from '../cli/present';
+import { COMPAT_COLUMNS, experimentJson } from '../cli/present';
 import { versionInfo } from '../cli/misc';
 import { shown } from '../util/units';
 import type { Metrics } from './metrics';
@@ -109,7 +109,7 @@ export function routes(engine: Engine, metrics: Metrics): Record<string, Route> 
       const { rows, total } = engine.query({
         uid: str(body, 'uid'), status: str(body, 'status'), target: str(body, 'target'), fault: str(body, 'fault'), creator: str(body, 'creator'),
         containerId: str(body, 'container_id'), containerRuntime: str(body, 'container_runtime'), offset: uint(body, 'offset', 0), limit: uint(body, 'limit', 10),
-      });
+      }, COMPAT_COLUMNS);
       return { experiments: rows.map(experimentJson), total };
     },
     'POST /v1/experiment/recover': async (body) => {

@@ -206,11 +206,13 @@ export class Store {
     return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
   }
 
-  query(f: QueryFilter): { rows: ExperimentRow[]; total: number } {
+  /** Newest first. `columns` narrows what is read (the compat JSON needs 13 of the columns: a hot path). */
+  query(f: QueryFilter, columns?: readonly string[]): { rows: ExperimentRow[]; total: number } {
     const [where, vals] = this.where(f);
     const total = (this.sql(`SELECT COUNT(*) n FROM experiments ${where}`).get(...vals) as { n: number }).n;
     const limit = f.limit === undefined ? 10 : f.limit;
-    const rows = this.sql(`SELECT * FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
+    const cols = columns ? columns.filter((c) => /^[a-z_]+$/.test(c)).join(', ') : '*';
+    const rows = this.sql(`SELECT ${cols} FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
       .all(...vals, limit <= 0 ? -1 : limit, f.offset ?? 0) as ExperimentRow[];
     return { rows, total };
   }
