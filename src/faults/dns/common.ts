@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import type { Executor } from '../../host/executor';
-import { meta, writeAtomic } from '../file/common';
+import { meta, removeTemp, writeAtomic } from '../file/common';
+import { withLock } from '../../host/lock';
 import type { CheckContext, Effect, UndoFn } from '../types';
 
 export interface Removed { index: number; original: string; modified: string | null }
@@ -22,6 +23,9 @@ function write(file: string, text: string): void {
 
 /** Add a line (at the end, or at the top) that names the experiment. */
 export async function addLine(exec: Executor, file: string, line: string, top = false): Promise<Record<string, unknown>> {
+  return withLock(`edit-${file}`, async () => addLineLocked(exec, file, line, top));
+}
+async function addLineLocked(exec: Executor, file: string, line: string, top: boolean): Promise<Record<string, unknown>> {
   const text = fs.readFileSync(file, 'utf8');
   const addedNewline = !top && text.length > 0 && !text.endsWith('\n');
   const next = top ? `${line}\n${text}` : `${text}${addedNewline ? '\n' : ''}${line}\n`;
@@ -31,6 +35,9 @@ export async function addLine(exec: Executor, file: string, line: string, top = 
 
 /** Remove (or rewrite) lines; returns what to put back. */
 export async function removeLines(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
+  return withLock(`edit-${file}`, async () => removeLinesLocked(exec, file, edit));
+}
+async function removeLinesLocked(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   const removed: Removed[] = [];
   const out: string[] = [];
@@ -45,7 +52,14 @@ export async function removeLines(exec: Executor, file: string, edit: (line: str
 }
 
 export const lineUndo: Record<string, UndoFn> = {
+  // (read-modify-write of a shared file: under the same lock as the inject edits)
+  'add-line': (d, ctx) => withLock(`edit-${d.file}`, () => undoAdd(d, ctx)),
+  'remove-lines': (d, ctx) => withLock(`edit-${d.file}`, () => undoRemove(d, ctx)),
+};
+
+const undoLines: Record<string, UndoFn> = {
   async 'add-line'(d, ctx) {
+    removeTemp(d.file);
     if (!fs.existsSync(d.file)) return;
     let text = fs.readFileSync(d.file, 'utf8');
     const at = text.split('\n').indexOf(d.line);
@@ -57,6 +71,7 @@ export const lineUndo: Record<string, UndoFn> = {
     await ctx.exec.change(`remove from ${d.file}: ${d.line}`, () => write(d.file, text));
   },
   async 'remove-lines'(d, ctx) {
+    removeTemp(d.file);
     if (!fs.existsSync(d.file) || !d.removed?.length) return;
     const lines = fs.readFileSync(d.file, 'utf8').split('\n');
     for (const r of [...(d.removed as Removed[])].reverse()) {
@@ -69,6 +84,8 @@ export const lineUndo: Record<string, UndoFn> = {
     await ctx.exec.change(`restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`, () => write(d.file, lines.join('\n')));
   },
 };
+const undoAdd: UndoFn = (d, ctx) => undoLines['add-line'](d, ctx);
+const undoRemove: UndoFn = (d, ctx) => undoLines['remove-lines'](d, ctx);
 
 /** Read the file: are our added lines there, and the lines we removed still gone (or rewritten)? */
 export async function lineCheck(ctx: CheckContext): Promise<Effect> {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { boolean, string } from '../flags';
 import { defineFault } from '../types';
-import { backupFile, exists, pathFlag, permissionFlag, restoreFile, sha256, writeAtomic } from './common';
+import { backupFile, exists, meta, pathFlag, permissionFlag, removeTemp, restoreFile, sha256, writeAtomic } from './common';
 
 export default defineFault({
   target: 'file',
@@ -38,7 +38,9 @@ export default defineFault({
     }
     const existed = exists(a.path);
     const backup = path.join(ctx.workDir(), `add-backup`);
-    await ctx.step('write', { path: a.path, existed, backup }, async () => {
+    // what the file was, journaled before anything is touched: undo can tell whether the write happened
+    const orig = existed && !ctx.dryRun ? { meta: meta(a.path), origSha: sha256(a.path) } : {};
+    await ctx.step('write', { path: a.path, existed, backup, ...orig }, async () => {
       let mode = a.permission ?? 0o644;
       let owner = {};
       if (existed) {
@@ -56,8 +58,13 @@ export default defineFault({
   },
   undo: {
     async write(d, ctx) {
+      removeTemp(d.path);
       if (d.existed) {
-        if (d.meta && exists(d.backup)) await restoreFile(ctx.exec, d.path, d.backup, d.meta);
+        if (!d.meta || !exists(d.backup)) return;
+        // killed before the write (or during the backup copy): the file is still the original
+        if (d.origSha && exists(d.path) && sha256(d.path) === d.origSha) return;
+        if (d.origSha && sha256(d.backup) !== d.origSha) throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
+        await restoreFile(ctx.exec, d.path, d.backup, d.meta);
         return;
       }
       if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => fs.rmSync(d.path, { force: true }));

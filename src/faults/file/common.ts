@@ -58,9 +58,21 @@ export function meta(p: string): Meta {
 export const exists = (p: string): boolean => { try { fs.lstatSync(p); return true; } catch { return false; } };
 export const sha256 = (p: string): string => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 
-/** Write a file atomically (temp file in the same directory, fsync, rename), with the given mode and owner. */
+/** The temp file writeAtomic uses for p: fixed, so an undo can remove one a crash left behind. */
+export const tempPath = (p: string): string => path.join(path.dirname(p), `.${path.basename(p)}.chaosmetad-tmp`);
+
+/** Remove a temp file a killed writer left (never follows a symlink: rm removes the link itself). */
+export function removeTemp(p: string): void {
+  fs.rmSync(tempPath(p), { force: true });
+}
+
+/**
+ * Write a file atomically (temp file in the same directory, fsync, rename), with the given mode and owner. Callers
+ * serialize writers of one path (claims; a lock for /etc/hosts and resolv.conf).
+ */
 export function writeAtomic(p: string, data: Buffer | string, m: { mode: number; uid?: number; gid?: number }): void {
-  const tmp = path.join(path.dirname(p), `.${path.basename(p)}.chaosmetad-${process.pid}-${crypto.randomBytes(3).toString('hex')}`);
+  const tmp = tempPath(p);
+  removeTemp(p); // left by a writer killed mid-way
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
