@@ -2,7 +2,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BIN } from './helpers';
+
+/** The token of the daemon on each port (its data dir's generated token, or the one it was given). */
+const tokens = new Map<number, string>();
 
 export interface Daemon { port: number; proc: ChildProcess; logs: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null>; exited: Promise<number | null> }
 
@@ -24,7 +29,13 @@ export function startDaemon(dataDir: string, args: string[] = [], env: Record<st
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {
       const m = /"event":"listening".*"port":(\d+)/.exec(out);
-      if (m) { clearInterval(t); resolve({ port: Number(m[1]), proc, logs: () => out, stop, exited }); }
+      if (m) {
+        clearInterval(t);
+        const port = Number(m[1]);
+        const given = env.CHAOSMETAD_TOKEN;
+        try { tokens.set(port, given || fs.readFileSync(path.join(dataDir, 'token'), 'utf8').trim()); } catch { tokens.delete(port); }
+        resolve({ port, proc, logs: () => out, stop, exited });
+      }
     }, 20);
     void exited.then((code) => { clearInterval(t); reject(new Error(`server exited ${code}: ${out}`)); });
   });
@@ -37,12 +48,19 @@ export async function stopDaemons(): Promise<void> {
 
 export interface Reply { status: number; json: any; text: string }
 
-export function call(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, tls = false): Promise<Reply> {
+/**
+ * One request to the daemon on port, with its token unless `headers.authorization` is given ('' sends none),
+ * as a JSON POST unless `headers['content-type']` says otherwise.
+ */
+export function call(port: number, method: string, route: string, body?: unknown, headers: Record<string, string> = {}, tls = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
     const mod = tls ? https : http;
     // a fresh connection each time: a kept-alive socket may have been closed while the event loop was blocked
-    const req = mod.request({ agent: false, host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+    const token = tokens.get(port);
+    const all: Record<string, string> = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers };
+    for (const k of Object.keys(all)) if (all[k] === '') delete all[k];
+    const req = mod.request({ agent: false, host: '127.0.0.1', port, method, path: route, rejectUnauthorized: false, headers: all }, (res) => {
       let data = '';
       res.on('data', (d) => { data += d; });
       res.on('end', () => {

@@ -166,3 +166,31 @@ export async function killAndWait(pids: number[]): Promise<void> {
   for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   await waitFor(() => pids.every((p) => !taggedPids().includes(p)), 5000, 20);
 }
+
+/** Run a command as the unprivileged user nobody (uid/gid 65534, no supplementary groups). */
+export function asNobody(argv: string[], opts: { timeoutMs?: number; input?: string } = {}): RunResult {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv], {
+    encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, cwd: '/', input: opts.input, env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export interface NobodyReply { status?: number; json?: any; text?: string; error?: string }
+
+/** An HTTP request sent by nobody (a local user with no rights) to a TCP port or a Unix socket. */
+export function nobodyHttp(to: { port?: number; socket?: string }, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): NobodyReply {
+  const req = { ...(to.socket ? { socketPath: to.socket } : { host: '127.0.0.1', port: to.port }), method, path: route, headers };
+  const code = `const http=require('http');const r=http.request(${JSON.stringify(req)},(res)=>{let d='';res.on('data',(c)=>d+=c);` +
+    `res.on('end',()=>console.log(JSON.stringify({status:res.statusCode,text:d})))});r.on('error',(e)=>console.log(JSON.stringify({error:e.code||e.message})));` +
+    `r.end(${JSON.stringify(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body))});`;
+  const r = asNobody([process.execPath, '-e', code]);
+  if (r.code !== 0) throw new Error(`nobody's request did not run: ${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as NobodyReply;
+  try { out.json = out.text ? JSON.parse(out.text) : undefined; } catch { /* text */ }
+  return out;
+}
+
+/** The environment of a live process (NUL-separated /proc/PID/environ as text). */
+export function environOf(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').replace(/\0/g, '\n');
+}

@@ -64,7 +64,7 @@ export function injectCommand(def: FaultDef): Command.Class {
         if (flags['dry-run']) throw badArgs('--dry-run does not go with --server');
         const snake: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(raw)) snake[k.replace(/-/g, '_')] = v;
-        const data = await callDaemon({ server: flags.server, tokenFile: flags['token-file'] }, 'v1/experiment/inject', {
+        const data = await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/experiment/inject', {
           target: def.target, fault: def.fault, args: JSON.stringify(snake), uid: flags.uid, timeout: flags.timeout, creator: flags.creator,
           container_id: flags['container-id'], container_runtime: flags['container-runtime'], lease: flags.lease, schedule: flags.schedule, duration: flags.duration,
         });

@@ -17,7 +17,7 @@ export class Renew extends ChaosCommand {
     const { args, flags } = await this.parse(Renew);
     let until: string;
     if (flags.server) {
-      until = (await callDaemon({ server: flags.server, tokenFile: flags['token-file'] }, 'v1/experiment/renew', { uid: args.uid, lease: flags.lease })).lease_until;
+      until = (await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/experiment/renew', { uid: args.uid, lease: flags.lease })).lease_until;
     } else {
       until = new Date(this.engine(flags['data-dir']).renew(args.uid, flags.lease).lease_until!).toISOString();
     }
@@ -45,7 +45,7 @@ export class ScheduleRemove extends ChaosCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ScheduleRemove);
     if (!SCHEDULE_ID_RE.test(args.id)) throw badArgs(`the schedule id looks like s-1a2b3c4d, got ${shown(args.id)}`);
-    if (flags.server) await callDaemon({ server: flags.server, tokenFile: flags['token-file'] }, 'v1/schedule/remove', { id: args.id });
+    if (flags.server) await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/schedule/remove', { id: args.id });
     else {
       const engine = this.engine(flags['data-dir']);
       if (!engine.store.removeSchedule(args.id)) throw badArgs(`no schedule ${args.id} (see: chaosmetad schedule list)`);

@@ -46,7 +46,7 @@ export default class Query extends ChaosCommand {
     const format = flags.json ? 'json' : flags.format ?? 'table';
     if (format !== 'table' && format !== 'json') throw badArgs(`--format must be table or json, got ${shown(format)}`);
     if (flags.status && !STATUSES.includes(flags.status)) throw badArgs(`--status must be one of ${STATUSES.join(', ')}, got ${shown(flags.status)}`);
-    const remote = flags.server ? { server: flags.server, tokenFile: flags['token-file'] } : undefined;
+    const remote = flags.server ? { server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] } : undefined;
     if (flags.schedules) {
       const list = remote
         ? (await callDaemon(remote, 'v1/schedule/query', {})).schedules as ReturnType<typeof scheduleJson>[]

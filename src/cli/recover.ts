@@ -31,7 +31,7 @@ export default class Recover extends ChaosCommand {
     if (flags.fault && !flags.target) throw badArgs('--fault needs --target');
     let results: RecoverResult[];
     if (flags.server) {
-      const remote = { server: flags.server, tokenFile: flags['token-file'] };
+      const remote = { server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] };
       if (args.uid !== undefined) {
         await callDaemon(remote, 'v1/experiment/recover', { uid: args.uid });
         results = [{ uid: args.uid, status: 'destroyed', ok: true, message: 'recovered' }];

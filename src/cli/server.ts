@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { badArgs } from '../errors';
 import { ChaosCommand, dataDirFlag } from './base';
 
@@ -7,18 +8,28 @@ export default class Server extends ChaosCommand {
   static override summary = 'Run the HTTP daemon (the original\'s API), on loopback unless told otherwise';
   static override description =
     'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, GET /v1/version, /healthz, ' +
-    '/metrics and /openapi.json on 127.0.0.1:29595. Recovers experiments at their deadline or lease expiry (also ones ' +
-    'the CLI injected), recovers what expired while it was down, and fires schedules. Binding beyond loopback needs a ' +
-    'bearer token (--token-file or CHAOSMETAD_TOKEN); clients send "Authorization: Bearer <token>".';
+    '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
+    'lease expiry (also ones the CLI injected), recovers what expired while it was down, and fires schedules. Every ' +
+    'listener needs a bearer token: --token-file, CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
+    'start; the local CLI\'s --server reads it); clients send "Authorization: Bearer <token>". Requests from web pages ' +
+    '(an Origin header), POSTs that are not application/json and Host headers that do not name this daemon are refused; ' +
+    'recover_cmd over HTTP only with --allow-recover-cmd.';
   static override examples = [
     'chaosmetad server',
-    'CHAOSMETAD_TOKEN=s3cret-token chaosmetad server -a 0.0.0.0 -p 29595 --cert /etc/chaosmetad/tls.crt --key /etc/chaosmetad/tls.key',
+    'chaosmetad server --token-file /etc/chaosmetad/token -a 0.0.0.0 -p 29595 --cert /etc/chaosmetad/tls.crt --key /etc/chaosmetad/tls.key',
+    'chaosmetad server --socket /run/chaosmetad.sock',
     'systemd-run --unit chaosmetad /usr/local/bin/chaosmetad server',
   ];
   static override flags = {
     addr: Flags.string({ char: 'a', description: 'address to listen on (default 127.0.0.1)' }),
     port: Flags.string({ char: 'p', description: 'port (default 29595)' }),
-    'token-file': Flags.string({ description: 'file holding the bearer token (else env CHAOSMETAD_TOKEN)' }),
+    socket: Flags.string({ description: 'also (or, without -a/-p, only) listen on this Unix socket, mode 0600 (0660 with --socket-group)', helpValue: 'PATH' }),
+    'socket-group': Flags.string({ description: 'with --socket: the group that may connect too (socket mode 0660)', helpValue: 'GROUP' }),
+    'token-file': Flags.string({ description: 'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)' }),
+    'insecure-no-auth': Flags.boolean({ description: 'no token at all (loopback only; every local user can then act as root through the daemon)' }),
+    'allow-origin': Flags.string({ multiple: true, description: 'accept requests carrying this Origin header (a web UI of yours), e.g. https://chaos.example.com', helpValue: 'ORIGIN' }),
+    'allow-host': Flags.string({ multiple: true, description: 'accept this name in the Host header too (a DNS name clients use for this daemon)', helpValue: 'NAME' }),
+    'allow-recover-cmd': Flags.boolean({ description: 'accept recover_cmd / recover_shell over HTTP (remote root: every token holder can run any command as root)' }),
     cert: Flags.string({ description: 'TLS certificate (PEM); with --key serves HTTPS' }),
     key: Flags.string({ description: 'TLS private key (PEM)' }),
     'data-dir': dataDirFlag,
@@ -28,24 +39,36 @@ export default class Server extends ChaosCommand {
     const { flags } = await this.parse(Server);
     // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
     /* eslint-disable @typescript-eslint/no-require-imports */
-    const { createServer, isLoopback } = require('../server/http') as typeof import('../server/http');
+    const { createServer } = require('../server/http') as typeof import('../server/http');
+    const { allowedHosts, daemonToken, isLoopback, readSecretFile } = require('../server/guard') as typeof import('../server/guard');
     const { Daemon } = require('../server/daemon') as typeof import('../server/daemon');
     const { Metrics } = require('../server/metrics') as typeof import('../server/metrics');
     /* eslint-enable @typescript-eslint/no-require-imports */
+    const tcp = !flags.socket || flags.addr !== undefined || flags.port !== undefined;
     const host = flags.addr ?? '127.0.0.1';
     const port = flags.port === undefined ? 29595 : Number(flags.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(flags.port ?? '0')) throw badArgs(`--port must be an integer in 0..65535, got "${flags.port}"`);
+    if (flags['socket-group'] && !flags.socket) throw badArgs('--socket-group goes with --socket');
+    const socketGid = flags['socket-group'] ? groupId(flags['socket-group']) : undefined;
+    if (flags.socket) checkSocketPath(flags.socket);
     let token = process.env.CHAOSMETAD_TOKEN || undefined;
     if (flags['token-file']) {
-      try { token = fs.readFileSync(flags['token-file'], 'utf8').trim(); } catch (e) { throw badArgs(`--token-file: ${(e as Error).message}`); }
+      try { token = readSecretFile(flags['token-file'], '--token-file'); } catch (e) { throw badArgs(`--token-file: ${(e as Error).message}`); }
     }
     if (token !== undefined && token.length < 8) throw badArgs('the token must be at least 8 characters');
-    if (!isLoopback(host) && !token) throw badArgs(`--addr ${host} is beyond loopback: give a bearer token (--token-file or CHAOSMETAD_TOKEN) first`);
+    if (flags['insecure-no-auth']) {
+      if (token) throw badArgs('--insecure-no-auth and a token (--token-file or CHAOSMETAD_TOKEN) contradict each other; choose one');
+      if (tcp && !isLoopback(host)) throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
+    }
     if (!!flags.cert !== !!flags.key) throw badArgs('--cert and --key go together');
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (flags.cert && flags.key) {
       try { tls = { cert: fs.readFileSync(flags.cert), key: fs.readFileSync(flags.key) }; } catch (e) { throw badArgs(`--cert/--key: ${(e as Error).message}`); }
     }
+    const origins = new Set((flags['allow-origin'] ?? []).flatMap((o) => o.split(',')).map((o) => o.trim().toLowerCase()).filter(Boolean));
+    for (const o of origins) if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/.test(o)) throw badArgs(`--allow-origin must be an origin like https://ui.example.com:8443, got ${JSON.stringify(o)}`);
+    const extraHosts = (flags['allow-host'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
+    for (const h of extraHosts) if (!/^[A-Za-z0-9._:-]{1,253}$/.test(h)) throw badArgs(`--allow-host must be a host name or address, got ${JSON.stringify(h)}`);
     const engine = this.engine(flags['data-dir'], { watcher: true });
     const log = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
     const metrics = new Metrics();
@@ -59,18 +82,43 @@ export default class Server extends ChaosCommand {
         { name: 'chaosmetad_uptime_seconds', help: 'Seconds since the daemon started', values: [{ labels: {}, v: (Date.now() - startedAt) / 1000 }] },
       ];
     };
+    let tokenFile: string | undefined;
+    if (!token && !flags['insecure-no-auth']) {
+      const t = daemonToken(engine.dataDir);
+      token = t.token;
+      tokenFile = t.file;
+      if (t.created) log({ event: 'token-created', file: t.file, note: 'clients on this host read it automatically; give it to remote clients with --token-file' });
+    }
+    if (flags['insecure-no-auth']) log({ level: 'warning', event: 'insecure-no-auth', message: 'no token: every local user (and any process on this host) can inject and recover as root through this daemon' });
+    if (tcp && !isLoopback(host) && !tls) log({ level: 'warning', event: 'plain-http', message: `listening on ${host} without TLS: the bearer token and every request travel in clear; use --cert/--key` });
+    if (flags['allow-recover-cmd']) log({ level: 'warning', event: 'allow-recover-cmd', message: 'recover_cmd over HTTP is allowed: every token holder can run any command as root' });
     const daemon = new Daemon(engine, log, metrics);
     daemon.lock();
-    let server;
+    const servers: import('node:http').Server[] = [];
+    const common = { token, tls, origins, allowRecoverCmd: !!flags['allow-recover-cmd'] };
+    let boundPort: number | undefined;
     try {
-      server = createServer(engine, { host, port, token, tls }, log, metrics, gauges);
-      await new Promise<void>((resolve, reject) => { server!.once('error', reject); server!.listen(port, host, () => resolve()); });
+      if (tcp) {
+        const server = createServer(engine, { ...common, hosts: allowedHosts(host, extraHosts) }, log, metrics, gauges);
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
+        const bound = server.address();
+        boundPort = typeof bound === 'object' && bound ? bound.port : port;
+      }
+      if (flags.socket) {
+        const server = createServer(engine, { ...common, hosts: undefined }, log, metrics, gauges);
+        servers.push(server);
+        await listenUnix(server, flags.socket, socketGid);
+      }
     } catch (e) {
+      for (const s of servers) s.close();
       await daemon.stop();
-      throw badArgs(`cannot listen on ${host}:${port}: ${(e as Error).message}`);
+      throw badArgs(`cannot listen on ${flags.socket && !tcp ? flags.socket : `${host}:${port}`}: ${(e as Error).message}`);
     }
-    const bound = server.address();
-    log({ event: 'listening', addr: host, port: typeof bound === 'object' && bound ? bound.port : port, tls: !!tls, auth: token ? 'bearer' : 'none (loopback)', data_dir: engine.dataDir });
+    log({
+      event: 'listening', ...(tcp ? { addr: host, port: boundPort } : {}), ...(flags.socket ? { socket: flags.socket } : {}), tls: !!tls,
+      auth: token ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}` : 'none (--insecure-no-auth)', data_dir: engine.dataDir,
+    });
     await daemon.start();
     await new Promise<void>((resolve) => {
       let stopping = false;
@@ -78,13 +126,59 @@ export default class Server extends ChaosCommand {
         if (stopping) { log({ event: 'already-stopping', signal: sig }); return; } // finish in-flight requests anyway
         stopping = true;
         log({ event: 'stopping', signal: sig });
-        server!.close(() => resolve());
-        server!.closeIdleConnections();
+        let open = servers.length;
+        for (const s of servers) {
+          s.close(() => { if (--open === 0) resolve(); });
+          s.closeIdleConnections();
+        }
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });
     await daemon.stop();
+    if (flags.socket) { try { fs.rmSync(flags.socket); } catch { /* gone */ } }
     log({ event: 'stopped' });
+  }
+}
+
+/** A group by name (from /etc/group) or number. */
+function groupId(g: string): number {
+  if (/^\d{1,9}$/.test(g)) return Number(g);
+  for (const line of fs.readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === g && /^\d+$/.test(gid ?? '')) return Number(gid);
+  }
+  throw badArgs(`--socket-group: no group ${JSON.stringify(g)} (see /etc/group)`);
+}
+
+/** The socket's directory must be ours alone (else another user could swap the socket for theirs). */
+function checkSocketPath(file: string): void {
+  if (!path.isAbsolute(file) || file.length > 100) throw badArgs(`--socket must be an absolute path of at most 100 characters, got ${JSON.stringify(file)}`);
+  let st: fs.Stats;
+  try { st = fs.statSync(path.dirname(file)); } catch { throw badArgs(`--socket: directory ${path.dirname(file)} does not exist`); }
+  const me = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== me || st.mode & 0o022) {
+    throw badArgs(`--socket: directory ${path.dirname(file)} must be owned by uid ${me} and writable by it alone (it is mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`);
+  }
+  try {
+    const old = fs.lstatSync(file);
+    if (!old.isSocket()) throw badArgs(`--socket ${file} exists and is not a socket; refusing to replace it`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** Listen on a Unix socket created mode 0600 (umask while binding: no window where others may connect). */
+async function listenUnix(server: import('node:http').Server, file: string, gid: number | undefined): Promise<void> {
+  try { if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file); } catch { /* none */ } // a stale socket (checkSocketPath ran)
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(file, () => resolve()); });
+  } finally {
+    process.umask(old);
+  }
+  if (gid !== undefined) {
+    fs.chownSync(file, process.getuid?.() ?? 0, gid);
+    fs.chmodSync(file, 0o660);
   }
 }

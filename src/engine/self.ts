@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { isSea } from '../host/assets';
+import { cleanEnv } from '../host/executor';
 
 export function selfArgv(args: string[]): [string, string[]] {
   if (isSea()) return [process.execPath, args];
@@ -11,7 +12,7 @@ export function selfArgv(args: string[]): [string, string[]] {
 /** Start chaosmetad detached: own session, no stdio, so `$(chaosmetad inject …)` returns at once. */
 export function spawnSelfDetached(args: string[]): number {
   const [file, argv] = selfArgv(args);
-  const child = spawn(file, argv, { detached: true, stdio: 'ignore', env: { ...process.env } });
+  const child = spawn(file, argv, { detached: true, stdio: 'ignore', env: cleanEnv({ own: true }) });
   child.unref();
   if (!child.pid) throw new Error(`cannot start ${file}`);
   return child.pid;

@@ -14,8 +14,31 @@ export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 export type TargetContext = { kind: 'host' } | { kind: 'ns'; pid: number; namespaces: Array<'mnt' | 'net' | 'pid' | 'uts' | 'ipc'> };
 export const HOST: TargetContext = { kind: 'host' };
 
+/** Variables a child may inherit: the locale, home and terminal; never tokens or other secrets of the caller. */
+const KEEP_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL)$/;
+/** chaosmetad's own settings, kept for chaosmetad's own children (watchers); CHAOSMETAD_TOKEN never is. */
+const KEEP_OWN = /^CHAOSMETAD_(DATA_DIR|CACHE_DIR|HELPER|DEBUG)$/;
+
+/**
+ * The environment for every process chaosmetad starts (tools, helpers, watchers, recover commands): a short
+ * allow-list of the caller's, so a daemon's CHAOSMETAD_TOKEN or a shell's secrets never reach them.
+ */
+export function cleanEnv(opts: { own?: boolean } = {}, set: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && (KEEP_ENV.test(k) || (opts.own && KEEP_OWN.test(k)))) out[k] = v;
+  }
+  return { ...out, ...set };
+}
+
 export interface ExecResult { stdout: string; stderr: string; exitCode: number }
-export interface ExecOptions { input?: string; allowFail?: boolean; timeoutMs?: number }
+export interface ExecOptions {
+  input?: string;
+  allowFail?: boolean;
+  timeoutMs?: number;
+  /** descriptors handed to the command as its fd 3, 4, … (name them /dev/fd/3…: a file or directory opened safely) */
+  fds?: number[];
+}
 
 export function whichTool(cmd: string): string | undefined {
   if (cmd.includes('/')) return fs.existsSync(cmd) ? cmd : undefined;
@@ -74,7 +97,7 @@ export class Executor {
     if (!resolved) throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
     this.log(`run: ${line}`);
     const r = await execa(resolved, argv, {
-      reject: false, input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: { PATH: SYSTEM_PATH, LC_ALL: 'C' }, extendEnv: true, stripFinalNewline: true,
+      reject: false, input: opts.input, timeout: opts.timeoutMs ?? 60_000, ...(opts.fds?.length ? { stdio: ['pipe', 'pipe', 'pipe', ...opts.fds] } : {}), env: cleanEnv({}, { PATH: SYSTEM_PATH, LC_ALL: 'C' }), extendEnv: false, stripFinalNewline: true,
     });
     const result = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? -1 };
     if (result.exitCode !== 0 && !opts.allowFail) {

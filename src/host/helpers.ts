@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { ChaosError, ExitCode } from '../errors';
 import { helperPath } from './assets';
+import { cleanEnv } from './executor';
 import { TAG_PREFIX } from './procs';
 
 export interface HelperSpec {
@@ -28,7 +29,7 @@ export function helperArgv(h: HelperSpec): [string, string[]] {
 export function startHelper(h: HelperSpec, readyTimeoutMs = 120_000): Promise<number> {
   const [file, args] = helperArgv(h);
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
     let out = '';
     let err = '';
     let settled = false;

@@ -12,15 +12,23 @@ import { SCHEDULE_ID_RE, createSchedule, scheduleJson } from '../engine/schedule
 import { COMPAT_COLUMNS, experimentJson } from '../cli/present';
 import { versionInfo } from '../cli/misc';
 import { shown } from '../util/units';
+import { asksRecoverCmd, refuse } from './guard';
 import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
 
 export const MAX_BODY = 1 << 20;
 
-export interface ServerOptions { host: string; port: number; token?: string; tls?: { cert: Buffer; key: Buffer } }
+export { isLoopback } from './guard';
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+export interface ServerOptions {
+  /** undefined only with --insecure-no-auth (loopback) */
+  token?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  /** Host header names accepted (TCP); undefined for a Unix socket */
+  hosts?: Set<string>;
+  origins: Set<string>;
+  /** recover_cmd / recover_shell over HTTP run commands as root: only with --allow-recover-cmd */
+  allowRecoverCmd: boolean;
 }
 
 type Body = Record<string, unknown>;
@@ -71,7 +79,7 @@ function injectRequest(body: Body): InjectRequest {
 export type Route = (body: Body) => Promise<unknown> | unknown;
 
 /** Every route, by "METHOD path". The OpenAPI document lists exactly these (a test checks). */
-export function routes(engine: Engine, metrics: Metrics): Record<string, Route> {
+export function routes(engine: Engine, metrics: Metrics, opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false }): Record<string, Route> {
   const timed = async <T>(name: string, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint();
     try {
@@ -90,6 +98,9 @@ export function routes(engine: Engine, metrics: Metrics): Record<string, Route> 
     'GET /healthz': () => ({ status: 'ok' }),
     'POST /v1/experiment/inject': async (body) => {
       const req = injectRequest(body);
+      if (!opts.allowRecoverCmd && asksRecoverCmd(req.args)) {
+        throw badArgs('recover_cmd / recover_shell over HTTP would run a command as root on this host: refused (start the daemon with --allow-recover-cmd to allow it; that makes every token holder root)');
+      }
       if (body.duration !== undefined && body.duration !== null && body.duration !== '' && (body.schedule === undefined || body.schedule === null || body.schedule === '')) {
         throw badArgs('duration goes with schedule (for a one-off experiment use timeout)');
       }
@@ -149,8 +160,8 @@ export function routes(engine: Engine, metrics: Metrics): Record<string, Route> 
 }
 
 export function createServer(engine: Engine, opts: ServerOptions, log: (e: Record<string, unknown>) => void, metrics: Metrics, gauges: () => Parameters<Metrics['render']>[0]): http.Server {
-  const expected = opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined;
-  const table = routes(engine, metrics);
+  const guard = { tokenHash: opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined, hosts: opts.hosts, origins: opts.origins };
+  const table = routes(engine, metrics, opts);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0];
@@ -170,10 +181,12 @@ export function createServer(engine: Engine, opts: ServerOptions, log: (e: Recor
       res.end(text);
       finish(status, code, message);
     };
-    if (expected && path !== '/healthz') {
-      const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
-      const got = m ? crypto.createHash('sha256').update(m[1]).digest() : undefined;
-      if (!got || !crypto.timingSafeEqual(got, expected)) { req.resume(); return reply(401, ExitCode.BadArgs, 'missing or wrong bearer token', null); }
+    const no = refuse(req, path, guard);
+    if (no) {
+      // never read the body of a refused request
+      res.setHeader('connection', 'close');
+      res.on('finish', () => req.destroy());
+      return reply(no.status, ExitCode.BadArgs, no.message, null);
     }
     if (key === 'GET /metrics' || key === 'GET /openapi.json') {
       req.resume();

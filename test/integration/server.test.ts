@@ -66,16 +66,21 @@ test('an oversized body is refused', async () => {
   expect(r.status).toBe(413);
 });
 
-test('beyond loopback: refused without a token; with one, requests without it get 401', async () => {
-  const refused = spawnSync(process.execPath, [BIN, 'server', '-a', '0.0.0.0', '-p', '0'], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_TOKEN: '' }, timeout: 20_000 });
-  expect(refused.status).toBe(1);
-  expect(refused.stderr).toMatch(/beyond loopback: give a bearer token/);
-  const { port } = await start(['-a', '0.0.0.0'], { CHAOSMETAD_TOKEN: 'a-long-test-token' });
-  expect((await call(port, 'GET', '/v1/version')).status).toBe(401);
-  expect((await call(port, 'GET', '/v1/version', undefined, { authorization: 'Bearer wrong-token!' })).status).toBe(401);
-  const ok = await call(port, 'GET', '/v1/version', undefined, { authorization: 'Bearer a-long-test-token' });
+test('beyond loopback: the generated token (or the one given) is required, and plain HTTP is warned about', async () => {
+  const { port, logs } = await start(['-a', '0.0.0.0'], { CHAOSMETAD_TOKEN: '' });
+  expect(logs()).toMatch(/"level":"warning","event":"plain-http".*travel in clear/);
+  expect((await call(port, 'GET', '/v1/version', undefined, { authorization: '' })).status).toBe(401);
+  expect((await call(port, 'GET', '/v1/version')).json.code).toBe(0); // the data dir's token
+  await stopDaemons();
+  const given = await start(['-a', '0.0.0.0'], { CHAOSMETAD_TOKEN: 'a-long-test-token' });
+  expect((await call(given.port, 'GET', '/v1/version', undefined, { authorization: '' })).status).toBe(401);
+  expect((await call(given.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer wrong-token!' })).status).toBe(401);
+  const ok = await call(given.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer a-long-test-token' });
   expect(ok.status).toBe(200);
   expect(ok.json.code).toBe(0);
+  const short = spawnSync(process.execPath, [BIN, 'server', '-p', '0'], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_TOKEN: 'short' }, timeout: 20_000 });
+  expect(short.status).toBe(1);
+  expect(short.stderr).toMatch(/at least 8 characters/);
 });
 
 test('SIGTERM stops the daemon with exit 0', async () => {
