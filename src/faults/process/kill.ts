@@ -13,8 +13,8 @@ export default defineFault({
   description:
     'Sends --signal (default 9) to the process given by --pid, or to every process whose command line contains --key ' +
     '(never chaosmetad itself, its helpers, or whoever called it). A killed process cannot be un-killed: recover runs ' +
-    '--recover-cmd, as an argv list without a shell (add --recover-shell to run it with /bin/sh -c); its exit code ' +
-    'and output are recorded.',
+    '--recover-cmd, a shell command line (bash -c, as the original); its exit code and output are recorded, and a ' +
+    'failing command fails the recover (exit 5, retryable).',
   examples: [
     'chaosmetad inject process kill --key "sleep 3600" --recover-cmd "sleep 3600"',
     'chaosmetad inject process kill -p 12345 -s TERM',
