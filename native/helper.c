@@ -12,7 +12,7 @@
  *   fdfill  count=N             hold N open files over as many processes as RLIMIT_NOFILE needs
  *   nproc   uid=U gid=G count=N become the user, fork until EAGAIN (or N children)
  *   occupy  port=N proto=tcp|udp|tcp6|udp6 [retry-ms=M]   hold a port (bound, and listening for tcp)
- *   append  path=P src=F count=N interval-ms=I   append F's bytes to P, N times, I ms apart
+ *   append  path=P src=F count=N interval-ms=I [ino=N]   append F's bytes to P (opened once, no link), N times, I ms apart
  *
  * Common keys: deadline=EPOCH_MS (0 = none): the helper exits by itself once the deadline (plus
  * grace=MS, default 2000) has passed, so a fault never outlives a lost recover.
@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <grp.h>
 #include <sys/wait.h>
@@ -282,23 +283,26 @@ static int run_memfill(int argc, char **argv) {
 
 /* ---- append -------------------------------------------------------------------------- */
 
-static int append_once(const char *path, const char *buf, size_t len) {
-  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return -errno;
+static int append_once(int fd, const char *buf, size_t len) {
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(fd, buf + off, len - off);
-    if (w < 0) { if (errno == EINTR) continue; int e = errno; close(fd); return -e; }
+    if (w < 0) { if (errno == EINTR) continue; return -errno; }
     off += (size_t)w;
   }
   fsync(fd);
-  close(fd);
   return 0;
 }
 
+/*
+ * The file is opened once, without following a link, and must be the inode chaosmetad recorded (ino=): every
+ * append goes to that file through this descriptor, so swapping the path for a link (to a secret, say) while we
+ * run writes nothing through the link.
+ */
 static int run_append(int argc, char **argv) {
   const char *path = arg(argc, argv, "path");
   const char *src = arg(argc, argv, "src");
+  const char *ino = arg(argc, argv, "ino");
   long long count = num(argc, argv, "count", 1, 1, 1000000000);
   long long interval_ms = num(argc, argv, "interval-ms", 1000, 0, 1ll << 40);
   if (!path || !src) fail("append needs path= and src=");
@@ -309,13 +313,21 @@ static int run_append(int argc, char **argv) {
   ssize_t len = read(sfd, buf, sizeof buf);
   close(sfd);
   if (len < 0) fail("cannot read %s: %s", src, strerror(errno));
-  int rc = append_once(path, buf, (size_t)len);
+  int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail("cannot open %s: %s", path, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail("cannot stat %s: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail("%s is not a regular file", path);
+  if (ino && strtoull(ino, NULL, 10) != (unsigned long long)st.st_ino) fail("%s is no longer the file chaosmetad checked (inode %llu, not %s)", path, (unsigned long long)st.st_ino, ino);
+  int rc = append_once(fd, buf, (size_t)len);
   if (rc) fail("cannot append to %s: %s", path, strerror(-rc));
   ready("append count=%lld", count);
   for (long long i = 1; i < count && !expired(); i++) {
     sleep_s(interval_ms / 1000.0);
-    if (append_once(path, buf, (size_t)len) != 0) return 1;
+    rc = append_once(fd, buf, (size_t)len);
+    if (rc != 0) { fprintf(stderr, "append to %s failed after %lld of %lld: %s\n", path, i, count, strerror(-rc)); return 1; }
   }
+  close(fd);
   return 0;
 }
 
@@ -338,9 +350,12 @@ static int run_diskio(int argc, char **argv) {
   if (posix_memalign(&buf, 4096, (size_t)block) != 0) fail("out of memory for a %lld-byte block", block);
   memset(buf, 0x5a, (size_t)block);
   int direct = 1;
-  int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EINVAL) { direct = 0; fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600); }
-  if (fd < 0) fail("cannot open %s: %s", path, strerror(errno));
+  /* a new file, created exclusively: a link or file planted at the name is refused, never written through */
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) fail("cannot create %s: %s", path, errno == EEXIST ? "something already exists at that name" : strerror(errno));
+  /* direct I/O where the filesystem has it (tmpfs has not) */
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0) direct = 0;
   if (!writing) {
     /* the file to read must exist first */
     for (long long off = 0; off < size; off += block) {

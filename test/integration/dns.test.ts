@@ -2,6 +2,7 @@
 import * as crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { cli, queryJson, tmpDir, uidOf } from '../helpers';
 
 jest.setTimeout(60_000);
@@ -54,7 +55,7 @@ test('dns record delete takes a name out; recover puts back exactly that', () =>
 
 test('dns server add goes first in resolv.conf; delete removes; recover restores the exact bytes', () => {
   const uid = uidOf(cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.53']));
-  expect(fs.readFileSync('/etc/resolv.conf', 'utf8').split('\n')[0]).toMatch(/^nameserver 192\.0\.2\.53 /);
+  expect(fs.readFileSync('/etc/resolv.conf', 'utf8').split('\n')[0]).toBe('nameserver 192.0.2.53'); // plain: resolv.conf has no trailing comments
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
   const first = /nameserver\s+(\S+)/.exec(fs.readFileSync('/etc/resolv.conf', 'utf8'));
@@ -82,4 +83,46 @@ test.each([
   expect(queryJson(dir).total).toBe(total);
   expect(sha('/etc/hosts')).toBe(hosts0.sha);
   expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+});
+
+describe('resolv.conf as a symbolic link (systemd-resolved)', () => {
+  const d = tmpDir('dns-link');
+  const stub = path.join(d, 'stub-resolv.conf');
+  const link = path.join(d, 'resolv.conf');
+  const env = { CHAOSMETAD_RESOLV_FILE: link };
+  beforeAll(() => {
+    fs.chmodSync(d, 0o755);
+    fs.writeFileSync(stub, '# stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\n', { mode: 0o644 });
+    fs.symlinkSync(stub, link);
+  });
+
+  test('the target is edited in place, the link kept, and both restored exactly', () => {
+    const ino = fs.statSync(stub).ino;
+    const bytes = fs.readFileSync(stub);
+    const uid = uidOf(cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.54'], { env }));
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readlinkSync(link)).toBe(stub);
+    expect(fs.statSync(stub).ino).toBe(ino); // the same file, edited in place
+    expect(fs.readFileSync(stub, 'utf8').split('\n')[0]).toBe('nameserver 192.0.2.54');
+    expect(cli(dir, ['check', uid], { env }).stdout).toMatch(/in-place/);
+    expect(cli(dir, ['recover', uid], { env }).code).toBe(0);
+    expect(fs.readlinkSync(link)).toBe(stub);
+    expect(fs.statSync(stub).ino).toBe(ino);
+    expect(fs.readFileSync(stub)).toEqual(bytes);
+    expect(fs.statSync(stub).mode & 0o7777).toBe(0o644);
+  });
+
+  test('a link in a directory another user controls is never followed (attack: it points at a root file)', () => {
+    const evil = tmpDir('dns-evil');
+    fs.chmodSync(evil, 0o755);
+    const canary = path.join(tmpDir('dns-canary'), 'shadow');
+    fs.writeFileSync(canary, 'root:secret\n', { mode: 0o600 });
+    fs.symlinkSync(canary, path.join(evil, 'resolv.conf'));
+    fs.chownSync(evil, 65534, 65534);
+    const r = cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.55'], { env: { CHAOSMETAD_RESOLV_FILE: path.join(evil, 'resolv.conf') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/symbolic link in .*which uid 65534 can change: refusing to follow it as root/);
+    expect(fs.readFileSync(canary, 'utf8')).toBe('root:secret\n');
+    expect(fs.statSync(canary).mode & 0o7777).toBe(0o600);
+  });
 });

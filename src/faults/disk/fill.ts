@@ -5,7 +5,11 @@ import { fsUsage } from '../../host/fsinfo';
 import { formatBytes } from '../../util/units';
 import { boolean, integer, size } from '../flags';
 import { defineFault } from '../types';
+import { Dir, createExclusive, unguessable, withParent, workDirChecked } from '../../host/safefs';
 import { exists, pathFlag } from '../file/common';
+
+/** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
+export const RESERVE_BYTES = 8 * 1024 * 1024;
 
 const MB = 1024 * 1024;
 
@@ -16,11 +20,13 @@ export default defineFault({
   description:
     'Creates one fill file in --dir (fallocate, or plain writes where the filesystem has no fallocate) so that the ' +
     'filesystem reaches --percent usage, or grows by --bytes. A fill that would leave less than 1 % or 100 MB free ' +
-    'needs --force. Recover deletes the file (its path is recorded before it is created).',
+    'needs --force. Recover deletes the file (its path is recorded before it is created). The fill file has a name ' +
+    'nobody can guess and is created exclusively; a --dir other users can write without the sticky bit is refused. ' +
+    'On the data dir\'s own filesystem a few MB are held back for the experiment store, so recover always works.',
   examples: ['chaosmetad inject disk fill --dir /tmp --bytes 100MB -t 1m', 'chaosmetad inject disk fill -d /var/tmp -p 80 -t 5m'],
   flags: {
     percent: integer({ char: 'p', min: 1, max: 100, description: 'target usage of the filesystem, 1..100' }),
-    bytes: size({ char: 'b', unit: 'KB', description: 'bytes to add, e.g. 500MB, 2GB (bare numbers are KB)' }),
+    bytes: size({ char: 'b', unit: 'KB', strict: true, description: 'bytes to add, e.g. 500MB, 2GB (bare numbers are KB)' }),
     dir: pathFlag({ char: 'd', description: 'a directory on the filesystem to fill (default /tmp)' }),
     force: boolean({ char: 'f', description: 'allow leaving less than 1 % or 100 MB free' }),
   },
@@ -29,9 +35,17 @@ export default defineFault({
     if (a.percent !== undefined && a.bytes !== undefined) throw badArgs('--percent and --bytes cannot be used together; choose one');
     const dir = a.dir ?? '/tmp';
     if (!exists(dir) || !fs.statSync(dir).isDirectory()) throw badArgs(`--dir ${dir} is not a directory`);
+    workDirChecked(dir, 'dir');
   },
   async inject(a, ctx) {
-    const dir = a.dir ?? '/tmp';
+    const dir = workDirChecked(a.dir ?? '/tmp', 'dir');
+    if (!ctx.dryRun && fs.statSync(dir).dev === fs.statSync(ctx.workDir()).dev) {
+      // the experiment store lives on this filesystem: keep room for it to record the recover
+      const reserve = path.join(ctx.workDir(), 'reserve');
+      await ctx.step('reserve', { path: reserve }, async () => {
+        await ctx.exec.change(`hold ${formatBytes(RESERVE_BYTES)} in ${reserve} for the experiment store`, () => fs.writeFileSync(reserve, Buffer.alloc(RESERVE_BYTES), { mode: 0o600, flag: 'wx' }));
+      });
+    }
     const u = fsUsage(dir);
     let bytes = a.bytes ?? 0;
     if (a.percent !== undefined) {
@@ -43,18 +57,28 @@ export default defineFault({
     if (left < Math.max(0.01 * u.total, 100 * MB) && !a.force) {
       throw injectError(`filling ${formatBytes(bytes)} would leave ${formatBytes(left)} free on the filesystem of ${dir} (less than 1 % or 100 MB); add --force to do it anyway`);
     }
-    const file = path.join(dir, `chaosmetad_fill_${ctx.uid}.dat`);
+    const file = path.join(dir, unguessable(`chaosmetad_fill_${ctx.uid}_`) + '.dat');
     await ctx.step('fill-file', { path: file, bytes }, async () => {
       await ctx.exec.change(`create ${file} of ${formatBytes(bytes)}`, async () => {
-        const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '--', file], { allowFail: true });
-        if (r.exitCode !== 0) await writeZeros(file, bytes);
+        const d = Dir.open(dir);
+        const fd = createExclusive(d, path.basename(file));
+        d.close();
+        try {
+          const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/dev/fd/3'], { allowFail: true, fds: [fd] });
+          if (r.exitCode !== 0) await writeZeros(fd, file, bytes);
+        } finally {
+          fs.closeSync(fd);
+        }
       });
     });
     return { path: file, bytes, usage_before: Number(u.percent.toFixed(2)), usage_after: Number(fsUsage(dir).percent.toFixed(2)) };
   },
   undo: {
     async 'fill-file'(d, ctx) {
-      if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => fs.rmSync(d.path, { force: true }));
+      if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
+    },
+    async reserve(d) {
+      fs.rmSync(d.path, { force: true }); // (the engine releases it first thing at recover; this is the journal's record)
     },
   },
   async check(_a, ctx) {
@@ -64,9 +88,8 @@ export default defineFault({
 });
 
 /** The fallback where fallocate is not supported: write zeros, with progress on a terminal when it takes a while. */
-async function writeZeros(file: string, bytes: number): Promise<void> {
+async function writeZeros(fd: number, file: string, bytes: number): Promise<void> {
   const chunk = Buffer.alloc(4 * MB);
-  const fd = fs.openSync(file, 'w', 0o600);
   const start = Date.now();
   const tty = process.stderr.isTTY;
   try {
@@ -80,7 +103,6 @@ async function writeZeros(file: string, bytes: number): Promise<void> {
     }
     fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
     if (tty && Date.now() - start > 1000) process.stderr.write('\n');
   }
 }

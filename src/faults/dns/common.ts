@@ -1,23 +1,34 @@
 /**
- * Line edits of /etc/hosts and /etc/resolv.conf: atomic (temp file + rename, mode and owner kept; an in-place
- * write where the file is a bind mount, as in containers), and undone exactly: recover removes only the line it
- * added, and puts back only the lines it removed, whatever else was edited meanwhile.
+ * Line edits of /etc/hosts and /etc/resolv.conf: atomic (temp file + rename, mode and owner kept), or in place
+ * where the name is a symbolic link (systemd-resolved's /etc/resolv.conf: the target is edited, the link kept) or a
+ * bind mount (containers); undone exactly: recover removes only the line it added, and puts back only the lines
+ * it removed, whatever else was edited meanwhile. Links are followed only where root alone could have made them.
  */
 import * as fs from 'node:fs';
 import type { Executor } from '../../host/executor';
-import { meta, removeTemp, writeAtomic } from '../file/common';
+import { meta, readFrom, removeTemp, writeAtomic, writeInPlace } from '../../host/files';
 import { withLock } from '../../host/lock';
+import { resolveSafe } from '../../host/safefs';
 import type { CheckContext, Effect, UndoFn } from '../types';
 
 export interface Removed { index: number; original: string; modified: string | null }
 
+/** The file behind the name (links followed only where root alone could have made them). */
+const real = (file: string): string => resolveSafe(file, { followFinal: true }).path;
+
+export function readText(file: string): string {
+  return readFrom(real(file)).toString('utf8');
+}
+
 function write(file: string, text: string): void {
+  const target = real(file);
+  if (target !== file) { writeInPlace(target, Buffer.from(text)); return; }
   const m = meta(file);
   try {
     writeAtomic(file, text, { mode: m.mode, uid: m.uid, gid: m.gid });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EBUSY' && (e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    fs.writeFileSync(file, text); // a bind-mounted file cannot be replaced by rename
+    writeInPlace(file, Buffer.from(text)); // a bind-mounted file cannot be replaced by rename
   }
 }
 
@@ -26,7 +37,7 @@ export async function addLine(exec: Executor, file: string, line: string, top = 
   return withLock(`edit-${file}`, async () => addLineLocked(exec, file, line, top));
 }
 async function addLineLocked(exec: Executor, file: string, line: string, top: boolean): Promise<Record<string, unknown>> {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readText(file);
   const addedNewline = !top && text.length > 0 && !text.endsWith('\n');
   const next = top ? `${line}\n${text}` : `${text}${addedNewline ? '\n' : ''}${line}\n`;
   await exec.change(`add to ${file}: ${line}`, () => write(file, next));
@@ -38,7 +49,7 @@ export async function removeLines(exec: Executor, file: string, edit: (line: str
   return withLock(`edit-${file}`, async () => removeLinesLocked(exec, file, edit));
 }
 async function removeLinesLocked(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const lines = readText(file).split('\n');
   const removed: Removed[] = [];
   const out: string[] = [];
   lines.forEach((l, index) => {
@@ -60,8 +71,8 @@ export const lineUndo: Record<string, UndoFn> = {
 const undoLines: Record<string, UndoFn> = {
   async 'add-line'(d, ctx) {
     removeTemp(d.file);
-    if (!fs.existsSync(d.file)) return;
-    let text = fs.readFileSync(d.file, 'utf8');
+    if (!fs.existsSync(d.file)) return; // (through a trusted link: resolv.conf's target)
+    let text = readText(d.file);
     const at = text.split('\n').indexOf(d.line);
     if (at < 0) return; // never added (a crash before the write), or removed by hand
     const lines = text.split('\n');
@@ -73,7 +84,7 @@ const undoLines: Record<string, UndoFn> = {
   async 'remove-lines'(d, ctx) {
     removeTemp(d.file);
     if (!fs.existsSync(d.file) || !d.removed?.length) return;
-    const lines = fs.readFileSync(d.file, 'utf8').split('\n');
+    const lines = readText(d.file).split('\n');
     for (const r of [...(d.removed as Removed[])].reverse()) {
       if (r.modified !== null) {
         const at = lines.indexOf(r.modified);
@@ -94,7 +105,7 @@ export async function lineCheck(ctx: CheckContext): Promise<Effect> {
   let held = 0;
   for (const s of edits) {
     let lines: string[];
-    try { lines = fs.readFileSync(s.data.file, 'utf8').split('\n'); } catch { continue; }
+    try { lines = readText(s.data.file).split('\n'); } catch { continue; }
     if (s.kind === 'add-line') { if (lines.includes(s.data.line)) held++; continue; }
     const removed = (s.data.removed ?? []) as Removed[];
     if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified)))) held++;

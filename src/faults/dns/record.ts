@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
-import { addLine, lineCheck, lineUndo, removeLines } from './common';
+import { addLine, lineCheck, lineUndo, readText, removeLines } from './common';
 
 const HOSTS = process.env.CHAOSMETAD_HOSTS_FILE || '/etc/hosts';
 
@@ -25,7 +25,9 @@ export default defineFault({
     if (a.ip !== undefined && !net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
     if (a.mode === 'add' && !a.ip) throw badArgs('--ip is required with --mode add');
     if (!fs.existsSync(HOSTS)) throw badArgs(`${HOSTS} does not exist`);
-    if (a.mode === 'delete' && !fs.readFileSync(HOSTS, 'utf8').split('\n').some((l) => names(l).includes(a.domain) && (!a.ip || fields(l)[0] === a.ip))) {
+    let text: string;
+    try { text = readText(HOSTS); } catch (e) { throw badArgs(`${HOSTS}: ${(e as Error).message}`); }
+    if (a.mode === 'delete' && !text.split('\n').some((l) => names(l).includes(a.domain) && (!a.ip || fields(l)[0] === a.ip))) {
       throw badArgs(`--domain ${a.domain} is not in ${HOSTS}${a.ip ? ` with ${a.ip}` : ''}; nothing to delete`);
     }
   },

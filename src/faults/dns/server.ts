@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
-import { addLine, lineCheck, lineUndo, removeLines } from './common';
+import { addLine, lineCheck, lineUndo, readText, removeLines } from './common';
 
 const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
 
@@ -12,9 +12,10 @@ export default defineFault({
   fault: 'server',
   summary: 'Add or delete a name server in /etc/resolv.conf',
   description:
-    'add: "nameserver IP" (tagged with the experiment uid) goes first in /etc/resolv.conf, so it is asked first — ' +
+    'add: a plain "nameserver IP" line goes first in /etc/resolv.conf, so it is asked first — ' +
     'point it at a dead or wrong server. delete: every "nameserver IP" line goes. Atomic edits; recover removes only ' +
-    'the line it added, or puts back only what it removed.',
+    'the line it added, or puts back only what it removed. A symbolic link (systemd-resolved) is kept and its target ' +
+    'edited in place.',
   examples: ['chaosmetad inject dns server --ip 192.0.2.53 -t 5m', 'chaosmetad inject dns server -i 10.255.255.53 -m delete -t 1m'],
   flags: {
     ip: string({ char: 'i', required: true, maxLength: 45, description: 'the name server address' }),
@@ -23,14 +24,16 @@ export default defineFault({
   validate(a) {
     if (!net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
     if (!fs.existsSync(RESOLV)) throw badArgs(`${RESOLV} does not exist`);
-    if (a.mode === 'delete' && !fs.readFileSync(RESOLV, 'utf8').split('\n').some((l) => isServer(l, a.ip))) {
+    let text: string;
+    try { text = readText(RESOLV); } catch (e) { throw badArgs(`${RESOLV}: ${(e as Error).message}`); }
+    if (a.mode === 'delete' && !text.split('\n').some((l) => isServer(l, a.ip))) {
       throw badArgs(`--ip ${a.ip} is not a nameserver in ${RESOLV}; nothing to delete`);
     }
   },
   claims: (a) => [`dns-server:${a.ip}`],
   async inject(a, ctx) {
     if (a.mode === 'add') {
-      const line = `nameserver ${a.ip} # chaosmetad:${ctx.uid}`;
+      const line = `nameserver ${a.ip}`; // resolv.conf's syntax has no trailing comments
       await ctx.step('add-line', { file: RESOLV, line }, async () => addLine(ctx.exec, RESOLV, line, true));
       return { file: RESOLV, added: line };
     }

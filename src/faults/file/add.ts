@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
+import { backupFile, inodeOf, removeTemp, restoreFile, sha256, writeAtomic } from '../../host/files';
+import { withParent } from '../../host/safefs';
 import { boolean, string } from '../flags';
 import { defineFault } from '../types';
-import { backupFile, exists, meta, pathFlag, permissionFlag, removeTemp, restoreFile, sha256, writeAtomic } from './common';
+import { exists, meta, pathFlag, permissionFlag } from './common';
 
 export default defineFault({
   target: 'file',
@@ -11,7 +13,9 @@ export default defineFault({
   summary: 'Create a file (or, with --force, replace one)',
   description:
     'Writes --content to --path atomically. An existing file is refused unless --force, which also creates missing ' +
-    'directories; recover removes what was created and restores a replaced file exactly (bytes, mode, owner, times).',
+    'directories; recover removes what was created and restores a replaced file exactly (bytes, mode, owner, times, ' +
+    'extended attributes). A symbolic link at --path is replaced itself (never written through) and restored as the ' +
+    'same link. A file changed by someone else meanwhile is left alone, and the recover says so.',
   examples: [
     'chaosmetad inject file add --path /tmp/chaos-demo.conf --content "broken=1" --permission 600 -t 1m',
     'chaosmetad inject file add -p /tmp/chaos-demo/dir/new.txt -c hello --force',
@@ -33,53 +37,55 @@ export default defineFault({
     for (let d = path.dirname(a.path); !exists(d); d = path.dirname(d)) missing.unshift(d);
     if (missing.length) {
       await ctx.step('mkdir', { dirs: missing }, async () => {
-        for (const d of missing) await ctx.exec.change(`mkdir ${d}`, () => fs.mkdirSync(d, { mode: 0o755 }));
+        for (const d of missing) await ctx.exec.change(`mkdir ${d}`, () => withParent(d, (dir, name) => fs.mkdirSync(dir.at(name), { mode: 0o755 })));
       });
     }
     const existed = exists(a.path);
     const backup = path.join(ctx.workDir(), `add-backup`);
     // what the file was, journaled before anything is touched: undo can tell whether the write happened
-    const orig = existed && !ctx.dryRun ? { meta: meta(a.path), origSha: sha256(a.path) } : {};
+    const m = existed && !ctx.dryRun ? meta(a.path) : undefined;
+    const orig = m ? { meta: m, ...(m.link === undefined ? { origSha: sha256(a.path) } : {}) } : {};
     await ctx.step('write', { path: a.path, existed, backup, ...orig }, async () => {
-      let mode = a.permission ?? 0o644;
-      let owner = {};
-      if (existed) {
-        const m = (await ctx.exec.change(`back up ${a.path} to ${backup}`, () => backupFile(a.path, backup)))!;
-        if (m) { mode = a.permission ?? m.mode; owner = { uid: m.uid, gid: m.gid }; }
-        if (m) return { meta: m, ...(await write()) };
-      }
-      return write();
-      async function write() {
-        await ctx.exec.change(`write ${a.content.length} bytes to ${a.path} (mode ${mode.toString(8)})`, () => writeAtomic(a.path, a.content, { mode, ...owner }));
-        return { sha: ctx.dryRun ? '' : sha256(a.path) };
-      }
+      const mode = a.permission ?? (m && m.link === undefined ? m.mode : 0o644);
+      // a replaced link gets a root-owned file; a replaced file keeps its owner
+      const owner = m && m.link === undefined ? { uid: m.uid, gid: m.gid } : {};
+      if (existed) await ctx.exec.change(`back up ${a.path} to ${backup}`, () => backupFile(ctx.exec, a.path, backup));
+      await ctx.exec.change(`write ${a.content.length} bytes to ${a.path} (mode ${mode.toString(8)})`, () => writeAtomic(a.path, a.content, { mode, ...owner }));
+      return ctx.dryRun ? {} : { sha: sha256(a.path), ino: inodeOf(a.path) };
     });
     return { path: a.path, replaced: existed };
   },
   undo: {
     async write(d, ctx) {
       removeTemp(d.path);
+      const now = exists(d.path) ? meta(d.path) : undefined;
+      const ours = now !== undefined && now.link === undefined && (d.ino ? now.ino === d.ino : true) && d.sha !== undefined && sha256(d.path) === d.sha;
       if (d.existed) {
         if (!d.meta || !exists(d.backup)) return;
-        // killed before the write (or during the backup copy): the file is still the original
-        if (d.origSha && exists(d.path) && sha256(d.path) === d.origSha) return;
+        // killed before the write (or during the backup copy): the path is still the original
+        if (now && (d.origSha ? now.link === undefined && sha256(d.path) === d.origSha : now.link === d.meta.link && now.ino === d.meta.ino)) return;
+        if (now && !ours && d.sha !== undefined) { ctx.note(`${d.path} was changed by someone else meanwhile; left it as it is (the original is kept at ${d.backup})`); return; }
         if (d.origSha && sha256(d.backup) !== d.origSha) throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
-        await restoreFile(ctx.exec, d.path, d.backup, d.meta);
+        await ctx.exec.change(`restore ${d.path} from ${d.backup}`, () => restoreFile(ctx.exec, d.path, d.backup));
         return;
       }
-      if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => fs.rmSync(d.path, { force: true }));
+      if (!now) return;
+      if (!ours && d.sha !== undefined) { ctx.note(`${d.path} was changed by someone else meanwhile; left it in place`); return; }
+      await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
     },
     async mkdir(d, ctx) {
       for (const dir of [...(d.dirs as string[])].reverse()) {
         if (!exists(dir)) continue;
-        if (fs.readdirSync(dir).length) { ctx.note(`left ${dir}: not empty`); continue; }
-        await ctx.exec.change(`rmdir ${dir}`, () => fs.rmdirSync(dir));
+        await withParent(dir, async (parent, name) => {
+          if (fs.readdirSync(parent.at(name)).length) { ctx.note(`left ${dir}: not empty`); return; }
+          await ctx.exec.change(`rmdir ${dir}`, () => fs.rmdirSync(parent.at(name)));
+        });
       }
     },
   },
   async check(a, ctx) {
     const w = ctx.steps.find((s) => s.kind === 'write');
     if (!w) return 'gone';
-    return exists(a.path) && sha256(a.path) === w.data.sha ? 'in-place' : 'gone';
+    return exists(a.path) && meta(a.path).link === undefined && sha256(a.path) === w.data.sha ? 'in-place' : 'gone';
   },
 });

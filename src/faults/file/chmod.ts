@@ -1,14 +1,25 @@
-import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { badArgs } from '../../errors';
+import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { defineFault } from '../types';
 import { exists, meta, pathFlag, permissionFlag } from './common';
+
+/** chmod through a descriptor of the file itself (never a link's target); with expectIno, only that inode. */
+function fchmodPath(p: string, mode: number, expectIno?: string): void {
+  withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, fs.constants.O_RDONLY, 0, expectIno);
+    try { fs.fchmodSync(fd, mode); } finally { fs.closeSync(fd); }
+  });
+}
 
 export default defineFault({
   target: 'file',
   fault: 'chmod',
   summary: "Change a file's permissions",
-  description: 'Sets the mode of --path to --permission; recover puts the original mode back.',
+  description:
+    'Sets the mode of --path to --permission; recover puts the original mode back — only on the same file: if the ' +
+    'path was replaced meanwhile (another inode, or a symbolic link) it is left alone and the recover says so.',
   examples: ['chaosmetad inject file chmod --path /tmp/chaos-demo.conf --permission 000 -t 1m'],
   flags: {
     path: pathFlag({ char: 'p', required: true, description: 'the file or directory' }),
@@ -16,26 +27,34 @@ export default defineFault({
   },
   validate(a) {
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
-    if (fs.lstatSync(a.path).isSymbolicLink()) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
+    const m = meta(a.path);
+    if (m.link !== undefined) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
+    if (!fs.lstatSync(a.path).isFile() && !fs.lstatSync(a.path).isDirectory()) throw badArgs(`--path ${a.path} is not a regular file or directory`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const m = meta(a.path);
     await ctx.step('chmod', { path: a.path, mode: m.mode, ino: m.ino, to: a.permission }, async () => {
-      await ctx.exec.change(`chmod ${a.permission.toString(8)} ${a.path}  # was ${m.mode.toString(8)}`, () => fs.chmodSync(a.path, a.permission));
+      await ctx.exec.change(`chmod ${a.permission.toString(8)} ${a.path}  # was ${m.mode.toString(8)}`, () => fchmodPath(a.path, a.permission, m.ino));
     });
     return { path: a.path, from: m.mode.toString(8), to: a.permission.toString(8) };
   },
   undo: {
     async chmod(d, ctx) {
-      if (!exists(d.path)) { ctx.note(`${d.path} no longer exists; mode not restored`); return; }
-      if (meta(d.path).ino !== d.ino) ctx.note(`${d.path} was replaced meanwhile; restoring the mode on the new file`);
-      await ctx.exec.change(`chmod ${Number(d.mode).toString(8)} ${d.path}`, () => fs.chmodSync(d.path, d.mode));
+      try {
+        await ctx.exec.change(`chmod ${Number(d.mode).toString(8)} ${d.path}`, () => fchmodPath(d.path, d.mode, d.ino));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') { ctx.note(`${d.path} no longer exists; mode not restored`); return; }
+        if (!(e instanceof UnsafePath)) throw e;
+        ctx.note(`${d.path} was replaced meanwhile (${e.message}); left it alone, mode not restored`);
+      }
     },
   },
   async check(a, ctx) {
     const s = ctx.steps.find((x) => x.kind === 'chmod');
     if (!s || !exists(a.path)) return 'gone';
-    return meta(a.path).mode === s.data.to ? 'in-place' : 'gone';
+    const m = meta(a.path);
+    return m.ino === s.data.ino && m.link === undefined && m.mode === s.data.to ? 'in-place' : 'gone';
   },
 });

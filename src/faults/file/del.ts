@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { badArgs, recoverError } from '../../errors';
 import { boolean } from '../flags';
 import { defineFault } from '../types';
-import { exists, meta, move, pathFlag } from './common';
+import { move, removePartial } from '../../host/files';
+import { withParent } from '../../host/safefs';
+import { exists, inodeOf, meta, pathFlag } from './common';
 
 export default defineFault({
   target: 'file',
@@ -12,7 +14,9 @@ export default defineFault({
   summary: 'Delete a file (kept aside, restored on recover)',
   description:
     'Moves --path into the experiment\'s backup directory under the data dir (not next to the file); recover moves it ' +
-    'back with its bytes, mode, owner and times. A directory is refused unless --recursive.',
+    'back with its bytes, mode, owner, times and extended attributes. A directory is refused unless --recursive. ' +
+    'Across filesystems the original is removed only after a complete copy is safely stored, and put back the same ' +
+    'way: a kill or timeout at any moment never leaves a partial copy in place of the file.',
   examples: ['chaosmetad inject file del --path /tmp/chaos-demo.conf -t 1m', 'chaosmetad inject file delete -p /tmp/chaos-demo-dir --recursive'],
   flags: {
     path: pathFlag({ char: 'p', required: true, description: 'the file to delete' }),
@@ -33,7 +37,14 @@ export default defineFault({
   },
   undo: {
     async delete(d, ctx) {
+      await removePartial(ctx.exec, d.backup); // a copy cut short: the original was never removed
+      await removePartial(ctx.exec, d.path);
       if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
+      if (exists(d.path) && inodeOf(d.path) === d.ino) {
+        // killed after the copy was complete, before the original was removed: the original is intact
+        await ctx.exec.change(`remove the unused copy ${d.backup}`, () => withParent(d.backup, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })));
+        return;
+      }
       if (exists(d.path)) {
         if (fs.lstatSync(d.path).isDirectory() || fs.lstatSync(d.backup).isDirectory()) {
           throw recoverError(`${d.path} exists again; not overwriting it (the original is kept at ${d.backup})`);

@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { exists, move, pathFlag } from './common';
+import { move, removePartial } from '../../host/files';
+import { withParent } from '../../host/safefs';
+import { exists, inodeOf, meta, pathFlag } from './common';
 
 export default defineFault({
   target: 'file',
@@ -24,14 +26,21 @@ export default defineFault({
   claims: (a) => [`file:${path.resolve(a.src)}`, `file:${path.resolve(a.dst)}`],
   async inject(a, ctx) {
     const dst = target(a.src, a.dst);
-    await ctx.step('move', { src: a.src, dst }, async () => {
+    await ctx.step('move', { src: a.src, dst, ino: meta(a.src).ino }, async () => {
       await ctx.exec.change(`move ${a.src} to ${dst}`, () => move(ctx.exec, a.src, dst));
     });
     return { src: a.src, dst };
   },
   undo: {
     async move(d, ctx) {
+      await removePartial(ctx.exec, d.dst);
+      await removePartial(ctx.exec, d.src);
       if (!exists(d.dst)) { if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`); return; }
+      if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
+        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy
+        await ctx.exec.change(`remove the unused copy ${d.dst}`, () => withParent(d.dst, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })));
+        return;
+      }
       if (exists(d.src)) { ctx.note(`${d.src} exists again; left ${d.dst} where it is`); return; }
       await ctx.exec.change(`move ${d.dst} back to ${d.src}`, () => move(ctx.exec, d.dst, d.src));
     },

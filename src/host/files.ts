@@ -1,0 +1,252 @@
+/**
+ * File primitives for the file and dns faults, all symlink-proof (see safefs.ts): metadata, hashes, atomic and
+ * in-place writes, backups and exact restores (bytes, mode, owner, nanosecond times, extended attributes — file
+ * capabilities and ACLs — via `cp --preserve=all`), and moves that never leave a partial copy in place of an
+ * intact original. Backups are fsynced before the change they protect is made.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Executor } from './executor';
+import { Dir, UnsafePath, createExclusive, lstatAt, openNoFollow, withParent } from './safefs';
+
+const C = fs.constants;
+const LONG = 6 * 3600_000; // a copy of a large file may take long: no 60 s default
+
+export interface Meta { mode: number; uid: number; gid: number; atime: string; mtime: string; ino: string; size: number; link?: string }
+
+const ts = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+
+function metaOf(st: fs.BigIntStats, link?: string): Meta {
+  return {
+    mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), atime: ts(st.atimeNs), mtime: ts(st.mtimeNs),
+    ino: String(st.ino), size: Number(st.size), ...(link !== undefined ? { link } : {}),
+  };
+}
+
+/** Mode, owner, times (ns, as "sec.nsec"), inode and size of a path, not following a final link (its target kept in `link`). */
+export function meta(p: string): Meta {
+  return withParent(p, (dir, name) => {
+    const st = fs.lstatSync(dir.at(name), { bigint: true });
+    return metaOf(st, st.isSymbolicLink() ? fs.readlinkSync(dir.at(name)) : undefined);
+  });
+}
+
+/** Does p exist (a dangling link counts)? Never follows a link others control; an unsafe path counts as absent. */
+export function exists(p: string): boolean {
+  try {
+    return withParent(p, (dir, name) => lstatAt(dir, name) !== undefined);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof UnsafePath || code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
+/** The inode of p now (not following a final link), or undefined. */
+export function inodeOf(p: string): string | undefined {
+  try { return withParent(p, (dir, name) => { const st = lstatAt(dir, name); return st ? String(fs.lstatSync(dir.at(name), { bigint: true }).ino) : undefined; }); } catch { return undefined; }
+}
+
+/** sha256 of a regular file's bytes, streamed (any size), opened without following a link. */
+export function sha256(p: string, expectIno?: string): string {
+  return withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
+    try { return hashFd(fd); } finally { fs.closeSync(fd); }
+  });
+}
+
+export function hashFd(fd: number, from = 0): string {
+  const h = crypto.createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = from; ;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n <= 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return h.digest('hex');
+}
+
+/** The temp file writeAtomic uses for p: fixed, so an undo can remove one a crash left behind (created O_EXCL). */
+export const tempName = (name: string): string => `.${name}.chaosmetad-tmp`;
+
+/** Remove a temp file a killed writer left (unlink never follows a link). */
+export function removeTemp(p: string): void {
+  try { withParent(p, (dir, name) => { try { fs.unlinkSync(dir.at(tempName(name))); } catch { /* none */ } }); } catch { /* parent gone */ }
+}
+
+function writeAll(fd: number, data: Buffer, at = 0): void {
+  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, at + off);
+}
+
+/**
+ * Write a file atomically: a temp file created exclusively (O_EXCL|O_NOFOLLOW) in the same directory, owner and mode
+ * set on its descriptor, fsync, rename over the name (which replaces a link itself, never its target), fsync of
+ * the directory. Callers serialize writers of one path (claims; a lock for /etc/hosts and resolv.conf).
+ */
+export function writeAtomic(p: string, data: Buffer | string, m: { mode: number; uid?: number; gid?: number }): void {
+  withParent(p, (dir, name) => {
+    const tmp = tempName(name);
+    try { fs.unlinkSync(dir.at(tmp)); } catch { /* none: left by a writer killed mid-way otherwise */ }
+    const fd = createExclusive(dir, tmp);
+    try {
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      if (m.uid !== undefined && m.gid !== undefined) fs.fchownSync(fd, m.uid, m.gid);
+      fs.fchmodSync(fd, m.mode);
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      try { fs.unlinkSync(dir.at(tmp)); } catch { /* gone */ }
+      throw e;
+    }
+    fs.closeSync(fd);
+    fs.renameSync(dir.at(tmp), dir.at(name));
+    dir.sync();
+  });
+}
+
+/**
+ * Rewrite a regular file in place (same inode: links to it, bind mounts and open handles see the change): write
+ * the new bytes from `from` on, truncate, fsync. With expectIno, a file that is no longer that inode is refused.
+ */
+export function writeInPlace(p: string, data: Buffer, opts: { from?: number; expectIno?: string; followFinal?: boolean } = {}): void {
+  withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, C.O_WRONLY, 0, opts.expectIno);
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw new UnsafePath(`${p} is not a regular file`);
+      const from = opts.from ?? 0;
+      writeAll(fd, data, from);
+      fs.ftruncateSync(fd, from + data.length);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }, { followFinal: opts.followFinal });
+}
+
+/** Read a regular file (not through a link) from `from` to its end; with expectIno, only if it is that inode. */
+export function readFrom(p: string, from = 0, expectIno?: string): Buffer {
+  return withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.allocUnsafe(Math.max(0, size - from));
+      for (let off = 0; off < buf.length;) {
+        const n = fs.readSync(fd, buf, off, buf.length - off, from + off);
+        if (n <= 0) return buf.subarray(0, off);
+        off += n;
+      }
+      return buf;
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** fsync a file (or directory) by path. */
+export function fsyncPath(p: string): void {
+  const fd = fs.openSync(p, C.O_RDONLY | C.O_NOFOLLOW);
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
+/**
+ * `cp --preserve=all --no-dereference` from an entry of one opened directory to a new name in another: bytes,
+ * mode, owner, ns times, xattrs (file capabilities, ACLs); a link is copied as a link. The destination name is
+ * removed first and created exclusively by cp, so no link planted there is followed.
+ */
+async function cpPreserve(exec: Executor, from: Dir, fromName: string, to: Dir, toName: string): Promise<void> {
+  await exec.run('cp', ['--preserve=all', '--no-dereference', '--recursive', '--remove-destination', '-T', '--', `/dev/fd/3/${fromName}`, `/dev/fd/4/${toName}`], { fds: [from.fd, to.fd], timeoutMs: LONG });
+  await exec.run('sync', ['-f', `/dev/fd/4/${toName}`], { fds: [from.fd, to.fd], allowFail: true });
+}
+
+/** Keep an exact copy of p (bytes and all metadata) as `backup` (in the experiment's root-only work dir), durable. */
+export async function backupFile(exec: Executor, p: string, backup: string): Promise<Meta> {
+  const m = meta(p);
+  await withParent(p, async (dir, name) => {
+    const bdir = Dir.open(path.dirname(backup));
+    try {
+      await cpPreserve(exec, dir, name, bdir, path.basename(backup));
+      bdir.sync();
+    } finally {
+      bdir.close();
+    }
+  });
+  return m;
+}
+
+/**
+ * Put the backup back at p exactly: copied (with all metadata) to a temp name beside p, then renamed over p —
+ * never a partial file at p, whatever kills us when.
+ */
+export async function restoreFile(exec: Executor, p: string, backup: string): Promise<void> {
+  const bdir = Dir.open(path.dirname(backup));
+  try {
+    await withParent(p, async (dir, name) => {
+      const tmp = tempName(name);
+      await cpPreserve(exec, bdir, path.basename(backup), dir, tmp);
+      fs.renameSync(dir.at(tmp), dir.at(name));
+      dir.sync();
+    });
+  } finally {
+    bdir.close();
+  }
+}
+
+/** Put back owner, mode and both times (ns) of p, through a descriptor of p itself (never a link's target). */
+export async function restoreMeta(exec: Executor, p: string, m: Meta, expectIno?: string): Promise<void> {
+  await withParent(p, async (dir, name) => {
+    const st = lstatAt(dir, name);
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      fs.lchownSync(dir.at(name), m.uid, m.gid);
+      await exec.run('touch', ['-h', '-d', `@${m.mtime}`, '--', `/dev/fd/3/${name}`], { fds: [dir.fd], allowFail: true });
+      return;
+    }
+    const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
+    try {
+      fs.fchownSync(fd, m.uid, m.gid);
+      fs.fchmodSync(fd, m.mode);
+      await exec.run('touch', ['-a', '-d', `@${m.atime}`, '--', '/dev/fd/3'], { fds: [fd] });
+      await exec.run('touch', ['-m', '-d', `@${m.mtime}`, '--', '/dev/fd/3'], { fds: [fd] });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/**
+ * Move `from` to `to` (a new name). Same filesystem: rename. Across filesystems: an exact copy to a temp name
+ * beside `to`, made durable, renamed into place, and only then is `from` removed — a kill at any moment leaves
+ * the original intact (plus, at worst, a complete copy, which the undo recognizes by the original's inode).
+ */
+export async function move(exec: Executor, from: string, to: string): Promise<void> {
+  await withParent(from, async (fdir, fname) => {
+    await withParent(to, async (tdir, tname) => {
+      try {
+        fs.renameSync(fdir.at(fname), tdir.at(tname));
+        tdir.sync();
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      }
+      const tmp = `${tname}.chaosmetad-partial`;
+      await cpPreserve(exec, fdir, fname, tdir, tmp);
+      fs.renameSync(tdir.at(tmp), tdir.at(tname));
+      tdir.sync();
+      const st = lstatAt(fdir, fname);
+      if (st?.isDirectory()) await exec.run('rm', ['-rf', '--one-file-system', '--', `/dev/fd/3/${fname}`], { fds: [fdir.fd], timeoutMs: LONG });
+      else fs.unlinkSync(fdir.at(fname));
+      fdir.sync();
+    });
+  });
+}
+
+/** Remove a partial copy a killed cross-filesystem move left beside `to`. */
+export async function removePartial(exec: Executor, to: string): Promise<void> {
+  try {
+    await withParent(to, async (dir, name) => {
+      if (lstatAt(dir, `${name}.chaosmetad-partial`)) await exec.run('rm', ['-rf', '--one-file-system', '--', `/dev/fd/3/${name}.chaosmetad-partial`], { fds: [dir.fd] });
+    });
+  } catch { /* parent gone */ }
+}

@@ -1,0 +1,180 @@
+/**
+ * File work as root that no other user can redirect. A path is resolved component by component: a symbolic link is
+ * followed only where no one but root can have put it (its directory is root's and writable by root alone, or
+ * sticky with the link root's own), otherwise the path is refused. Then the parent directory is opened component by
+ * component with O_NOFOLLOW, and every operation goes through that descriptor (`/proc/self/fd/N/name`, the openat()
+ * of a Node program) or through a descriptor of the file itself (fchmod, fchown, ftruncate, fstat): a directory
+ * swapped for a link after the check makes the open fail instead of leading elsewhere.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ChaosError, ExitCode } from '../errors';
+
+const C = fs.constants;
+const MAX_LINKS = 40;
+
+export class UnsafePath extends ChaosError {
+  constructor(message: string) { super(ExitCode.BadArgs, message); this.name = 'UnsafePath'; }
+}
+
+/** Only root can add, remove or rename entries of a directory with these stats. */
+export function rootOnlyDir(st: fs.Stats): boolean {
+  return st.uid === 0 && (st.mode & 0o002) === 0 && ((st.mode & 0o020) === 0 || st.gid === 0);
+}
+
+/** Could a user other than root have put (or swap) this entry in this directory? */
+export function entryTrusted(dir: fs.Stats, entry: fs.Stats): boolean {
+  if (rootOnlyDir(dir)) return true;
+  // a sticky directory of root's (/tmp): only the entry's owner may rename or remove it
+  return dir.uid === 0 && (dir.mode & 0o1000) !== 0 && entry.uid === 0;
+}
+
+export interface Resolved {
+  /** the path with every followed link replaced by its target */
+  path: string;
+  /** the final component is a symbolic link (only when not following it) */
+  isLink: boolean;
+  /** the final component does not exist (its parent does) */
+  missing: boolean;
+}
+
+/**
+ * Resolve p (absolute) following only links no other user controls; the final component's link is followed only
+ * when followFinal. Components that do not exist end the walk (`missing`, when it is the final one).
+ */
+export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Resolved {
+  if (!path.isAbsolute(p)) throw new UnsafePath(`${p} is not an absolute path`);
+  let todo = p.split('/').filter((c) => c && c !== '.');
+  let cur = '/';
+  let links = 0;
+  while (todo.length) {
+    const c = todo.shift()!;
+    if (c === '..') { cur = path.dirname(cur); continue; }
+    const next = path.join(cur, c);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(next);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      return { path: path.join(next, ...todo), isLink: false, missing: todo.length === 0 };
+    }
+    const last = todo.length === 0;
+    if (st.isSymbolicLink()) {
+      if (last && !opts.followFinal) return { path: next, isLink: true, missing: false };
+      const dirSt = fs.lstatSync(cur);
+      if (!entryTrusted(dirSt, st)) {
+        throw new UnsafePath(`${next} is a symbolic link in ${cur}, which uid ${dirSt.uid === 0 ? st.uid : dirSt.uid} can change: refusing to follow it as root`);
+      }
+      if (++links > MAX_LINKS) throw new UnsafePath(`${p}: too many levels of symbolic links`);
+      const target = fs.readlinkSync(next);
+      if (target.startsWith('/')) cur = '/';
+      todo = [...target.split('/').filter((x) => x && x !== '.'), ...todo];
+      continue;
+    }
+    if (!last && !st.isDirectory()) throw new UnsafePath(`${next} is not a directory`);
+    cur = next;
+  }
+  return { path: cur, isLink: false, missing: false };
+}
+
+/** A directory opened component by component without following links; `at(name)` names an entry in it. */
+export class Dir {
+  private constructor(readonly fd: number, readonly path: string) {}
+
+  /** Open a directory whose path holds no symbolic link (resolveSafe's result): any link met is refused. */
+  static open(dir: string): Dir {
+    let fd = fs.openSync('/', C.O_RDONLY | C.O_DIRECTORY);
+    const parts = dir.split('/').filter(Boolean);
+    try {
+      for (const c of parts) {
+        const next = fs.openSync(`/proc/self/fd/${fd}/${c}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+        fs.closeSync(fd);
+        fd = next;
+      }
+    } catch (e) {
+      fs.closeSync(fd);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw new UnsafePath(`${dir} changed while it was opened (a component is now a symbolic link or not a directory)`);
+      throw e;
+    }
+    return new Dir(fd, path.join('/', ...parts));
+  }
+
+  at(name: string): string { return `/proc/self/fd/${this.fd}/${name}`; }
+  stat(): fs.Stats { return fs.fstatSync(this.fd); }
+  close(): void { try { fs.closeSync(this.fd); } catch { /* closed */ } }
+  sync(): void { fs.fsyncSync(this.fd); }
+}
+
+/** The parent of a (safely resolved) path, opened, and the final name; the caller closes it. */
+export function openParent(p: string, opts: { followFinal?: boolean } = {}): { dir: Dir; name: string; resolved: Resolved } {
+  const resolved = resolveSafe(p, opts);
+  const dir = Dir.open(path.dirname(resolved.path));
+  return { dir, name: path.basename(resolved.path), resolved };
+}
+
+/** Run fn with the opened parent of p; closes it after. */
+export function withParent<T>(p: string, fn: (dir: Dir, name: string, resolved: Resolved) => T, opts: { followFinal?: boolean } = {}): T {
+  const { dir, name, resolved } = openParent(p, opts);
+  try {
+    const r = fn(dir, name, resolved);
+    if (r instanceof Promise) return r.finally(() => dir.close()) as T;
+    dir.close();
+    return r;
+  } catch (e) {
+    dir.close();
+    throw e;
+  }
+}
+
+/** lstat an entry of an opened directory; undefined when absent. */
+export function lstatAt(dir: Dir, name: string): fs.Stats | undefined {
+  try { return fs.lstatSync(dir.at(name)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; throw e; }
+}
+
+/**
+ * Open an entry without following a link (ELOOP becomes a clear refusal), never blocking on a FIFO. With
+ * `expectIno`, a file that is no longer the one recorded is refused too.
+ */
+export function openNoFollow(dir: Dir, name: string, flags: number, mode = 0o600, expectIno?: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir.at(name), flags | C.O_NOFOLLOW | C.O_NONBLOCK, mode);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new UnsafePath(`${path.join(dir.path, name)} is a symbolic link; not following it`);
+    if (code === 'ENOENT' && expectIno !== undefined) throw new UnsafePath(`${path.join(dir.path, name)} is gone`);
+    throw e;
+  }
+  if (expectIno !== undefined && String(fs.fstatSync(fd, { bigint: true }).ino) !== expectIno) {
+    fs.closeSync(fd);
+    throw new UnsafePath(`${path.join(dir.path, name)} is no longer the file chaosmetad changed (another inode)`);
+  }
+  return fd;
+}
+
+/** A name for a work file nobody can guess (O_EXCL creation with it cannot be pre-planted). */
+export const unguessable = (prefix: string): string => `${prefix}${crypto.randomBytes(9).toString('base64url')}`;
+
+/** Create a new file exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) in an opened directory; returns the fd. */
+export function createExclusive(dir: Dir, name: string, mode = 0o600, extra = 0): number {
+  return fs.openSync(dir.at(name), C.O_RDWR | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | extra, mode);
+}
+
+/**
+ * A directory where work files may be created as root: it must exist, be a directory (links followed only as
+ * resolveSafe allows), and not be writable by other users unless sticky (there, O_EXCL with an unguessable name
+ * is safe; without the sticky bit another user could rename our file away and put theirs in its place).
+ */
+export function workDirChecked(dir: string, flag: string): string {
+  const r = resolveSafe(dir, { followFinal: true });
+  if (r.missing) throw new UnsafePath(`--${flag} ${dir} does not exist`);
+  const st = fs.statSync(r.path);
+  if (!st.isDirectory()) throw new UnsafePath(`--${flag} ${dir} is not a directory`);
+  const sticky = (st.mode & 0o1000) !== 0 && st.uid === 0;
+  if (!rootOnlyDir(st) && !sticky) {
+    throw new UnsafePath(`--${flag} ${dir} can be written by another user (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}, not sticky): they could swap chaosmetad's work file; choose another directory`);
+  }
+  return r.path;
+}
