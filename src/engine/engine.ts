@@ -49,6 +49,8 @@ export interface EngineOptions {
 const UID_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{4,35}$/;
 const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Recovers in progress in this process, by uid. */
+const RECOVERING = new Map<string, Promise<RecoverResult>>();
 
 export function defaultCreator(): string {
   try { return os.userInfo().username; } catch { return String(process.getuid?.() ?? 'unknown'); }
@@ -143,6 +145,10 @@ export class Engine {
         if (old.status === 'created' || old.status === 'success' || old.phase === 'recovering') {
           throw badArgs(`an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`);
         }
+        // its journal is what undoes its host changes: never drop it while any step is not undone
+        if (this.store.hasUndoLeft(p.uid)) {
+          throw badArgs(`experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`);
+        }
         this.store.remove(p.uid);
       }
       for (const key of claims) {
@@ -228,6 +234,8 @@ export class Engine {
     const workDir = () => this.workDir(uid);
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
+      // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
+      if (s.kind === 'watcher' && failures.length) continue;
       const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
       if (!undo) { failures.push(`no undo for step ${s.kind}`); continue; }
       try {
@@ -269,6 +277,21 @@ export class Engine {
    */
   async recover(uid: string, reason = 'manual'): Promise<RecoverResult> {
     this.mustGet(uid);
+    // one undo at a time per experiment in this process too (an HTTP recover racing the daemon's timer or another
+    // request): the later caller waits for the one in progress and then sees its outcome
+    for (let running = RECOVERING.get(uid); running; running = RECOVERING.get(uid)) await running.catch(() => undefined);
+    const mine = this.recoverOnce(uid, reason);
+    RECOVERING.set(uid, mine);
+    try {
+      return await mine;
+    } finally {
+      if (RECOVERING.get(uid) === mine) RECOVERING.delete(uid);
+    }
+  }
+
+  private async recoverOnce(uid: string, reason: string): Promise<RecoverResult> {
+    // a disk fill on the data dir's filesystem held room back for the store: give it back before writing a row
+    fs.rmSync(path.join(this.workDir(uid, false), 'reserve'), { force: true });
     const waitUntil = Date.now() + 120_000;
     for (;;) {
       const claim = this.store.tx(() => {

@@ -41,13 +41,29 @@ function extract(name: string, mode: number): string {
   const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
   const dir = path.join(cacheRoot(), buildId);
   const file = path.join(dir, name);
-  if (fs.existsSync(file)) return file;
   const data = Buffer.from(s.getAsset(name));
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  privateDir(cacheRoot());
+  privateDir(dir);
+  // reused only when it is exactly what we carry (a truncated or planted file is replaced)
+  try {
+    const st = fs.lstatSync(file);
+    if (st.isFile() && st.uid === (process.getuid?.() ?? 0) && !(st.mode & 0o022) && st.size === data.length &&
+      crypto.createHash('sha256').update(fs.readFileSync(file)).digest().equals(crypto.createHash('sha256').update(data).digest())) return file;
+  } catch { /* absent */ }
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
   fs.writeFileSync(tmp, data, { mode });
   fs.renameSync(tmp, file);
   return file;
+}
+
+/** The cache dir and its build dirs: created 0700; one owned by another user or writable by others is refused. */
+function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  const me = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== me || st.mode & 0o022) {
+    throw new Error(`the cache dir ${dir} is ${st.isDirectory() ? `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}` : 'not a directory'}: it must be this user's (uid ${me}) and writable by no one else; remove it or set CHAOSMETAD_CACHE_DIR`);
+  }
 }
 
 /** The multi-call native helper binary. */
@@ -69,5 +85,8 @@ export function sqliteBinding(): object | undefined {
 /** A directory holding files written at run time for the SEA (oclif's package.json and command stub). */
 export function seaRuntimeDir(): string {
   const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
-  return path.join(cacheRoot(), buildId);
+  const dir = path.join(cacheRoot(), buildId);
+  privateDir(cacheRoot());
+  privateDir(dir);
+  return dir;
 }

@@ -13,16 +13,17 @@ import { runCli } from '../cli/main';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { name: string; version: string; description: string; oclif: Record<string, unknown> };
 
+/** Write a small file unless it already holds exactly this text (a planted or truncated one is replaced). */
 function writeIfMissing(file: string, text: string): void {
-  if (fs.existsSync(file)) return;
+  try { if (fs.readFileSync(file, 'utf8') === text && !fs.lstatSync(file).isSymbolicLink()) return; } catch { /* absent */ }
   const tmp = `${file}.${process.pid}`;
-  fs.writeFileSync(tmp, text);
+  fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'w' });
   fs.renameSync(tmp, file);
 }
 
 function prepareRoot(): string {
   const dir = path.join(seaRuntimeDir(), 'oclif');
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const oclif = { ...pkg.oclif, commands: { strategy: 'explicit', target: './commands.js', identifier: 'COMMANDS' } };
   writeIfMissing(path.join(dir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, description: pkg.description, oclif }));
   writeIfMissing(path.join(dir, 'commands.js'), 'module.exports = { COMMANDS: globalThis.__CHAOSMETAD_COMMANDS__ };\n');

@@ -95,6 +95,7 @@ const MIGRATIONS: string[] = [
 ];
 
 const LIVE = `status IN ('created','success')`;
+const UNDO_LEFT = `(status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone'))`;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 /** The original's time layout: `2006-01-02 15:04:05`, local time. */
@@ -107,17 +108,45 @@ export function defaultDataDir(): string {
   return process.env.CHAOSMETAD_DATA_DIR || '/var/lib/chaosmetad';
 }
 
+/**
+ * Create (root-only, 0700) or check a directory chaosmetad keeps state in: it must be a real directory owned by
+ * this user and writable by no one else (another user could plant a journal, a token or a helper there).
+ */
+export function checkPrivateDir(dir: string, what: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw storeError(`cannot create the ${what} ${dir}: ${(e as Error).message}`);
+  }
+  const st = fs.lstatSync(dir);
+  const me = process.getuid?.() ?? 0;
+  if (st.isSymbolicLink()) {
+    // a link of root's own making (e.g. /var/lib/chaosmetad -> /data/chaosmetad) is fine when its target is private
+    const target = fs.statSync(dir);
+    if (st.uid !== me || !target.isDirectory()) throw storeError(`the ${what} ${dir} is a symbolic link owned by uid ${st.uid}; refusing it`);
+    return checkOwned(dir, target, what, me);
+  }
+  if (!st.isDirectory()) throw storeError(`the ${what} ${dir} is not a directory`);
+  checkOwned(dir, st, what, me);
+}
+
+function checkOwned(dir: string, st: fs.Stats, what: string, me: number): void {
+  if (st.uid !== me) throw storeError(`the ${what} ${dir} is owned by uid ${st.uid}, not by this user (uid ${me}): refusing it (chown it, or choose another with --data-dir / CHAOSMETAD_DATA_DIR)`);
+  if (st.mode & 0o022) throw storeError(`the ${what} ${dir} is writable by other users (mode ${(st.mode & 0o7777).toString(8)}): refusing it (chmod 700 it)`);
+}
+
 export class Store {
   readonly db: Database.Database;
 
   constructor(readonly dataDir: string = defaultDataDir()) {
+    checkPrivateDir(dataDir, 'data dir');
     try {
-      fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const nativeBinding = sqliteBinding();
       this.db = new Database(path.join(dataDir, 'chaosmetad.db'), nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {});
       this.db.pragma('busy_timeout = 30000');
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
+      // FULL: a journal step is on disk before the host change it announces (a power cut must not lose it)
+      this.db.pragma('synchronous = FULL');
       this.migrate();
     } catch (e) {
       throw storeError(`cannot open the experiment store in ${dataDir}: ${(e as Error).message}`);
@@ -219,16 +248,24 @@ export class Store {
 
   /** Experiments not yet destroyed (live or half-done), optionally filtered. */
   unfinished(f: { target?: string; fault?: string } = {}): ExperimentRow[] {
-    const conds = [`(${LIVE} OR (status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone')))`];
+    const conds = [`(${LIVE} OR ${UNDO_LEFT})`];
     const vals: unknown[] = [];
     if (f.target) { conds.push('target = ?'); vals.push(f.target); }
     if (f.fault) { conds.push('fault = ?'); vals.push(f.fault); }
     return this.sql(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
   }
 
-  /** Live experiments whose deadline (or lease) has passed. */
+  /** Does this experiment's journal hold a step not yet undone (host changes still to put back)? */
+  hasUndoLeft(uid: string): boolean {
+    return !!this.sql(`SELECT 1 FROM steps WHERE uid = ? AND state != 'undone' LIMIT 1`).get(uid);
+  }
+
+  /**
+   * Experiments whose deadline (or lease) has passed and that still need recovering: live ones, and failed ones
+   * (an inject that failed and whose undo failed too) with host changes left to undo.
+   */
   expired(now = Date.now()): ExperimentRow[] {
-    return this.sql(`SELECT * FROM experiments WHERE ${LIVE} AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
+    return this.sql(`SELECT * FROM experiments WHERE (${LIVE} OR ${UNDO_LEFT}) AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
       .all(now, now) as ExperimentRow[];
   }
 

@@ -10,6 +10,8 @@ import { exists, pathFlag } from '../file/common';
 
 /** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
 export const RESERVE_BYTES = 8 * 1024 * 1024;
+/** Left free by a fill on the data dir's filesystem, so the store can record the rest of the inject. */
+const STORE_MARGIN = 512 * 1024;
 
 const MB = 1024 * 1024;
 
@@ -39,7 +41,8 @@ export default defineFault({
   },
   async inject(a, ctx) {
     const dir = workDirChecked(a.dir ?? '/tmp', 'dir');
-    if (!ctx.dryRun && fs.statSync(dir).dev === fs.statSync(ctx.workDir()).dev) {
+    const storeHere = !ctx.dryRun && fs.statSync(dir).dev === fs.statSync(ctx.workDir()).dev;
+    if (storeHere) {
       // the experiment store lives on this filesystem: keep room for it to record the recover
       const reserve = path.join(ctx.workDir(), 'reserve');
       await ctx.step('reserve', { path: reserve }, async () => {
@@ -52,6 +55,8 @@ export default defineFault({
       if (u.percent >= a.percent) throw injectError(`the filesystem of ${dir} is already ${u.percent.toFixed(1)}% used, not below --percent ${a.percent}`);
       bytes = Math.ceil((a.percent / 100) * (u.used + u.avail) - u.used);
     }
+    // on the store's filesystem: room for the store to finish recording this inject (the reserve is for the recover)
+    if (storeHere) bytes = Math.min(bytes, u.avail - STORE_MARGIN);
     if (bytes > u.avail) throw injectError(`${dir} has ${formatBytes(u.avail)} available; cannot add ${formatBytes(bytes)}`);
     const left = u.avail - bytes;
     if (left < Math.max(0.01 * u.total, 100 * MB) && !a.force) {
