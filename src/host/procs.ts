@@ -119,15 +119,43 @@ export function isChaosmetad(argv: string[]): boolean {
   return base(argv[0]) === 'chaosmetad' || base(argv[0]) === 'chaosmetad-helper' || (/^node(js)?$/.test(base(argv[0]) ?? '') && base(argv[1]) === 'chaosmetad');
 }
 
-/** Processes whose command line contains key, as `ps -ef | grep key` would, never chaosmetad or its callers. */
-export function matchKey(key: string): ProcInfo[] {
-  const skip = selfAndAncestors();
+/** The short command name (/proc/PID/comm), or ''. */
+export function commOf(pid: number): string {
+  try { return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim(); } catch { return ''; }
+}
+
+/** What keeps a node reachable and its containers running: never hit by a --key match; by --pid only with --force. */
+const GUARDED = /^(sshd|dockerd|containerd|containerd-shim.*|runc|crio|conmon|cri-dockerd|kubelet|podman)$/;
+
+/**
+ * Why chaosmetad must not kill or stop this process: `never` — init, chaosmetad itself (CLI, daemon, watchers,
+ * helpers, also under another file name), the caller's chain of ancestors (its shell, sudo, sshd session);
+ * `guarded` — sshd, the container runtime and kubelet, which only an explicit --force for that pid may hit.
+ */
+export function protection(pid: number, argv = readArgv(pid) ?? []): { level: 'never' | 'guarded'; why: string } | undefined {
+  if (pid === 1) return { level: 'never', why: 'init (pid 1)' };
+  if (selfAndAncestors().has(pid)) return { level: 'never', why: 'chaosmetad itself or its caller (its shell, sudo or ssh session)' };
+  let exe = '';
+  try { exe = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* kernel thread or gone */ }
+  if (isChaosmetad(argv) || (exe && exe === process.execPath && !/\/node(js)?$/.test(exe))) return { level: 'never', why: 'a chaosmetad process (recover its experiment instead)' };
+  const comm = commOf(pid);
+  if (GUARDED.test(comm)) return { level: 'guarded', why: `${comm}, which keeps this node reachable or its containers running` };
+  return undefined;
+}
+
+/**
+ * Processes whose command line contains key, as `ps -ef | grep key` would — never init, chaosmetad or its callers,
+ * nor (the `guarded` list: sshd, container runtime, kubelet) unless `force`.
+ */
+export function matchKey(key: string, opts: { force?: boolean } = {}): ProcInfo[] {
   const out: ProcInfo[] = [];
   for (const pid of listPids()) {
-    if (skip.has(pid) || pid === 1) continue;
+    if (pid === process.pid) continue;
     const argv = readArgv(pid);
-    if (!argv || !alive(pid) || isChaosmetad(argv)) continue;
-    if (argv.join(' ').includes(key)) out.push({ pid, argv });
+    if (!argv || !alive(pid) || !argv.join(' ').includes(key)) continue;
+    const p = protection(pid, argv);
+    if (p && (p.level === 'never' || !opts.force)) continue;
+    out.push({ pid, argv });
   }
   return out;
 }

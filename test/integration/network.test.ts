@@ -21,9 +21,9 @@ function cm(ns: string, args: string[]) {
   const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, uid: /uid: (\S+)/.exec(r.stdout)?.[1] ?? '' };
 }
-/** TCP throughput a -> b:port in bytes/s over sec seconds */
-function rate(port: number, sec = 3): number {
-  const r = sh('ip', 'netns', 'exec', A, process.execPath, TOOL, 'measure', '10.77.0.2', String(port), String(sec));
+/** TCP throughput a -> b:port in bytes/s over sec seconds (to b's IPv4 address, or its IPv6 one) */
+function rate(port: number, sec = 3, host = '10.77.0.2'): number {
+  const r = sh('ip', 'netns', 'exec', A, process.execPath, TOOL, 'measure', host, String(port), String(sec));
   const j = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
   if (j.error) throw new Error(`measure: ${j.error}`);
   return j.rate;
@@ -37,6 +37,7 @@ beforeAll(async () => {
     ['ip', 'netns', 'add', A], ['ip', 'netns', 'add', B],
     ['ip', '-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B],
     ['ip', '-n', A, 'addr', 'add', '10.77.0.1/24', 'dev', 'va'], ['ip', '-n', B, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb'],
+    ['ip', '-n', A, 'addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad'], ['ip', '-n', B, 'addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad'],
     ['ip', '-n', A, 'link', 'set', 'va', 'up'], ['ip', '-n', B, 'link', 'set', 'vb', 'up'],
     ['ip', '-n', A, 'link', 'set', 'lo', 'up'], ['ip', '-n', B, 'link', 'set', 'lo', 'up'],
   ]) {
@@ -69,6 +70,30 @@ test('network limit caps TCP throughput at the rate (±15 %); recover removes ev
   expect(cm(A, ['recover', r.uid]).code).toBe(0);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
   expect(rate(5001, 2)).toBeGreaterThan(10 * MB);
+});
+
+test('IPv6 too: no filter limits IPv6 traffic; --dst-ip takes IPv6 addresses and CIDRs and limits only them', () => {
+  const all = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit']);
+  expect(all.code).toBe(0);
+  const v6 = rate(5001, 3, 'fd77::2');
+  console.log(`network limit 8mbit, no filter: IPv6 ${(v6 / MB).toFixed(3)} MB/s`);
+  expect(Math.abs(v6 - MB) / MB).toBeLessThan(0.15);
+  expect(cm(A, ['recover', all.uid]).code).toBe(0);
+  expect(rate(5001, 2, 'fd77::2')).toBeGreaterThan(10 * MB);
+
+  const dry = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', '10.77.0.2,fd77::2', '--dst-port', '5001', '--dry-run']);
+  expect(dry.stdout).toMatch(/protocol ip pref 1002 u32 match ip dst 10\.77\.0\.2\/32 match ip dport 5001 0xffff/);
+  expect(dry.stdout).toMatch(/protocol ipv6 pref 10002 u32 match ip6 dst fd77::2\/128 match ip6 dport 5001 0xffff/);
+  const only6 = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', 'fd77::/64']);
+  expect(only6.code).toBe(0);
+  expect(cm(A, ['check', only6.uid]).stdout).toMatch(/in-place/);
+  const limited = rate(5001, 3, 'fd77::2');
+  const v4 = rate(5001, 2);
+  console.log(`network limit 8mbit --dst-ip fd77::/64: IPv6 ${(limited / MB).toFixed(3)} MB/s, IPv4 ${(v4 / MB).toFixed(0)} MB/s`);
+  expect(Math.abs(limited - MB) / MB).toBeLessThan(0.15);
+  expect(v4).toBeGreaterThan(10 * MB);
+  expect(cm(A, ['recover', only6.uid]).code).toBe(0);
+  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
 });
 
 test('two experiments on one interface (port 5001 and 5002) are recovered independently', () => {
@@ -126,9 +151,9 @@ test('a root qdisc the host set up is left alone unless --force', () => {
   sh('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'del', 'dev', 'va', 'root');
 });
 
-test('preflight: netem faults on a kernel without sch_netem fail clearly and change nothing', () => {
-  const netem = spawnSync('sh', ['-c', 'test -d /sys/module/sch_netem || modprobe -q sch_netem']).status === 0;
-  if (netem) { console.log('this kernel has netem; the no-netem preflight is not testable here'); return; }
+// on a kernel with netem the no-netem preflight cannot be observed: jest reports the test as skipped, not passed
+const netemHere = spawnSync('sh', ['-c', 'test -d /sys/module/sch_netem || modprobe -q sch_netem']).status === 0;
+(netemHere ? test.skip : test)('preflight: netem faults on a kernel without sch_netem fail clearly and change nothing', () => {
   const r = cm(A, ['inject', 'network', 'delay', '-i', 'va', '-l', '10ms']);
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/no sch_netem/);
@@ -147,7 +172,8 @@ test.each([
   [['limit', '-i', 'nope0', '-r', '1mbit'], /--interface "nope0": no such network interface/],
   [['limit', '-i', 'va'], /--rate is required/],
   [['limit', '-i', 'va', '-r', 'fast'], /--rate must be a rate like 1mbit/],
-  [['limit', '-i', 'va', '-r', '1mbit', '--dst-ip', '10.0.0.300'], /--dst-ip must be IPv4 addresses or CIDRs/],
+  [['limit', '-i', 'va', '-r', '1mbit', '--dst-ip', '10.0.0.300'], /--dst-ip must be IPv4 or IPv6 addresses or CIDRs/],
+  [['limit', '-i', 'va', '-r', '1mbit', '--src-ip', 'fd00::/129'], /--src-ip must be IPv4 or IPv6 addresses or CIDRs/],
   [['limit', '-i', 'va', '-r', '1mbit', '--dst-port', '70000'], /--dst-port must be ports/],
   [['limit', '-i', 'va', '-r', '1mbit', '-d', 'sideways'], /--direction must be one of out, in, both/],
   [['limit', '-i', 'va', '-r', '1mbit', '-m', 'exclude'], /--mode exclude needs something to exclude/],
@@ -164,12 +190,12 @@ test.each([
 
 describe('network partition (iptables) inside the namespace', () => {
   /** can a -> b:port connect within 1 s? */
-  const reach = (port: number) => {
+  const reach = (port: number, host = '10.77.0.2') => {
     const r = sh('ip', 'netns', 'exec', A, process.execPath, '-e',
-      `const s=require('net').connect(${port},'10.77.0.2',()=>{console.log('ok');process.exit(0)});s.setTimeout(1000,()=>{console.log('timeout');process.exit(1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`);
+      `const s=require('net').connect(${port},'${host}',()=>{console.log('ok');process.exit(0)});s.setTimeout(1000,()=>{console.log('timeout');process.exit(1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`);
     return r.stdout.trim();
   };
-  const rules = () => sh('ip', 'netns', 'exec', A, 'iptables', '-S').stdout;
+  const rules = () => sh('ip', 'netns', 'exec', A, 'iptables', '-S').stdout + sh('ip', 'netns', 'exec', A, 'ip6tables', '-S').stdout;
 
   test('cuts the given peer port (connect times out), leaves the rest; recover removes only its rules', () => {
     const before = rules();
@@ -185,10 +211,25 @@ describe('network partition (iptables) inside the namespace', () => {
     expect(rules()).toBe(before);
   });
 
+  test('IPv6: an IPv6 peer is cut through ip6tables; --port alone cuts IPv4 and IPv6', () => {
+    const before = rules();
+    const v6 = cm(A, ['inject', 'network', 'partition', '--ip', 'fd77::2', '--direction', 'out']);
+    expect(v6.code).toBe(0);
+    expect(reach(5001, 'fd77::2')).toBe('timeout');
+    expect(reach(5001)).toBe('ok');
+    expect(cm(A, ['recover', v6.uid]).code).toBe(0);
+    expect(reach(5001, 'fd77::2')).toBe('ok');
+    const port = cm(A, ['inject', 'network', 'partition', '--port', '5002', '--protocol', 'tcp', '--direction', 'out']);
+    expect(port.code).toBe(0);
+    expect([reach(5002), reach(5002, 'fd77::2'), reach(5001, 'fd77::2')]).toEqual(['timeout', 'timeout', 'ok']);
+    expect(cm(A, ['recover', port.uid]).code).toBe(0);
+    expect(rules()).toBe(before);
+  });
+
   test.each([
     [['partition'], /give --ip, --port or both/],
     [['partition', '--port', '80'], /--port needs --protocol tcp or udp/],
-    [['partition', '--ip', '10.0.0.0/33'], /--ip must be IPv4 addresses or CIDRs/],
+    [['partition', '--ip', '10.0.0.0/33'], /--ip must be IPv4 or IPv6 addresses or CIDRs/],
     [['partition', '--ip', '10.0.0.1', '-d', 'up'], /--direction must be one of both, out, in/],
   ])('bad input %j: exit 1', (args, msg) => {
     const before = rules();
@@ -224,6 +265,21 @@ describe('network occupy holds a port (in namespace b)', () => {
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/recover-cmd still running/);
     expect(rate(5001, 1)).toBeGreaterThan(1 * MB); // the restarted server answers
+  });
+
+  test('--force never kills a guarded owner (kubelet, sshd, the container runtime)', async () => {
+    const bin = tmpDir('net-guarded');
+    require('node:fs').symlinkSync(process.execPath, path.join(bin, 'kubelet'));
+    const owner = spawn('ip', ['netns', 'exec', B, path.join(bin, 'kubelet'), '-e', "require('net').createServer().listen(7171,()=>console.log('bound'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((r) => owner.stdout!.once('data', r));
+      const r = cm(B, ['inject', 'network', 'occupy', '-p', '7171', '--force']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/held by pid \d+, kubelet, which keeps this node reachable.*--force will not kill it/);
+      expect(owner.exitCode).toBe(null);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 });
 

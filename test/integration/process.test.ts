@@ -1,8 +1,8 @@
 /** process kill and stop, proven by /proc/PID/stat, through the real CLI. */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, hostSettles, hostState, queryJson, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import { BIN, cli, hostSettles, hostState, queryJson, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
 
 jest.setTimeout(60_000);
 const dir = tmpDir('proc');
@@ -121,6 +121,34 @@ test.each([
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);
   expect(taggedPids()).toEqual([]);
+});
+
+test('safety rails: --key never hits init, chaosmetad, its caller chain, sshd, the runtime or kubelet; --pid of one needs --force', async () => {
+  const bin = tmpDir('proc-guarded');
+  const n = String(3626_000 + Math.floor(Math.random() * 1000));
+  fs.symlinkSync('/bin/sleep', path.join(bin, 'kubelet')); // its comm is "kubelet"
+  const kubelet = spawn(path.join(bin, 'kubelet'), [n], { stdio: 'ignore', detached: true });
+  children.push(kubelet);
+  await waitFor(() => { try { return fs.readFileSync(`/proc/${kubelet.pid}/comm`, 'utf8').trim() === 'kubelet'; } catch { return false; } }, 2000);
+  const byKey = cli(dir, ['inject', 'process', 'kill', '--key', n]);
+  expect(byKey.code).toBe(1);
+  expect(byKey.stderr).toMatch(/matches no process \(init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched without --force\)/);
+  const byPid = cli(dir, ['inject', 'process', 'stop', '--pid', String(kubelet.pid)]);
+  expect(byPid.code).toBe(1);
+  expect(byPid.stderr).toMatch(/is kubelet, which keeps this node reachable or its containers running; add --force/);
+  expect(state(kubelet.pid!)).toBe('S');
+  // the caller chain: a shell whose own command line holds the key calls chaosmetad; it must survive
+  const chain = spawnSync('bash', ['-c', `: ${n}-caller; ${process.execPath} ${BIN} inject process kill --key ${n}-caller; echo survived`], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  expect(chain.stdout).toMatch(/survived/);
+  expect(chain.stderr).toMatch(/matches no process/);
+  // init and chaosmetad itself, even with --force
+  expect(cli(dir, ['inject', 'process', 'kill', '--pid', '1', '--force']).stderr).toMatch(/init/);
+  // an explicit --force for that pid
+  const forced = cli(dir, ['inject', 'process', 'stop', '--pid', String(kubelet.pid), '--force']);
+  expect(forced.code).toBe(0);
+  expect(state(kubelet.pid!)).toBe('T');
+  expect(cli(dir, ['recover', uidOf(forced)]).code).toBe(0);
+  expect(state(kubelet.pid!)).toBe('S');
 });
 
 test('a bad signal is refused before anything happens', () => {

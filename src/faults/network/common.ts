@@ -11,16 +11,21 @@ import type { FlagSpec } from '../flags';
 import { boolean, oneOf, string } from '../flags';
 import type { CheckContext, Effect, InjectContext, UndoFn } from '../types';
 
-function ipList(raw: unknown, flag: string): string[] {
+/** One IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8); undefined when it is neither. */
+export function cidrFamily(it: string): 4 | 6 | undefined {
+  const [ip, bits, extra] = it.split('/');
+  const fam = net.isIP(ip);
+  if (extra !== undefined || (fam !== 4 && fam !== 6)) return undefined;
+  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (fam === 4 ? 32 : 128))) return undefined;
+  return fam;
+}
+
+export function ipList(raw: unknown, flag: string): string[] {
   const s = typeof raw === 'string' ? raw.trim() : '';
   const items = s.split(',').map((x) => x.trim()).filter(Boolean);
-  if (!items.length || items.length > 64) throw badArgs(`--${flag} must be IPv4 addresses or CIDRs, comma separated (e.g. 10.0.0.1,192.168.0.0/16), got ${shown(raw)}`);
-  for (const it of items) {
-    const [ip, bits, extra] = it.split('/');
-    if (extra !== undefined || !net.isIPv4(ip) || (bits !== undefined && !(/^\d{1,2}$/.test(bits) && Number(bits) <= 32))) {
-      throw badArgs(`--${flag} must be IPv4 addresses or CIDRs, comma separated (e.g. 10.0.0.1,192.168.0.0/16), got ${shown(it)}`);
-    }
-  }
+  const form = 'IPv4 or IPv6 addresses or CIDRs, comma separated (e.g. 10.0.0.1,192.168.0.0/16,fd00::/8)';
+  if (!items.length || items.length > 64) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
+  for (const it of items) if (!cidrFamily(it)) throw badArgs(`--${flag} must be ${form}, got ${shown(it)}`);
   return items;
 }
 
@@ -60,21 +65,46 @@ export function validateNet(a: NetArgs): void {
   if (a.mode === 'exclude' && !a.srcIp && !a.dstIp && !a.srcPort && !a.dstPort) {
     throw badArgs('--mode exclude needs something to exclude: --src-ip, --dst-ip, --src-port or --dst-port');
   }
+  matchSets(a);
 }
 
-/** u32 match clauses: the product of the lists (each list is an OR, the kinds are ANDed). [] = all traffic. */
-export function matchSets(a: NetArgs): string[][] {
+/** One u32 filter: its protocol (ip = IPv4, ipv6) and match clauses. */
+export interface MatchSet { proto: 'ip' | 'ipv6'; match: string[] }
+
+/**
+ * u32 match clauses: the product of the lists (each list is an OR, the kinds are ANDed), per address family —
+ * IPv4 addresses give `ip` filters, IPv6 ones `ipv6` filters (u32 `ip6` matches), ports alone give both. [] = all
+ * traffic (a `protocol all` filter: IPv4, IPv6 and the rest). A combination of an IPv4 and an IPv6 address cannot
+ * match any packet and is left out.
+ */
+export function matchSets(a: NetArgs): MatchSet[] {
+  if (!a.srcIp && !a.dstIp && !a.srcPort && !a.dstPort) return [];
   const port = (p: string) => { const [n, m] = p.split('/'); return [n, m ?? '0xffff']; };
-  const dims: string[][][] = [];
-  if (a.srcIp) dims.push(a.srcIp.map((ip) => ['match', 'ip', 'src', ip.includes('/') ? ip : `${ip}/32`]));
-  if (a.dstIp) dims.push(a.dstIp.map((ip) => ['match', 'ip', 'dst', ip.includes('/') ? ip : `${ip}/32`]));
-  if (a.srcPort) dims.push(a.srcPort.map((p) => ['match', 'ip', 'sport', ...port(p)]));
-  if (a.dstPort) dims.push(a.dstPort.map((p) => ['match', 'ip', 'dport', ...port(p)]));
-  let out: string[][] = [[]];
-  for (const d of dims) out = out.flatMap((prefix) => d.map((m) => [...prefix, ...m]));
+  const out: MatchSet[] = [];
+  for (const fam of [4, 6] as const) {
+    const kw = fam === 4 ? 'ip' : 'ip6';
+    const host = fam === 4 ? 32 : 128;
+    const ips = (l?: string[]) => l?.filter((ip) => cidrFamily(ip) === fam);
+    const src = ips(a.srcIp);
+    const dst = ips(a.dstIp);
+    if ((a.srcIp && !src!.length) || (a.dstIp && !dst!.length)) continue; // no address of this family asked for
+    const dims: string[][][] = [];
+    if (src) dims.push(src.map((ip) => ['match', kw, 'src', ip.includes('/') ? ip : `${ip}/${host}`]));
+    if (dst) dims.push(dst.map((ip) => ['match', kw, 'dst', ip.includes('/') ? ip : `${ip}/${host}`]));
+    if (a.srcPort) dims.push(a.srcPort.map((p) => ['match', kw, 'sport', ...port(p)]));
+    if (a.dstPort) dims.push(a.dstPort.map((p) => ['match', kw, 'dport', ...port(p)]));
+    let sets: string[][] = [[]];
+    for (const d of dims) sets = sets.flatMap((prefix) => d.map((m) => [...prefix, ...m]));
+    out.push(...sets.map((match) => ({ proto: fam === 4 ? 'ip' as const : 'ipv6' as const, match })));
+  }
+  if (!out.length) throw badArgs('--src-ip and --dst-ip have no address family in common (IPv4 with IPv6): no packet could match');
   if (out.length > 256) throw badArgs(`the ip and port lists combine into ${out.length} filters; at most 256`);
-  return dims.length ? out : [];
+  return out;
 }
+
+/** Filter prefs: IPv4 and IPv6 filters of one experiment cannot share a pref (a tc chain has one protocol). */
+export const PREF = { pass4: 100, pass6: 20000, match4: 1000, match6: 10000, all: 30000 } as const;
+const MATCH_BASES = [PREF.match4, PREF.match6, PREF.all];
 
 const NETEM_HINT = 'this kernel has no sch_netem (tc netem): use a kernel with CONFIG_NET_SCH_NETEM, e.g. Debian\'s stock kernel, or install its modules package';
 
@@ -112,7 +142,7 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       await ensureRoot(dev, a, ctx);
       const catchAll = a.mode === 'exclude' || sets.length === 0;
       if (catchAll && !a.force) {
-        const other = (await filterPrefs(ctx.exec, dev)).find((p) => p >= 30000);
+        const other = (await filterPrefs(ctx.exec, dev)).find((p) => p >= PREF.all);
         if (other !== undefined) {
           throw tcError(`${dev} already has an experiment on all its traffic (filter pref ${other}); this one would not see its traffic. Recover it first, or add --force to stack anyway`);
         }
@@ -125,15 +155,24 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
         await ctx.exec.run('tc', ['class', 'add', 'dev', dev, 'parent', ROOT, 'classid', classId(band), 'htb', 'rate', '100gbit', 'burst', '1m', 'cburst', '1m', 'quantum', '200000']);
         await ctx.exec.run('tc', ['qdisc', 'add', 'dev', dev, 'parent', classId(band), 'handle', leafHandle(band), ...leaf]);
       });
-      const add = (pref: number, match: string[], flowid: string) =>
-        ctx.exec.run('tc', ['filter', 'add', 'dev', dev, 'parent', ROOT, 'protocol', 'ip', 'pref', String(pref), 'u32', ...(match.length ? match : ['match', 'u32', '0', '0']), 'flowid', flowid]);
+      const add = (proto: string, pref: number, match: string[], flowid: string) =>
+        ctx.exec.run('tc', ['filter', 'add', 'dev', dev, 'parent', ROOT, 'protocol', proto, 'pref', String(pref), 'u32', ...(match.length ? match : ['match', 'u32', '0', '0']), 'flowid', flowid]);
+      const byFamily = async (base4: number, base6: number, flowid: string) => {
+        for (const proto of ['ip', 'ipv6'] as const) {
+          const mine = sets.filter((m) => m.proto === proto);
+          if (!mine.length) continue;
+          const pref = (proto === 'ip' ? base4 : base6) + band;
+          await ctx.step('tc-filter', { dev, pref, proto }, async () => { for (const m of mine) await add(proto, pref, m.match, flowid); });
+        }
+      };
+      const catchAllFilter = () => ctx.step('tc-filter', { dev, pref: PREF.all + band, proto: 'all' }, async () => { await add('all', PREF.all + band, [], classId(band)); });
       if (a.mode === 'exclude') {
-        await ctx.step('tc-filter', { dev, pref: 100 + band }, async () => { for (const m of sets) await add(100 + band, m, PASS_CLASS); });
-        await ctx.step('tc-filter', { dev, pref: 30000 + band }, async () => { await add(30000 + band, [], classId(band)); });
+        await byFamily(PREF.pass4, PREF.pass6, PASS_CLASS);
+        await catchAllFilter();
       } else if (sets.length) {
-        await ctx.step('tc-filter', { dev, pref: 1000 + band }, async () => { for (const m of sets) await add(1000 + band, m, classId(band)); });
+        await byFamily(PREF.match4, PREF.match6, classId(band));
       } else {
-        await ctx.step('tc-filter', { dev, pref: 30000 + band }, async () => { await add(30000 + band, [], classId(band)); });
+        await catchAllFilter();
       }
       placed.push({ dev, band });
     }
@@ -142,7 +181,7 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
     for (const p of placed) {
       const leafOk = (await qdiscs(ctx.exec, p.dev)).some((q) => q.handle === leafHandle(p.band) && q.kind === leaf[0]);
       const prefs = await filterPrefs(ctx.exec, p.dev);
-      const filterOk = [1000, 30000].some((base) => prefs.includes(base + p.band));
+      const filterOk = MATCH_BASES.some((base) => prefs.includes(base + p.band));
       if (!leafOk || !filterOk) throw tcError(`after inject, ${p.dev} does not show the ${leaf[0]} qdisc and its filters (tc qdisc/filter show); undone`);
     }
   }
@@ -182,7 +221,8 @@ async function ensureIfb(a: NetArgs, ctx: InjectContext): Promise<void> {
 
 export const netUndo: Record<string, UndoFn> = {
   async 'tc-filter'(d, ctx) {
-    await ctx.exec.run('tc', ['filter', 'del', 'dev', d.dev, 'parent', ROOT, 'protocol', 'ip', 'pref', String(d.pref)], { allowFail: true });
+    // (journals before IPv6 support had no proto: they were all `ip`)
+    await ctx.exec.run('tc', ['filter', 'del', 'dev', d.dev, 'parent', ROOT, 'protocol', d.proto ?? 'ip', 'pref', String(d.pref)], { allowFail: true });
   },
   async 'tc-class'(d, ctx) {
     await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'parent', classId(d.band), 'handle', leafHandle(d.band)], { allowFail: true });
@@ -218,7 +258,7 @@ export async function netCheck(ctx: CheckContext, exec: import('../../host/execu
     if (!ifaceExists(c.data.dev)) continue;
     const leafOk = (await qdiscs(exec, c.data.dev)).some((q) => q.handle === leafHandle(c.data.band));
     const prefs = await filterPrefs(exec, c.data.dev);
-    if (leafOk && [1000, 30000].some((b) => prefs.includes(b + c.data.band))) ok++;
+    if (leafOk && MATCH_BASES.some((b) => prefs.includes(b + c.data.band))) ok++;
   }
   return ok === classes.length ? 'in-place' : ok ? 'partial' : 'gone';
 }

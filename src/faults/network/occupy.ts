@@ -1,5 +1,5 @@
 import { badArgs, injectError } from '../../errors';
-import { readArgv, sameProcess, startTime, terminate } from '../../host/procs';
+import { protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
 import { portInodes, socketOwners } from '../../host/sockets';
 import { boolean, integer, oneOf } from '../flags';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
@@ -11,7 +11,7 @@ export default defineFault({
   summary: 'Hold a port so nothing else can bind it',
   description:
     'A helper binds --port (and listens, for tcp) until recover. A port already in use is refused, unless --force: ' +
-    'then its owner is killed first (recorded) and --recover-cmd (argv without a shell; --recover-shell for /bin/sh -c) ' +
+    'then its owner is killed first (recorded) and --recover-cmd (a shell command line, bash -c) ' +
     'restarts it at recover.',
   examples: ['chaosmetad inject network occupy --port 8080 -t 5m', 'chaosmetad inject network occupy -p 53 -P udp -t 1m'],
   flags: {
@@ -23,6 +23,10 @@ export default defineFault({
   validate(a) {
     validateRecoverCmd(a);
     const owners = socketOwners(portInodes(a.port, a.protocol));
+    for (const pid of owners) {
+      const p = protection(pid);
+      if (p) throw badArgs(`--port ${a.port}/${a.protocol} is held by pid ${pid}, ${p.why}; --force will not kill it`);
+    }
     if (owners.length && !a.force) {
       throw badArgs(`--port ${a.port}/${a.protocol} is in use by ${owners.map((p) => `pid ${p} (${(readArgv(p) ?? []).join(' ').slice(0, 60)})`).join(', ')}; add --force to kill it first`);
     }

@@ -1,35 +1,37 @@
 /** What process kill and stop share: choosing the targets (--pid or --key) and naming signals. */
 import { constants } from 'node:os';
 import { badArgs } from '../../errors';
-import { ProcInfo, isChaosmetad, matchKey, readArgv, selfAndAncestors, startTime } from '../../host/procs';
+import { ProcInfo, matchKey, protection, readArgv, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
-import { integer, string } from '../flags';
+import { boolean, integer, string } from '../flags';
 
 export const targetFlags = {
   pid: integer({ char: 'p', min: 1, max: 4_194_304, description: 'the process to act on' }),
   key: string({ char: 'k', maxLength: 256, description: 'act on every process whose command line contains this (like ps -ef | grep KEY)' }),
+  force: boolean({ char: 'f', description: 'also hit sshd, the container runtime or kubelet when --pid names one (never init or chaosmetad)' }),
 };
 
 export interface Target { pid: number; start: number | undefined; cmdline: string }
 
-export function checkOneTarget(a: { pid?: number; key?: string }): void {
+export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean }): void {
   if (a.pid === undefined && a.key === undefined) throw badArgs('one of --pid or --key is required');
   if (a.pid !== undefined && a.key !== undefined) throw badArgs('--pid and --key cannot be used together; choose one');
   if (a.key !== undefined && a.key.trim() === '') throw badArgs('--key must not be empty');
   if (a.pid !== undefined) {
     if (a.pid === 1) throw badArgs('--pid 1 is init; refusing to act on it');
-    if (selfAndAncestors().has(a.pid)) throw badArgs(`--pid ${a.pid} is chaosmetad itself or its caller`);
     const argv = readArgv(a.pid);
+    const p = protection(a.pid, argv ?? []);
+    if (p?.level === 'never') throw badArgs(`--pid ${a.pid} is ${p.why}; refusing to act on it`);
     if (!argv) throw badArgs(`--pid ${a.pid}: no such process (or a kernel thread)`);
-    if (isChaosmetad(argv)) throw badArgs(`--pid ${a.pid} is a chaosmetad process; recover its experiment instead`);
-  } else if (!matchKey(a.key!).length) {
-    throw badArgs(`--key ${shown(a.key)} matches no process`);
+    if (p && !a.force) throw badArgs(`--pid ${a.pid} is ${p.why}; add --force to act on it anyway`);
+  } else if (!matchKey(a.key!, { force: a.force }).length) {
+    throw badArgs(`--key ${shown(a.key)} matches no process (init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched${a.force ? '' : ' without --force'})`);
   }
 }
 
 /** Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse. */
-export function resolveTargets(a: { pid?: number; key?: string }): Target[] {
-  const procs: ProcInfo[] = a.pid !== undefined ? [{ pid: a.pid, argv: readArgv(a.pid) ?? [] }] : matchKey(a.key!);
+export function resolveTargets(a: { pid?: number; key?: string; force?: boolean }): Target[] {
+  const procs: ProcInfo[] = a.pid !== undefined ? [{ pid: a.pid, argv: readArgv(a.pid) ?? [] }] : matchKey(a.key!, { force: a.force });
   return procs.map((p) => ({ pid: p.pid, start: startTime(p.pid), cmdline: p.argv.join(' ').slice(0, 200) }));
 }
 
