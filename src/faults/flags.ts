@@ -87,8 +87,9 @@ export function duration<const O extends Common<number> & { unit?: 'us' | 'ms' |
   return { kind: 'duration', ...o, parse: (raw, flag) => parseDuration(raw, flag, o.unit ?? 's') };
 }
 
-export function size<const O extends Common<number> & { unit?: string }>(o: O): Built<number, O> {
-  return { kind: 'size', ...o, parse: (raw, flag) => parseSize(raw, flag, o.unit ?? 'KB') };
+/** A byte size; `strict`: the original's --bytes grammar (KB, MB, GB, TB in any case, plain = KB; nothing else). */
+export function size<const O extends Common<number> & { unit?: string; strict?: boolean }>(o: O): Built<number, O> {
+  return { kind: 'size', ...o, parse: (raw, flag) => parseSize(raw, flag, o.unit ?? 'KB', o.strict) };
 }
 
 export function cpuList<const O extends Common<number[]>>(o: O): Built<number[], O> {

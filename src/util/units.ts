@@ -24,12 +24,18 @@ export function parseDuration(raw: unknown, flag: string, defaultUnit: keyof typ
 
 const SIZE_UNITS: Record<string, number> = { B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3, T: 1024 ** 4, TB: 1024 ** 4 };
 
-/** A byte count: `512`, `100KB`, `2GB` (binary units, as the original); a bare number takes `defaultUnit`. */
-export function parseSize(raw: unknown, flag: string, defaultUnit = 'KB'): number {
+/**
+ * A byte count: `512`, `100KB`, `2GB` (binary units, as the original); a bare number takes `defaultUnit`. Strict
+ * (the original's --bytes of mem fill and disk fill): only KB, MB, GB or TB, in any case — `100m`, `100b`,
+ * `1000B`, `0.5gb` are refused.
+ */
+export function parseSize(raw: unknown, flag: string, defaultUnit = 'KB', strict = false): number {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  const m = /^(\d+)\s*([KMGT]?B?|[kmgt]b?)?$/i.exec(s);
+  const m = strict ? /^(\d+)(kb|mb|gb|tb)?$/i.exec(s) : /^(\d+)\s*([KMGT]?B?|[kmgt]b?)?$/i.exec(s);
   const unit = (m?.[2] || defaultUnit).toUpperCase();
-  if (!m || !(unit in SIZE_UNITS)) throw badArgs(`--${flag} must be a size like 512KB, 100MB or 2GB (bare numbers are ${defaultUnit}), got ${shown(raw)}`);
+  if (!m || !(unit in SIZE_UNITS)) {
+    throw badArgs(`--${flag} must be a size like 512KB, 100MB or 2GB (${strict ? 'units KB, MB, GB, TB in any case; ' : ''}bare numbers are ${defaultUnit}), got ${shown(raw)}`);
+  }
   const bytes = Number(m[1]) * SIZE_UNITS[unit];
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw badArgs(`--${flag} must be a positive size, got ${shown(raw)}`);
   return bytes;

@@ -117,13 +117,15 @@ describe('diskio limit and hang throttle a process on this machine\'s disk (cgro
 
   test('diskio hang --mode write stops writes; recover resumes them', async () => {
     const pid = victim.pid!;
+    const cgBefore = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
     const uid = uidOf(cli(dir, ['inject', 'diskio', 'hang', '-p', String(pid), '-m', 'write']));
+    expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).not.toBe(cgBefore);
     await sleep(1500);
     const hung = await rate(pid, 'write_bytes', 2000);
     console.log(`diskio hang: ${hung} bytes/s written`);
     expect(hung).toBeLessThan(1048576);
     expect(cli(dir, ['recover', uid]).code).toBe(0);
-    expect(await waitFor(() => true, 0)).toBe(true);
+    expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(cgBefore); // back in its own cgroup
     expect(await rate(pid, 'write_bytes', 1500)).toBeGreaterThan(8 * 1048576);
   });
 

@@ -153,6 +153,9 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
       leaks++;
       report.push(`  ${name}: LEAK: the host changed after a kill at ${ms} ms and the store has no unfinished ${uid}`);
     }
+    // a host change the store does not know of is exactly what this campaign exists to catch: fail on it
+    expect({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: mid !== clean && !storeKnows(uid) })
+      .toEqual({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: false });
     const rec = cli(dir, ['recover', '--all']);
     expect(rec.code).toBe(0);
     after = await settles(clean);

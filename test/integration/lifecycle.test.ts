@@ -15,13 +15,20 @@ afterAll(async () => {
 
 const status = (uid: string) => queryJson(dir, ['--uid', uid]).experiments[0]?.status;
 
-/** A helper wrapper that can fail for core 1 or start slowly, to break an inject half-way. */
+/**
+ * A helper wrapper that can fail for core 1 or start slowly, to break an inject half-way. Steered by files, not
+ * the environment: helpers get a clean one (no inherited variables).
+ */
 const wrapper = path.join(dir, 'helper-wrapper.sh');
+const failCore1 = path.join(dir, 'fail-core1');
+const slowStart = path.join(dir, 'slow-start');
 fs.writeFileSync(wrapper, `#!/bin/sh
-case "$*" in *core=1*) [ -n "$FAIL_CORE1" ] && { echo "error injected failure for core 1"; exit 1; } ;; esac
-[ -n "$SLOW_START" ] && sleep "$SLOW_START"
+case "$*" in *core=1*) [ -e ${failCore1} ] && { echo "error injected failure for core 1"; exit 1; } ;; esac
+[ -e ${slowStart} ] && sleep "$(cat ${slowStart})"
 exec ${HELPER} "$@"
 `, { mode: 0o755 });
+/** Set (or with undefined, clear) a wrapper switch. */
+const setSwitch = (file: string, value?: string) => { if (value === undefined) fs.rmSync(file, { force: true }); else fs.writeFileSync(file, value); };
 
 test('a timeout recovers on time after the CLI has exited (detached watcher)', async () => {
   const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '20', '-l', '0', '-t', '3s', '--uid', 'timeout-3s']);
@@ -63,8 +70,9 @@ test('a live uid cannot be reused; an ended one can', () => {
 });
 
 test('an inject that fails half-way undoes what it did and stores the error', () => {
-  const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'half-way-1', '-t', '1m'],
-    { env: { CHAOSMETAD_HELPER: wrapper, FAIL_CORE1: '1' } });
+  setSwitch(failCore1, '1');
+  const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'half-way-1', '-t', '1m'], { env: { CHAOSMETAD_HELPER: wrapper } });
+  setSwitch(failCore1);
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/injected failure for core 1/);
   expect(taggedPids('half-way-1')).toEqual([]); // core 0's helper and the watcher are gone
@@ -76,7 +84,7 @@ test('an inject that fails half-way undoes what it did and stores the error', ()
 
 test('a CLI killed mid-inject leaves a record that recover finishes', async () => {
   const child = spawn(process.execPath, [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'killed-mid-1'], {
-    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper, SLOW_START: '0' }, stdio: 'ignore',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper }, stdio: 'ignore',
   });
   // first helper starts at once; make the second slow by waiting for the first, then killing
   await waitFor(() => taggedPids('killed-mid-1').length >= 1, 10_000, 20);
@@ -90,12 +98,14 @@ test('a CLI killed mid-inject leaves a record that recover finishes', async () =
 });
 
 test('a CLI killed while a helper is starting: the journal already names it, recover stops it', async () => {
+  setSwitch(slowStart, '3');
   const child = spawn(process.execPath, [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0', '--uid', 'killed-mid-2'], {
-    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper, SLOW_START: '3' }, stdio: 'ignore',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper }, stdio: 'ignore',
   });
   await waitFor(() => taggedPids('killed-mid-2').length >= 1, 10_000, 20); // the wrapper, still sleeping
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
+  setSwitch(slowStart);
   expect(status('killed-mid-2')).toBe('created');
   expect(cli(dir, ['recover', 'killed-mid-2']).code).toBe(0);
   expect(await waitFor(() => taggedPids('killed-mid-2').length === 0, 3000)).toBe(true);
@@ -112,10 +122,15 @@ describe('bad input never touches the host and is never stored as success', () =
     [['inject', 'cpu', 'burn', '-p', '50', '--uid', 'abc'], /--uid must be 5 to 36/],
     [['inject', 'cpu', 'burn', '-p', '50', '-t', '5 minutes'], /--timeout must be a duration/],
     [['inject', 'cpu', 'burn', '-p', '50', '-l', '99'], /--list names core 99/],
-    [['inject', 'cpu', 'burn', '-p', '50', '-c', '1000'], /--count must be an integer/],
+    [['inject', 'cpu', 'burn', '-p', '50', '-c', '-1'], /--count must be an integer/],
     [['inject', 'cpu', 'burn', '-p', '50', '--container-id', 'abc'], /--container-id/],
     [['inject', 'mem', 'fill', '-b', '1MB', '-m', 'swap'], /--mode/],
-    [['inject', 'mem', 'fill', '-b', '1MB', '-p', '50'], /cannot be used together/],
+    // the original's --bytes grammar: KB/MB/GB/TB in any case, plain = KB, nothing else
+    [['inject', 'mem', 'fill', '-b', '100m'], /--bytes must be a size like 512KB.*units KB, MB, GB, TB in any case/],
+    [['inject', 'mem', 'fill', '-b', '100b'], /--bytes must be a size/],
+    [['inject', 'mem', 'fill', '-b', '0.5gb'], /--bytes must be a size/],
+    [['inject', 'mem', 'fill', '-b', 'MB'], /--bytes must be a size/],
+    [['inject', 'disk', 'fill', '-b', '1000B'], /--bytes must be a size/],
     [['inject', 'nope', 'x'], /unknown target "nope"; valid targets: cpu, mem/],
     [['inject', 'cpu', 'nope'], /unknown fault "nope" for target cpu; valid faults: burn, load/],
     [['inject', 'cpu', 'burn', '-p', '50', '--no-such-flag'], /Nonexistent flag/],
@@ -133,6 +148,18 @@ describe('bad input never touches the host and is never stored as success', () =
     expect(queryJson(dir).total).toBe(total);
     expect(taggedPids()).toEqual([]);
   });
+});
+
+test('as the original: cpu burn --count above the core count burns every core; mem fill with --percent and --bytes uses the percent', () => {
+  const cores = require('node:os').cpus().length;
+  const burn = cli(dir, ['inject', 'cpu', 'burn', '-p', '10', '-c', '1000', '--dry-run']);
+  expect(burn.code).toBe(0);
+  expect([...burn.stdout.matchAll(/start helper: .* burn .* core=(\d+) percent=10/g)].map((m) => Number(m[1]))).toEqual([...Array(cores).keys()]);
+  const fill = cli(dir, ['inject', 'mem', 'fill', '-p', '30', '-b', '1MB', '--dry-run']);
+  expect(fill.code).toBe(0);
+  const bytes = Number(/memfill .* bytes=(\d+)/.exec(fill.stdout)?.[1]);
+  expect(bytes).not.toBe(1024 * 1024);
+  expect(bytes).toBeGreaterThan(0);
 });
 
 test('recover --target/--fault recovers only the matching ones; --all the rest', () => {

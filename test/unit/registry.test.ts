@@ -86,10 +86,13 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
   ])('%j is refused: %s', (raw, msg) => {
     expect(() => parseFlags(burn.flags, raw as Record<string, unknown>)).toThrow(msg);
   });
-  test('mem fill needs exactly one of --percent and --bytes', () => {
+  test('mem fill needs --percent or --bytes; with both the percent wins (as the original); sizes as the original', () => {
     const fill = findFault('mem', 'fill');
     expect(() => fill.validate!(parseFlags(fill.flags, {}))).toThrow(/one of --percent or --bytes/);
-    expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }))).toThrow(/cannot be used together/);
+    expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }))).not.toThrow();
+    for (const ok of ['500mB', '2gb', '100', '1TB', '7kb']) expect(() => parseFlags(fill.flags, { bytes: ok })).not.toThrow();
+    expect(parseFlags(fill.flags, { bytes: '100' }).bytes).toBe(100 * 1024);
+    for (const bad of ['100m', '100b', '1000B', '0.5gb', 'MB', '1 MB']) expect(() => parseFlags(fill.flags, { bytes: bad })).toThrow(/--bytes must be a size/);
     expect(() => parseFlags(fill.flags, { bytes: '1MB', mode: 'disk' })).toThrow(/--mode must be one of ram, cache/);
   });
 });

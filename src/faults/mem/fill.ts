@@ -21,17 +21,16 @@ export default defineFault({
   ],
   flags: {
     percent: integer({ char: 'p', min: 1, max: 100, description: 'target total memory usage of the host, 1..100' }),
-    bytes: size({ char: 'b', unit: 'KB', description: 'memory to add, e.g. 512MB, 2GB (KB, MB, GB, TB; bare numbers are KB)' }),
+    bytes: size({ char: 'b', unit: 'KB', strict: true, description: 'memory to add, e.g. 512MB, 2GB (KB, MB, GB, TB; bare numbers are KB)' }),
     mode: oneOf(['ram', 'cache'] as const, { char: 'm', default: 'cache', description: 'ram (anonymous, locked) or cache (tmpfs page cache)' }),
   },
   validate(a) {
     if (a.percent === undefined && a.bytes === undefined) throw badArgs('one of --percent or --bytes is required');
-    if (a.percent !== undefined && a.bytes !== undefined) throw badArgs('--percent and --bytes cannot be used together; choose one');
   },
   async inject(a, ctx) {
     const m = meminfo();
     let bytes = a.bytes;
-    if (a.percent !== undefined) {
+    if (a.percent !== undefined) { // with both, the percent wins (as the original)
       const used = memUsedPercent(m);
       if (used >= a.percent) throw injectError(`memory usage is already ${used.toFixed(1)}%, not below --percent ${a.percent}`);
       bytes = Math.floor(((a.percent - used) / 100) * m.MemTotal);
