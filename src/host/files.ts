@@ -250,3 +250,38 @@ export async function removePartial(exec: Executor, to: string): Promise<void> {
     });
   } catch { /* parent gone */ }
 }
+
+/**
+ * Keep the extended attributes of p (file capabilities, ACLs: a write by root drops security.capability) in a new
+ * empty file `save` in the root-only work dir. p is read through its own descriptor (no link followed).
+ */
+export async function saveXattrs(exec: Executor, p: string, save: string, expectIno?: string): Promise<void> {
+  await withParent(p, async (dir, name) => {
+    const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
+    const sdir = Dir.open(path.dirname(save));
+    try {
+      await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/dev/fd/3', `/dev/fd/4/${path.basename(save)}`], { fds: [fd, sdir.fd] });
+      sdir.sync();
+    } finally {
+      sdir.close();
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** Put the attributes saved by saveXattrs back on p (the same inode; its bytes untouched). */
+export async function restoreXattrs(exec: Executor, p: string, save: string, expectIno?: string): Promise<void> {
+  const sfd = fs.openSync(save, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    await withParent(p, async (dir, name) => {
+      const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
+      try {
+        await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/dev/fd/3', '/dev/fd/4'], { fds: [sfd, fd] });
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+  } finally {
+    fs.closeSync(sfd);
+  }
+}

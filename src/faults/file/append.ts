@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { readFrom, restoreMeta } from '../../host/files';
+import { readFrom, restoreMeta, restoreXattrs, saveXattrs } from '../../host/files';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
 import { defineFault } from '../types';
@@ -51,7 +51,7 @@ export default defineFault({
     'until done or recovered). The content takes echo -e escapes, as the original: "a\\nb" is two lines. Recover ' +
     'edits the file in place (same inode: a writer holding it open keeps writing to the live file) and removes ' +
     'exactly the whole lines it added, leaving anything else written meanwhile; the original times come back when ' +
-    'the file is back to its original size. With --raw the lines stay. A path swapped for another file or a link ' +
+    'the file is back to its original size, and its extended attributes (file capabilities, ACLs) always. With --raw the lines stay. A path swapped for another file or a link ' +
     'is never written through: the helper writes to the file it opened, and recover leaves a swapped path alone.',
   examples: [
     'chaosmetad inject file append --path /tmp/chaos-demo.log --content "ERROR injected" --count 5 --interval 1 -t 1m',
@@ -73,7 +73,11 @@ export default defineFault({
   async inject(a, ctx) {
     const chunk = echoE(a.content) + '\n';
     const m = meta(a.path);
-    await ctx.step('append', { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino }, async () => {});
+    const xattrs = path.join(ctx.workDir(), 'append-xattrs');
+    await ctx.step('append', { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino, xattrs }, async () => {
+      // a write by root drops file capabilities: keep every extended attribute to put back at recover
+      if (!a.raw) await ctx.exec.change(`keep the extended attributes of ${a.path}`, () => saveXattrs(ctx.exec, a.path, xattrs, m.ino));
+    });
     const src = path.join(ctx.workDir(), 'append-chunk');
     await ctx.exec.change(`write the line to ${src}`, () => fs.writeFileSync(src, chunk, { mode: 0o600 }));
     await ctx.helper('append', { path: a.path, src, count: a.count, 'interval-ms': a.interval * 1000, ino: m.ino });
@@ -87,6 +91,8 @@ export default defineFault({
         const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () => removeInPlace(d.path, d.meta.size, d.ino, chunk));
         if (done === 'unchanged') return; // nothing of ours is there (a crash before the first append)
         if (fs.lstatSync(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
+        // last: a chown (in restoreMeta) drops file capabilities too
+        if (d.xattrs && fs.existsSync(d.xattrs)) await restoreXattrs(ctx.exec, d.path, d.xattrs, d.ino);
       } catch (e) {
         if (!(e instanceof UnsafePath)) throw e;
         ctx.note(`${d.path} is not the file chaosmetad appended to any more (${e.message}); left it alone`);
