@@ -35,10 +35,13 @@ const cgroups = () => {
   return out.length;
 };
 
+/** The daemon's token (generated into its data dir on first start). */
+let TOKEN = '';
+
 function post(agent, port, p, body) {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request({ agent, host: '127.0.0.1', port, method: 'POST', path: p, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+    const req = http.request({ agent, host: '127.0.0.1', port, method: 'POST', path: p, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), authorization: `Bearer ${TOKEN}` } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
@@ -58,7 +61,7 @@ function post(agent, port, p, body) {
     proc.stdout.on('data', (d) => {
       out += d;
       const m = /"event":"listening".*"port":(\d+)/.exec(out);
-      if (m) { proc.stdout.removeAllListeners('data'); proc.stdout.resume(); resolve(Number(m[1])); }
+      if (m) { proc.stdout.removeAllListeners('data'); proc.stdout.resume(); TOKEN = fs.readFileSync(path.join(data, 'token'), 'utf8').trim(); resolve(Number(m[1])); }
     });
     proc.on('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)));
   });
