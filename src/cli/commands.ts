@@ -2,6 +2,7 @@
 import type { Command } from '@oclif/core';
 import { FAULTS } from '../faults/index';
 import { injectCommand } from './inject';
+import Completion from './completion';
 import { Check, Version, Watch } from './misc';
 import Query from './query';
 import { Renew, ScheduleList, ScheduleRemove } from './lease';
@@ -18,5 +19,6 @@ export const COMMANDS: Record<string, Command.Class> = {
   renew: Renew,
   'schedule:list': ScheduleList,
   'schedule:remove': ScheduleRemove,
+  completion: Completion,
 };
 for (const def of FAULTS) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);
