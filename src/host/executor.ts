@@ -36,7 +36,7 @@ export interface ExecOptions {
   input?: string;
   allowFail?: boolean;
   timeoutMs?: number;
-  /** descriptors handed to the command as its fd 3, 4, … (name them /dev/fd/3…: a file or directory opened safely) */
+  /** descriptors handed to the command as its fd 3, 4, … (name them /proc/self/fd/3…: a file or directory opened safely) */
   fds?: number[];
 }
 

@@ -156,8 +156,8 @@ export function fsyncPath(p: string): void {
  * removed first and created exclusively by cp, so no link planted there is followed.
  */
 async function cpPreserve(exec: Executor, from: Dir, fromName: string, to: Dir, toName: string): Promise<void> {
-  await exec.run('cp', ['--preserve=all', '--no-dereference', '--recursive', '--remove-destination', '-T', '--', `/dev/fd/3/${fromName}`, `/dev/fd/4/${toName}`], { fds: [from.fd, to.fd], timeoutMs: LONG });
-  await exec.run('sync', ['-f', `/dev/fd/4/${toName}`], { fds: [from.fd, to.fd], allowFail: true });
+  await exec.run('cp', ['--preserve=all', '--no-dereference', '--recursive', '--remove-destination', '-T', '--', `/proc/self/fd/3/${fromName}`, `/proc/self/fd/4/${toName}`], { fds: [from.fd, to.fd], timeoutMs: LONG });
+  await exec.run('sync', ['-f', `/proc/self/fd/4/${toName}`], { fds: [from.fd, to.fd], allowFail: true });
 }
 
 /** Keep an exact copy of p (bytes and all metadata) as `backup` (in the experiment's root-only work dir), durable. */
@@ -200,15 +200,15 @@ export async function restoreMeta(exec: Executor, p: string, m: Meta, expectIno?
     if (!st) return;
     if (st.isSymbolicLink()) {
       fs.lchownSync(dir.at(name), m.uid, m.gid);
-      await exec.run('touch', ['-h', '-d', `@${m.mtime}`, '--', `/dev/fd/3/${name}`], { fds: [dir.fd], allowFail: true });
+      await exec.run('touch', ['-h', '-d', `@${m.mtime}`, '--', `/proc/self/fd/3/${name}`], { fds: [dir.fd], allowFail: true });
       return;
     }
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
     try {
       fs.fchownSync(fd, m.uid, m.gid);
       fs.fchmodSync(fd, m.mode);
-      await exec.run('touch', ['-a', '-d', `@${m.atime}`, '--', '/dev/fd/3'], { fds: [fd] });
-      await exec.run('touch', ['-m', '-d', `@${m.mtime}`, '--', '/dev/fd/3'], { fds: [fd] });
+      await exec.run('touch', ['-a', '-d', `@${m.atime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
+      await exec.run('touch', ['-m', '-d', `@${m.mtime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
     } finally {
       fs.closeSync(fd);
     }
@@ -235,7 +235,7 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
       fs.renameSync(tdir.at(tmp), tdir.at(tname));
       tdir.sync();
       const st = lstatAt(fdir, fname);
-      if (st?.isDirectory()) await exec.run('rm', ['-rf', '--one-file-system', '--', `/dev/fd/3/${fname}`], { fds: [fdir.fd], timeoutMs: LONG });
+      if (st?.isDirectory()) await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${fname}`], { fds: [fdir.fd], timeoutMs: LONG });
       else fs.unlinkSync(fdir.at(fname));
       fdir.sync();
     });
@@ -246,7 +246,7 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
 export async function removePartial(exec: Executor, to: string): Promise<void> {
   try {
     await withParent(to, async (dir, name) => {
-      if (lstatAt(dir, `${name}.chaosmetad-partial`)) await exec.run('rm', ['-rf', '--one-file-system', '--', `/dev/fd/3/${name}.chaosmetad-partial`], { fds: [dir.fd] });
+      if (lstatAt(dir, `${name}.chaosmetad-partial`)) await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${name}.chaosmetad-partial`], { fds: [dir.fd] });
     });
   } catch { /* parent gone */ }
 }
@@ -260,7 +260,7 @@ export async function saveXattrs(exec: Executor, p: string, save: string, expect
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
     const sdir = Dir.open(path.dirname(save));
     try {
-      await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/dev/fd/3', `/dev/fd/4/${path.basename(save)}`], { fds: [fd, sdir.fd] });
+      await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/proc/self/fd/3', `/proc/self/fd/4/${path.basename(save)}`], { fds: [fd, sdir.fd] });
       sdir.sync();
     } finally {
       sdir.close();
@@ -276,7 +276,7 @@ export async function restoreXattrs(exec: Executor, p: string, save: string, exp
     await withParent(p, async (dir, name) => {
       const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
       try {
-        await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/dev/fd/3', '/dev/fd/4'], { fds: [sfd, fd] });
+        await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/proc/self/fd/3', '/proc/self/fd/4'], { fds: [sfd, fd] });
       } finally {
         fs.closeSync(fd);
       }

@@ -69,7 +69,7 @@ export default defineFault({
         const fd = createExclusive(d, path.basename(file));
         d.close();
         try {
-          const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/dev/fd/3'], { allowFail: true, fds: [fd] });
+          const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/proc/self/fd/3'], { allowFail: true, fds: [fd] });
           if (r.exitCode !== 0) await writeZeros(fd, file, bytes);
         } finally {
           fs.closeSync(fd);
