@@ -2,7 +2,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HELPER, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import { HELPER, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
 
 jest.setTimeout(90_000);
 const dir = tmpDir('disk');

@@ -53,7 +53,7 @@ export default defineFault({
       await ctx.exec.change(`write ${d.original} to ${d.key}`, () => fs.writeFileSync(d.key, d.original));
     },
   },
-  async check(a, ctx) {
+  async check(_a, ctx) {
     const s = ctx.steps.find((x) => x.kind === 'sysctl');
     if (s) return fs.readFileSync(FILE_MAX, 'utf8').trim() === s.data.value ? 'in-place' : 'gone';
     return 'unknown';
