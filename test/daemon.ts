@@ -18,8 +18,8 @@ export function startDaemon(dataDir: string, args: string[] = [], env: Record<st
   const proc = spawn(file, argv, { env: { ...process.env, CHAOSMETAD_DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => { running.delete(proc); r(code); }));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (proc.exitCode !== null) return proc.exitCode;

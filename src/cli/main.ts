@@ -16,7 +16,7 @@ function checkInjectNames(argv: string[]): void {
 function exitCodeOf(err: unknown): [ExitCode, string] {
   if (err instanceof ChaosError) return [err.code, err.message];
   const e = err as { oclif?: { exit?: number }; message?: string; code?: string };
-  if (e?.code === 'EEXIT' && e.oclif?.exit !== undefined) return [e.oclif.exit as ExitCode, ''];
+  if (e?.code === 'EEXIT' && e.oclif?.exit !== undefined) return [e.oclif.exit, ''];
   if (e?.oclif) return [ExitCode.BadArgs, (e.message ?? String(err)).split('\nSee more help with')[0]];
   return [ExitCode.Internal, e?.message ?? String(err)];
 }
@@ -39,7 +39,7 @@ export async function main(argv: string[] = process.argv.slice(2), root = path.r
 
 /** Run and exit once stdout is flushed. */
 export function runCli(root?: string): void {
-  main(process.argv.slice(2), root).then((code) => {
+  void main(process.argv.slice(2), root).then((code) => {
     process.exitCode = code;
   });
 }

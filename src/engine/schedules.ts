@@ -38,7 +38,7 @@ export function validCron(cron: unknown): string {
 export function createSchedule(engine: Engine, req: InjectRequest & { schedule: unknown; duration: unknown }): ScheduleRow {
   const cron = validCron(req.schedule);
   if (req.duration === undefined || req.duration === null || req.duration === '') throw badArgs('--duration is required with --schedule (how long each run lasts, e.g. 2m)');
-  const durationMs = Math.round(parseDuration(req.duration as string | number, 'duration', 's'));
+  const durationMs = Math.round(parseDuration(req.duration, 'duration', 's'));
   if (durationMs < 1000) throw badArgs(`--duration must be at least 1s, got ${shown(req.duration)}`);
   if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0) throw badArgs('--timeout does not go with --schedule: each run lasts --duration');
   if (req.uid) throw badArgs('--uid does not go with --schedule: each run gets <schedule id>-<run number>');
@@ -47,7 +47,7 @@ export function createSchedule(engine: Engine, req: InjectRequest & { schedule: 
   const now = Date.now();
   const row: ScheduleRow = {
     id: `s-${newId()}`, target: p.def.target, fault: p.def.fault, args: argsJson(p.def.flags, p.args), cron,
-    duration: String(req.duration), duration_ms: durationMs, creator: p.creator, create_time: formatTime(now), create_ms: now,
+    duration: typeof req.duration === 'string' || typeof req.duration === 'number' ? String(req.duration) : '', duration_ms: durationMs, creator: p.creator, create_time: formatTime(now), create_ms: now,
     next_ms: nextRun(cron, now), last_ms: null, last_uid: '', runs: 0, skips: 0, last_error: '',
   };
   engine.store.addSchedule(row);

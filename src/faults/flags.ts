@@ -78,7 +78,7 @@ export function oneOf<const V extends readonly string[], const O extends Common<
       const form = `one of ${options.join(', ')}`;
       const s = asString(raw, flag, form);
       if (!options.includes(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
-      return s as V[number];
+      return s;
     },
   };
 }
@@ -98,7 +98,7 @@ export function cpuList<const O extends Common<number[]>>(o: O): Built<number[],
 
 export type FlagSpecs = Record<string, FlagSpec<any>>;
 export type ParsedFlags<F extends FlagSpecs> = {
-  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K] extends { required: true } | { default: {} } ? T : T | undefined) : never;
+  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K] extends { required: true } | { default: NonNullable<unknown> } ? T : T | undefined) : never;
 };
 
 /** camelCase → kebab-case (CLI) and snake_case (HTTP args). */

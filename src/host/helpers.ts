@@ -48,8 +48,8 @@ export function startHelper(h: HelperSpec, readyTimeoutMs = 120_000): Promise<nu
       finish(new ChaosError(ExitCode.Inject, `helper ${h.mode} did not become ready within ${readyTimeoutMs / 1000}s`));
     }, readyTimeoutMs);
     child.on('error', (e) => finish(new ChaosError(ExitCode.Inject, `cannot start helper ${file}: ${e.message}`)));
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
       if (nl < 0) return;

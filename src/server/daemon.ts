@@ -47,7 +47,7 @@ export class Daemon {
     const store = this.engine.store;
     for (const r of store.expired()) this.recover(r.uid, 'expired-at-start');
     for (const r of store.unfinished()) {
-      if (this.inflight.has(r.uid) || Engine.due(r)?.at! <= Date.now()) continue;
+      if (this.inflight.has(r.uid) || (Engine.due(r)?.at ?? Infinity) <= Date.now()) continue;
       const interrupted = (r.phase === 'injecting' || r.phase === 'recovering') && !(r.owner_pid && alive(r.owner_pid));
       if (interrupted) { this.recover(r.uid, 'interrupted'); continue; }
       if (r.status !== 'success') continue;

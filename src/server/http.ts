@@ -76,7 +76,7 @@ function injectRequest(body: Body): InjectRequest {
   };
 }
 
-export type Route = (body: Body) => Promise<unknown> | unknown;
+export type Route = (body: Body) => unknown;
 
 /** Every route, by "METHOD path". The OpenAPI document lists exactly these (a test checks). */
 export function routes(engine: Engine, metrics: Metrics, opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false }): Record<string, Route> {
@@ -213,7 +213,7 @@ export function createServer(engine: Engine, opts: ServerOptions, log: (e: Recor
       }
       chunks.push(c);
     });
-    req.on('end', async () => {
+    req.on('end', () => void (async () => {
       if (tooBig) return;
       let body: Body = {};
       try {
@@ -232,7 +232,7 @@ export function createServer(engine: Engine, opts: ServerOptions, log: (e: Recor
         const err = e instanceof SyntaxError ? badArgs(`the body is not valid JSON: ${e.message}`) : asChaosError(e);
         reply(200, err.code, err.message, null);
       }
-    });
+    })());
   };
   // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
   /* eslint-disable @typescript-eslint/no-require-imports */

@@ -1,4 +1,5 @@
 /** cpu burn and cpu load, proven from /proc/stat, through the real CLI. */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
 
@@ -41,7 +42,7 @@ test('cpu burn holds one core at the requested total utilisation, recover puts i
 
 test('cpu burn adapts to other load on the core: the total stays at the target', async () => {
   // a fixed 30% duty cycle on core 0 from a second burn helper that we do NOT let adapt: 100% for 30% of each period
-  const load = require('node:child_process').spawn('taskset', ['-c', '0', process.execPath, '-e',
+  const load = spawn('taskset', ['-c', '0', process.execPath, '-e',
     'for(;;){const t=Date.now();while(Date.now()-t<30){};const s=Date.now();while(Date.now()-s<70){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,70-(Date.now()-s))}}']);
   try {
     await sleep(1000);

@@ -139,7 +139,7 @@ describe('diskio limit and hang throttle a process on this machine\'s disk (cgro
     [['hang', '-k', 'io-victim', '-m', 'sideways'], /--mode must be one of all, read, write/],
   ])('bad input %j: exit 1, nothing moved', (args, msg) => {
     const cg = fs.readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8');
-    const r = cli(dir, ['inject', 'diskio', ...(args as string[])]);
+    const r = cli(dir, ['inject', 'diskio', ...(args)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(msg);
     expect(fs.readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8')).toBe(cg);

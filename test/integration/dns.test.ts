@@ -77,7 +77,7 @@ test.each([
   [['server', '-i', '192.0.2.99', '-m', 'delete'], /is not a nameserver/],
 ])('bad input %j: exit 1, files untouched', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'dns', ...(args as string[])]);
+  const r = cli(dir, ['inject', 'dns', ...(args)]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

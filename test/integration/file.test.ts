@@ -141,7 +141,7 @@ test.each([
   [['add', '-p', 'a\nb', '-c', 'x'], /must not contain NUL or newline/],
 ])('bad input %j: exit 1, host unchanged', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'file', ...(args as string[])]);
+  const r = cli(dir, ['inject', 'file', ...(args)]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

@@ -79,6 +79,8 @@ function base(target: string, fault: string, flag: string): Record<string, unkno
   return out;
 }
 
+/** A hostile value as the CLI would get it (text as is, anything else as JSON). */
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
 const flagNamed = (msg: string, flag: string) => msg.includes(`--${kebab(flag)}`) || msg.includes(snake(flag));
 const filesState = () => JSON.stringify(fs.readdirSync(files).sort().map((f) => [f, fs.statSync(path.join(files, f)).mode, fs.readFileSync(path.join(files, f), 'utf8')]));
 
@@ -160,7 +162,7 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
           realInjects++;
           if (r.json.code !== 0) { problems.push(`${where}: accepted in a dry run, real inject gave ${r.json.code}: ${r.json.message}`); continue; }
           const stored = JSON.parse(r.json.data.experiment.args);
-          if (text && stored[snake(flag)] !== String(value)) problems.push(`${where}: stored ${JSON.stringify(stored[snake(flag)])?.slice(0, 80)}, not the value as given`);
+          if (text && stored[snake(flag)] !== str(value)) problems.push(`${where}: stored ${JSON.stringify(stored[snake(flag)])?.slice(0, 80)}, not the value as given`);
           const rec = await call(port, 'POST', '/v1/experiment/recover', { uid: r.json.data.experiment.uid });
           if (rec.json.code !== 0) problems.push(`${where}: recover failed: ${rec.json.message}`);
           if (flag === 'raw' && value === true) {
@@ -194,9 +196,9 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
     const [target, fault, flag] = k.split(' ');
     if (FAULTS.find((x) => x.target === target && x.fault === fault)!.flags[flag].kind === 'boolean') continue; // a CLI switch takes no value
     if (CLI_SHELL.has(flag)) continue;
-    const value = String(values[i++ % values.length] ?? cliValues[0]);
+    const value = str(values[i++ % values.length] ?? cliValues[0]);
     const argv = ['inject', target, fault];
-    for (const [bk, bv] of Object.entries(base(target, fault, flag))) if (bk !== snake(flag)) argv.push(`--${bk.replace(/_/g, '-')}=${bv}`);
+    for (const [bk, bv] of Object.entries(base(target, fault, flag))) if (bk !== snake(flag)) argv.push(`--${bk.replace(/_/g, '-')}=${str(bv)}`);
     argv.push(`--${kebab(flag)}=${value}`);
     const r = cli(dir, argv);
     if (r.code !== 1 || !flagNamed(r.stderr, flag)) cliProblems.push(`CLI ${k} ${JSON.stringify(value.slice(0, 40))}: exit ${r.code}: ${r.stderr.slice(0, 200)}`);

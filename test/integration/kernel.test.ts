@@ -78,7 +78,7 @@ test.each([
 ])('bad input %j: exit 1, nothing changed', (args, msg) => {
   const total = queryJson(dir).total;
   const max = fs.readFileSync('/proc/sys/fs/file-max', 'utf8');
-  const r = cli(dir, ['inject', 'kernel', ...(args as string[])]);
+  const r = cli(dir, ['inject', 'kernel', ...(args)]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

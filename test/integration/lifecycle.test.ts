@@ -1,6 +1,7 @@
 /** The experiment lifecycle through the real CLI: timeouts, expiry, crashes, partial failure, bad input, concurrency. */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN, HELPER, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
 
@@ -141,7 +142,7 @@ describe('bad input never touches the host and is never stored as success', () =
     [['query', '--status', 'running'], /--status must be one of/],
   ])('%j', (args, message) => {
     const total = queryJson(dir).total;
-    const r = cli(dir, args as string[]);
+    const r = cli(dir, args);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/^\[error\] /);
@@ -151,7 +152,7 @@ describe('bad input never touches the host and is never stored as success', () =
 });
 
 test('as the original: cpu burn --count above the core count burns every core; mem fill with --percent and --bytes uses the percent', () => {
-  const cores = require('node:os').cpus().length;
+  const cores = os.cpus().length;
   const burn = cli(dir, ['inject', 'cpu', 'burn', '-p', '10', '-c', '1000', '--dry-run']);
   expect(burn.code).toBe(0);
   expect([...burn.stdout.matchAll(/start helper: .* burn .* core=(\d+) percent=10/g)].map((m) => Number(m[1]))).toEqual([...Array(cores).keys()]);

@@ -4,6 +4,7 @@
  * (This kernel has no sch_netem: the netem faults' effects are measured in the VM, see network-vm.test.ts.)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN, hostSettles, hostState, sleep, tmpDir } from '../helpers';
 
@@ -182,7 +183,7 @@ test.each([
   [['loss', '-i', 'va', '-p', '0'], /--percent must be an integer in 1\.\.100/],
   [['limit', '-i', 'va; reboot', '-r', '1mbit'], /--interface must be an interface name/],
 ])('bad input %j: exit 1, nothing changed', (args, msg) => {
-  const r = cm(A, ['inject', 'network', ...(args as string[])]);
+  const r = cm(A, ['inject', 'network', ...(args)]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
@@ -233,7 +234,7 @@ describe('network partition (iptables) inside the namespace', () => {
     [['partition', '--ip', '10.0.0.1', '-d', 'up'], /--direction must be one of both, out, in/],
   ])('bad input %j: exit 1', (args, msg) => {
     const before = rules();
-    const r = cm(A, ['inject', 'network', ...(args as string[])]);
+    const r = cm(A, ['inject', 'network', ...(args)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(msg);
     expect(rules()).toBe(before);
@@ -269,10 +270,10 @@ describe('network occupy holds a port (in namespace b)', () => {
 
   test('--force never kills a guarded owner (kubelet, sshd, the container runtime)', async () => {
     const bin = tmpDir('net-guarded');
-    require('node:fs').symlinkSync(process.execPath, path.join(bin, 'kubelet'));
+    fs.symlinkSync(process.execPath, path.join(bin, 'kubelet'));
     const owner = spawn('ip', ['netns', 'exec', B, path.join(bin, 'kubelet'), '-e', "require('net').createServer().listen(7171,()=>console.log('bound'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      await new Promise((r) => owner.stdout!.once('data', r));
+      await new Promise((r) => owner.stdout.once('data', r));
       const r = cm(B, ['inject', 'network', 'occupy', '-p', '7171', '--force']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/held by pid \d+, kubelet, which keeps this node reachable.*--force will not kill it/);

@@ -116,7 +116,7 @@ test.each([
   [['--pid', 'abc'], /--pid must be an integer/],
 ])('bad input %j: exit 1, nothing killed or stored as success', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'process', 'kill', ...(args as string[])]);
+  const r = cli(dir, ['inject', 'process', 'kill', ...(args)]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

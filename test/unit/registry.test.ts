@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FAULTS, findFault, targets } from '../../src/faults/index';
 import { kebab, parseFlags, argsJson } from '../../src/faults/flags';
 import { splitArgv } from '../../src/util/argv';
@@ -29,7 +31,7 @@ describe('fault registry', () => {
   });
 
   test('the README shows every fault with its examples', () => {
-    const readme = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
     for (const f of FAULTS) for (const ex of f.examples) expect([f.fault, readme.includes(ex)]).toEqual([f.fault, true]);
   });
 

@@ -1,5 +1,6 @@
 import { parseCpuList, parseDuration, parseSize } from '../../src/util/units';
 import { ChaosError } from '../../src/errors';
+import { splitArgv } from '../../src/util/argv';
 
 describe('durations', () => {
   test.each([
@@ -33,8 +34,7 @@ describe('cpu lists', () => {
   });
 });
 
-describe('argv splitting (recover-cmd without a shell)', () => {
-  const { splitArgv } = require('../../src/util/argv');
+describe('argv splitting (the README examples)', () => {
   test.each([
     ['systemctl start nginx', ['systemctl', 'start', 'nginx']],
     [`touch '/tmp/a b; $(x)'`, ['touch', '/tmp/a b; $(x)']],

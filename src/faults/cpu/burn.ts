@@ -31,7 +31,7 @@ export default defineFault({
   async inject(a, ctx) {
     const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount())); // more than the cores: all (as the original)
     const pids: number[] = [];
-    for (const core of cores) pids.push(await ctx.helper('burn', { core, percent: a.percent! }));
+    for (const core of cores) pids.push(await ctx.helper('burn', { core, percent: a.percent }));
     return { cores, pids };
   },
 });

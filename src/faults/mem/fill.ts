@@ -38,7 +38,7 @@ export default defineFault({
     if (bytes! > m.MemAvailable - RESERVE) {
       throw injectError(`--${a.percent !== undefined ? 'percent' : 'bytes'} asks for ${formatBytes(bytes!)} but only ${formatBytes(Math.max(0, m.MemAvailable - RESERVE))} can be filled safely (use "mem oom" to exhaust memory)`);
     }
-    const pid = await ctx.helper('memfill', { mode: a.mode!, bytes: bytes! });
+    const pid = await ctx.helper('memfill', { mode: a.mode, bytes: bytes! });
     return { bytes: bytes!, mode: a.mode, pids: [pid] };
   },
 });

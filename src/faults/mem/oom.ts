@@ -13,7 +13,7 @@ export default defineFault({
     mode: oneOf(['ram', 'cache'] as const, { char: 'm', default: 'cache', description: 'ram (anonymous) or cache (shared memory)' }),
   },
   async inject(a, ctx) {
-    const pid = await ctx.helper('oom', { mode: a.mode! });
+    const pid = await ctx.helper('oom', { mode: a.mode });
     return { mode: a.mode, pids: [pid] };
   },
 });

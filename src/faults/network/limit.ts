@@ -4,7 +4,7 @@ import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { size } from '../flags';
 import { defineFault } from '../types';
-import { NetArgs, applyLeaf, netCheck, netFlags, netUndo, validateNet } from './common';
+import { applyLeaf, netCheck, netFlags, netUndo, validateNet } from './common';
 
 const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12, bps: 8, kbps: 8e3, mbps: 8e6, gbps: 8e9 };
 
@@ -34,10 +34,10 @@ export default defineFault({
     burst: size({ char: 'b', unit: 'B', description: 'token bucket size, e.g. 64KB (default: rate/10, at least 2 MTUs)' }),
     ...netFlags,
   },
-  validate(a) { validateNet(a as NetArgs); },
+  validate(a) { validateNet(a); },
   async inject(a, ctx) {
     const burst = a.burst ?? Math.max(Math.ceil(a.rate / 8 / 10), 2 * mtu(a.interface), 16 * 1024);
-    return applyLeaf(a as NetArgs, ['tbf', 'rate', `${a.rate}bit`, 'burst', String(burst), 'latency', '200ms'], ctx);
+    return applyLeaf(a, ['tbf', 'rate', `${a.rate}bit`, 'burst', String(burst), 'latency', '200ms'], ctx);
   },
   undo: netUndo,
   check: (_a, ctx) => netCheck(ctx, ctx.exec),

@@ -21,11 +21,11 @@ const us = (n: number) => `${n}us`;
 const percent = (description: string) => integer({ char: 'p', min: 1, max: 100, required: true, description });
 
 function netemFault<F extends FlagSpecs>(fault: string, summary: string, examples: string[], flags: F, leaf: (a: ParsedFlags<F>) => string[], validate?: (a: ParsedFlags<F>) => void): FaultDef<F & typeof netFlags> {
-  const all = { ...flags, ...netFlags } as F & typeof netFlags;
+  const all = { ...flags, ...netFlags };
   return defineFault({
     target: 'network', fault, summary, examples, flags: all,
     description: `${summary} with tc netem, on the traffic selected by --src-ip/--dst-ip/--src-port/--dst-port (all traffic when none; everything but those with --mode exclude), egress or ingress (--direction in, through an ifb device). Several experiments can share an interface; each is recovered on its own.`,
-    validate(a) { validateNet(a as unknown as NetArgs); validate?.(a as ParsedFlags<F>); },
+    validate(a) { validateNet(a as unknown as NetArgs); validate?.(a); },
     inject: (a, ctx) => applyLeaf(a as unknown as NetArgs, ['netem', ...leaf(a as ParsedFlags<F>)], ctx),
     undo: netUndo,
     check: (_a, ctx) => netCheck(ctx, ctx.exec),

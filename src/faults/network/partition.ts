@@ -3,7 +3,6 @@ import { badArgs, injectError } from '../../errors';
 import { Executor, whichTool } from '../../host/executor';
 import { ifaceExists } from '../../host/tc';
 import { shown } from '../../util/units';
-import type { FlagSpec } from '../flags';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
 import { cidrFamily } from './common';
@@ -52,8 +51,8 @@ export default defineFault({
     'ip6tables; --port alone cuts both. Recover removes the jumps and the chains, nothing else.',
   examples: ['chaosmetad inject network partition --ip 10.0.0.0/8 -t 2m', 'chaosmetad inject network partition --ip 10.1.2.3 --port 5432 --protocol tcp --direction out -t 1m'],
   flags: {
-    ip: { kind: 'string', description: 'peer IPv4 or IPv6 addresses or CIDRs, comma separated', parse: cidrs } as FlagSpec<string[]>,
-    port: { kind: 'string', description: 'peer ports or ranges (80,8000:8100); with --protocol tcp or udp', parse: ports } as FlagSpec<string[]>,
+    ip: { kind: 'string', description: 'peer IPv4 or IPv6 addresses or CIDRs, comma separated', parse: cidrs },
+    port: { kind: 'string', description: 'peer ports or ranges (80,8000:8100); with --protocol tcp or udp', parse: ports },
     protocol: oneOf(['all', 'tcp', 'udp', 'icmp'] as const, { default: 'all', description: 'all (default), tcp, udp or icmp' }),
     direction: oneOf(['both', 'out', 'in'] as const, { char: 'd', default: 'both', description: 'both (default), out (to the peers) or in (from them)' }),
     interface: string({ char: 'i', maxLength: 15, pattern: /^[A-Za-z0-9_.:@-]{1,15}$/, form: 'an interface name like eth0', description: 'only on this interface' }),
@@ -76,7 +75,7 @@ export default defineFault({
       });
     }
     const jumps: Array<{ tool: Tool; spec: string[] }> = [];
-    for (const dir of a.direction === 'both' ? ['out', 'in'] : [a.direction!]) {
+    for (const dir of a.direction === 'both' ? ['out', 'in'] : [a.direction]) {
       const out = dir === 'out';
       for (const tool of tools) {
         const fam = tool === 'iptables' ? 4 : 6;
@@ -84,7 +83,7 @@ export default defineFault({
           const spec = [out ? 'OUTPUT' : 'INPUT'];
           if (a.interface) spec.push(out ? '-o' : '-i', a.interface);
           if (ip) spec.push(out ? '-d' : '-s', ip);
-          if (a.protocol !== 'all') spec.push('-p', a.protocol === 'icmp' && fam === 6 ? 'ipv6-icmp' : a.protocol!);
+          if (a.protocol !== 'all') spec.push('-p', a.protocol === 'icmp' && fam === 6 ? 'ipv6-icmp' : a.protocol);
           if (a.port) spec.push('-m', 'multiport', out ? '--dports' : '--sports', a.port.join(','));
           spec.push('-j', chain);
           jumps.push({ tool, spec });

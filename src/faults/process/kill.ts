@@ -34,7 +34,7 @@ export default defineFault({
     for (const t of targets) {
       await ctx.step('signal', { ...t, signal: a.signal }, async () => {
         await ctx.exec.change(`kill -${a.signal} ${t.pid}  # ${t.cmdline}`, () => {
-          if (sameProcess(t.pid, t.start)) process.kill(t.pid, a.signal!);
+          if (sameProcess(t.pid, t.start)) process.kill(t.pid, a.signal);
         });
       });
     }
