@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Engine } from '../engine/engine';
 import { nextRun } from '../engine/schedules';
 import { badArgs } from '../errors';
-import { alive, isChaosmetad, readArgv } from '../host/procs';
+import { alive, isChaosmetad, readArgv, startTime } from '../host/procs';
 import type { Metrics } from './metrics';
 
 export type Log = (e: Record<string, unknown>) => void;
@@ -35,9 +35,13 @@ export class Daemon {
     return undefined;
   }
 
-  /** Take the data dir (one daemon per store: two would fire every schedule twice). */
+  /**
+   * Take the data dir (one daemon per store: two would fire every schedule twice). Decided atomically in the store
+   * (the pid file is only for people and scripts): of two daemons starting at once exactly one wins.
+   */
   lock(): void {
-    const other = Daemon.running(this.engine.dataDir);
+    const isDaemon = (pid: number, start: number | null) => alive(pid) && (start === null || startTime(pid) === start) && isChaosmetad(readArgv(pid) ?? []);
+    const other = this.engine.store.claimDaemon(process.pid, startTime(process.pid), isDaemon);
     if (other) throw badArgs(`another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`);
     fs.writeFileSync(this.pidFile, `${process.pid}\n`);
   }
@@ -80,6 +84,7 @@ export class Daemon {
     try {
       if (fs.readFileSync(this.pidFile, 'utf8').trim() === String(process.pid)) fs.rmSync(this.pidFile);
     } catch { /* gone */ }
+    try { this.engine.store.releaseDaemon(process.pid); } catch { /* the store is closing */ }
   }
 
   private tick(): void {

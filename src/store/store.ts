@@ -92,6 +92,8 @@ const MIGRATIONS: string[] = [
      last_error TEXT NOT NULL DEFAULT '');
    CREATE TABLE claims (key TEXT PRIMARY KEY, uid TEXT NOT NULL);
    CREATE INDEX claims_uid ON claims(uid);`,
+  // 3: which daemon serves this store (decided in a transaction: two starting at once cannot both win)
+  `CREATE TABLE daemon (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, start INTEGER, since_ms INTEGER NOT NULL);`,
 ];
 
 const LIVE = `status IN ('created','success')`;
@@ -297,6 +299,31 @@ export class Store {
 
   releaseClaims(uid: string): void {
     this.sql('DELETE FROM claims WHERE uid = ?').run(uid);
+  }
+
+  // --- the daemon that owns this store ---------------------------------------------------------------------------
+
+  /**
+   * Become the store's daemon unless `alive(pid, start)` says the recorded one still runs; returns that one's pid
+   * when it does. One IMMEDIATE transaction: of two daemons starting at once exactly one wins.
+   */
+  claimDaemon(pid: number, start: number | undefined, alive: (pid: number, start: number | null) => boolean): number | undefined {
+    return this.tx(() => {
+      const cur = this.sql('SELECT pid, start FROM daemon WHERE id = 1').get() as { pid: number; start: number | null } | undefined;
+      if (cur && cur.pid !== pid && alive(cur.pid, cur.start)) return cur.pid;
+      this.sql('INSERT OR REPLACE INTO daemon (id, pid, start, since_ms) VALUES (1, ?, ?, ?)').run(pid, start ?? null, Date.now());
+      return undefined;
+    });
+  }
+
+  /** Give the store up (a daemon stopping); only the owner's own row is removed. */
+  releaseDaemon(pid: number): void {
+    this.sql('DELETE FROM daemon WHERE id = 1 AND pid = ?').run(pid);
+  }
+
+  /** The pid of the daemon recorded as owning the store, if any. */
+  daemonPid(): number | undefined {
+    return (this.sql('SELECT pid FROM daemon WHERE id = 1').get() as { pid: number } | undefined)?.pid;
   }
 
   // --- schedules -------------------------------------------------------------------------------------------------

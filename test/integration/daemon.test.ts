@@ -222,12 +222,24 @@ test('TLS with --cert/--key; --server client mode with a token', async () => {
   expect(cli(other, ['query', '--server', 'http://127.0.0.1:1']).stderr).toMatch(/cannot reach the daemon/);
 });
 
-test('one daemon per data dir', async () => {
+test('one daemon per data dir, decided atomically: of five started at once exactly one serves', async () => {
   const dir = dataDir();
   const d = await startDaemon(dir);
   await expect(startDaemon(dir)).rejects.toThrow(/another chaosmetad server \(pid \d+\) already serves/);
   expect(await d.stop()).toBe(0);
   await (await startDaemon(dir)).stop();
+  // a race: five at the same moment on a fresh store
+  const race = dataDir();
+  const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() => startDaemon(race)));
+  const won = results.filter((r) => r.status === 'fulfilled');
+  expect(won.length).toBe(1);
+  for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/another chaosmetad server \(pid \d+\) already serves/);
+  await stopDaemons();
+  // a daemon killed with SIGKILL leaves its claim: the next one takes the store over
+  const k = await startDaemon(race);
+  k.proc.kill('SIGKILL');
+  await k.exited;
+  await (await startDaemon(race)).stop();
 });
 
 test('SIGTERM finishes the request in flight, then exits 0', async () => {
