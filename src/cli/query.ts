@@ -88,7 +88,7 @@ export default class Query extends ChaosCommand {
     const headers = ['UID', 'TARGET', 'FAULT', 'STATUS', 'CREATOR', 'TIMEOUT', 'CREATE_TIME', 'UPDATE_TIME'];
     const body = rows.map((r) => [r.uid, r.target, r.fault, r.status, r.creator, r.timeout, r.create_time, r.update_time]);
     if (flags.all) {
-      headers.push('DEADLINE', 'PHASE', 'EFFECT', 'HELPERS', 'ARGS', 'RUNTIME', 'ERROR');
+      headers.push('DEADLINE', 'PHASE', 'EFFECT', 'HELPERS', 'RECOVER_FAILURES', 'ARGS', 'RUNTIME', 'ERROR');
       const tagged = allTagged();
       const pids = [...tagged.values()].flat().map((p) => p.pid);
       const usage = await liveUsage(pids);
@@ -99,7 +99,8 @@ export default class Query extends ChaosCommand {
           const u = usage.get(p.pid);
           return u ? `${p.pid}(cpu ${u.cpu.toFixed(1)}% rss ${formatBytes(u.memory)})` : String(p.pid);
         });
-        body[i].push(r.deadline ? new Date(r.deadline).toISOString() : '-', r.phase, effect, helpers.join(' ') || '-', r.args, r.runtime, r.error || '-');
+        const failures = r.recover_failures ? `${r.recover_failures}${r.retry_ms && r.status !== 'destroyed' ? ` (next try ${new Date(r.retry_ms).toISOString()})` : ''}` : '0';
+        body[i].push(r.deadline ? new Date(r.deadline).toISOString() : '-', r.phase, effect, helpers.join(' ') || '-', failures, r.args, r.runtime, r.error || '-');
       }
     }
     this.out(table(headers, body));

@@ -75,9 +75,12 @@ export default class Server extends ChaosCommand {
     const startedAt = Date.now();
     const gauges = () => {
       const byKey = engine.store.counts().map((c) => ({ labels: { status: c.status, target: c.target }, v: c.n }));
+      const failing = engine.store.recoverFailures();
       return [
         { name: 'chaosmetad_experiments', help: 'Experiments in the store by status and target', values: byKey },
         { name: 'chaosmetad_schedules', help: 'Registered schedules', values: [{ labels: {}, v: engine.store.schedules().length }] },
+        { name: 'chaosmetad_recover_failures', help: 'Failed recovers of experiments still to recover (each is retried)', values: [{ labels: {}, v: failing.failures }] },
+        { name: 'chaosmetad_experiments_recover_failing', help: 'Experiments still to recover whose last recover failed', values: [{ labels: {}, v: failing.experiments }] },
         { name: 'chaosmetad_process_resident_memory_bytes', help: 'Daemon RSS', values: [{ labels: {}, v: process.memoryUsage.rss() }] },
         { name: 'chaosmetad_uptime_seconds', help: 'Seconds since the daemon started', values: [{ labels: {}, v: (Date.now() - startedAt) / 1000 }] },
       ];

@@ -315,12 +315,14 @@ export class Engine {
       await this.undoSteps(uid, findFault(row.target, row.fault), notes);
     } catch (e) {
       const msg = (e as Error).message;
-      this.store.update(uid, { phase: 'recover-error', error: `recover failed: ${msg}`, owner_pid: null });
-      this.log({ event: 'recover-failed', uid, reason, error: msg });
+      const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
+      const retry = Date.now() + Engine.retryDelay(failures);
+      this.store.update(uid, { phase: 'recover-error', error: `recover failed: ${msg}`, owner_pid: null, recover_failures: failures, retry_ms: retry });
+      this.log({ event: 'recover-failed', uid, reason, attempt: failures, next_try: new Date(retry).toISOString(), error: msg });
       throw recoverError(`recover ${uid} failed: ${msg}`);
     }
     const status = row.status === 'error' ? 'error' : 'destroyed';
-    const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null };
+    const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null, retry_ms: null };
     if (notes.length) patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
     this.store.tx(() => {
       this.store.update(uid, patch);
@@ -381,36 +383,48 @@ export class Engine {
   }
 
   /**
-   * Recover one experiment that is due (deadline or lease), retrying a failed recover a few times.
-   * Returns false when it is not due (a renewed lease), true when handled.
+   * The one retry policy for failed recovers (watcher, daemon, recover --expired): the n-th failure waits
+   * min(60 s, 2^(n-1) s) before the next automatic try — and there is always a next try; every failure is logged and
+   * counted in the store (query -a, /metrics).
    */
-  async recoverDue(uid: string): Promise<boolean> {
-    const row = this.store.get(uid);
-    if (!row || row.status === 'destroyed') return true;
-    const due = Engine.due(row);
-    if (!due || due.at > Date.now()) return false;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await this.recover(uid, due.reason);
-        return true;
-      } catch (e) {
-        if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return true;
-        await sleep(1000 * 2 ** attempt);
-      }
-    }
-    return true;
+  static retryDelay(failures: number): number {
+    return Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1));
   }
 
-  /** The watcher: sleep until the deadline or lease expiry (re-reading: a lease may be renewed), then recover. */
+  /** When the next automatic recover of a due experiment may run (its retry time after a failure), epoch ms. */
+  static nextTry(row: ExperimentRow): number {
+    const due = Engine.due(row);
+    return Math.max(due?.at ?? Infinity, row.retry_ms ?? 0);
+  }
+
+  /**
+   * Recover one experiment that is due (deadline or lease) and whose retry time has come. 'done' when recovered
+   * (or nothing is left to do), 'wait' when not due yet (a renewed lease, a retry time ahead), 'failed' when this
+   * try failed (the store has the next try).
+   */
+  async recoverDue(uid: string): Promise<'done' | 'wait' | 'failed'> {
+    const row = this.store.get(uid);
+    if (!row || row.status === 'destroyed') return 'done';
+    const due = Engine.due(row);
+    if (!due) return 'done';
+    if (Engine.nextTry(row) > Date.now()) return 'wait';
+    try {
+      await this.recover(uid, due.reason);
+      return 'done';
+    } catch (e) {
+      if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return 'done';
+      return 'failed';
+    }
+  }
+
+  /** The watcher: sleep until the deadline or lease expiry (re-reading: a lease may be renewed), then recover; never give up. */
   async watch(uid: string): Promise<void> {
     for (;;) {
       const row = this.store.get(uid);
-      if (!row || row.status === 'destroyed') return;
-      const due = Engine.due(row);
-      if (!due) return;
-      const left = due.at - Date.now();
+      if (!row || row.status === 'destroyed' || !Engine.due(row)) return;
+      const left = Engine.nextTry(row) - Date.now();
       if (left > 0) { await sleep(Math.min(left, 60_000)); continue; }
-      if (await this.recoverDue(uid)) return;
+      if ((await this.recoverDue(uid)) === 'done') return;
     }
   }
 }

@@ -19,7 +19,6 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly failures = new Map<string, { n: number; next: number }>();
   private readonly pidFile: string;
 
   constructor(readonly engine: Engine, readonly log: Log, readonly metrics: Metrics) {
@@ -102,23 +101,21 @@ export class Daemon {
     this.timer = setTimeout(() => this.tick(), Math.max(10, next - Date.now()));
   }
 
-  /** Recover one experiment in the background (at most one at a time per uid; failures back off). */
+  /** Recover one experiment in the background (at most one at a time per uid; failures back off as the store says). */
   private recover(uid: string, reason: string): void {
     if (this.inflight.has(uid)) return;
-    const f = this.failures.get(uid);
-    if (f && f.next > Date.now()) return;
+    const row = this.engine.store.get(uid);
+    if (row?.retry_ms && row.retry_ms > Date.now()) return;
     const started = process.hrtime.bigint();
     const p = this.engine.recover(uid, reason).then(
       (r) => {
-        this.failures.delete(uid);
         this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'ok' });
         this.log({ event: 'recovered', uid, reason, message: r.message });
       },
       (e: Error) => {
-        const n = (f?.n ?? 0) + 1;
-        this.failures.set(uid, { n, next: Date.now() + Math.min(60_000, 1000 * 2 ** n) });
+        const after = this.engine.store.get(uid);
         this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'error' });
-        this.log({ event: 'recover-failed', uid, reason, attempt: n, error: e.message });
+        this.log({ event: 'recover-failed', uid, reason, attempt: after?.recover_failures, next_try: after?.retry_ms ? new Date(after.retry_ms).toISOString() : null, error: e.message });
       },
     ).finally(() => {
       this.metrics.observe('chaosmetad_recover_duration_seconds', 'Time to recover an experiment', {}, Number(process.hrtime.bigint() - started) / 1e9);

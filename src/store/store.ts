@@ -35,6 +35,9 @@ export interface ExperimentRow {
   lease_until: number | null;
   /** the schedule that started this run, if any */
   schedule_id: string | null;
+  /** failed recovers so far, and when the next automatic try is due (epoch ms; null = now) */
+  recover_failures?: number;
+  retry_ms?: number | null;
 }
 
 export interface ScheduleRow {
@@ -94,6 +97,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX claims_uid ON claims(uid);`,
   // 3: which daemon serves this store (decided in a transaction: two starting at once cannot both win)
   `CREATE TABLE daemon (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, start INTEGER, since_ms INTEGER NOT NULL);`,
+  // 4: failed recovers: how many, and when the next try is due (one retry policy for watcher, daemon and CLI)
+  `ALTER TABLE experiments ADD COLUMN recover_failures INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE experiments ADD COLUMN retry_ms INTEGER;`,
 ];
 
 const LIVE = `status IN ('created','success')`;
@@ -277,6 +283,12 @@ export class Store {
       .get() as { d: number | null; l: number | null };
     const v = [r.d, r.l].filter((x): x is number => typeof x === 'number');
     return v.length ? Math.min(...v) : null;
+  }
+
+  /** Failed recovers of experiments not yet recovered, summed, and how many such experiments (for metrics). */
+  recoverFailures(): { failures: number; experiments: number } {
+    const r = this.sql(`SELECT COALESCE(SUM(recover_failures), 0) f, COUNT(*) n FROM experiments WHERE recover_failures > 0 AND (${LIVE} OR ${UNDO_LEFT})`).get() as { f: number; n: number };
+    return { failures: r.f, experiments: r.n };
   }
 
   /** Experiments by status and target (for metrics). */

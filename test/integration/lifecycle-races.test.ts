@@ -150,3 +150,25 @@ test('data dirs and cache dirs other users could write or own are refused; a pla
   expect(uidOf(again)).toBe('planted-1');
   expect(cli(dd, ['recover', '--all'], { exe: SEA, env: { CHAOSMETAD_CACHE_DIR: mine } }).code).toBe(0);
 });
+
+test('a failing recover is retried by the watcher with backoff, never given up; the count shows in query -a and /metrics', async () => {
+  const dir = dataDir();
+  const flag = path.join(files, 'service-can-start');
+  fs.rmSync(flag, { force: true });
+  const victim = spawn('sleep', ['3627'], { stdio: 'ignore' });
+  const inj = cli(dir, ['inject', 'process', 'kill', '-p', String(victim.pid), '-r', `test -e ${flag}`, '-t', '1s', '--uid', 'retry-1']);
+  expect(inj.code).toBe(0);
+  const failures = () => Number(/retry-1 .*?\s(\d+)( \(next try [^)]*\))?\s+\{/.exec(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout)?.[1] ?? -1);
+  // tries at ~1 s, ~2 s, ~4 s: each fails (the command exits 1)
+  expect(await waitFor(() => failures() >= 3, 12_000, 250)).toBe(true);
+  expect(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout).toMatch(/RECOVER_FAILURES[\s\S]*retry-1 .* \d+ \(next try \d{4}-/);
+  const d = await startDaemon(dir);
+  const m = await call(d.port, 'GET', '/metrics');
+  expect(Number(/^chaosmetad_recover_failures (\d+)$/m.exec(m.text)?.[1])).toBeGreaterThanOrEqual(3);
+  expect(m.text).toMatch(/^chaosmetad_experiments_recover_failing 1$/m);
+  await stopDaemons();
+  // the cause fixed: the next try (at most 60 s after the last) succeeds by itself
+  fs.writeFileSync(flag, '');
+  expect(await waitFor(() => queryJson(dir, ['--uid', 'retry-1']).experiments[0].status === 'destroyed', 20_000, 250)).toBe(true);
+  expect(fs.readFileSync(path.join(dir, 'chaosmetad.log'), 'utf8')).toMatch(/"event":"recover-failed","uid":"retry-1","reason":"timeout","attempt":3,"next_try"/);
+});
