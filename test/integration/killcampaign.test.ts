@@ -14,7 +14,7 @@ jest.setTimeout(900_000);
 const dir = tmpDir('kill');
 const files = tmpDir('kill-files');
 const NETNS = 'cmkill';
-const KILLS_PER_FAULT = Number(process.env.KILLS_PER_FAULT || 6);
+const KILLS_PER_FAULT = Number(process.env.KILLS_PER_FAULT || 5);
 let sleeper: ChildProcess;
 
 // a small seeded PRNG: a failure can be replayed with KILL_SEED
