@@ -93,17 +93,20 @@ describe('file del across filesystems (the data dir on a tmpfs)', () => {
 
     // then SIGKILL the inject, and the recover, anywhere in the copy
     const kills: string[] = [];
-    for (const ms of [40, 120, 250, 400, 700]) {
+    // node takes ~450 ms to start here: most of these land in the copy, or between the copy and the unlink
+    for (const ms of [40, 450, 500, 550, 600, 650, 750]) {
       const child = spawn(process.execPath, [BIN, 'inject', 'file', 'del', '-p', f, '--uid', `kdel-${ms}`], { env: { ...process.env, CHAOSMETAD_DATA_DIR: data }, stdio: 'ignore' });
+      const injectExited = new Promise((r) => child.on('exit', r)); // listened from the start: it may finish first
       await new Promise((r) => setTimeout(r, ms));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('exit', r));
+      await injectExited;
       kills.push(`${ms} ms: original ${fs.existsSync(f) ? 'present' : 'moved'}`);
       if (fs.existsSync(f)) expect(sha(f)).toBe(want); // intact, or …
       const rec = spawn(process.execPath, [BIN, 'recover', '--all'], { env: { ...process.env, CHAOSMETAD_DATA_DIR: data }, stdio: 'ignore' });
+      const recExited = new Promise((r) => rec.on('exit', r));
       await new Promise((r) => setTimeout(r, ms / 2));
       rec.kill('SIGKILL');
-      await new Promise((r) => rec.on('exit', r));
+      await recExited;
       if (fs.existsSync(f)) expect(sha(f)).toBe(want); // … never a partial copy in its place
       expect(cli(data, ['recover', '--all']).code).toBe(0);
       expect(await waitFor(() => !sh('pgrep', '-f', 'cp --preserve=all').stdout.trim(), 10_000)).toBe(true);
