@@ -8,7 +8,11 @@ node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 if [ "$node_major" -lt 20 ]; then echo "setup: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables nftables >/dev/null
+# the tools the faults drive, and what the test suite reads and sets (npm test): e2fsprogs, openssl, acl and
+# libcap2-bin (ACLs, file capabilities), zsh and fish (completion); the VM tests also want qemu-system-x86,
+# busybox-static and xz-utils plus ../shared/tools/vm/mkinitramfs.sh once, and say why they skip without them
+apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables nftables \
+  e2fsprogs openssl acl libcap2-bin zsh fish >/dev/null
 npm ci --no-audit --no-fund
 npm run build
 install -m 0755 dist/chaosmetad /usr/local/bin/chaosmetad
