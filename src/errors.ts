@@ -13,6 +13,8 @@ export class ChaosError extends Error {
   constructor(
     readonly code: ExitCode,
     message: string,
+    /** what the request still produced (a set of recover results, some failed): sent along over HTTP */
+    readonly data?: unknown,
   ) {
     super(message);
     this.name = 'ChaosError';

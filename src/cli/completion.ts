@@ -14,7 +14,9 @@ import { FAULTS } from '../faults/index';
 export interface Node { path: string; subs: string[]; flags: string[]; values: Record<string, string[]> }
 
 /** The tree: every command path with its subcommands, flags (long and short) and enumerated flag values. */
-export function completionTree(commands: Record<string, Command.Class>): Node[] {
+export interface CommandInfo { hidden?: boolean; flags?: Record<string, unknown>; aliases?: string[] }
+
+export function completionTree(commands: Record<string, CommandInfo>): Node[] {
   const nodes = new Map<string, Node>();
   const node = (p: string) => {
     let n = nodes.get(p);
@@ -163,10 +165,9 @@ export default class Completion extends Command {
 
   async run(): Promise<void> {
     const { args } = await this.parse(Completion);
-    // the command list includes this command: loaded here, not at the top (no import cycle)
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { COMMANDS } = require('./commands') as typeof import('./commands');
-    const tree = completionTree(COMMANDS);
+    // oclif's own list of the commands (aliases are listed under the command they belong to)
+    const list = this.config.commands.filter((c) => !(c.aliases ?? []).includes(c.id));
+    const tree = completionTree(Object.fromEntries(list.map((c) => [c.id, c])));
     const script = { bash: bashScript, zsh: zshScript, fish: fishScript }[args.shell as 'bash' | 'zsh' | 'fish'];
     if (!script) throw badArgs(`the shell must be bash, zsh or fish, got ${JSON.stringify(args.shell)}`);
     process.stdout.write(script(tree));

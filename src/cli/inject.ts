@@ -1,13 +1,9 @@
 /** `chaosmetad inject <target> <fault>` commands, generated from the fault registry. */
 import { Command, Flags, Interfaces } from '@oclif/core';
-import { badArgs } from '../errors';
 import { kebab } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
-import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
-import { experimentJson } from './present';
-import { callDaemon, clientFlags } from './client';
-import { createSchedule, scheduleJson } from '../engine/schedules';
-import { Daemon } from '../server/daemon';
+import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
+import type { ScheduleView } from '../api/views';
 
 const COMMON_FLAGS = {
   uid: Flags.string({ description: 'experiment id, 5-36 of [A-Za-z0-9_-] (generated when absent)', helpGroup: 'EXPERIMENT' }),
@@ -55,43 +51,25 @@ export function injectCommand(def: FaultDef): Command.Class {
       const { flags } = await this.parse(InjectFault);
       const raw: Record<string, unknown> = {};
       for (const name of faultFlagNames) if ((flags as Record<string, unknown>)[name] !== undefined) raw[name] = (flags as Record<string, unknown>)[name];
-      const req = {
+      const reply = await this.api(flags, { watcher: true }).inject({
         target: def.target, fault: def.fault, args: raw, uid: flags.uid, timeout: flags.timeout, creator: flags.creator,
-        containerId: flags['container-id'], containerRuntime: flags['container-runtime'], dryRun: flags['dry-run'], lease: flags.lease,
-      };
-      if (flags.duration !== undefined && flags.schedule === undefined) throw badArgs('--duration goes with --schedule (for a one-off experiment use --timeout)');
-      if (flags.server) {
-        if (flags['dry-run']) throw badArgs('--dry-run does not go with --server');
-        const snake: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(raw)) snake[k.replace(/-/g, '_')] = v;
-        const data = await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/experiment/inject', {
-          target: def.target, fault: def.fault, args: JSON.stringify(snake), uid: flags.uid, timeout: flags.timeout, creator: flags.creator,
-          container_id: flags['container-id'], container_runtime: flags['container-runtime'], lease: flags.lease, schedule: flags.schedule, duration: flags.duration,
-        });
-        if (data?.schedule) return this.printSchedule(data.schedule, flags.json, false);
-        if (flags.json) this.out(JSON.stringify({ experiment: data.experiment }));
-        else this.out(`[success] inject ${def.target} ${def.fault} success, uid: ${data.experiment.uid}`);
-        return;
-      }
-      const engine = this.engine(flags['data-dir'], { watcher: true });
-      if (flags.schedule !== undefined) {
-        const row = createSchedule(engine, { ...req, schedule: flags.schedule, duration: flags.duration });
-        return this.printSchedule(scheduleJson(row), flags.json, !Daemon.running(engine.dataDir));
-      }
-      const res = await engine.inject(req);
-      if (res.planned) {
-        if (flags.json) this.out(JSON.stringify({ dry_run: true, uid: res.experiment.uid, planned: res.planned }));
+        containerId: flags['container-id'], containerRuntime: flags['container-runtime'], dryRun: flags['dry-run'],
+        lease: flags.lease, schedule: flags.schedule, duration: flags.duration,
+      });
+      if ('schedule' in reply) return this.printSchedule(reply.schedule, flags.json, !reply.daemon_running);
+      if ('planned' in reply) {
+        if (flags.json) this.out(JSON.stringify(reply));
         else {
-          this.out(`[dry-run] inject ${def.target} ${def.fault} would, for uid: ${res.experiment.uid}`);
-          for (const p of res.planned) this.out(`  ${p}`);
+          this.out(`[dry-run] inject ${def.target} ${def.fault} would, for uid: ${reply.uid}`);
+          for (const p of reply.planned) this.out(`  ${p}`);
         }
         return;
       }
-      if (flags.json) this.out(JSON.stringify({ experiment: experimentJson(res.experiment) }));
-      else this.out(`[success] inject ${def.target} ${def.fault} success, uid: ${res.experiment.uid}`);
+      if (flags.json) this.out(JSON.stringify({ experiment: reply.experiment }));
+      else this.out(`[success] inject ${def.target} ${def.fault} success, uid: ${reply.experiment.uid}`);
     }
 
-    private printSchedule(s: ReturnType<typeof scheduleJson>, json: boolean, noDaemon: boolean): void {
+    private printSchedule(s: ScheduleView, json: boolean, noDaemon: boolean): void {
       if (noDaemon) process.stderr.write('[warning] no chaosmetad server runs on this data dir: schedules fire only while one does (systemctl start chaosmetad)\n');
       if (json) this.out(JSON.stringify({ schedule: s }));
       else this.out(`[success] schedule ${s.id} registered: "${s.schedule}", each run lasts ${s.duration}, next run ${s.next_run}; remove with: chaosmetad schedule remove ${s.id}`);

@@ -1,9 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { badArgs } from '../errors';
-import { SCHEDULE_ID_RE } from '../engine/schedules';
-import { shown } from '../util/units';
-import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
-import { callDaemon, clientFlags } from './client';
+import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
 
 export class Renew extends ChaosCommand {
   static override summary = "Renew an experiment's dead-man lease (inject … --lease 30s), so it is not recovered yet";
@@ -15,12 +11,7 @@ export class Renew extends ChaosCommand {
   };
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Renew);
-    let until: string;
-    if (flags.server) {
-      until = (await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/experiment/renew', { uid: args.uid, lease: flags.lease })).lease_until;
-    } else {
-      until = new Date(this.engine(flags['data-dir']).renew(args.uid, flags.lease).lease_until!).toISOString();
-    }
+    const until = (await this.api(flags).renew(args.uid, flags.lease)).lease_until;
     this.out(flags.json ? JSON.stringify({ uid: args.uid, lease_until: until }) : `[success] renew ${args.uid} success, lease until ${until}`);
   }
 }
@@ -44,13 +35,7 @@ export class ScheduleRemove extends ChaosCommand {
   static override flags = { 'data-dir': dataDirFlag, ...clientFlags };
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ScheduleRemove);
-    if (!SCHEDULE_ID_RE.test(args.id)) throw badArgs(`the schedule id looks like s-1a2b3c4d, got ${shown(args.id)}`);
-    if (flags.server) await callDaemon({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] }, 'v1/schedule/remove', { id: args.id });
-    else {
-      const engine = this.engine(flags['data-dir']);
-      if (!engine.store.removeSchedule(args.id)) throw badArgs(`no schedule ${args.id} (see: chaosmetad schedule list)`);
-      engine.log({ event: 'schedule-remove', id: args.id });
-    }
+    await this.api(flags).removeSchedule(args.id);
     this.out(`[success] schedule ${args.id} removed`);
   }
 }

@@ -1,14 +1,9 @@
 import { Flags } from '@oclif/core';
-import pidusage from 'pidusage';
 import { badArgs } from '../errors';
-import { allTagged } from '../host/procs';
 import { formatBytes, shown } from '../util/units';
-import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
-import { experimentJson, table } from './present';
-import { callDaemon, clientFlags } from './client';
-import { scheduleJson } from '../engine/schedules';
-
-const STATUSES = ['created', 'success', 'error', 'destroyed'];
+import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
+import { table } from './present';
+import { STATUSES } from '../api/api';
 
 function uint(raw: string | undefined, flag: string, def: number): number {
   if (raw === undefined) return def;
@@ -45,78 +40,41 @@ export default class Query extends ChaosCommand {
     const { flags } = await this.parse(Query);
     const format = flags.json ? 'json' : flags.format ?? 'table';
     if (format !== 'table' && format !== 'json') throw badArgs(`--format must be table or json, got ${shown(format)}`);
-    if (flags.status && !STATUSES.includes(flags.status)) throw badArgs(`--status must be one of ${STATUSES.join(', ')}, got ${shown(flags.status)}`);
-    const remote = flags.server ? { server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] } : undefined;
+    if (flags.status && !(STATUSES as readonly string[]).includes(flags.status)) {
+      throw badArgs(`--status must be one of ${STATUSES.join(', ')}, got ${shown(flags.status)}`);
+    }
+    const api = this.api(flags);
     if (flags.schedules) {
-      const list = remote
-        ? (await callDaemon(remote, 'v1/schedule/query', {})).schedules as ReturnType<typeof scheduleJson>[]
-        : this.engine(flags['data-dir']).store.schedules().map(scheduleJson);
+      const list = await api.schedules();
       if (format === 'json') this.out(JSON.stringify({ schedules: list, total: list.length }));
       else {
-        this.out(table(['ID', 'TARGET', 'FAULT', 'SCHEDULE', 'DURATION', 'NEXT_RUN', 'LAST_RUN', 'LAST_UID', 'RUNS', 'SKIPS', 'ARGS'],
-          list.map((x) => [x.id, x.target, x.fault, x.schedule, x.duration, x.next_run, x.last_run || '-', x.last_uid || '-', String(x.runs), String(x.skips), x.args])));
+        const headers = ['ID', 'TARGET', 'FAULT', 'SCHEDULE', 'DURATION', 'NEXT_RUN', 'LAST_RUN', 'LAST_UID', 'RUNS', 'SKIPS', 'ARGS'];
+        this.out(table(headers, list.map((x) => [x.id, x.target, x.fault, x.schedule, x.duration, x.next_run, x.last_run || '-',
+          x.last_uid || '-', String(x.runs), String(x.skips), x.args])));
         this.out(`total: ${list.length}`);
       }
       return;
     }
-    const filter = {
+    const reply = await api.query({
       uid: flags.uid, status: flags.status, target: flags.target, fault: flags.fault, creator: flags.creator,
       containerId: flags['container-id'], containerRuntime: flags['container-runtime'],
-      offset: uint(flags.offset, 'offset', 0), limit: uint(flags.limit, 'limit', 10),
-    };
-    if (remote) {
-      const data = await callDaemon(remote, 'v1/experiment/query', {
-        uid: filter.uid, status: filter.status, target: filter.target, fault: filter.fault, creator: filter.creator,
-        container_id: filter.containerId, container_runtime: filter.containerRuntime, offset: filter.offset, limit: filter.limit,
-      }) as { experiments: ReturnType<typeof experimentJson>[]; total: number };
-      if (format === 'json') this.out(JSON.stringify(data));
-      else {
-        const headers = ['UID', 'TARGET', 'FAULT', 'STATUS', 'CREATOR', 'TIMEOUT', 'CREATE_TIME', 'UPDATE_TIME'];
-        if (flags.all) headers.push('ARGS', 'RUNTIME', 'ERROR');
-        this.out(table(headers, data.experiments.map((r) => [r.uid, r.target, r.fault, r.status, r.creator, r.timeout, r.create_time, r.update_time,
-          ...(flags.all ? [r.args, r.runtime, r.error || '-'] : [])])));
-        this.out(`total: ${data.total}`);
-      }
-      return;
-    }
-    const engine = this.engine(flags['data-dir']);
-    const { rows, total } = engine.query(filter);
+      offset: uint(flags.offset, 'offset', 0), limit: uint(flags.limit, 'limit', 10), live: flags.all,
+    });
     if (format === 'json') {
-      this.out(JSON.stringify({ experiments: rows.map(experimentJson), total }));
+      this.out(JSON.stringify(reply));
       return;
     }
     const headers = ['UID', 'TARGET', 'FAULT', 'STATUS', 'CREATOR', 'TIMEOUT', 'CREATE_TIME', 'UPDATE_TIME'];
-    const body = rows.map((r) => [r.uid, r.target, r.fault, r.status, r.creator, r.timeout, r.create_time, r.update_time]);
-    if (flags.all) {
-      headers.push('DEADLINE', 'PHASE', 'EFFECT', 'HELPERS', 'RECOVER_FAILURES', 'ARGS', 'RUNTIME', 'ERROR');
-      const tagged = allTagged();
-      const pids = [...tagged.values()].flat().map((p) => p.pid);
-      const usage = await liveUsage(pids);
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i];
-        const effect = r.status === 'destroyed' ? '-' : await engine.effect(r).catch(() => 'unknown');
-        const helpers = (tagged.get(r.uid) ?? []).map((p) => {
-          const u = usage.get(p.pid);
-          return u ? `${p.pid}(cpu ${u.cpu.toFixed(1)}% rss ${formatBytes(u.memory)})` : String(p.pid);
-        });
-        const failures = r.recover_failures ? `${r.recover_failures}${r.retry_ms && r.status !== 'destroyed' ? ` (next try ${new Date(r.retry_ms).toISOString()})` : ''}` : '0';
-        body[i].push(r.deadline ? new Date(r.deadline).toISOString() : '-', r.phase, effect, helpers.join(' ') || '-', failures, r.args, r.runtime, r.error || '-');
-      }
-    }
+    if (flags.all) headers.push('DEADLINE', 'PHASE', 'EFFECT', 'HELPERS', 'RECOVER_FAILURES', 'ARGS', 'RUNTIME', 'ERROR');
+    const body = reply.experiments.map((r) => {
+      const cells = [r.uid, r.target, r.fault, r.status, r.creator, r.timeout, r.create_time, r.update_time];
+      const l = r.live;
+      if (!flags.all || !l) return cells;
+      const helpers = l.helpers.map((p) => (p.cpu !== undefined ? `${p.pid}(cpu ${p.cpu.toFixed(1)}% rss ${formatBytes(p.rss ?? 0)})` : String(p.pid)));
+      const failures = l.recover_failures ? `${l.recover_failures}${l.next_try ? ` (next try ${l.next_try})` : ''}` : '0';
+      return [...cells, l.deadline || '-', l.phase, l.effect, helpers.join(' ') || '-', failures, r.args, r.runtime, r.error || '-'];
+    });
     this.out(table(headers, body));
-    this.out(`total: ${total}`);
+    this.out(`total: ${reply.total}`);
   }
-}
-
-/** CPU % over a short window (two samples) and RSS of each pid. */
-async function liveUsage(pids: number[]): Promise<Map<number, { cpu: number; memory: number }>> {
-  const out = new Map<number, { cpu: number; memory: number }>();
-  if (!pids.length) return out;
-  try {
-    await pidusage(pids);
-    await new Promise((r) => setTimeout(r, 300));
-    const stats = await pidusage(pids);
-    for (const [pid, s] of Object.entries(stats)) if (s) out.set(Number(pid), { cpu: s.cpu, memory: s.memory });
-  } catch { /* a helper exited between the samples */ } finally { pidusage.clear(); }
-  return out;
 }

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { ChaosError, ExitCode, badArgs } from '../errors';
-import type { RecoverResult } from '../engine/engine';
-import { ChaosCommand, dataDirFlag, jsonFlag } from './base';
-import { callDaemon, clientFlags } from './client';
+import type { RecoverResult } from '../api/api';
+import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
 
 export default class Recover extends ChaosCommand {
   static override summary = 'Undo experiments: one by uid, every live one, the expired ones, or by target/fault';
@@ -15,7 +14,9 @@ export default class Recover extends ChaosCommand {
   static override args = { uid: Args.string({ description: 'the experiment to recover' }) };
   static override flags = {
     all: Flags.boolean({ char: 'a', description: 'every experiment not yet recovered' }),
-    expired: Flags.boolean({ description: 'every experiment past its deadline (idempotent; for boot and cron)' }),
+    expired: Flags.boolean({
+      description: 'start-up recovery: every experiment past its deadline or lease, left half-done by a dead process, or whose effect is gone (idempotent; for boot and cron)',
+    }),
     target: Flags.string({ char: 't', description: 'every live experiment of this target' }),
     fault: Flags.string({ char: 'f', description: 'with --target: only this fault' }),
     json: jsonFlag,
@@ -30,27 +31,15 @@ export default class Recover extends ChaosCommand {
     if (modes > 1 && !(flags.expired && flags.target)) throw badArgs('give one of: a uid, --all, --expired, --target');
     if (flags.fault && !flags.target) throw badArgs('--fault needs --target');
     let results: RecoverResult[];
-    if (flags.server) {
-      const remote = { server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'] };
-      if (args.uid !== undefined) {
-        await callDaemon(remote, 'v1/experiment/recover', { uid: args.uid });
-        results = [{ uid: args.uid, status: 'destroyed', ok: true, message: 'recovered' }];
-      } else {
-        results = (await callDaemon(remote, 'v1/experiment/recover', { all: flags.all || !!flags.target, expired: flags.expired, target: flags.target, fault: flags.fault })).results;
+    try {
+      results = await this.api(flags).recover(args.uid !== undefined
+        ? { uid: args.uid }
+        : { all: flags.all, expired: flags.expired, target: flags.target, fault: flags.fault });
+    } catch (e) {
+      if (args.uid !== undefined && flags.json && e instanceof ChaosError) {
+        this.out(JSON.stringify({ results: [{ uid: args.uid, ok: false, message: e.message }] }));
       }
-    } else if (args.uid !== undefined) {
-      const engine = this.engine(flags['data-dir']);
-      try {
-        results = [await engine.recover(args.uid)];
-      } catch (e) {
-        if (flags.json && e instanceof ChaosError) {
-          this.out(JSON.stringify({ results: [{ uid: args.uid, ok: false, message: e.message }] }));
-        }
-        throw e;
-      }
-    } else {
-      const engine = this.engine(flags['data-dir']);
-      results = await engine.recoverMany({ all: flags.all, expired: flags.expired, target: flags.target, fault: flags.fault });
+      throw e;
     }
     const failed = results.filter((r) => !r.ok);
     if (flags.json) this.out(JSON.stringify({ results }));

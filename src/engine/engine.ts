@@ -15,9 +15,10 @@ import { findFault } from '../faults/index';
 import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
 import { Executor, HOST } from '../host/executor';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
-import { TAG_PREFIX, alive, findTagged, terminate } from '../host/procs';
+import { sqliteBinding } from '../host/assets';
+import { TAG_PREFIX, alive, findTagged, isChaosmetad, readArgv, startTime, terminate } from '../host/procs';
 import { parseDuration, shown } from '../util/units';
-import { ExperimentRow, QueryFilter, Store, formatTime } from '../store/store';
+import { ExperimentRow, QueryFilter, Store, defaultDataDir, formatTime, isBusy, isLive } from '../store/store';
 import { spawnSelfDetached } from './self';
 
 export interface InjectRequest {
@@ -39,6 +40,11 @@ export interface InjectRequest {
 
 export interface InjectResult { experiment: ExperimentRow; planned?: string[] }
 export interface RecoverResult { uid: string; status: string; ok: boolean; message: string; notes?: string[] }
+
+/** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
+export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
+  return new Engine(new Store(dataDir || defaultDataDir(), { nativeBinding: sqliteBinding() }), opts);
+}
 
 export interface EngineOptions {
   /** start a detached watcher process that recovers at the deadline (the CLI); the daemon keeps its own timers */
@@ -142,7 +148,7 @@ export class Engine {
     this.store.tx(() => {
       const old = this.store.get(p.uid);
       if (old) {
-        if (old.status === 'created' || old.status === 'success' || old.phase === 'recovering') {
+        if (isLive(old) || old.phase === 'recovering') {
           throw badArgs(`an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`);
         }
         // its journal is what undoes its host changes: never drop it while any step is not undone
@@ -297,8 +303,8 @@ export class Engine {
       const claim = this.store.tx(() => {
         const r = this.store.get(uid)!;
         if (r.status === 'destroyed') return 'done' as const;
-        if (r.status === 'error' && !this.store.steps(uid).some((s) => s.state !== 'undone')) return 'nothing' as const;
-        const busy = (r.phase === 'recovering' || r.phase === 'injecting') && r.owner_pid && r.owner_pid !== process.pid && alive(r.owner_pid);
+        if (r.status === 'error' && !this.store.hasUndoLeft(uid)) return 'nothing' as const;
+        const busy = isBusy(r) && r.owner_pid && r.owner_pid !== process.pid && alive(r.owner_pid);
         if (busy) return 'busy' as const;
         this.store.update(uid, { phase: 'recovering', owner_pid: process.pid });
         return 'mine' as const;
@@ -333,19 +339,64 @@ export class Engine {
     return { uid, status: 'destroyed', ok: true, message: notes.length ? `${message}; ${notes.join('; ')}` : message, ...(notes.length ? { notes } : {}) };
   }
 
-  /** Recover a set: every unfinished one, the expired ones, or by target/fault. Never stops at the first failure. */
+  /**
+   * Recover a set: every unfinished one (optionally by target/fault), or the stale ones (`expired`: see stale()).
+   * Never stops at the first failure.
+   */
   async recoverMany(sel: { all?: boolean; expired?: boolean; target?: string; fault?: string }): Promise<RecoverResult[]> {
-    const rows = sel.expired ? this.store.expired() : this.store.unfinished({ target: sel.target, fault: sel.fault });
+    const todo = sel.expired
+      ? (await this.stale('recover --expired ran')).filter((s) => s.reason !== 'rearm')
+      : this.store.unfinished({ target: sel.target, fault: sel.fault }).map((r) => ({ row: r, reason: 'bulk' }));
     const out: RecoverResult[] = [];
-    for (const r of rows) {
-      if (sel.expired && (sel.target && r.target !== sel.target || sel.fault && r.fault !== sel.fault)) continue;
+    for (const { row: r, reason } of todo) {
+      if (sel.target && r.target !== sel.target || sel.fault && r.fault !== sel.fault) continue;
       try {
-        out.push(await this.recover(r.uid, sel.expired ? 'expired' : 'bulk'));
+        out.push(await this.recover(r.uid, reason));
       } catch (e) {
         out.push({ uid: r.uid, status: this.store.get(r.uid)?.status ?? 'unknown', ok: false, message: (e as Error).message });
       }
     }
     return out;
+  }
+
+  /**
+   * Start-up recovery, one decision for the daemon's start and for `recover --expired` (boot unit, cron): what is
+   * past its deadline or lease ('expired'), what a dead process left half-injected or half-recovered
+   * ('interrupted'), and what is live but whose effect is gone (a reboot, helpers killed: 'effect-gone' — what is
+   * left is undone and the error says why); the rest is live and is re-armed ('rearm': its deadline still holds).
+   */
+  async stale(when: string, now = Date.now()): Promise<Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }>> {
+    const out: Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }> = [];
+    const expired = new Set<string>();
+    for (const row of this.store.expired(now)) { expired.add(row.uid); out.push({ row, reason: 'expired' }); }
+    for (const row of this.store.unfinished()) {
+      if (expired.has(row.uid)) continue;
+      if (isBusy(row)) {
+        if (!(row.owner_pid && alive(row.owner_pid))) out.push({ row, reason: 'interrupted' });
+        continue;
+      }
+      if (row.status !== 'success') continue;
+      const effect = await this.effect(row).catch((): Effect => 'unknown');
+      if (effect === 'gone') {
+        this.store.update(row.uid, { error: `the fault was gone when ${when} (host rebooted or helpers killed); recovered what was left` });
+        out.push({ row, reason: 'effect-gone', effect });
+      } else out.push({ row, reason: 'rearm', effect });
+    }
+    return out;
+  }
+
+  /** The pid of the daemon that serves this data dir (decided in the store), if it still runs. */
+  daemonPid(): number | undefined {
+    const pid = this.store.daemonPid();
+    if (pid === process.pid) return pid;
+    return pid && alive(pid) && isChaosmetad(readArgv(pid) ?? []) ? pid : undefined;
+  }
+
+  /** Become this data dir's daemon, atomically in the store; returns the pid of another live one instead. */
+  claimDaemon(): number | undefined {
+    const isDaemon = (pid: number, start: number | null) =>
+      alive(pid) && (start === null || startTime(pid) === start) && isChaosmetad(readArgv(pid) ?? []);
+    return this.store.claimDaemon(process.pid, startTime(process.pid), isDaemon);
   }
 
   query(f: QueryFilter, columns?: readonly string[]) {
@@ -364,7 +415,7 @@ export class Engine {
   renew(uid: string, lease?: string | number): ExperimentRow {
     const row = this.mustGet(uid);
     if (!row.lease_ms) throw badArgs(`experiment ${uid} has no lease (inject it with --lease)`);
-    if (row.status !== 'success' && row.status !== 'created' || row.phase === 'recovering') {
+    if (!isLive(row) || row.phase === 'recovering') {
       throw badArgs(`experiment ${uid} is not live (status ${row.status}); nothing to renew`);
     }
     let ms = row.lease_ms;

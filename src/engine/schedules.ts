@@ -1,6 +1,7 @@
 /**
  * Recurring experiments: a cron expression (standard 5 fields, or 6 with seconds first) and a duration. Stored in
  * the store so they survive restarts; the daemon fires them (src/server/daemon.ts).
+ * Views of them: api/views.ts.
  */
 import { CronExpressionParser } from 'cron-parser';
 import { customAlphabet } from 'nanoid';
@@ -55,10 +56,3 @@ export function createSchedule(engine: Engine, req: InjectRequest & { schedule: 
   return row;
 }
 
-export function scheduleJson(r: ScheduleRow) {
-  return {
-    id: r.id, target: r.target, fault: r.fault, args: r.args, schedule: r.cron, duration: r.duration, creator: r.creator,
-    create_time: r.create_time, next_run: r.next_ms ? formatTime(r.next_ms) : '', last_run: r.last_ms ? formatTime(r.last_ms) : '',
-    last_uid: r.last_uid, runs: r.runs, skips: r.skips, last_error: r.last_error,
-  };
-}

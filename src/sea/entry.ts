@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seaRuntimeDir } from '../host/assets';
-import { COMMANDS } from '../cli/commands';
+import { COMMANDS } from '../commands';
 import { runCli } from '../cli/main';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import { Engine } from '../engine/engine';
 import { nextRun } from '../engine/schedules';
 import { badArgs } from '../errors';
-import { alive, isChaosmetad, readArgv, startTime } from '../host/procs';
 import type { Metrics } from './metrics';
 
 export type Log = (e: Record<string, unknown>) => void;
@@ -25,41 +24,24 @@ export class Daemon {
     this.pidFile = path.join(engine.dataDir, 'daemon.pid');
   }
 
-  /** The pid of a daemon serving this data dir, if one runs. */
-  static running(dataDir: string): number | undefined {
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'daemon.pid'), 'utf8').trim());
-      if (pid > 0 && pid !== process.pid && alive(pid) && isChaosmetad(readArgv(pid) ?? [])) return pid;
-    } catch { /* none */ }
-    return undefined;
-  }
-
   /**
    * Take the data dir (one daemon per store: two would fire every schedule twice). Decided atomically in the store
    * (the pid file is only for people and scripts): of two daemons starting at once exactly one wins.
    */
   lock(): void {
-    const isDaemon = (pid: number, start: number | null) => alive(pid) && (start === null || startTime(pid) === start) && isChaosmetad(readArgv(pid) ?? []);
-    const other = this.engine.store.claimDaemon(process.pid, startTime(process.pid), isDaemon);
+    const other = this.engine.claimDaemon();
     if (other) throw badArgs(`another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`);
     fs.writeFileSync(this.pidFile, `${process.pid}\n`);
   }
 
-  /** Recover what went stale while the daemon was down, skip missed schedule runs, then start the clock. */
+  /** Start-up recovery (the engine's, as `recover --expired` does it), skip missed schedule runs, start the clock. */
   async start(): Promise<void> {
     const store = this.engine.store;
-    for (const r of store.expired()) this.recover(r.uid, 'expired-at-start');
-    for (const r of store.unfinished()) {
-      if (this.inflight.has(r.uid) || (Engine.due(r)?.at ?? Infinity) <= Date.now()) continue;
-      const interrupted = (r.phase === 'injecting' || r.phase === 'recovering') && !(r.owner_pid && alive(r.owner_pid));
-      if (interrupted) { this.recover(r.uid, 'interrupted'); continue; }
-      if (r.status !== 'success') continue;
-      const effect = await this.engine.effect(r).catch(() => 'unknown');
-      if (effect === 'gone') {
-        store.update(r.uid, { error: 'the fault was gone when the daemon started (host rebooted or helpers killed); recovered what was left' });
-        this.recover(r.uid, 'effect-gone-at-start');
-      } else {
-        this.log({ event: 'rearm', uid: r.uid, effect, due: Engine.due(r) ? new Date(Engine.due(r)!.at).toISOString() : null });
+    for (const { row, reason, effect } of await this.engine.stale('the daemon started')) {
+      if (reason !== 'rearm') this.recover(row.uid, `${reason}-at-start`);
+      else {
+        const due = Engine.due(row);
+        this.log({ event: 'rearm', uid: row.uid, effect, due: due ? new Date(due.at).toISOString() : null });
       }
     }
     const now = Date.now();

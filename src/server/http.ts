@@ -7,11 +7,8 @@
 import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import { ChaosError, ExitCode, asChaosError, badArgs } from '../errors';
-import type { Engine, InjectRequest } from '../engine/engine';
-import { SCHEDULE_ID_RE, createSchedule, scheduleJson } from '../engine/schedules';
-import { COMPAT_COLUMNS, experimentJson } from '../cli/present';
-import { versionInfo } from '../cli/misc';
-import { shown } from '../util/units';
+import type { ChaosApi } from '../api/api';
+import { type Body, decodeInject, decodeQuery, decodeRecover, decodeRenew, decodeUid, str } from '../api/wire';
 import { asksRecoverCmd, refuse } from './guard';
 import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
@@ -31,137 +28,63 @@ export interface ServerOptions {
   allowRecoverCmd: boolean;
 }
 
-type Body = Record<string, unknown>;
-const str = (b: Body, k: string, max = 4096): string | undefined => {
-  const v = b[k];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw badArgs(`${k} must be a string, got ${shown(v)}`);
-  if (v.length > max) throw badArgs(`${k} must be at most ${max} characters`);
-  return v;
-};
-const uint = (b: Body, k: string, def: number): number => {
-  const v = b[k];
-  if (v === undefined || v === null || v === '') return def;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 1e9) throw badArgs(`${k} must be a whole number ≥ 0, got ${shown(v)}`);
-  return n;
-};
-const bool = (b: Body, k: string): boolean => {
-  const v = b[k];
-  if (v === undefined || v === null || v === false || v === '') return false;
-  if (v === true || v === 'true') return true;
-  throw badArgs(`${k} must be true or false, got ${shown(v)}`);
-};
-const durationField = (b: Body, k: string): string | number | undefined => {
-  const v = b[k];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' && typeof v !== 'number') throw badArgs(`${k} must be a duration like 30s or 5m, got ${shown(v)}`);
-  return v;
-};
-
-function injectRequest(body: Body): InjectRequest {
-  const target = str(body, 'target', 64);
-  const fault = str(body, 'fault', 64);
-  if (!target || !fault) throw badArgs('target and fault are required');
-  const rawArgs = body.args ?? '{}';
-  let args: unknown;
-  if (typeof rawArgs === 'string') {
-    try { args = JSON.parse(rawArgs || '{}'); } catch { throw badArgs('args must be a JSON string of the fault\'s flags (snake_case keys)'); }
-  } else args = rawArgs;
-  if (!args || typeof args !== 'object' || Array.isArray(args)) throw badArgs('args must be a JSON object of the fault\'s flags');
-  return {
-    target, fault, args: args as Record<string, unknown>, uid: str(body, 'uid', 64), timeout: durationField(body, 'timeout'),
-    creator: str(body, 'creator', 256), containerId: str(body, 'container_id', 256), containerRuntime: str(body, 'container_runtime', 64),
-    lease: durationField(body, 'lease'),
-  };
-}
-
 export type Route = (body: Body) => unknown;
 
-/** Every route, by "METHOD path". The OpenAPI document lists exactly these (a test checks). */
-export function routes(engine: Engine, metrics: Metrics, opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false }): Record<string, Route> {
+/** Every route, by "METHOD path", each a decoded call of the engine API. The OpenAPI document lists exactly these. */
+export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false }): Record<string, Route> {
   const timed = async <T>(name: string, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint();
+    const help = `${name[0].toUpperCase()}${name.slice(1)}s by result`;
     try {
       const r = await fn();
-      metrics.inc(`chaosmetad_${name}s_total`, `${name[0].toUpperCase()}${name.slice(1)}s by result`, { ...labels, result: 'ok' });
+      metrics.inc(`chaosmetad_${name}s_total`, help, { ...labels, result: 'ok' });
       return r;
     } catch (e) {
-      metrics.inc(`chaosmetad_${name}s_total`, `${name[0].toUpperCase()}${name.slice(1)}s by result`, { ...labels, result: 'error' });
+      metrics.inc(`chaosmetad_${name}s_total`, help, { ...labels, result: 'error' });
       throw e;
     } finally {
       metrics.observe(`chaosmetad_${name}_duration_seconds`, `Time to ${name} an experiment`, {}, Number(process.hrtime.bigint() - t0) / 1e9);
     }
   };
   return {
-    'GET /v1/version': () => versionInfo(),
+    'GET /v1/version': () => api.version(),
     'GET /healthz': () => ({ status: 'ok' }),
     'POST /v1/experiment/inject': async (body) => {
-      const req = injectRequest(body);
+      const req = decodeInject(body);
       if (!opts.allowRecoverCmd && asksRecoverCmd(req.args)) {
         throw badArgs('recover_cmd / recover_shell over HTTP would run a command as root on this host: refused (start the daemon with --allow-recover-cmd to allow it; that makes every token holder root)');
       }
-      if (body.duration !== undefined && body.duration !== null && body.duration !== '' && (body.schedule === undefined || body.schedule === null || body.schedule === '')) {
-        throw badArgs('duration goes with schedule (for a one-off experiment use timeout)');
-      }
-      if (body.schedule !== undefined && body.schedule !== null && body.schedule !== '') {
-        return { schedule: scheduleJson(createSchedule(engine, { ...req, schedule: body.schedule, duration: durationField(body, 'duration') })) };
-      }
-      if (bool(body, 'dry_run')) {
-        const dry = await engine.inject({ ...req, dryRun: true });
-        return { dry_run: true, uid: dry.experiment.uid, planned: dry.planned };
-      }
-      const res = await timed('inject', { target: req.target, fault: req.fault }, () => engine.inject(req));
-      return { experiment: experimentJson(res.experiment) };
+      if (req.schedule !== undefined || req.dryRun) return api.inject(req);
+      return timed('inject', { target: req.target, fault: req.fault }, () => api.inject(req));
     },
-    'POST /v1/experiment/query': (body) => {
-      const status = str(body, 'status', 16);
-      if (status && !['created', 'success', 'error', 'destroyed'].includes(status)) throw badArgs(`status must be one of created, success, error, destroyed, got ${shown(status)}`);
-      const { rows, total } = engine.query({
-        uid: str(body, 'uid'), status: str(body, 'status'), target: str(body, 'target'), fault: str(body, 'fault'), creator: str(body, 'creator'),
-        containerId: str(body, 'container_id'), containerRuntime: str(body, 'container_runtime'), offset: uint(body, 'offset', 0), limit: uint(body, 'limit', 10),
-      }, COMPAT_COLUMNS);
-      return { experiments: rows.map(experimentJson), total };
-    },
+    'POST /v1/experiment/query': (body) => api.query(decodeQuery(body)),
     'POST /v1/experiment/recover': async (body) => {
-      const uid = str(body, 'uid', 64);
-      if (uid) { await timed('recover', { reason: 'api' }, () => engine.recover(uid)); return null; }
-      const all = bool(body, 'all');
-      const expired = bool(body, 'expired');
-      if (!all && !expired) throw badArgs('uid is required (or all: true, or expired: true)');
-      const results = await engine.recoverMany({ all, expired, target: str(body, 'target', 64), fault: str(body, 'fault', 64) });
+      const req = decodeRecover(body);
+      if (req.uid !== undefined) return { results: await timed('recover', { reason: 'api' }, () => api.recover(req)) };
+      const results = await api.recover(req);
       const failed = results.filter((r) => !r.ok);
-      if (failed.length) throw new ChaosError(ExitCode.Recover, `${failed.length} of ${results.length} recover(s) failed: ${failed.map((f) => `${f.uid}: ${f.message}`).join('; ')}`);
+      if (failed.length) {
+        const why = failed.map((f) => `${f.uid}: ${f.message}`).join('; ');
+        throw new ChaosError(ExitCode.Recover, `${failed.length} of ${results.length} recover(s) failed: ${why}`, { results });
+      }
       return { results };
     },
     'POST /v1/experiment/renew': (body) => {
-      const uid = str(body, 'uid', 64);
-      if (!uid) throw badArgs('uid is required');
-      const row = engine.renew(uid, durationField(body, 'lease'));
-      return { uid, lease_until: new Date(row.lease_until!).toISOString() };
+      const { uid, lease } = decodeRenew(body);
+      return api.renew(uid, lease);
     },
-    'POST /v1/experiment/check': async (body) => {
-      const uid = str(body, 'uid', 64);
-      if (!uid) throw badArgs('uid is required');
-      return engine.check(uid);
-    },
-    'POST /v1/schedule/query': (body) => {
-      const id = str(body, 'id', 64);
-      return { schedules: engine.store.schedules(id).map(scheduleJson) };
-    },
-    'POST /v1/schedule/remove': (body) => {
-      const id = str(body, 'id', 64);
-      if (!id || !SCHEDULE_ID_RE.test(id)) throw badArgs(`id must be a schedule id like s-1a2b3c4d, got ${shown(body.id)}`);
-      if (!engine.store.removeSchedule(id)) throw badArgs(`no schedule ${id}`);
-      engine.log({ event: 'schedule-remove', id });
+    'POST /v1/experiment/check': (body) => api.check(decodeUid(body)),
+    'POST /v1/schedule/query': async (body) => ({ schedules: await api.schedules(str(body, 'id', 64)) }),
+    'POST /v1/schedule/remove': async (body) => {
+      await api.removeSchedule(str(body, 'id', 64) ?? '');
       return null;
     },
   };
 }
 
-export function createServer(engine: Engine, opts: ServerOptions, log: (e: Record<string, unknown>) => void, metrics: Metrics, gauges: () => Parameters<Metrics['render']>[0]): http.Server {
+export function createServer(api: ChaosApi, opts: ServerOptions, log: (e: Record<string, unknown>) => void, metrics: Metrics, gauges: () => Parameters<Metrics['render']>[0]): http.Server {
   const guard = { tokenHash: opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined, hosts: opts.hosts, origins: opts.origins };
-  const table = routes(engine, metrics, opts);
+  const table = routes(api, metrics, opts);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0];
@@ -230,7 +153,7 @@ export function createServer(engine: Engine, opts: ServerOptions, log: (e: Recor
         reply(200, 0, 'success', data);
       } catch (e) {
         const err = e instanceof SyntaxError ? badArgs(`the body is not valid JSON: ${e.message}`) : asChaosError(e);
-        reply(200, err.code, err.message, null);
+        reply(200, err.code, err.message, err.data ?? null);
       }
     })());
   };

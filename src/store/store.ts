@@ -6,7 +6,6 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { storeError } from '../errors';
-import { sqliteBinding } from '../host/assets';
 
 export type Status = 'created' | 'success' | 'error' | 'destroyed';
 export type Phase = 'injecting' | 'injected' | 'inject-failed' | 'recovering' | 'recovered' | 'recover-error';
@@ -102,7 +101,12 @@ const MIGRATIONS: string[] = [
    ALTER TABLE experiments ADD COLUMN retry_ms INTEGER;`,
 ];
 
+/** Status predicates, defined once (SQL and row forms agree): */
+/** live: the fault is (being) put in place and not yet recovered */
 const LIVE = `status IN ('created','success')`;
+export const isLive = (r: Pick<ExperimentRow, 'status'>): boolean => r.status === 'created' || r.status === 'success';
+/** a process is working on it right now (injecting or recovering): others wait for it while it lives */
+export const isBusy = (r: Pick<ExperimentRow, 'phase'>): boolean => r.phase === 'injecting' || r.phase === 'recovering';
 const UNDO_LEFT = `(status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone'))`;
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -146,10 +150,11 @@ function checkOwned(dir: string, st: fs.Stats, what: string, me: number): void {
 export class Store {
   readonly db: Database.Database;
 
-  constructor(readonly dataDir: string = defaultDataDir()) {
+  /** `nativeBinding`: better-sqlite3's addon when it is not where the package looks (the single executable) */
+  constructor(readonly dataDir: string = defaultDataDir(), opts: { nativeBinding?: object } = {}) {
     checkPrivateDir(dataDir, 'data dir');
     try {
-      const nativeBinding = sqliteBinding();
+      const nativeBinding = opts.nativeBinding;
       this.db = new Database(path.join(dataDir, 'chaosmetad.db'), nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {});
       this.db.pragma('busy_timeout = 30000');
       this.db.pragma('journal_mode = WAL');

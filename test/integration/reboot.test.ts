@@ -58,7 +58,7 @@ function injectAll(dir: string, timeout: string[]): Record<string, string> {
   };
 }
 
-test('after a simulated reboot: query -a and check read the host; recover --expired puts everything back', async () => {
+test('after a simulated reboot: query -a and check read the host; recover --expired (the boot unit) puts everything back', async () => {
   const dir = tmpDir('reboot');
   dirs.push(dir);
   const u = injectAll(dir, ['-t', '10s']);
@@ -70,12 +70,22 @@ test('after a simulated reboot: query -a and check read the host; recover --expi
   expect([e1[u.burn], e1[u.fill], e1[u.tbf], e1[u.file], e1[u.dns]]).toEqual(['gone', 'gone', 'gone', 'in-place', 'in-place']);
   expect(cli(dir, ['check', u.burn]).stdout).toMatch(/status: success effect: gone/);
   expect(cli(dir, ['check', u.file, '--json']).stdout).toMatch(/"effect":"in-place"/);
-  // before the deadline, --expired leaves them; after it, recovers them all (nothing to stop for the lost ones)
+  // the same start-up recovery as the daemon's: before the deadline what is gone is recovered (and says why),
+  // what is in place stays until its deadline; after it, the rest
+  const early = cli(dir, ['recover', '--expired']);
+  expect(early.code).toBe(0);
+  expect(early.stdout.match(/\[success\] recover/g)?.length).toBe(3);
+  const status = (uid: string) => queryJson(dir, ['-u', uid]).experiments[0];
+  for (const k of ['burn', 'fill', 'tbf']) {
+    expect(status(u[k]).status).toBe('destroyed');
+    expect(status(u[k]).error).toMatch(/gone when recover --expired ran/);
+  }
+  expect([status(u.file).status, status(u.dns).status]).toEqual(['success', 'success']);
   expect(cli(dir, ['recover', '--expired']).stdout).toMatch(/nothing to recover/);
   await sleep(Math.max(0, deadline - Date.now()) + 200);
   const r = cli(dir, ['recover', '--expired']);
   expect(r.code).toBe(0);
-  expect(r.stdout.match(/\[success\] recover/g)?.length).toBe(5);
+  expect(r.stdout.match(/\[success\] recover/g)?.length).toBe(2);
   expect(queryJson(dir).experiments.every((e) => e.status === 'destroyed')).toBe(true);
   expect(fs.existsSync(path.join(files, `kept-${path.basename(dir)}`))).toBe(false);
   expect(await hostSettles(baseline)).toBe(baseline);

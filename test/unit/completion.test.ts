@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { COMMANDS } from '../../src/cli/commands';
+import { COMMANDS } from '../../src/commands';
 import { bashScript, completionTree, fishScript, zshScript } from '../../src/cli/completion';
 import { FAULTS } from '../../src/faults/index';
 

@@ -6,7 +6,8 @@ import { formatBytes } from '../../util/units';
 import { boolean, integer, size } from '../flags';
 import { defineFault } from '../types';
 import { Dir, createExclusive, unguessable, withParent, workDirChecked } from '../../host/safefs';
-import { exists, pathFlag } from '../file/common';
+import { pathFlag } from '../paths';
+import { exists } from '../../host/files';
 
 /** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
 export const RESERVE_BYTES = 8 * 1024 * 1024;

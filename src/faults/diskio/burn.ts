@@ -6,7 +6,8 @@ import { formatBytes } from '../../util/units';
 import { oneOf, size } from '../flags';
 import { defineFault } from '../types';
 import { unguessable, withParent, workDirChecked } from '../../host/safefs';
-import { exists, pathFlag } from '../file/common';
+import { pathFlag } from '../paths';
+import { exists } from '../../host/files';
 
 const MB = 1024 * 1024;
 

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { backupFile, inodeOf, removeTemp, restoreFile, sha256, writeAtomic } from '../../host/files';
+import { backupFile, exists, inodeOf, meta, removeTemp, restoreFile, sha256, writeAtomic } from '../../host/files';
 import { withParent } from '../../host/safefs';
 import { boolean, string } from '../flags';
 import { defineFault } from '../types';
-import { exists, meta, pathFlag, permissionFlag } from './common';
+import { pathFlag, permissionFlag } from '../paths';
 
 export default defineFault({
   target: 'file',

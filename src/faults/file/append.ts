@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { readFrom, restoreMeta, restoreXattrs, saveXattrs } from '../../host/files';
+import { exists, meta, readFrom, restoreMeta, restoreXattrs, saveXattrs } from '../../host/files';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
 import { defineFault } from '../types';
-import { exists, meta, pathFlag } from './common';
+import { pathFlag } from '../paths';
 
 /** The content as the original's `echo -e` prints it: \n, \t, \\, \0NNN, \xHH…; \c ends the output. */
 export function echoE(s: string): string {

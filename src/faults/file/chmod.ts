@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { defineFault } from '../types';
-import { exists, meta, pathFlag, permissionFlag } from './common';
+import { pathFlag, permissionFlag } from '../paths';
+import { exists, meta } from '../../host/files';
 
 /** chmod through a descriptor of the file itself (never a link's target); with expectIno, only that inode. */
 function fchmodPath(p: string, mode: number, expectIno?: string): void {

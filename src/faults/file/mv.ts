@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { move, removePartial } from '../../host/files';
+import { exists, inodeOf, meta, move, removePartial } from '../../host/files';
 import { withParent } from '../../host/safefs';
-import { exists, inodeOf, meta, pathFlag } from './common';
+import { pathFlag } from '../paths';
 
 export default defineFault({
   target: 'file',

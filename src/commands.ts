@@ -1,13 +1,13 @@
 /** oclif's explicit command list (package.json oclif.commands), generated from the fault registry. */
 import type { Command } from '@oclif/core';
-import { FAULTS } from '../faults/index';
-import { injectCommand } from './inject';
-import Completion from './completion';
-import { Check, Version, Watch } from './misc';
-import Query from './query';
-import { Renew, ScheduleList, ScheduleRemove } from './lease';
-import Recover from './recover';
-import Server from './server';
+import { FAULTS } from './faults/index';
+import { injectCommand } from './cli/inject';
+import Completion from './cli/completion';
+import { Check, Version, Watch } from './cli/misc';
+import Query from './cli/query';
+import { Renew, ScheduleList, ScheduleRemove } from './cli/lease';
+import Recover from './cli/recover';
+import Server from './server/command';
 
 export const COMMANDS: Record<string, Command.Class> = {
   query: Query,

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../errors';
-import { ChaosCommand, dataDirFlag } from './base';
+import { ChaosCommand, dataDirFlag } from '../oclif/base';
 
 export default class Server extends ChaosCommand {
   static override summary = 'Run the HTTP daemon (the original\'s API), on loopback unless told otherwise';
@@ -39,10 +39,11 @@ export default class Server extends ChaosCommand {
     const { flags } = await this.parse(Server);
     // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
     /* eslint-disable @typescript-eslint/no-require-imports */
-    const { createServer } = require('../server/http') as typeof import('../server/http');
-    const { allowedHosts, daemonToken, isLoopback, readSecretFile } = require('../server/guard') as typeof import('../server/guard');
-    const { Daemon } = require('../server/daemon') as typeof import('../server/daemon');
-    const { Metrics } = require('../server/metrics') as typeof import('../server/metrics');
+    const { createServer } = require('./http') as typeof import('./http');
+    const { allowedHosts, daemonToken, isLoopback, readSecretFile } = require('./guard') as typeof import('./guard');
+    const { Daemon } = require('./daemon') as typeof import('./daemon');
+    const { Metrics } = require('./metrics') as typeof import('./metrics');
+    const { LocalApi } = require('../api/local') as typeof import('../api/local');
     /* eslint-enable @typescript-eslint/no-require-imports */
     const tcp = !flags.socket || flags.addr !== undefined || flags.port !== undefined;
     const host = flags.addr ?? '127.0.0.1';
@@ -96,20 +97,21 @@ export default class Server extends ChaosCommand {
     if (tcp && !isLoopback(host) && !tls) log({ level: 'warning', event: 'plain-http', message: `listening on ${host} without TLS: the bearer token and every request travel in clear; use --cert/--key` });
     if (flags['allow-recover-cmd']) log({ level: 'warning', event: 'allow-recover-cmd', message: 'recover_cmd over HTTP is allowed: every token holder can run any command as root' });
     const daemon = new Daemon(engine, log, metrics);
+    const api = new LocalApi(engine);
     daemon.lock();
     const servers: import('node:http').Server[] = [];
     const common = { token, tls, origins, allowRecoverCmd: !!flags['allow-recover-cmd'] };
     let boundPort: number | undefined;
     try {
       if (tcp) {
-        const server = createServer(engine, { ...common, hosts: allowedHosts(host, extraHosts) }, log, metrics, gauges);
+        const server = createServer(api, { ...common, hosts: allowedHosts(host, extraHosts) }, log, metrics, gauges);
         servers.push(server);
         await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
         const bound = server.address();
         boundPort = typeof bound === 'object' && bound ? bound.port : port;
       }
       if (flags.socket) {
-        const server = createServer(engine, { ...common, hosts: undefined }, log, metrics, gauges);
+        const server = createServer(api, { ...common, hosts: undefined }, log, metrics, gauges);
         servers.push(server);
         await listenUnix(server, flags.socket, socketGid);
       }

@@ -1,10 +1,10 @@
-/** The file faults' flags: safe paths and octal modes. The file mechanics (symlink-proof) are in host/files.ts. */
+/** Flags every target with paths shares: safe paths and octal modes. File mechanics (symlink-proof): host/files.ts. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { badArgs } from '../../errors';
-import { resolveSafe } from '../../host/safefs';
-import { shown } from '../../util/units';
-import type { FlagSpec } from '../flags';
+import { badArgs } from '../errors';
+import { resolveSafe } from '../host/safefs';
+import { shown } from '../util/units';
+import type { FlagSpec } from './flags';
 
 const FORBIDDEN = ['/proc', '/sys', '/dev'];
 
@@ -47,4 +47,3 @@ export function permissionFlag<const O extends { char?: string; description: str
   };
 }
 
-export { type Meta, exists, inodeOf, meta, sha256 } from '../../host/files';

@@ -1,0 +1,19 @@
+/** Which engine API a command talks to: a daemon's (--server) or the local engine. The one place that decides. */
+import { openEngine } from '../engine/engine';
+import type { ChaosApi } from './api';
+import { HttpApi } from './http-client';
+import { LocalApi } from './local';
+
+export interface ApiOptions {
+  /** a daemon's URL (http://, https://, unix:/path); absent = this host's engine */
+  server?: string;
+  tokenFile?: string;
+  dataDir?: string;
+  /** local: start a detached watcher for experiments with a deadline (the CLI; the daemon has its own timers) */
+  watcher?: boolean;
+}
+
+export function openApi(opts: ApiOptions): ChaosApi {
+  if (opts.server) return new HttpApi({ server: opts.server, tokenFile: opts.tokenFile, dataDir: opts.dataDir });
+  return new LocalApi(openEngine(opts.dataDir, { watcher: opts.watcher }));
+}

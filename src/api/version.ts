@@ -1,0 +1,23 @@
+/** The version reply (`chaosmetad version`, GET /v1/version): kept apart so that printing it loads nothing else. */
+import * as fs from 'node:fs';
+
+declare const __CHAOSMETAD_BUILD_DATE__: string | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../package.json') as { version: string };
+
+export interface VersionInfo {
+  version: string;
+  'build-date': string;
+}
+
+export function versionInfo(): VersionInfo {
+  let date = typeof __CHAOSMETAD_BUILD_DATE__ === 'string' ? __CHAOSMETAD_BUILD_DATE__ : '';
+  if (!date) {
+    try {
+      date = fs.statSync(__filename).mtime.toISOString().slice(0, 10);
+    } catch {
+      date = 'unknown';
+    }
+  }
+  return { version: pkg.version, 'build-date': date };
+}

@@ -1,0 +1,65 @@
+/**
+ * What a client sees of the store: the compat JSON of an experiment and of a schedule. Shared by every engine API
+ * implementation (local, HTTP, kube), the HTTP server and the CLI's presentation.
+ */
+import type { ExperimentRow, ScheduleRow } from '../store/store';
+import { formatTime } from '../store/store';
+
+/** The columns experimentJson reads. */
+export const COMPAT_COLUMNS = [
+  'uid', 'target', 'fault', 'args', 'runtime', 'status', 'creator', 'timeout', 'error', 'create_time', 'update_time',
+  'container_id', 'container_runtime',
+] as const;
+
+/** One experiment, exactly the original's fields in its order; args and runtime are JSON strings. */
+export interface ExperimentView {
+  uid: string;
+  target: string;
+  fault: string;
+  args: string;
+  runtime: string;
+  status: string;
+  creator: string;
+  timeout: string;
+  error: string;
+  create_time: string;
+  update_time: string;
+  container_id: string;
+  container_runtime: string;
+}
+
+export type { LiveView } from '../engine/live';
+
+export function experimentJson(r: ExperimentRow): ExperimentView {
+  return {
+    uid: r.uid, target: r.target, fault: r.fault, args: r.args, runtime: r.runtime, status: r.status,
+    creator: r.creator, timeout: r.timeout, error: r.error, create_time: r.create_time, update_time: r.update_time,
+    container_id: r.container_id, container_runtime: r.container_runtime,
+  };
+}
+
+export interface ScheduleView {
+  id: string;
+  target: string;
+  fault: string;
+  args: string;
+  schedule: string;
+  duration: string;
+  creator: string;
+  create_time: string;
+  next_run: string;
+  last_run: string;
+  last_uid: string;
+  runs: number;
+  skips: number;
+  last_error: string;
+}
+
+export function scheduleJson(r: ScheduleRow): ScheduleView {
+  return {
+    id: r.id, target: r.target, fault: r.fault, args: r.args, schedule: r.cron, duration: r.duration,
+    creator: r.creator, create_time: r.create_time, next_run: r.next_ms ? formatTime(r.next_ms) : '',
+    last_run: r.last_ms ? formatTime(r.last_ms) : '', last_uid: r.last_uid, runs: r.runs, skips: r.skips,
+    last_error: r.last_error,
+  };
+}
