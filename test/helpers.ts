@@ -107,17 +107,15 @@ export async function waitFor(pred: () => boolean, timeoutMs: number, stepMs = 1
   return pred();
 }
 
-/**
- * The host as ../shared/tools/host-state sees it (qdiscs, rules, cgroups, mounts, chaosmeta processes…), or
- * a reduced view of our own where that tool is absent.
- */
-const HOST_STATE = path.resolve(ROOT, '..', 'shared', 'tools', 'host-state');
+/** The host as scripts/host-state.js sees it (links, qdiscs, rules, cgroups, mounts, chaosmetad's processes…). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const HOST_STATE = require('../scripts/host-state.js') as { state(): string; difference(a: string, b: string): string[] };
 export function hostState(): string {
-  if (fs.existsSync(HOST_STATE)) {
-    return spawnSync('bash', [HOST_STATE, 'show'], { encoding: 'utf8' }).stdout;
-  }
-  return JSON.stringify({ tagged: taggedPids().length, mounts: fs.readFileSync('/proc/mounts', 'utf8') });
+  return HOST_STATE.state();
 }
+
+/** What differs between two host states, line by line ('-' before only, '+' now only). */
+export const hostDifference = (before: string, now: string): string[] => HOST_STATE.difference(before, now);
 
 /** Wait until the host state equals `before` (zombies need a moment to be reaped); returns the last view. */
 export async function hostSettles(before: string, timeoutMs = 5000): Promise<string> {
@@ -130,15 +128,14 @@ export async function hostSettles(before: string, timeoutMs = 5000): Promise<str
   return now;
 }
 
-/** The throwaway VM of ../shared/tools/vm (stock Debian kernel: netem, cgroup v2); host / is visible read-only in it. */
-const VM_RUNNER = path.resolve(ROOT, '..', 'shared', 'tools', 'vm', 'run-in-vm.sh');
-const VM_KDIR = process.env.VM_KDIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'netem-vm', 'kernel');
+/** The throwaway VM of scripts/vm (stock Debian kernel: netem, cgroup v2); host / is visible read-only in it. */
+const VM_RUNNER = path.join(ROOT, 'scripts', 'vm', 'run.sh');
+const VM_DIR = process.env.VM_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'chaosmetad-vm');
 
 /** Why VM tests cannot run here ('' when they can). */
 export function vmUnavailable(): string {
-  if (!fs.existsSync(VM_RUNNER)) return `${VM_RUNNER} is missing`;
-  if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0) return 'qemu-system-x86_64 is not installed';
-  if (!fs.existsSync(path.join(VM_KDIR, 'initramfs.cpio.gz'))) return `no VM kernel in ${VM_KDIR} (run ../shared/tools/vm/mkinitramfs.sh)`;
+  if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0) return 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)';
+  if (!fs.existsSync(path.join(VM_DIR, 'initramfs.cpio.gz'))) return `no VM kernel in ${VM_DIR} (run scripts/vm/build-kernel.sh)`;
   return '';
 }
 

@@ -2,7 +2,7 @@
  * Kill -9 at any point: `chaosmetad inject` (and `recover`) SIGKILLed at random moments across cpu, mem, file, dns,
  * process, disk and network (tbf, partition, occupy) faults. After each kill: if the host changed, the store knows
  * the experiment (live, or failed with steps left to undo); `recover --all` then returns the host to exactly its
- * state before (../shared/tools/host-state plus the files, /etc files and the target process this test watches).
+ * state before (scripts/host-state.js plus the files, /etc files and the target process this test watches).
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

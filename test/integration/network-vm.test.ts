@@ -1,5 +1,5 @@
 /**
- * The netem faults, measured in the throwaway VM of ../shared/tools/vm (stock Debian kernel with sch_netem; this
+ * The netem faults, measured in the throwaway VM of scripts/vm (stock Debian kernel with sch_netem; this
  * machine's kernel has none): RTT for delay and jitter, loss rate, duplicates, corruption — between two network
  * namespaces inside the VM, then the interface back to its default qdisc.
  */

@@ -1,5 +1,5 @@
 /**
- * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of ../shared/tools/vm: a stock Debian
+ * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of scripts/vm: a stock Debian
  * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
  */
 import { BIN, HELPER, runInVm, vmUnavailable } from '../helpers';
