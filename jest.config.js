@@ -2,9 +2,17 @@
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] };
 module.exports = {
   projects: [
-    { displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], transform: tsJest, testEnvironment: 'node' },
     {
-      displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], transform: tsJest, testEnvironment: 'node',
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      transform: tsJest,
+      testEnvironment: 'node',
+    },
+    {
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      transform: tsJest,
+      testEnvironment: 'node',
       slowTestThreshold: 30,
     },
   ],

@@ -20,32 +20,62 @@ function rss(pid) {
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)[1]);
   return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
 
 function seed(dir, n) {
   spawnSync(exe, ['query'], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } }); // create + migrate
   const Database = require('better-sqlite3');
   const db = new Database(path.join(dir, 'chaosmetad.db'));
-  const ins = db.prepare(`INSERT INTO experiments (uid,target,fault,args,runtime,status,phase,creator,timeout,deadline,error,create_time,update_time,create_ms,update_ms,container_id,container_runtime)
+  const ins =
+    db.prepare(`INSERT INTO experiments (uid,target,fault,args,runtime,status,phase,creator,timeout,deadline,error,create_time,update_time,create_ms,update_ms,container_id,container_runtime)
     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
   const now = Date.now() - 86_400_000;
   db.transaction(() => {
     for (let i = 0; i < n; i++) {
       const t = new Date(now - i * 1000).toISOString().replace('T', ' ').slice(0, 19);
-      ins.run(`seed-${i}`, i % 2 ? 'cpu' : 'mem', i % 2 ? 'burn' : 'fill', '{"percent":50}', '{}', 'destroyed', 'recovered', 'root', '10m', null, '', t, t, now - i * 1000, now - i * 1000, '', '');
+      ins.run(
+        `seed-${i}`,
+        i % 2 ? 'cpu' : 'mem',
+        i % 2 ? 'burn' : 'fill',
+        '{"percent":50}',
+        '{}',
+        'destroyed',
+        'recovered',
+        'root',
+        '10m',
+        null,
+        '',
+        t,
+        t,
+        now - i * 1000,
+        now - i * 1000,
+        '',
+        '',
+      );
     }
   })();
   db.close();
 }
 
 function start(dir) {
-  const proc = spawn(exe, ['server', '-p', '0'], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(exe, ['server', '-p', '0'], {
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {
       out += d;
       const m = /"event":"listening".*"port":(\d+)/.exec(out);
-      if (m) { proc.stdout.removeAllListeners('data'); proc.stdout.resume(); TOKEN = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim(); resolve({ proc, port: Number(m[1]) }); }
+      if (m) {
+        proc.stdout.removeAllListeners('data');
+        proc.stdout.resume();
+        TOKEN = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
+        resolve({ proc, port: Number(m[1]) });
+      }
     });
     proc.on('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)));
   });
@@ -58,15 +88,30 @@ function post(agent, port, p, body) {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const req = http.request({ agent, host: '127.0.0.1', port, method: 'POST', path: p, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), authorization: `Bearer ${TOKEN}` } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        const json = JSON.parse(Buffer.concat(chunks).toString());
-        if (json.code !== 0) reject(new Error(`${p}: ${json.message}`)); else resolve(ms);
-      });
-    });
+    const req = http.request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: p,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          authorization: `Bearer ${TOKEN}`,
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          const json = JSON.parse(Buffer.concat(chunks).toString());
+          if (json.code !== 0) reject(new Error(`${p}: ${json.message}`));
+          else resolve(ms);
+        });
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -77,41 +122,65 @@ async function load(n, concurrency, job) {
   const lat = [];
   let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) { const i = next++; lat.push(...(await job(i))); }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        lat.push(...(await job(i)));
+      }
+    }),
+  );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   return { secs, lat };
 }
 
 (async () => {
-  if (!exe) { console.log('dist/chaosmetad missing: run npm run build'); return; }
-  console.log(`# daemon (dist/chaosmetad server), ${os.cpus().length} cores, load generator: this node process, keep-alive`);
+  if (!exe) {
+    console.log('dist/chaosmetad missing: run npm run build');
+    return;
+  }
+  console.log(
+    `# daemon (dist/chaosmetad server), ${os.cpus().length} cores, load generator: this node process, keep-alive`,
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-bench-d-'));
   seed(dir, 10_000);
   const { proc, port } = await start(dir);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   try {
-    console.log(`daemon RSS at start: ${rss(proc.pid).rss.toFixed(1)} MB (private ${rss(proc.pid).anon.toFixed(1)} MB, executable pages ${rss(proc.pid).file.toFixed(1)} MB)`);
+    console.log(
+      `daemon RSS at start: ${rss(proc.pid).rss.toFixed(1)} MB (private ${rss(proc.pid).anon.toFixed(1)} MB, executable pages ${rss(proc.pid).file.toFixed(1)} MB)`,
+    );
     await load(500, 8, async () => [await post(agent, port, '/v1/experiment/query', {})]); // warm up
     for (const c of [8, 32]) {
       const { secs, lat } = await load(QUERIES, c, async () => [await post(agent, port, '/v1/experiment/query', {})]);
-      console.log(`query (10 rows of 10 000), ${QUERIES} requests, concurrency ${c}: ${(QUERIES / secs).toFixed(0)} req/s, p50 ${pct(lat, 0.5).toFixed(2)} ms, p99 ${pct(lat, 0.99).toFixed(2)} ms   (target >= 2000 req/s, p99 <= 10 ms)`);
+      console.log(
+        `query (10 rows of 10 000), ${QUERIES} requests, concurrency ${c}: ${(QUERIES / secs).toFixed(0)} req/s, p50 ${pct(lat, 0.5).toFixed(2)} ms, p99 ${pct(lat, 0.99).toFixed(2)} ms   (target >= 2000 req/s, p99 <= 10 ms)`,
+      );
     }
     const files = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-bench-f-'));
     const inj = [];
     const rec = [];
     const { secs } = await load(CYCLES, 8, async (i) => {
       const uid = `bench-file-${i}`;
-      const a = await post(agent, port, '/v1/experiment/inject', { target: 'file', fault: 'add', args: JSON.stringify({ path: path.join(files, `f${i}`), content: 'x' }), uid });
+      const a = await post(agent, port, '/v1/experiment/inject', {
+        target: 'file',
+        fault: 'add',
+        args: JSON.stringify({ path: path.join(files, `f${i}`), content: 'x' }),
+        uid,
+      });
       const b = await post(agent, port, '/v1/experiment/recover', { uid });
-      inj.push(a); rec.push(b);
+      inj.push(a);
+      rec.push(b);
       return [];
     });
     const left = fs.readdirSync(files).length;
-    console.log(`inject+recover file add, ${CYCLES} cycles, concurrency 8: ${(CYCLES / secs).toFixed(0)} cycles/s; inject p50 ${pct(inj, 0.5).toFixed(2)} ms p99 ${pct(inj, 0.99).toFixed(2)} ms; recover p50 ${pct(rec, 0.5).toFixed(2)} ms p99 ${pct(rec, 0.99).toFixed(2)} ms; files left ${left}`);
+    console.log(
+      `inject+recover file add, ${CYCLES} cycles, concurrency 8: ${(CYCLES / secs).toFixed(0)} cycles/s; inject p50 ${pct(inj, 0.5).toFixed(2)} ms p99 ${pct(inj, 0.99).toFixed(2)} ms; recover p50 ${pct(rec, 0.5).toFixed(2)} ms p99 ${pct(rec, 0.99).toFixed(2)} ms; files left ${left}`,
+    );
     const r = rss(proc.pid);
-    console.log(`daemon RSS after ${QUERIES * 2 + 500 + CYCLES * 2} requests: ${r.rss.toFixed(1)} MB (private ${r.anon.toFixed(1)} MB, executable pages ${r.file.toFixed(1)} MB)   (target <= 100 MB)`);
+    console.log(
+      `daemon RSS after ${QUERIES * 2 + 500 + CYCLES * 2} requests: ${r.rss.toFixed(1)} MB (private ${r.anon.toFixed(1)} MB, executable pages ${r.file.toFixed(1)} MB)   (target <= 100 MB)`,
+    );
     fs.rmSync(files, { recursive: true, force: true });
   } finally {
     agent.destroy();
@@ -119,4 +188,7 @@ async function load(n, concurrency, job) {
     await new Promise((r) => proc.on('exit', r));
     fs.rmSync(dir, { recursive: true, force: true });
   }
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -13,8 +13,15 @@ const SEA = path.join(root, 'dist', 'chaosmetad');
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-bench-'));
 const env = { ...process.env, CHAOSMETAD_DATA_DIR: data };
 const argvFor = (exe, args) => (exe === BIN ? [process.execPath, [BIN, ...args]] : [exe, args]);
-const sh = (exe, args, e = env) => { const [f, a] = argvFor(exe, args); return spawnSync(f, a, { env: e, encoding: 'utf8' }); };
-const stats = (xs) => { const s = [...xs].sort((a, b) => a - b); const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))]; return `median ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, min ${s[0].toFixed(0)} ms (n=${s.length})`; };
+const sh = (exe, args, e = env) => {
+  const [f, a] = argvFor(exe, args);
+  return spawnSync(f, a, { env: e, encoding: 'utf8' });
+};
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return `median ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, min ${s[0].toFixed(0)} ms (n=${s.length})`;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** pid of a live helper tagged with uid that has used CPU already (burning), else 0 */
@@ -23,10 +30,16 @@ function burning(uid) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1');
-      if (!argv.includes(`--chaosmetad-uid=${uid}\0`) || !argv.startsWith(path.join('/')) || !argv.includes('burn\0')) continue;
-      const st = fs.readFileSync(`/proc/${d}/stat`, 'latin1').slice(fs.readFileSync(`/proc/${d}/stat`, 'latin1').lastIndexOf(')') + 2).split(' ');
+      if (!argv.includes(`--chaosmetad-uid=${uid}\0`) || !argv.startsWith(path.join('/')) || !argv.includes('burn\0'))
+        continue;
+      const st = fs
+        .readFileSync(`/proc/${d}/stat`, 'latin1')
+        .slice(fs.readFileSync(`/proc/${d}/stat`, 'latin1').lastIndexOf(')') + 2)
+        .split(' ');
       if (Number(st[11]) + Number(st[12]) > 0 || st[0] === 'R') return Number(d);
-    } catch { /* raced */ }
+    } catch {
+      /* raced */
+    }
   }
   return 0;
 }
@@ -43,7 +56,7 @@ async function timeToActive(exe, runs) {
       if (burning(uid)) t = Number(process.hrtime.bigint() - t0) / 1e6;
       else await sleep(1);
     }
-    await new Promise((r) => child.exitCode !== null ? r() : child.on('exit', r));
+    await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
     sh(exe, ['recover', uid]);
     times.push(t);
   }
@@ -64,13 +77,32 @@ function seed(dir, n) {
   const Database = require('better-sqlite3');
   sh(BIN, ['query'], { ...env, CHAOSMETAD_DATA_DIR: dir }); // create + migrate
   const db = new Database(path.join(dir, 'chaosmetad.db'));
-  const ins = db.prepare(`INSERT INTO experiments (uid,target,fault,args,runtime,status,phase,creator,timeout,deadline,error,create_time,update_time,create_ms,update_ms,container_id,container_runtime)
+  const ins =
+    db.prepare(`INSERT INTO experiments (uid,target,fault,args,runtime,status,phase,creator,timeout,deadline,error,create_time,update_time,create_ms,update_ms,container_id,container_runtime)
     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
   const now = Date.now();
   db.transaction(() => {
     for (let i = 0; i < n; i++) {
       const t = new Date(now - i * 1000).toISOString().replace('T', ' ').slice(0, 19);
-      ins.run(`seed-${i}`, i % 2 ? 'cpu' : 'mem', i % 2 ? 'burn' : 'fill', '{"percent":50}', '{}', i % 10 ? 'destroyed' : 'success', 'recovered', i % 3 ? 'root' : 'alice', '10m', null, '', t, t, now - i * 1000, now - i * 1000, '', '');
+      ins.run(
+        `seed-${i}`,
+        i % 2 ? 'cpu' : 'mem',
+        i % 2 ? 'burn' : 'fill',
+        '{"percent":50}',
+        '{}',
+        i % 10 ? 'destroyed' : 'success',
+        'recovered',
+        i % 3 ? 'root' : 'alice',
+        '10m',
+        null,
+        '',
+        t,
+        t,
+        now - i * 1000,
+        now - i * 1000,
+        '',
+        '',
+      );
     }
   })();
   db.close();
@@ -91,20 +123,39 @@ function cores() {
 (async () => {
   if (process.getuid() !== 0) console.log('note: not root; results may differ');
   console.log(`# chaosmetad benchmarks — ${os.cpus().length} cores, node ${process.version}`);
-  for (const [name, exe] of [['bin/chaosmetad (node + checkout)', BIN], ['dist/chaosmetad (single executable)', SEA]]) {
-    if (!fs.existsSync(exe)) { console.log(`${name}: missing, skipped`); continue; }
+  for (const [name, exe] of [
+    ['bin/chaosmetad (node + checkout)', BIN],
+    ['dist/chaosmetad (single executable)', SEA],
+  ]) {
+    if (!fs.existsSync(exe)) {
+      console.log(`${name}: missing, skipped`);
+      continue;
+    }
     await timeToActive(exe, 2); // warm the cache
-    console.log(`inject cpu burn -> helper burning, ${name}: ${stats(await timeToActive(exe, 15))}   (target for the single executable: <= 150 ms)`);
+    console.log(
+      `inject cpu burn -> helper burning, ${name}: ${stats(await timeToActive(exe, 15))}   (target for the single executable: <= 150 ms)`,
+    );
     console.log(`version start-up, ${name}: ${stats(startup(exe, 15))}`);
   }
   const qdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-bench-q-'));
   seed(qdir, 10_000);
   const qenv = { ...env, CHAOSMETAD_DATA_DIR: qdir };
   for (const exe of [BIN, SEA].filter((e) => fs.existsSync(e))) {
-    for (const args of [['query'], ['query', '-s', 'success', '-t', 'cpu', '--format', 'json'], ['query', '--limit', '100', '--format', 'json']]) {
+    for (const args of [
+      ['query'],
+      ['query', '-s', 'success', '-t', 'cpu', '--format', 'json'],
+      ['query', '--limit', '100', '--format', 'json'],
+    ]) {
       const times = [];
-      for (let i = 0; i < 10; i++) { const t0 = process.hrtime.bigint(); const r = sh(exe, args, qenv); if (r.status) throw new Error(r.stderr); times.push(Number(process.hrtime.bigint() - t0) / 1e6); }
-      console.log(`${args.join(' ')} at 10 000 rows, ${path.basename(path.dirname(exe))}/${path.basename(exe)}: ${stats(times)}   (target <= 200 ms)`);
+      for (let i = 0; i < 10; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = sh(exe, args, qenv);
+        if (r.status) throw new Error(r.stderr);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      console.log(
+        `${args.join(' ')} at 10 000 rows, ${path.basename(path.dirname(exe))}/${path.basename(exe)}: ${stats(times)}   (target <= 200 ms)`,
+      );
     }
   }
   // burn accuracy on an idle core
@@ -117,7 +168,9 @@ function cores() {
     const b = cores().get(1);
     sh(SEA, ['recover', uid]);
     const got = (100 * (b.busy - a.busy)) / (b.total - a.total);
-    console.log(`cpu burn ${p}% on core 1 (5 s from /proc/stat): ${got.toFixed(1)}% (error ${(got - p).toFixed(1)} points; target ±2)`);
+    console.log(
+      `cpu burn ${p}% on core 1 (5 s from /proc/stat): ${got.toFixed(1)}% (error ${(got - p).toFixed(1)} points; target ±2)`,
+    );
   }
   fs.rmSync(data, { recursive: true, force: true });
   fs.rmSync(qdir, { recursive: true, force: true });

@@ -55,17 +55,31 @@ const seaConfigPath = abs('dist/sea/sea-config.json');
 fs.writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
 // node warns that SEA and snapshots are experimental; show its output only when it fails
 const blob = spawnSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { encoding: 'utf8' });
-if (blob.status !== 0) { process.stderr.write(blob.stdout + blob.stderr); throw new Error('building the SEA blob failed'); }
+if (blob.status !== 0) {
+  process.stderr.write(blob.stdout + blob.stderr);
+  throw new Error('building the SEA blob failed');
+}
 
 const out = abs(cfg.output);
 const tmp = out + '.tmp';
 fs.copyFileSync(process.execPath, tmp);
 fs.chmodSync(tmp, 0o755);
 if (cfg.stripDebug) {
-  try { execFileSync('strip', ['--strip-debug', tmp]); } catch (e) { console.warn('strip failed, keeping debug info:', e.message); }
+  try {
+    execFileSync('strip', ['--strip-debug', tmp]);
+  } catch (e) {
+    console.warn('strip failed, keeping debug info:', e.message);
+  }
 }
 // postject's ELF library warns about node's many .note sections; show its output only when it fails
-const inj = spawnSync(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE], { encoding: 'utf8' });
-if (inj.status !== 0) { process.stderr.write(inj.stdout + inj.stderr); throw new Error('postject failed'); }
+const inj = spawnSync(
+  process.execPath,
+  [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE],
+  { encoding: 'utf8' },
+);
+if (inj.status !== 0) {
+  process.stderr.write(inj.stdout + inj.stderr);
+  throw new Error('postject failed');
+}
 fs.renameSync(tmp, out);
 console.log(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, build ${buildId})`);

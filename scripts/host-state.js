@@ -18,7 +18,12 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** A tool's stdout, '' when it is missing or fails (a host without nft has no nft rules to leave). */
 function run(cmd, args) {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { PATH }, timeout: 20_000 });
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { PATH },
+      timeout: 20_000,
+    });
   } catch (e) {
     return typeof e.stdout === 'string' && e.status === 0 ? e.stdout : '';
   }
@@ -39,14 +44,18 @@ function tcState(devs) {
       out.push(`qdisc ${dev}: ${q}`);
     }
     for (const parent of ['root', 'ingress']) {
-      for (const f of lines(run('tc', ['filter', 'show', 'dev', dev, parent]))) out.push(`filter ${dev} ${parent}: ${f}`);
+      for (const f of lines(run('tc', ['filter', 'show', 'dev', dev, parent])))
+        out.push(`filter ${dev} ${parent}: ${f}`);
     }
   }
   return out.sort();
 }
 
 function rules() {
-  const strip = (t) => lines(t).filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, ''));
+  const strip = (t) =>
+    lines(t)
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
   return [...strip(run('iptables-save', [])), ...strip(run('ip6tables-save', []))];
 }
 
@@ -94,7 +103,8 @@ function processes() {
     }
     // chaosmetad's own processes: tagged helpers and watchers, the executable or bin/chaosmetad (a checkout's path
     // holding the word, e.g. a clone in /src/chaosmetad, is no reason to list a process)
-    const own = argv.some((a) => a.startsWith('--chaosmetad-uid=')) ||
+    const own =
+      argv.some((a) => a.startsWith('--chaosmetad-uid=')) ||
       argv.slice(0, 2).some((a) => /(^|\/)chaosmetad(-helper)?$/.test(a));
     if (own) out.push(argv.join(' '));
   }
@@ -106,7 +116,9 @@ function state() {
   const devs = links();
   const sections = {
     links: [...devs].sort(),
-    netns: lines(run('ip', ['netns', 'list'])).map((l) => l.split(' ')[0]).sort(),
+    netns: lines(run('ip', ['netns', 'list']))
+      .map((l) => l.split(' ')[0])
+      .sort(),
     tc: tcState(devs),
     iptables: rules(),
     nft: lines(run('nft', ['list', 'ruleset'])).filter((l) => !/handle/.test(l)),
@@ -119,15 +131,22 @@ function state() {
       }
     }),
     cgroups: cgroups(),
-    mounts: lines(fs.readFileSync('/proc/mounts', 'utf8')).map((l) => l.split(' ').slice(1, 3).join(' '))
-      .filter((m) => !/^\/(proc|sys|dev|run)\//.test(m)).sort(),
+    mounts: lines(fs.readFileSync('/proc/mounts', 'utf8'))
+      .map((l) => l.split(' ').slice(1, 3).join(' '))
+      .filter((m) => !/^\/(proc|sys|dev|run)\//.test(m))
+      .sort(),
     processes: processes(),
   };
   if (fs.existsSync('/var/run/docker.sock')) {
     sections.docker = lines(run('docker', ['ps', '-a', '--format', '{{.Names}} {{.Status}}']))
-      .map((l) => l.replace(/(Up|Exited \(\d+\)).*/, '$1')).sort();
+      .map((l) => l.replace(/(Up|Exited \(\d+\)).*/, '$1'))
+      .sort();
   }
-  return Object.entries(sections).map(([k, v]) => [`## ${k}`, ...v].join('\n')).join('\n') + '\n';
+  return (
+    Object.entries(sections)
+      .map(([k, v]) => [`## ${k}`, ...v].join('\n'))
+      .join('\n') + '\n'
+  );
 }
 
 /** Lines only in `before` ('-') and only in `now` ('+'), by section. */
@@ -136,7 +155,10 @@ function difference(before, now) {
     const m = new Map();
     let cur = '';
     for (const l of text.split('\n')) {
-      if (l.startsWith('## ')) { cur = l; m.set(cur, []); } else if (l) m.get(cur)?.push(l);
+      if (l.startsWith('## ')) {
+        cur = l;
+        m.set(cur, []);
+      } else if (l) m.get(cur)?.push(l);
     }
     return m;
   };

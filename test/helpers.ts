@@ -9,18 +9,28 @@ export const BIN = path.join(ROOT, 'bin', 'chaosmetad');
 export const SEA = path.join(ROOT, 'dist', 'chaosmetad');
 export const HELPER = path.join(ROOT, 'native', 'build', 'chaosmetad-helper');
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `cmd-${prefix}-`));
 }
 
 /** Run chaosmetad (node + bin/chaosmetad, or the single executable) with a private data dir. */
-export function cli(dataDir: string, args: string[], opts: { exe?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): RunResult {
+export function cli(
+  dataDir: string,
+  args: string[],
+  opts: { exe?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): RunResult {
   const exe = opts.exe ?? BIN;
   const [file, argv] = exe === BIN ? [process.execPath, [BIN, ...args]] : [exe, args];
   const r: SpawnSyncReturns<string> = spawnSync(file, argv, {
-    encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 120_000,
+    encoding: 'utf8',
+    cwd: opts.cwd ?? ROOT,
+    timeout: opts.timeoutMs ?? 120_000,
     env: { ...process.env, CHAOSMETAD_DATA_DIR: dataDir, ...(opts.env ?? {}) },
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -32,7 +42,10 @@ export function uidOf(r: RunResult): string {
   return m[1];
 }
 
-export function queryJson(dataDir: string, args: string[] = []): { experiments: Array<Record<string, string>>; total: number } {
+export function queryJson(
+  dataDir: string,
+  args: string[] = [],
+): { experiments: Array<Record<string, string>>; total: number } {
   const r = cli(dataDir, ['query', '--format', 'json', '--limit', '0', ...args]);
   if (r.code !== 0) throw new Error(`query failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -74,8 +87,11 @@ export function taggedPids(uid?: string): number[] {
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0');
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (argv.some((a) => (uid ? a === `--chaosmetad-uid=${uid}` : a.startsWith('--chaosmetad-uid=')))) out.push(Number(d));
-    } catch { /* gone */ }
+      if (argv.some((a) => (uid ? a === `--chaosmetad-uid=${uid}` : a.startsWith('--chaosmetad-uid='))))
+        out.push(Number(d));
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -109,7 +125,10 @@ export async function waitFor(pred: () => boolean, timeoutMs: number, stepMs = 1
 
 /** The host as scripts/host-state.js sees it (links, qdiscs, rules, cgroups, mounts, chaosmetad's processes…). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const HOST_STATE = require('../scripts/host-state.js') as { state(): string; difference(a: string, b: string): string[] };
+const HOST_STATE = require('../scripts/host-state.js') as {
+  state(): string;
+  difference(a: string, b: string): string[];
+};
 export function hostState(): string {
   return HOST_STATE.state();
 }
@@ -130,12 +149,15 @@ export async function hostSettles(before: string, timeoutMs = 5000): Promise<str
 
 /** The throwaway VM of scripts/vm (stock Debian kernel: netem, cgroup v2); host / is visible read-only in it. */
 const VM_RUNNER = path.join(ROOT, 'scripts', 'vm', 'run.sh');
-const VM_DIR = process.env.VM_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'chaosmetad-vm');
+const VM_DIR =
+  process.env.VM_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'chaosmetad-vm');
 
 /** Why VM tests cannot run here ('' when they can). */
 export function vmUnavailable(): string {
-  if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0) return 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)';
-  if (!fs.existsSync(path.join(VM_DIR, 'initramfs.cpio.gz'))) return `no VM kernel in ${VM_DIR} (run scripts/vm/build-kernel.sh)`;
+  if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0)
+    return 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)';
+  if (!fs.existsSync(path.join(VM_DIR, 'initramfs.cpio.gz')))
+    return `no VM kernel in ${VM_DIR} (run scripts/vm/build-kernel.sh)`;
   return '';
 }
 
@@ -144,7 +166,12 @@ export function runInVm(script: string): { code: number; out: string; vars: Reco
   // handed over as a file: the VM's /bin/sh cannot take bash's $'…' quoting of a multi-line argument
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
   fs.writeFileSync(file, script);
-  const r = spawnSync(VM_RUNNER, ['bash', file], { encoding: 'utf8', cwd: ROOT, timeout: 850_000, env: { ...process.env, VM_TIMEOUT: '800' } });
+  const r = spawnSync(VM_RUNNER, ['bash', file], {
+    encoding: 'utf8',
+    cwd: ROOT,
+    timeout: 850_000,
+    env: { ...process.env, VM_TIMEOUT: '800' },
+  });
   const out = `${r.stdout}${r.stderr}`;
   const vars: Record<string, string> = {};
   for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
@@ -154,36 +181,71 @@ export function runInVm(script: string): { code: number; out: string; vars: Reco
 /** The detached deadline watchers of an experiment (chaosmetad watch <uid>). */
 export function watcherPids(uid: string): number[] {
   return taggedPids(uid).filter((pid) => {
-    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('watch'); } catch { return false; }
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('watch');
+    } catch {
+      return false;
+    }
   });
 }
 
 /** SIGKILL processes and wait until they are gone (reaped or zombie). */
 export async function killAndWait(pids: number[]): Promise<void> {
-  for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   await waitFor(() => pids.every((p) => !taggedPids().includes(p)), 5000, 20);
 }
 
 /** Run a command as the unprivileged user nobody (uid/gid 65534, no supplementary groups). */
 export function asNobody(argv: string[], opts: { timeoutMs?: number; input?: string } = {}): RunResult {
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv], {
-    encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, cwd: '/', input: opts.input, env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 30_000,
+    cwd: '/',
+    input: opts.input,
+    env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-export interface NobodyReply { status?: number; json?: any; text?: string; error?: string }
+export interface NobodyReply {
+  status?: number;
+  json?: any;
+  text?: string;
+  error?: string;
+}
 
 /** An HTTP request sent by nobody (a local user with no rights) to a TCP port or a Unix socket. */
-export function nobodyHttp(to: { port?: number; socket?: string }, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): NobodyReply {
-  const req = { ...(to.socket ? { socketPath: to.socket } : { host: '127.0.0.1', port: to.port }), method, path: route, headers };
-  const code = `const http=require('http');const r=http.request(${JSON.stringify(req)},(res)=>{let d='';res.on('data',(c)=>d+=c);` +
+export function nobodyHttp(
+  to: { port?: number; socket?: string },
+  method: string,
+  route: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): NobodyReply {
+  const req = {
+    ...(to.socket ? { socketPath: to.socket } : { host: '127.0.0.1', port: to.port }),
+    method,
+    path: route,
+    headers,
+  };
+  const code =
+    `const http=require('http');const r=http.request(${JSON.stringify(req)},(res)=>{let d='';res.on('data',(c)=>d+=c);` +
     `res.on('end',()=>console.log(JSON.stringify({status:res.statusCode,text:d})))});r.on('error',(e)=>console.log(JSON.stringify({error:e.code||e.message})));` +
     `r.end(${JSON.stringify(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body))});`;
   const r = asNobody([process.execPath, '-e', code]);
   if (r.code !== 0) throw new Error(`nobody's request did not run: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as NobodyReply;
-  try { out.json = out.text ? JSON.parse(out.text) : undefined; } catch { /* text */ }
+  try {
+    out.json = out.text ? JSON.parse(out.text) : undefined;
+  } catch {
+    /* text */
+  }
   return out;
 }
 

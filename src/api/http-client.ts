@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { defaultDataDir } from '../store/store';
 import { shown } from '../util/units';
-import type { ChaosApi, CheckReply, InjectReply, InjectRequest, QueryReply, QueryRequest, RecoverRequest, RecoverResult } from './api';
+import type {
+  ChaosApi,
+  CheckReply,
+  InjectReply,
+  InjectRequest,
+  QueryReply,
+  QueryRequest,
+  RecoverRequest,
+  RecoverResult,
+} from './api';
 import type { ScheduleView } from './views';
 import type { VersionInfo } from './version';
 import { ROUTES, encodeInject, encodeQuery, encodeRecover } from './wire';
@@ -40,7 +49,9 @@ export class HttpApi implements ChaosApi {
       try {
         this.url = new URL(opts.server.endsWith('/') ? opts.server : opts.server + '/');
       } catch {
-        throw badArgs(`--server must be a URL like http://host:29595 or unix:/run/chaosmetad.sock, got ${shown(opts.server)}`);
+        throw badArgs(
+          `--server must be a URL like http://host:29595 or unix:/run/chaosmetad.sock, got ${shown(opts.server)}`,
+        );
       }
       if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') {
         throw badArgs(`--server must be an http://, https:// or unix: URL, got ${shown(opts.server)}`);
@@ -63,7 +74,8 @@ export class HttpApi implements ChaosApi {
     if (process.env.CHAOSMETAD_TOKEN) return (this.token = process.env.CHAOSMETAD_TOKEN);
     if (!this.socketPath && !isLocalHost(this.url.hostname)) return undefined; // never send this host's token away
     try {
-      this.token = fs.readFileSync(path.join(this.opts.dataDir || defaultDataDir(), 'token'), 'utf8').trim() || undefined;
+      this.token =
+        fs.readFileSync(path.join(this.opts.dataDir || defaultDataDir(), 'token'), 'utf8').trim() || undefined;
     } catch {
       /* none */
     }
@@ -83,34 +95,52 @@ export class HttpApi implements ChaosApi {
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(payload);
       }
-      const req = mod.request(url, {
-        ...(this.socketPath ? { socketPath: this.socketPath } : {}),
-        method: payload === undefined ? 'GET' : 'POST',
-        headers,
-        timeout: 130_000,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const t = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 401) {
-            reject(badArgs(`the daemon at ${this.where} refused the token (missing or wrong; set CHAOSMETAD_TOKEN or --token-file)`));
-          } else resolve(t);
-        });
-      });
+      const req = mod.request(
+        url,
+        {
+          ...(this.socketPath ? { socketPath: this.socketPath } : {}),
+          method: payload === undefined ? 'GET' : 'POST',
+          headers,
+          timeout: 130_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const t = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode === 401) {
+              reject(
+                badArgs(
+                  `the daemon at ${this.where} refused the token (missing or wrong; set CHAOSMETAD_TOKEN or --token-file)`,
+                ),
+              );
+            } else resolve(t);
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('no answer in 130 s')));
-      req.on('error', (e) => reject(new ChaosError(ExitCode.Internal, `cannot reach the daemon at ${this.where}: ${e.message}`)));
+      req.on('error', (e) =>
+        reject(new ChaosError(ExitCode.Internal, `cannot reach the daemon at ${this.where}: ${e.message}`)),
+      );
       req.end(payload);
     });
     let reply: { code?: number; message?: string; data?: unknown };
     try {
       reply = JSON.parse(text);
     } catch {
-      throw new ChaosError(ExitCode.Internal, `the daemon at ${this.where} sent a reply that is not JSON: ${text.slice(0, 200)}`);
+      throw new ChaosError(
+        ExitCode.Internal,
+        `the daemon at ${this.where} sent a reply that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
-    if (typeof reply.code !== 'number') throw new ChaosError(ExitCode.Internal, `unexpected reply from ${this.where}: ${text.slice(0, 200)}`);
+    if (typeof reply.code !== 'number')
+      throw new ChaosError(ExitCode.Internal, `unexpected reply from ${this.where}: ${text.slice(0, 200)}`);
     if (reply.code !== 0) {
-      throw new ChaosError(reply.code in ExitCode ? reply.code : ExitCode.Unknown, reply.message ?? 'failed', reply.data ?? undefined);
+      throw new ChaosError(
+        reply.code in ExitCode ? reply.code : ExitCode.Unknown,
+        reply.message ?? 'failed',
+        reply.data ?? undefined,
+      );
     }
     return reply.data;
   }
@@ -130,7 +160,8 @@ export class HttpApi implements ChaosApi {
       return data?.results ?? [{ uid: r.uid ?? '', status: 'destroyed', ok: true, message: 'recovered' }];
     } catch (e) {
       const results = (e as ChaosError).data as { results?: RecoverResult[] } | undefined;
-      if (r.uid === undefined && e instanceof ChaosError && e.code === ExitCode.Recover && results?.results) return results.results;
+      if (r.uid === undefined && e instanceof ChaosError && e.code === ExitCode.Recover && results?.results)
+        return results.results;
       throw e;
     }
   }

@@ -4,7 +4,16 @@ import type { Engine } from '../engine/engine';
 import { liveViews } from '../engine/live';
 import { SCHEDULE_ID_RE, createSchedule } from '../engine/schedules';
 import { shown } from '../util/units';
-import type { ChaosApi, CheckReply, InjectReply, InjectRequest, QueryReply, QueryRequest, RecoverRequest, RecoverResult } from './api';
+import type {
+  ChaosApi,
+  CheckReply,
+  InjectReply,
+  InjectRequest,
+  QueryReply,
+  QueryRequest,
+  RecoverRequest,
+  RecoverResult,
+} from './api';
 import { COMPAT_COLUMNS, type ScheduleView, experimentJson, scheduleJson } from './views';
 import { type VersionInfo, versionInfo } from './version';
 

@@ -7,8 +7,19 @@ import { formatTime } from '../store/store';
 
 /** The columns experimentJson reads. */
 export const COMPAT_COLUMNS = [
-  'uid', 'target', 'fault', 'args', 'runtime', 'status', 'creator', 'timeout', 'error', 'create_time', 'update_time',
-  'container_id', 'container_runtime',
+  'uid',
+  'target',
+  'fault',
+  'args',
+  'runtime',
+  'status',
+  'creator',
+  'timeout',
+  'error',
+  'create_time',
+  'update_time',
+  'container_id',
+  'container_runtime',
 ] as const;
 
 /** One experiment, exactly the original's fields in its order; args and runtime are JSON strings. */
@@ -32,9 +43,19 @@ export type { LiveView } from '../engine/live';
 
 export function experimentJson(r: ExperimentRow): ExperimentView {
   return {
-    uid: r.uid, target: r.target, fault: r.fault, args: r.args, runtime: r.runtime, status: r.status,
-    creator: r.creator, timeout: r.timeout, error: r.error, create_time: r.create_time, update_time: r.update_time,
-    container_id: r.container_id, container_runtime: r.container_runtime,
+    uid: r.uid,
+    target: r.target,
+    fault: r.fault,
+    args: r.args,
+    runtime: r.runtime,
+    status: r.status,
+    creator: r.creator,
+    timeout: r.timeout,
+    error: r.error,
+    create_time: r.create_time,
+    update_time: r.update_time,
+    container_id: r.container_id,
+    container_runtime: r.container_runtime,
   };
 }
 
@@ -57,9 +78,19 @@ export interface ScheduleView {
 
 export function scheduleJson(r: ScheduleRow): ScheduleView {
   return {
-    id: r.id, target: r.target, fault: r.fault, args: r.args, schedule: r.cron, duration: r.duration,
-    creator: r.creator, create_time: r.create_time, next_run: r.next_ms ? formatTime(r.next_ms) : '',
-    last_run: r.last_ms ? formatTime(r.last_ms) : '', last_uid: r.last_uid, runs: r.runs, skips: r.skips,
+    id: r.id,
+    target: r.target,
+    fault: r.fault,
+    args: r.args,
+    schedule: r.cron,
+    duration: r.duration,
+    creator: r.creator,
+    create_time: r.create_time,
+    next_run: r.next_ms ? formatTime(r.next_ms) : '',
+    last_run: r.last_ms ? formatTime(r.last_ms) : '',
+    last_uid: r.last_uid,
+    runs: r.runs,
+    skips: r.skips,
     last_error: r.last_error,
   };
 }

@@ -49,7 +49,8 @@ const bool = (b: Body, k: string): boolean => {
 const duration = (b: Body, k: string): string | number | undefined => {
   const v = b[k];
   if (absent(v)) return undefined;
-  if (typeof v !== 'string' && typeof v !== 'number') throw badArgs(`${k} must be a duration like 30s or 5m, got ${shown(v)}`);
+  if (typeof v !== 'string' && typeof v !== 'number')
+    throw badArgs(`${k} must be a duration like 30s or 5m, got ${shown(v)}`);
   return v;
 };
 
@@ -59,9 +60,18 @@ export function encodeInject(req: InjectRequest): Body {
   const args: Body = {};
   for (const [k, v] of Object.entries(req.args)) args[snake(k)] = v;
   return {
-    target: req.target, fault: req.fault, args: JSON.stringify(args), uid: req.uid, timeout: req.timeout,
-    creator: req.creator, container_id: req.containerId, container_runtime: req.containerRuntime, lease: req.lease,
-    schedule: req.schedule, duration: req.duration, dry_run: req.dryRun || undefined,
+    target: req.target,
+    fault: req.fault,
+    args: JSON.stringify(args),
+    uid: req.uid,
+    timeout: req.timeout,
+    creator: req.creator,
+    container_id: req.containerId,
+    container_runtime: req.containerRuntime,
+    lease: req.lease,
+    schedule: req.schedule,
+    duration: req.duration,
+    dry_run: req.dryRun || undefined,
   };
 }
 
@@ -78,22 +88,39 @@ export function decodeInject(body: Body): InjectRequest {
       throw badArgs("args must be a JSON string of the fault's flags (snake_case keys)");
     }
   } else args = rawArgs;
-  if (!args || typeof args !== 'object' || Array.isArray(args)) throw badArgs("args must be a JSON object of the fault's flags");
+  if (!args || typeof args !== 'object' || Array.isArray(args))
+    throw badArgs("args must be a JSON object of the fault's flags");
   const schedule = body.schedule;
-  if (!absent(schedule) && typeof schedule !== 'string') throw badArgs(`schedule must be a cron string, got ${shown(schedule)}`);
+  if (!absent(schedule) && typeof schedule !== 'string')
+    throw badArgs(`schedule must be a cron string, got ${shown(schedule)}`);
   return {
-    target, fault, args: args as Record<string, unknown>, uid: str(body, 'uid', 64), timeout: duration(body, 'timeout'),
-    creator: str(body, 'creator', 256), containerId: str(body, 'container_id', 256),
-    containerRuntime: str(body, 'container_runtime', 64), lease: duration(body, 'lease'),
-    schedule: absent(schedule) ? undefined : (schedule as string), duration: duration(body, 'duration'),
+    target,
+    fault,
+    args: args as Record<string, unknown>,
+    uid: str(body, 'uid', 64),
+    timeout: duration(body, 'timeout'),
+    creator: str(body, 'creator', 256),
+    containerId: str(body, 'container_id', 256),
+    containerRuntime: str(body, 'container_runtime', 64),
+    lease: duration(body, 'lease'),
+    schedule: absent(schedule) ? undefined : (schedule as string),
+    duration: duration(body, 'duration'),
     dryRun: bool(body, 'dry_run'),
   };
 }
 
 export function encodeQuery(q: QueryRequest): Body {
   return {
-    uid: q.uid, status: q.status, target: q.target, fault: q.fault, creator: q.creator, container_id: q.containerId,
-    container_runtime: q.containerRuntime, offset: q.offset, limit: q.limit, live: q.live || undefined,
+    uid: q.uid,
+    status: q.status,
+    target: q.target,
+    fault: q.fault,
+    creator: q.creator,
+    container_id: q.containerId,
+    container_runtime: q.containerRuntime,
+    offset: q.offset,
+    limit: q.limit,
+    live: q.live || undefined,
   };
 }
 
@@ -103,9 +130,15 @@ export function decodeQuery(body: Body): QueryRequest {
     throw badArgs(`status must be one of ${STATUSES.join(', ')}, got ${shown(status)}`);
   }
   return {
-    uid: str(body, 'uid'), status, target: str(body, 'target'), fault: str(body, 'fault'),
-    creator: str(body, 'creator'), containerId: str(body, 'container_id'),
-    containerRuntime: str(body, 'container_runtime'), offset: uint(body, 'offset'), limit: uint(body, 'limit'),
+    uid: str(body, 'uid'),
+    status,
+    target: str(body, 'target'),
+    fault: str(body, 'fault'),
+    creator: str(body, 'creator'),
+    containerId: str(body, 'container_id'),
+    containerRuntime: str(body, 'container_runtime'),
+    offset: uint(body, 'offset'),
+    limit: uint(body, 'limit'),
     live: bool(body, 'live'),
   };
 }

@@ -7,12 +7,18 @@ export class Renew extends ChaosCommand {
   static override args = { uid: Args.string({ description: 'the experiment', required: true }) };
   static override flags = {
     lease: Flags.string({ description: 'the new lease length (default: the one it was injected with)' }),
-    json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags,
+    json: jsonFlag,
+    'data-dir': dataDirFlag,
+    ...clientFlags,
   };
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Renew);
     const until = (await this.api(flags).renew(args.uid, flags.lease)).lease_until;
-    this.out(flags.json ? JSON.stringify({ uid: args.uid, lease_until: until }) : `[success] renew ${args.uid} success, lease until ${until}`);
+    this.out(
+      flags.json
+        ? JSON.stringify({ uid: args.uid, lease_until: until })
+        : `[success] renew ${args.uid} success, lease until ${until}`,
+    );
   }
 }
 
@@ -22,8 +28,13 @@ export class ScheduleList extends ChaosCommand {
   static override flags = { json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags };
   async run(): Promise<void> {
     const { flags } = await this.parse(ScheduleList);
-    const argv = ['--schedules', ...(flags.json ? ['--json'] : []), ...(flags['data-dir'] ? ['--data-dir', flags['data-dir']] : []),
-      ...(flags.server ? ['--server', flags.server] : []), ...(flags['token-file'] ? ['--token-file', flags['token-file']] : [])];
+    const argv = [
+      '--schedules',
+      ...(flags.json ? ['--json'] : []),
+      ...(flags['data-dir'] ? ['--data-dir', flags['data-dir']] : []),
+      ...(flags.server ? ['--server', flags.server] : []),
+      ...(flags['token-file'] ? ['--token-file', flags['token-file']] : []),
+    ];
     await this.config.runCommand('query', argv);
   }
 }

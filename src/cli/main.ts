@@ -24,7 +24,10 @@ function exitCodeOf(err: unknown): [ExitCode, string] {
 // we always run compiled JavaScript: never let oclif look for TypeScript sources or ts-node (NODE_ENV=test/dev)
 settings.enableAutoTranspile = false;
 
-export async function main(argv: string[] = process.argv.slice(2), root = path.resolve(__dirname, '..', '..')): Promise<number> {
+export async function main(
+  argv: string[] = process.argv.slice(2),
+  root = path.resolve(__dirname, '..', '..'),
+): Promise<number> {
   try {
     checkInjectNames(argv);
     await run(argv, root);
@@ -32,7 +35,8 @@ export async function main(argv: string[] = process.argv.slice(2), root = path.r
   } catch (err) {
     const [code, message] = exitCodeOf(err);
     if (message) process.stderr.write(`[error] ${message}\n`);
-    if (code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG) process.stderr.write(String((err as Error).stack) + '\n');
+    if (code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
+      process.stderr.write(String((err as Error).stack) + '\n');
     return code;
   }
 }

@@ -25,7 +25,7 @@ export class Check extends ChaosCommand {
 /** Hidden: the detached watcher that recovers an experiment at its deadline. */
 export class Watch extends ChaosCommand {
   static override hidden = true;
-  static override summary = 'Wait for an experiment\'s deadline, then recover it (started by inject)';
+  static override summary = "Wait for an experiment's deadline, then recover it (started by inject)";
   static override args = { uid: Args.string({ required: true }), tag: Args.string({ description: 'process tag' }) };
   static override flags = { 'data-dir': dataDirFlag, 'chaosmetad-uid': Flags.string({ hidden: true }) };
   async run(): Promise<void> {

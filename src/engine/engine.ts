@@ -38,8 +38,17 @@ export interface InjectRequest {
   scheduleId?: string;
 }
 
-export interface InjectResult { experiment: ExperimentRow; planned?: string[] }
-export interface RecoverResult { uid: string; status: string; ok: boolean; message: string; notes?: string[] }
+export interface InjectResult {
+  experiment: ExperimentRow;
+  planned?: string[];
+}
+export interface RecoverResult {
+  uid: string;
+  status: string;
+  ok: boolean;
+  message: string;
+  notes?: string[];
+}
 
 /** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
 export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
@@ -59,7 +68,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const RECOVERING = new Map<string, Promise<RecoverResult>>();
 
 export function defaultCreator(): string {
-  try { return os.userInfo().username; } catch { return String(process.getuid?.() ?? 'unknown'); }
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
 }
 
 /** Undo kinds every fault can journal. */
@@ -72,7 +85,10 @@ const BUILTIN_UNDO: Record<string, UndoFn> = {
   /** the deadline watcher: stop it (never ourselves: the watcher recovering at its deadline runs this) */
   async watcher(_data, ctx) {
     const procs = findTagged([TAG_PREFIX + ctx.uid, 'watch']).filter((p) => p.pid !== process.pid);
-    await terminate(procs.map((p) => p.pid), 500);
+    await terminate(
+      procs.map((p) => p.pid),
+      500,
+    );
   },
 };
 
@@ -82,7 +98,9 @@ export class Engine {
     readonly opts: EngineOptions = {},
   ) {}
 
-  get dataDir(): string { return this.store.dataDir; }
+  get dataDir(): string {
+    return this.store.dataDir;
+  }
 
   /** The experiment's private directory under the data dir (backups, helper inputs). */
   workDir(uid: string, create = true): string {
@@ -93,23 +111,33 @@ export class Engine {
 
   log(event: Record<string, unknown>): void {
     try {
-      fs.appendFileSync(path.join(this.dataDir, 'chaosmetad.log'), JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n');
-    } catch { /* logging never fails an experiment */ }
+      fs.appendFileSync(
+        path.join(this.dataDir, 'chaosmetad.log'),
+        JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n',
+      );
+    } catch {
+      /* logging never fails an experiment */
+    }
   }
 
   /** Validate a request completely, without touching the host or the store. */
   prepare(req: InjectRequest) {
     const def = findFault(req.target, req.fault);
     if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
-      throw badArgs(`--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`);
+      throw badArgs(
+        `--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`,
+      );
     }
     let timeoutMs = 0;
-    if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0) timeoutMs = parseDuration(req.timeout, 'timeout', 's');
+    if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0)
+      timeoutMs = parseDuration(req.timeout, 'timeout', 's');
     if (req.containerId) {
       throw badArgs('--container-id: container targets are not supported by this version yet (faults act on the host)');
     }
     if (req.containerRuntime && !['docker', 'containerd', 'crio', 'pouch'].includes(req.containerRuntime)) {
-      throw badArgs(`--container-runtime must be one of docker, containerd, crio, pouch, got ${shown(req.containerRuntime)}`);
+      throw badArgs(
+        `--container-runtime must be one of docker, containerd, crio, pouch, got ${shown(req.containerRuntime)}`,
+      );
     }
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
       throw badArgs('--creator must be at most 128 characters without control characters');
@@ -122,7 +150,10 @@ export class Engine {
     const args = parseFlags(def.flags, req.args);
     def.validate?.(args);
     return {
-      def, args, timeoutMs, leaseMs: Math.round(leaseMs),
+      def,
+      args,
+      timeoutMs,
+      leaseMs: Math.round(leaseMs),
       uid: req.uid || newUid(),
       timeout: timeoutMs ? String(req.timeout) : '',
       creator: req.creator || defaultCreator(),
@@ -137,7 +168,8 @@ export class Engine {
     if (req.dryRun) {
       const exec = new Executor(true, HOST);
       const ctx = this.context(p.uid, deadline, exec, p.def, true);
-      if (deadline && this.opts.watcher) exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
+      if (deadline && this.opts.watcher)
+        exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
       await p.def.inject(p.args, ctx);
       return { experiment: this.row(p, now, deadline), planned: exec.planned };
     }
@@ -149,17 +181,24 @@ export class Engine {
       const old = this.store.get(p.uid);
       if (old) {
         if (isLive(old) || old.phase === 'recovering') {
-          throw badArgs(`an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`);
+          throw badArgs(
+            `an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`,
+          );
         }
         // its journal is what undoes its host changes: never drop it while any step is not undone
         if (this.store.hasUndoLeft(p.uid)) {
-          throw badArgs(`experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`);
+          throw badArgs(
+            `experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`,
+          );
         }
         this.store.remove(p.uid);
       }
       for (const key of claims) {
         const holder = this.store.claimHolder(key);
-        if (holder) throw badArgs(`${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`);
+        if (holder)
+          throw badArgs(
+            `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
+          );
       }
       this.store.insert(row);
       for (const key of claims) this.store.claim(key, p.uid);
@@ -170,12 +209,20 @@ export class Engine {
     const ctx = this.context(p.uid, deadline, exec, p.def, false);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
-        await ctx.step('watcher', { deadline }, async () => ({ pid: spawnSelfDetached(['watch', p.uid, TAG_PREFIX + p.uid, '--data-dir', this.dataDir]) }));
+        await ctx.step('watcher', { deadline }, async () => ({
+          pid: spawnSelfDetached(['watch', p.uid, TAG_PREFIX + p.uid, '--data-dir', this.dataDir]),
+        }));
       }
       const runtime = (await p.def.inject(p.args, ctx)) ?? {};
       const effect = await this.effect(this.store.get(p.uid)!, p.def);
-      if (effect === 'gone' || effect === 'partial') throw injectError(`the fault is not in place right after inject (check: ${effect})`);
-      this.store.update(p.uid, { status: 'success', phase: 'injected', runtime: JSON.stringify(runtime), owner_pid: null });
+      if (effect === 'gone' || effect === 'partial')
+        throw injectError(`the fault is not in place right after inject (check: ${effect})`);
+      this.store.update(p.uid, {
+        status: 'success',
+        phase: 'injected',
+        runtime: JSON.stringify(runtime),
+        owner_pid: null,
+      });
     } catch (e) {
       const err = asChaosError(e, ExitCode.Inject);
       let undoNote = '';
@@ -184,7 +231,12 @@ export class Engine {
       } catch (u) {
         undoNote = `; undoing the partial inject also failed: ${(u as Error).message} (run: chaosmetad recover ${p.uid})`;
       }
-      this.store.update(p.uid, { status: 'error', phase: 'inject-failed', error: err.message + undoNote, owner_pid: null });
+      this.store.update(p.uid, {
+        status: 'error',
+        phase: 'inject-failed',
+        error: err.message + undoNote,
+        owner_pid: null,
+      });
       if (!undoNote) this.store.releaseClaims(p.uid);
       this.log({ event: 'inject-failed', uid: p.uid, error: err.message + undoNote });
       throw new ChaosError(err.code === ExitCode.BadArgs ? ExitCode.BadArgs : ExitCode.Inject, err.message + undoNote);
@@ -194,11 +246,27 @@ export class Engine {
 
   private row(p: ReturnType<Engine['prepare']>, now: number, deadline: number | null): ExperimentRow {
     return {
-      uid: p.uid, target: p.def.target, fault: p.def.fault, args: argsJson(p.def.flags, p.args), runtime: '{}',
-      status: 'created', phase: 'injecting', creator: p.creator, timeout: p.timeout, deadline, error: '',
-      create_time: formatTime(now), update_time: formatTime(now), create_ms: now, update_ms: now,
-      container_id: '', container_runtime: '', owner_pid: process.pid,
-      lease_ms: p.leaseMs || null, lease_until: p.leaseMs ? now + p.leaseMs : null, schedule_id: null,
+      uid: p.uid,
+      target: p.def.target,
+      fault: p.def.fault,
+      args: argsJson(p.def.flags, p.args),
+      runtime: '{}',
+      status: 'created',
+      phase: 'injecting',
+      creator: p.creator,
+      timeout: p.timeout,
+      deadline,
+      error: '',
+      create_time: formatTime(now),
+      update_time: formatTime(now),
+      create_ms: now,
+      update_ms: now,
+      container_id: '',
+      container_runtime: '',
+      owner_pid: process.pid,
+      lease_ms: p.leaseMs || null,
+      lease_until: p.leaseMs ? now + p.leaseMs : null,
+      schedule_id: null,
     };
   }
 
@@ -206,7 +274,11 @@ export class Engine {
     const store = this.store;
     const workDir = () => (dryRun ? path.join(this.dataDir, 'work', uid) : this.workDir(uid));
     const ctx: InjectContext = {
-      uid, deadline, dryRun, exec, workDir,
+      uid,
+      deadline,
+      dryRun,
+      exec,
+      workDir,
       async step(kind, data, run) {
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
         const id = store.addStep(uid, kind, data);
@@ -243,7 +315,10 @@ export class Engine {
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
       if (s.kind === 'watcher' && failures.length) continue;
       const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
-      if (!undo) { failures.push(`no undo for step ${s.kind}`); continue; }
+      if (!undo) {
+        failures.push(`no undo for step ${s.kind}`);
+        continue;
+      }
       try {
         await undo(JSON.parse(s.data), { uid, exec, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
@@ -257,11 +332,16 @@ export class Engine {
 
   /** Read the host: is this experiment's fault in place? */
   async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
-    const steps = this.store.steps(row.uid).filter((s) => s.state === 'done').map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
+    const steps = this.store
+      .steps(row.uid)
+      .filter((s) => s.state === 'done')
+      .map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
     if (def.check) return def.check(JSON.parse(row.args), { uid: row.uid, steps, exec: new Executor(false, HOST) });
     const helpers = steps.filter((s) => s.kind === 'helper');
     if (!helpers.length) return 'unknown';
-    const up = helpers.filter((s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid));
+    const up = helpers.filter(
+      (s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid),
+    );
     return up.length === helpers.length ? 'in-place' : up.length ? 'partial' : 'gone';
   }
 
@@ -285,7 +365,8 @@ export class Engine {
     this.mustGet(uid);
     // one undo at a time per experiment in this process too (an HTTP recover racing the daemon's timer or another
     // request): the later caller waits for the one in progress and then sees its outcome
-    for (let running = RECOVERING.get(uid); running; running = RECOVERING.get(uid)) await running.catch(() => undefined);
+    for (let running = RECOVERING.get(uid); running; running = RECOVERING.get(uid))
+      await running.catch(() => undefined);
     const mine = this.recoverOnce(uid, reason);
     RECOVERING.set(uid, mine);
     try {
@@ -312,7 +393,10 @@ export class Engine {
       if (claim === 'done') return { uid, status: 'destroyed', ok: true, message: 'already recovered' };
       if (claim === 'nothing') return { uid, status: 'error', ok: true, message: 'inject had failed; nothing to undo' };
       if (claim === 'mine') break;
-      if (Date.now() > waitUntil) throw recoverError(`experiment ${uid} is busy in another chaosmetad process (pid ${this.store.get(uid)?.owner_pid})`);
+      if (Date.now() > waitUntil)
+        throw recoverError(
+          `experiment ${uid} is busy in another chaosmetad process (pid ${this.store.get(uid)?.owner_pid})`,
+        );
       await sleep(100);
     }
     const row = this.store.get(uid)!;
@@ -323,37 +407,67 @@ export class Engine {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
       const retry = Date.now() + Engine.retryDelay(failures);
-      this.store.update(uid, { phase: 'recover-error', error: `recover failed: ${msg}`, owner_pid: null, recover_failures: failures, retry_ms: retry });
-      this.log({ event: 'recover-failed', uid, reason, attempt: failures, next_try: new Date(retry).toISOString(), error: msg });
+      this.store.update(uid, {
+        phase: 'recover-error',
+        error: `recover failed: ${msg}`,
+        owner_pid: null,
+        recover_failures: failures,
+        retry_ms: retry,
+      });
+      this.log({
+        event: 'recover-failed',
+        uid,
+        reason,
+        attempt: failures,
+        next_try: new Date(retry).toISOString(),
+        error: msg,
+      });
       throw recoverError(`recover ${uid} failed: ${msg}`);
     }
     const status = row.status === 'error' ? 'error' : 'destroyed';
     const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null, retry_ms: null };
-    if (notes.length) patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
+    if (notes.length)
+      patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
     this.store.tx(() => {
       this.store.update(uid, patch);
       this.store.releaseClaims(uid);
     });
     this.log({ event: 'recover', uid, reason, notes });
     const message = status === 'error' ? 'undid what the failed inject left' : 'recovered';
-    return { uid, status: 'destroyed', ok: true, message: notes.length ? `${message}; ${notes.join('; ')}` : message, ...(notes.length ? { notes } : {}) };
+    return {
+      uid,
+      status: 'destroyed',
+      ok: true,
+      message: notes.length ? `${message}; ${notes.join('; ')}` : message,
+      ...(notes.length ? { notes } : {}),
+    };
   }
 
   /**
    * Recover a set: every unfinished one (optionally by target/fault), or the stale ones (`expired`: see stale()).
    * Never stops at the first failure.
    */
-  async recoverMany(sel: { all?: boolean; expired?: boolean; target?: string; fault?: string }): Promise<RecoverResult[]> {
+  async recoverMany(sel: {
+    all?: boolean;
+    expired?: boolean;
+    target?: string;
+    fault?: string;
+  }): Promise<RecoverResult[]> {
     const todo = sel.expired
       ? (await this.stale('recover --expired ran')).filter((s) => s.reason !== 'rearm')
       : this.store.unfinished({ target: sel.target, fault: sel.fault }).map((r) => ({ row: r, reason: 'bulk' }));
     const out: RecoverResult[] = [];
     for (const { row: r, reason } of todo) {
-      if (sel.target && r.target !== sel.target || sel.fault && r.fault !== sel.fault) continue;
+      if ((sel.target && r.target !== sel.target) || (sel.fault && r.fault !== sel.fault)) continue;
       try {
         out.push(await this.recover(r.uid, reason));
       } catch (e) {
-        out.push({ uid: r.uid, status: this.store.get(r.uid)?.status ?? 'unknown', ok: false, message: (e as Error).message });
+        out.push({
+          uid: r.uid,
+          status: this.store.get(r.uid)?.status ?? 'unknown',
+          ok: false,
+          message: (e as Error).message,
+        });
       }
     }
     return out;
@@ -365,10 +479,22 @@ export class Engine {
    * ('interrupted'), and what is live but whose effect is gone (a reboot, helpers killed: 'effect-gone' — what is
    * left is undone and the error says why); the rest is live and is re-armed ('rearm': its deadline still holds).
    */
-  async stale(when: string, now = Date.now()): Promise<Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }>> {
-    const out: Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }> = [];
+  async stale(
+    when: string,
+    now = Date.now(),
+  ): Promise<
+    Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }>
+  > {
+    const out: Array<{
+      row: ExperimentRow;
+      reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm';
+      effect?: Effect;
+    }> = [];
     const expired = new Set<string>();
-    for (const row of this.store.expired(now)) { expired.add(row.uid); out.push({ row, reason: 'expired' }); }
+    for (const row of this.store.expired(now)) {
+      expired.add(row.uid);
+      out.push({ row, reason: 'expired' });
+    }
     for (const row of this.store.unfinished()) {
       if (expired.has(row.uid)) continue;
       if (isBusy(row)) {
@@ -378,7 +504,9 @@ export class Engine {
       if (row.status !== 'success') continue;
       const effect = await this.effect(row).catch((): Effect => 'unknown');
       if (effect === 'gone') {
-        this.store.update(row.uid, { error: `the fault was gone when ${when} (host rebooted or helpers killed); recovered what was left` });
+        this.store.update(row.uid, {
+          error: `the fault was gone when ${when} (host rebooted or helpers killed); recovered what was left`,
+        });
         out.push({ row, reason: 'effect-gone', effect });
       } else out.push({ row, reason: 'rearm', effect });
     }
@@ -426,7 +554,8 @@ export class Engine {
     const now = Date.now();
     this.store.tx(() => {
       const r = this.store.get(uid)!;
-      if (r.lease_until !== null && r.lease_until <= now) throw badArgs(`experiment ${uid}: its lease already ran out; it is being recovered`);
+      if (r.lease_until !== null && r.lease_until <= now)
+        throw badArgs(`experiment ${uid}: its lease already ran out; it is being recovered`);
       this.store.update(uid, { lease_ms: ms, lease_until: now + ms });
     });
     this.log({ event: 'renew', uid, lease_ms: ms });
@@ -468,13 +597,16 @@ export class Engine {
     }
   }
 
-  /** The watcher: sleep until the deadline or lease expiry (re-reading: a lease may be renewed), then recover; never give up. */
+  /** The watcher: sleep to the deadline or lease expiry (re-read: a lease may be renewed), recover; never gives up. */
   async watch(uid: string): Promise<void> {
     for (;;) {
       const row = this.store.get(uid);
       if (!row || row.status === 'destroyed' || !Engine.due(row)) return;
       const left = Engine.nextTry(row) - Date.now();
-      if (left > 0) { await sleep(Math.min(left, 60_000)); continue; }
+      if (left > 0) {
+        await sleep(Math.min(left, 60_000));
+        continue;
+      }
       if ((await this.recoverDue(uid)) === 'done') return;
     }
   }

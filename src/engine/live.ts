@@ -44,7 +44,8 @@ async function sampleUsage(pids: number[]): Promise<Map<number, { cpu: number; r
     await pidusage(pids);
     await new Promise((r) => setTimeout(r, 300));
     const stats = await pidusage(pids);
-    for (const [pid, s] of Object.entries(stats)) if (s) out.set(Number(pid), { cpu: Math.round(s.cpu * 10) / 10, rss: s.memory });
+    for (const [pid, s] of Object.entries(stats))
+      if (s) out.set(Number(pid), { cpu: Math.round(s.cpu * 10) / 10, rss: s.memory });
   } catch {
     /* a helper exited between the samples */
   } finally {

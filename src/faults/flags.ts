@@ -26,13 +26,20 @@ function asString(raw: unknown, flag: string, form: string): string {
   return raw;
 }
 
-interface Common<T> { char?: string; description: string; required?: boolean; default?: T; hidden?: boolean }
+interface Common<T> {
+  char?: string;
+  description: string;
+  required?: boolean;
+  default?: T;
+  hidden?: boolean;
+}
 /** What a builder returns: the spec, remembering whether it is required or has a default (for ParsedFlags). */
 type Built<T, O> = FlagSpec<T> & Pick<O, Extract<keyof O, 'required' | 'default'>>;
 
 export function integer<const O extends Common<number> & { min: number; max: number }>(o: O): Built<number, O> {
   return {
-    kind: 'integer', ...o,
+    kind: 'integer',
+    ...o,
     parse(raw, flag) {
       const form = `an integer in ${o.min}..${o.max}`;
       const s = asString(raw, flag, form).trim();
@@ -44,14 +51,19 @@ export function integer<const O extends Common<number> & { min: number; max: num
   };
 }
 
-export function string<const O extends Common<string> & { pattern?: RegExp; form?: string; maxLength?: number; numeric?: boolean }>(o: O): Built<string, O> {
+export function string<
+  const O extends Common<string> & { pattern?: RegExp; form?: string; maxLength?: number; numeric?: boolean },
+>(o: O): Built<string, O> {
   return {
-    kind: 'string', ...o,
+    kind: 'string',
+    ...o,
     parse(raw, flag) {
       const form = o.form ?? 'a string';
-      if (typeof raw !== 'string' && !(o.numeric && typeof raw === 'number')) throw badArgs(`--${flag} must be ${form} (a JSON string), got ${shown(raw)}`);
+      if (typeof raw !== 'string' && !(o.numeric && typeof raw === 'number'))
+        throw badArgs(`--${flag} must be ${form} (a JSON string), got ${shown(raw)}`);
       const s = asString(raw, flag, form);
-      if (s.length > (o.maxLength ?? MAX_STRING)) throw badArgs(`--${flag} is too long (${s.length} characters, at most ${o.maxLength ?? MAX_STRING})`);
+      if (s.length > (o.maxLength ?? MAX_STRING))
+        throw badArgs(`--${flag} is too long (${s.length} characters, at most ${o.maxLength ?? MAX_STRING})`);
       if (s.includes('\0')) throw badArgs(`--${flag} must not contain NUL characters`);
       if (o.pattern && !o.pattern.test(s)) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
       return s;
@@ -61,7 +73,8 @@ export function string<const O extends Common<string> & { pattern?: RegExp; form
 
 export function boolean<const O extends Common<boolean>>(o: O): Built<boolean, O> {
   return {
-    kind: 'boolean', ...o,
+    kind: 'boolean',
+    ...o,
     parse(raw, flag) {
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === '1') return true;
@@ -71,9 +84,14 @@ export function boolean<const O extends Common<boolean>>(o: O): Built<boolean, O
   };
 }
 
-export function oneOf<const V extends readonly string[], const O extends Common<V[number]>>(options: V, o: O): Built<V[number], O> {
+export function oneOf<const V extends readonly string[], const O extends Common<V[number]>>(
+  options: V,
+  o: O,
+): Built<V[number], O> {
   return {
-    kind: 'enum', options, ...o,
+    kind: 'enum',
+    options,
+    ...o,
     parse(raw, flag) {
       const form = `one of ${options.join(', ')}`;
       const s = asString(raw, flag, form);
@@ -98,7 +116,11 @@ export function cpuList<const O extends Common<number[]>>(o: O): Built<number[],
 
 export type FlagSpecs = Record<string, FlagSpec<any>>;
 export type ParsedFlags<F extends FlagSpecs> = {
-  [K in keyof F]: F[K] extends FlagSpec<infer T> ? (F[K] extends { required: true } | { default: NonNullable<unknown> } ? T : T | undefined) : never;
+  [K in keyof F]: F[K] extends FlagSpec<infer T>
+    ? F[K] extends { required: true } | { default: NonNullable<unknown> }
+      ? T
+      : T | undefined
+    : never;
 };
 
 /** camelCase → kebab-case (CLI) and snake_case (HTTP args). */
@@ -121,7 +143,10 @@ export function parseFlags<F extends FlagSpecs>(specs: F, raw: Record<string, un
     if (value === undefined || value === null) continue;
     const k = byName.get(key);
     if (!k) {
-      const known = Object.keys(specs).map((x) => '--' + kebab(x)).join(', ') || 'none';
+      const known =
+        Object.keys(specs)
+          .map((x) => '--' + kebab(x))
+          .join(', ') || 'none';
       throw badArgs(`unknown flag ${shown(key)}; this fault takes: ${known}`);
     }
     if (k in values) throw badArgs(`--${kebab(k)} is given twice`);

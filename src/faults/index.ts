@@ -28,9 +28,33 @@ import type { FlagSpecs } from './flags';
 import type { FaultDef } from './types';
 
 export const FAULTS: FaultDef<FlagSpecs>[] = [
-  cpuBurn, cpuLoad, memFill, memOom, processKill, processStop, fileAdd, fileAppend, fileChmod, fileDel, fileMv,
-  diskFill, diskioBurn, diskioHang, diskioLimit, kernelFdfull, kernelNproc,
-  delay, loss, corrupt, duplicate, reorder, networkLimit, networkOccupy, networkPartition, dnsRecord, dnsServer,
+  cpuBurn,
+  cpuLoad,
+  memFill,
+  memOom,
+  processKill,
+  processStop,
+  fileAdd,
+  fileAppend,
+  fileChmod,
+  fileDel,
+  fileMv,
+  diskFill,
+  diskioBurn,
+  diskioHang,
+  diskioLimit,
+  kernelFdfull,
+  kernelNproc,
+  delay,
+  loss,
+  corrupt,
+  duplicate,
+  reorder,
+  networkLimit,
+  networkOccupy,
+  networkPartition,
+  dnsRecord,
+  dnsServer,
 ];
 
 export function targets(): string[] {
@@ -46,6 +70,9 @@ export function findFault(target: string, fault: string): FaultDef<any> {
   const ofTarget = faultsOf(target);
   if (!ofTarget.length) throw badArgs(`unknown target ${shown(target)}; valid targets: ${targets().join(', ')}`);
   const def = ofTarget.find((f) => f.fault === fault || f.aliases?.includes(fault));
-  if (!def) throw badArgs(`unknown fault ${shown(fault)} for target ${target}; valid faults: ${ofTarget.map((f) => f.fault).join(', ')}`);
+  if (!def)
+    throw badArgs(
+      `unknown fault ${shown(fault)} for target ${target}; valid faults: ${ofTarget.map((f) => f.fault).join(', ')}`,
+    );
   return def;
 }

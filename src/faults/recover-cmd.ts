@@ -12,7 +12,11 @@ import { boolean, string } from './flags';
 import type { InjectContext, UndoFn } from './types';
 
 export const recoverCmdFlags = {
-  recoverCmd: string({ char: 'r', maxLength: 4096, description: 'shell command line run with bash -c at recover, e.g. "systemctl start nginx || service nginx start"' }),
+  recoverCmd: string({
+    char: 'r',
+    maxLength: 4096,
+    description: 'shell command line run with bash -c at recover, e.g. "systemctl start nginx || service nginx start"',
+  }),
   recoverShell: boolean({ description: 'accepted for compatibility: --recover-cmd always runs through the shell' }),
 };
 

@@ -19,7 +19,11 @@ export interface InjectContext {
    * the host, then marked `done` with any data `run` returns merged in. Undo must be idempotent: a pending step
    * whose change never happened undoes to nothing.
    */
-  step(kind: string, data: Record<string, unknown>, run: (stepId: number) => Promise<Record<string, unknown> | void>): Promise<Record<string, unknown>>;
+  step(
+    kind: string,
+    data: Record<string, unknown>,
+    run: (stepId: number) => Promise<Record<string, unknown> | void>,
+  ): Promise<Record<string, unknown>>;
   /** Start a native helper as a journaled step; resolves to its pid once it reported ready. */
   helper(mode: HelperSpec['mode'], params: Record<string, string | number>): Promise<number>;
 }

@@ -47,9 +47,21 @@ function extract(name: string, mode: number): string {
   // reused only when it is exactly what we carry (a truncated or planted file is replaced)
   try {
     const st = fs.lstatSync(file);
-    if (st.isFile() && st.uid === (process.getuid?.() ?? 0) && !(st.mode & 0o022) && st.size === data.length &&
-      crypto.createHash('sha256').update(fs.readFileSync(file)).digest().equals(crypto.createHash('sha256').update(data).digest())) return file;
-  } catch { /* absent */ }
+    if (
+      st.isFile() &&
+      st.uid === (process.getuid?.() ?? 0) &&
+      !(st.mode & 0o022) &&
+      st.size === data.length &&
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(file))
+        .digest()
+        .equals(crypto.createHash('sha256').update(data).digest())
+    )
+      return file;
+  } catch {
+    /* absent */
+  }
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
   fs.writeFileSync(tmp, data, { mode });
   fs.renameSync(tmp, file);
@@ -62,7 +74,9 @@ function privateDir(dir: string): void {
   const st = fs.lstatSync(dir);
   const me = process.getuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== me || st.mode & 0o022) {
-    throw new Error(`the cache dir ${dir} is ${st.isDirectory() ? `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}` : 'not a directory'}: it must be this user's (uid ${me}) and writable by no one else; remove it or set CHAOSMETAD_CACHE_DIR`);
+    throw new Error(
+      `the cache dir ${dir} is ${st.isDirectory() ? `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}` : 'not a directory'}: it must be this user's (uid ${me}) and writable by no one else; remove it or set CHAOSMETAD_CACHE_DIR`,
+    );
   }
 }
 

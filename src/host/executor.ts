@@ -11,7 +11,8 @@ import { ChaosError, ExitCode } from '../errors';
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Where a command runs: this host, or inside a process's namespaces (containers, later issues). */
-export type TargetContext = { kind: 'host' } | { kind: 'ns'; pid: number; namespaces: Array<'mnt' | 'net' | 'pid' | 'uts' | 'ipc'> };
+export type TargetContext =
+  { kind: 'host' } | { kind: 'ns'; pid: number; namespaces: Array<'mnt' | 'net' | 'pid' | 'uts' | 'ipc'> };
 export const HOST: TargetContext = { kind: 'host' };
 
 /** Variables a child may inherit: the locale, home and terminal; never tokens or other secrets of the caller. */
@@ -31,12 +32,16 @@ export function cleanEnv(opts: { own?: boolean } = {}, set: Record<string, strin
   return { ...out, ...set };
 }
 
-export interface ExecResult { stdout: string; stderr: string; exitCode: number }
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 export interface ExecOptions {
   input?: string;
   allowFail?: boolean;
   timeoutMs?: number;
-  /** descriptors handed to the command as its fd 3, 4, … (name them /proc/self/fd/3…: a file or directory opened safely) */
+  /** descriptors handed to the command as its fd 3, 4, … (named /proc/self/fd/3…: a file or directory opened safely) */
   fds?: number[];
 }
 
@@ -46,7 +51,12 @@ export function whichTool(cmd: string): string | undefined {
   for (const d of dirs) {
     if (!d) continue;
     const p = path.join(d, cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -94,14 +104,24 @@ export class Executor {
       return { stdout: '', stderr: '', exitCode: 0 };
     }
     const resolved = whichTool(file);
-    if (!resolved) throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
+    if (!resolved)
+      throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
     this.log(`run: ${line}`);
     const r = await execa(resolved, argv, {
-      reject: false, input: opts.input, timeout: opts.timeoutMs ?? 60_000, ...(opts.fds?.length ? { stdio: ['pipe', 'pipe', 'pipe', ...opts.fds] } : {}), env: cleanEnv({}, { PATH: SYSTEM_PATH, LC_ALL: 'C' }), extendEnv: false, stripFinalNewline: true,
+      reject: false,
+      input: opts.input,
+      timeout: opts.timeoutMs ?? 60_000,
+      ...(opts.fds?.length ? { stdio: ['pipe', 'pipe', 'pipe', ...opts.fds] } : {}),
+      env: cleanEnv({}, { PATH: SYSTEM_PATH, LC_ALL: 'C' }),
+      extendEnv: false,
+      stripFinalNewline: true,
     });
     const result = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? -1 };
     if (result.exitCode !== 0 && !opts.allowFail) {
-      throw new ChaosError(ExitCode.Inject, `${line} failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+      throw new ChaosError(
+        ExitCode.Inject,
+        `${line} failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`,
+      );
     }
     return result;
   }

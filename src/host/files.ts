@@ -13,18 +13,33 @@ import { Dir, UnsafePath, createExclusive, lstatAt, openNoFollow, withParent } f
 const C = fs.constants;
 const LONG = 6 * 3600_000; // a copy of a large file may take long: no 60 s default
 
-export interface Meta { mode: number; uid: number; gid: number; atime: string; mtime: string; ino: string; size: number; link?: string }
+export interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: string;
+  mtime: string;
+  ino: string;
+  size: number;
+  link?: string;
+}
 
 const ts = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
 
 function metaOf(st: fs.BigIntStats, link?: string): Meta {
   return {
-    mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), atime: ts(st.atimeNs), mtime: ts(st.mtimeNs),
-    ino: String(st.ino), size: Number(st.size), ...(link !== undefined ? { link } : {}),
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    atime: ts(st.atimeNs),
+    mtime: ts(st.mtimeNs),
+    ino: String(st.ino),
+    size: Number(st.size),
+    ...(link !== undefined ? { link } : {}),
   };
 }
 
-/** Mode, owner, times (ns, as "sec.nsec"), inode and size of a path, not following a final link (its target kept in `link`). */
+/** Mode, owner, times (ns, "sec.nsec"), inode and size of a path, not following a final link (its target: `link`). */
 export function meta(p: string): Meta {
   return withParent(p, (dir, name) => {
     const st = fs.lstatSync(dir.at(name), { bigint: true });
@@ -45,14 +60,25 @@ export function exists(p: string): boolean {
 
 /** The inode of p now (not following a final link), or undefined. */
 export function inodeOf(p: string): string | undefined {
-  try { return withParent(p, (dir, name) => { const st = lstatAt(dir, name); return st ? String(fs.lstatSync(dir.at(name), { bigint: true }).ino) : undefined; }); } catch { return undefined; }
+  try {
+    return withParent(p, (dir, name) => {
+      const st = lstatAt(dir, name);
+      return st ? String(fs.lstatSync(dir.at(name), { bigint: true }).ino) : undefined;
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** sha256 of a regular file's bytes, streamed (any size), opened without following a link. */
 export function sha256(p: string, expectIno?: string): string {
   return withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
-    try { return hashFd(fd); } finally { fs.closeSync(fd); }
+    try {
+      return hashFd(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 }
 
@@ -73,7 +99,17 @@ export const tempName = (name: string): string => `.${name}.chaosmetad-tmp`;
 
 /** Remove a temp file a killed writer left (unlink never follows a link). */
 export function removeTemp(p: string): void {
-  try { withParent(p, (dir, name) => { try { fs.unlinkSync(dir.at(tempName(name))); } catch { /* none */ } }); } catch { /* parent gone */ }
+  try {
+    withParent(p, (dir, name) => {
+      try {
+        fs.unlinkSync(dir.at(tempName(name)));
+      } catch {
+        /* none */
+      }
+    });
+  } catch {
+    /* parent gone */
+  }
 }
 
 function writeAll(fd: number, data: Buffer, at = 0): void {
@@ -88,7 +124,11 @@ function writeAll(fd: number, data: Buffer, at = 0): void {
 export function writeAtomic(p: string, data: Buffer | string, m: { mode: number; uid?: number; gid?: number }): void {
   withParent(p, (dir, name) => {
     const tmp = tempName(name);
-    try { fs.unlinkSync(dir.at(tmp)); } catch { /* none: left by a writer killed mid-way otherwise */ }
+    try {
+      fs.unlinkSync(dir.at(tmp));
+    } catch {
+      /* none: left by a writer killed mid-way otherwise */
+    }
     const fd = createExclusive(dir, tmp);
     try {
       writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -97,7 +137,11 @@ export function writeAtomic(p: string, data: Buffer | string, m: { mode: number;
       fs.fsyncSync(fd);
     } catch (e) {
       fs.closeSync(fd);
-      try { fs.unlinkSync(dir.at(tmp)); } catch { /* gone */ }
+      try {
+        fs.unlinkSync(dir.at(tmp));
+      } catch {
+        /* gone */
+      }
       throw e;
     }
     fs.closeSync(fd);
@@ -110,19 +154,27 @@ export function writeAtomic(p: string, data: Buffer | string, m: { mode: number;
  * Rewrite a regular file in place (same inode: links to it, bind mounts and open handles see the change): write
  * the new bytes from `from` on, truncate, fsync. With expectIno, a file that is no longer that inode is refused.
  */
-export function writeInPlace(p: string, data: Buffer, opts: { from?: number; expectIno?: string; followFinal?: boolean } = {}): void {
-  withParent(p, (dir, name) => {
-    const fd = openNoFollow(dir, name, C.O_WRONLY, 0, opts.expectIno);
-    try {
-      if (!fs.fstatSync(fd).isFile()) throw new UnsafePath(`${p} is not a regular file`);
-      const from = opts.from ?? 0;
-      writeAll(fd, data, from);
-      fs.ftruncateSync(fd, from + data.length);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }, { followFinal: opts.followFinal });
+export function writeInPlace(
+  p: string,
+  data: Buffer,
+  opts: { from?: number; expectIno?: string; followFinal?: boolean } = {},
+): void {
+  withParent(
+    p,
+    (dir, name) => {
+      const fd = openNoFollow(dir, name, C.O_WRONLY, 0, opts.expectIno);
+      try {
+        if (!fs.fstatSync(fd).isFile()) throw new UnsafePath(`${p} is not a regular file`);
+        const from = opts.from ?? 0;
+        writeAll(fd, data, from);
+        fs.ftruncateSync(fd, from + data.length);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    { followFinal: opts.followFinal },
+  );
 }
 
 /** Read a regular file (not through a link) from `from` to its end; with expectIno, only if it is that inode. */
@@ -147,7 +199,11 @@ export function readFrom(p: string, from = 0, expectIno?: string): Buffer {
 /** fsync a file (or directory) by path. */
 export function fsyncPath(p: string): void {
   const fd = fs.openSync(p, C.O_RDONLY | C.O_NOFOLLOW);
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -156,7 +212,20 @@ export function fsyncPath(p: string): void {
  * removed first and created exclusively by cp, so no link planted there is followed.
  */
 async function cpPreserve(exec: Executor, from: Dir, fromName: string, to: Dir, toName: string): Promise<void> {
-  await exec.run('cp', ['--preserve=all', '--no-dereference', '--recursive', '--remove-destination', '-T', '--', `/proc/self/fd/3/${fromName}`, `/proc/self/fd/4/${toName}`], { fds: [from.fd, to.fd], timeoutMs: LONG });
+  await exec.run(
+    'cp',
+    [
+      '--preserve=all',
+      '--no-dereference',
+      '--recursive',
+      '--remove-destination',
+      '-T',
+      '--',
+      `/proc/self/fd/3/${fromName}`,
+      `/proc/self/fd/4/${toName}`,
+    ],
+    { fds: [from.fd, to.fd], timeoutMs: LONG },
+  );
   await exec.run('sync', ['-f', `/proc/self/fd/4/${toName}`], { fds: [from.fd, to.fd], allowFail: true });
 }
 
@@ -200,7 +269,10 @@ export async function restoreMeta(exec: Executor, p: string, m: Meta, expectIno?
     if (!st) return;
     if (st.isSymbolicLink()) {
       fs.lchownSync(dir.at(name), m.uid, m.gid);
-      await exec.run('touch', ['-h', '-d', `@${m.mtime}`, '--', `/proc/self/fd/3/${name}`], { fds: [dir.fd], allowFail: true });
+      await exec.run('touch', ['-h', '-d', `@${m.mtime}`, '--', `/proc/self/fd/3/${name}`], {
+        fds: [dir.fd],
+        allowFail: true,
+      });
       return;
     }
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
@@ -235,7 +307,11 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
       fs.renameSync(tdir.at(tmp), tdir.at(tname));
       tdir.sync();
       const st = lstatAt(fdir, fname);
-      if (st?.isDirectory()) await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${fname}`], { fds: [fdir.fd], timeoutMs: LONG });
+      if (st?.isDirectory())
+        await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${fname}`], {
+          fds: [fdir.fd],
+          timeoutMs: LONG,
+        });
       else fs.unlinkSync(fdir.at(fname));
       fdir.sync();
     });
@@ -246,9 +322,14 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
 export async function removePartial(exec: Executor, to: string): Promise<void> {
   try {
     await withParent(to, async (dir, name) => {
-      if (lstatAt(dir, `${name}.chaosmetad-partial`)) await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${name}.chaosmetad-partial`], { fds: [dir.fd] });
+      if (lstatAt(dir, `${name}.chaosmetad-partial`))
+        await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${name}.chaosmetad-partial`], {
+          fds: [dir.fd],
+        });
     });
-  } catch { /* parent gone */ }
+  } catch {
+    /* parent gone */
+  }
 }
 
 /**
@@ -260,7 +341,18 @@ export async function saveXattrs(exec: Executor, p: string, save: string, expect
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
     const sdir = Dir.open(path.dirname(save));
     try {
-      await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/proc/self/fd/3', `/proc/self/fd/4/${path.basename(save)}`], { fds: [fd, sdir.fd] });
+      await exec.run(
+        'cp',
+        [
+          '--attributes-only',
+          '--preserve=xattr',
+          '-T',
+          '--',
+          '/proc/self/fd/3',
+          `/proc/self/fd/4/${path.basename(save)}`,
+        ],
+        { fds: [fd, sdir.fd] },
+      );
       sdir.sync();
     } finally {
       sdir.close();
@@ -276,7 +368,11 @@ export async function restoreXattrs(exec: Executor, p: string, save: string, exp
     await withParent(p, async (dir, name) => {
       const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
       try {
-        await exec.run('cp', ['--attributes-only', '--preserve=xattr', '-T', '--', '/proc/self/fd/3', '/proc/self/fd/4'], { fds: [sfd, fd] });
+        await exec.run(
+          'cp',
+          ['--attributes-only', '--preserve=xattr', '-T', '--', '/proc/self/fd/3', '/proc/self/fd/4'],
+          { fds: [sfd, fd] },
+        );
       } finally {
         fs.closeSync(fd);
       }

@@ -1,6 +1,11 @@
 import * as fs from 'node:fs';
 
-export interface FsUsage { total: number; used: number; avail: number; percent: number }
+export interface FsUsage {
+  total: number;
+  used: number;
+  avail: number;
+  percent: number;
+}
 
 /** Usage of the filesystem holding p, as df computes it: used / (used + available to unprivileged users). */
 export function fsUsage(p: string): FsUsage {

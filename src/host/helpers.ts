@@ -41,14 +41,21 @@ export function startHelper(h: HelperSpec, readyTimeoutMs = 120_000): Promise<nu
       child.stdout?.destroy();
       child.stderr?.destroy();
       child.unref();
-      if (e) reject(e); else resolve(pid!);
+      if (e) reject(e);
+      else resolve(pid!);
     };
     const timer = setTimeout(() => {
-      try { child.kill('SIGKILL'); } catch { /* gone */ }
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
       finish(new ChaosError(ExitCode.Inject, `helper ${h.mode} did not become ready within ${readyTimeoutMs / 1000}s`));
     }, readyTimeoutMs);
     child.on('error', (e) => finish(new ChaosError(ExitCode.Inject, `cannot start helper ${file}: ${e.message}`)));
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
@@ -59,7 +66,12 @@ export function startHelper(h: HelperSpec, readyTimeoutMs = 120_000): Promise<nu
     });
     child.on('exit', (code, sig) => {
       const line = out.split('\n')[0];
-      finish(new ChaosError(ExitCode.Inject, `helper ${h.mode} exited (${sig ?? code}) before it was ready${line || err ? ': ' + (line || err).replace(/^error /, '').trim() : ''}`));
+      finish(
+        new ChaosError(
+          ExitCode.Inject,
+          `helper ${h.mode} exited (${sig ?? code}) before it was ready${line || err ? ': ' + (line || err).replace(/^error /, '').trim() : ''}`,
+        ),
+      );
     });
   });
 }

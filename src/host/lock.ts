@@ -18,10 +18,26 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, timeoutMs 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let owner = 0;
-      try { owner = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8')); } catch { /* being written */ }
-      if (owner && !alive(owner)) { fs.rmSync(dir, { recursive: true, force: true }); continue; }
+      try {
+        owner = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+      } catch {
+        /* being written */
+      }
+      if (owner && !alive(owner)) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
       // killed between mkdir and writing its pid: stale after a moment
-      if (!owner) { try { if (Date.now() - fs.statSync(dir).mtimeMs > 2000) { fs.rmSync(dir, { recursive: true, force: true }); continue; } } catch { continue; } }
+      if (!owner) {
+        try {
+          if (Date.now() - fs.statSync(dir).mtimeMs > 2000) {
+            fs.rmSync(dir, { recursive: true, force: true });
+            continue;
+          }
+        } catch {
+          continue;
+        }
+      }
       if (Date.now() > until) throw new Error(`lock ${name} is held by process ${owner || '?'}`);
       await sleep(25);
     }

@@ -3,7 +3,10 @@ import * as fs from 'node:fs';
 
 export const TAG_PREFIX = '--chaosmetad-uid=';
 
-export interface ProcInfo { pid: number; argv: string[] }
+export interface ProcInfo {
+  pid: number;
+  argv: string[];
+}
 
 export function readArgv(pid: number): string[] | undefined {
   try {
@@ -31,7 +34,10 @@ export function alive(pid: number): boolean {
 }
 
 export function listPids(): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** Processes whose argv carries the exact tag arguments (all of them). */
@@ -63,7 +69,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, wait up to graceMs, then SIGKILL; resolves when every pid is gone. */
 export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
-  const send = (sig: NodeJS.Signals) => { for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } } };
+  const send = (sig: NodeJS.Signals) => {
+    for (const p of pids) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
   // a stopped process (SIGSTOP) would not act on SIGTERM until continued
   send('SIGTERM');
   send('SIGCONT');
@@ -116,12 +130,20 @@ export function selfAndAncestors(): Set<number> {
 export function isChaosmetad(argv: string[]): boolean {
   if (argv.some((a) => a.startsWith(TAG_PREFIX))) return true;
   const base = (s: string | undefined) => (s ?? '').split('/').pop();
-  return base(argv[0]) === 'chaosmetad' || base(argv[0]) === 'chaosmetad-helper' || (/^node(js)?$/.test(base(argv[0]) ?? '') && base(argv[1]) === 'chaosmetad');
+  return (
+    base(argv[0]) === 'chaosmetad' ||
+    base(argv[0]) === 'chaosmetad-helper' ||
+    (/^node(js)?$/.test(base(argv[0]) ?? '') && base(argv[1]) === 'chaosmetad')
+  );
 }
 
 /** The short command name (/proc/PID/comm), or ''. */
 export function commOf(pid: number): string {
-  try { return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim(); } catch { return ''; }
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** What keeps a node reachable and its containers running: never hit by a --key match; by --pid only with --force. */
@@ -132,14 +154,24 @@ const GUARDED = /^(sshd|dockerd|containerd|containerd-shim.*|runc|crio|conmon|cr
  * helpers, also under another file name), the caller's chain of ancestors (its shell, sudo, sshd session);
  * `guarded` — sshd, the container runtime and kubelet, which only an explicit --force for that pid may hit.
  */
-export function protection(pid: number, argv = readArgv(pid) ?? []): { level: 'never' | 'guarded'; why: string } | undefined {
+export function protection(
+  pid: number,
+  argv = readArgv(pid) ?? [],
+): { level: 'never' | 'guarded'; why: string } | undefined {
   if (pid === 1) return { level: 'never', why: 'init (pid 1)' };
-  if (selfAndAncestors().has(pid)) return { level: 'never', why: 'chaosmetad itself or its caller (its shell, sudo or ssh session)' };
+  if (selfAndAncestors().has(pid))
+    return { level: 'never', why: 'chaosmetad itself or its caller (its shell, sudo or ssh session)' };
   let exe = '';
-  try { exe = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* kernel thread or gone */ }
-  if (isChaosmetad(argv) || (exe && exe === process.execPath && !/\/node(js)?$/.test(exe))) return { level: 'never', why: 'a chaosmetad process (recover its experiment instead)' };
+  try {
+    exe = fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    /* kernel thread or gone */
+  }
+  if (isChaosmetad(argv) || (exe && exe === process.execPath && !/\/node(js)?$/.test(exe)))
+    return { level: 'never', why: 'a chaosmetad process (recover its experiment instead)' };
   const comm = commOf(pid);
-  if (GUARDED.test(comm)) return { level: 'guarded', why: `${comm}, which keeps this node reachable or its containers running` };
+  if (GUARDED.test(comm))
+    return { level: 'guarded', why: `${comm}, which keeps this node reachable or its containers running` };
   return undefined;
 }
 

@@ -15,7 +15,10 @@ const C = fs.constants;
 const MAX_LINKS = 40;
 
 export class UnsafePath extends ChaosError {
-  constructor(message: string) { super(ExitCode.BadArgs, message); this.name = 'UnsafePath'; }
+  constructor(message: string) {
+    super(ExitCode.BadArgs, message);
+    this.name = 'UnsafePath';
+  }
 }
 
 /** Only root can add, remove or rename entries of a directory with these stats. */
@@ -50,7 +53,10 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
   let links = 0;
   while (todo.length) {
     const c = todo.shift()!;
-    if (c === '..') { cur = path.dirname(cur); continue; }
+    if (c === '..') {
+      cur = path.dirname(cur);
+      continue;
+    }
     const next = path.join(cur, c);
     let st: fs.Stats;
     try {
@@ -64,7 +70,9 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
       if (last && !opts.followFinal) return { path: next, isLink: true, missing: false };
       const dirSt = fs.lstatSync(cur);
       if (!entryTrusted(dirSt, st)) {
-        throw new UnsafePath(`${next} is a symbolic link in ${cur}, which uid ${dirSt.uid === 0 ? st.uid : dirSt.uid} can change: refusing to follow it as root`);
+        throw new UnsafePath(
+          `${next} is a symbolic link in ${cur}, which uid ${dirSt.uid === 0 ? st.uid : dirSt.uid} can change: refusing to follow it as root`,
+        );
       }
       if (++links > MAX_LINKS) throw new UnsafePath(`${p}: too many levels of symbolic links`);
       const target = fs.readlinkSync(next);
@@ -80,7 +88,10 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
 
 /** A directory opened component by component without following links; `at(name)` names an entry in it. */
 export class Dir {
-  private constructor(readonly fd: number, readonly path: string) {}
+  private constructor(
+    readonly fd: number,
+    readonly path: string,
+  ) {}
 
   /** Open a directory whose path holds no symbolic link (resolveSafe's result): any link met is refused. */
   static open(dir: string): Dir {
@@ -95,27 +106,49 @@ export class Dir {
     } catch (e) {
       fs.closeSync(fd);
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP' || code === 'ENOTDIR') throw new UnsafePath(`${dir} changed while it was opened (a component is now a symbolic link or not a directory)`);
+      if (code === 'ELOOP' || code === 'ENOTDIR')
+        throw new UnsafePath(
+          `${dir} changed while it was opened (a component is now a symbolic link or not a directory)`,
+        );
       throw e;
     }
     return new Dir(fd, path.join('/', ...parts));
   }
 
-  at(name: string): string { return `/proc/self/fd/${this.fd}/${name}`; }
-  stat(): fs.Stats { return fs.fstatSync(this.fd); }
-  close(): void { try { fs.closeSync(this.fd); } catch { /* closed */ } }
-  sync(): void { fs.fsyncSync(this.fd); }
+  at(name: string): string {
+    return `/proc/self/fd/${this.fd}/${name}`;
+  }
+  stat(): fs.Stats {
+    return fs.fstatSync(this.fd);
+  }
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+  }
+  sync(): void {
+    fs.fsyncSync(this.fd);
+  }
 }
 
 /** The parent of a (safely resolved) path, opened, and the final name; the caller closes it. */
-export function openParent(p: string, opts: { followFinal?: boolean } = {}): { dir: Dir; name: string; resolved: Resolved } {
+export function openParent(
+  p: string,
+  opts: { followFinal?: boolean } = {},
+): { dir: Dir; name: string; resolved: Resolved } {
   const resolved = resolveSafe(p, opts);
   const dir = Dir.open(path.dirname(resolved.path));
   return { dir, name: path.basename(resolved.path), resolved };
 }
 
 /** Run fn with the opened parent of p; closes it after. */
-export function withParent<T>(p: string, fn: (dir: Dir, name: string, resolved: Resolved) => T, opts: { followFinal?: boolean } = {}): T {
+export function withParent<T>(
+  p: string,
+  fn: (dir: Dir, name: string, resolved: Resolved) => T,
+  opts: { followFinal?: boolean } = {},
+): T {
   const { dir, name, resolved } = openParent(p, opts);
   try {
     const r = fn(dir, name, resolved);
@@ -130,7 +163,12 @@ export function withParent<T>(p: string, fn: (dir: Dir, name: string, resolved: 
 
 /** lstat an entry of an opened directory; undefined when absent. */
 export function lstatAt(dir: Dir, name: string): fs.Stats | undefined {
-  try { return fs.lstatSync(dir.at(name)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; throw e; }
+  try {
+    return fs.lstatSync(dir.at(name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -174,7 +212,9 @@ export function workDirChecked(dir: string, flag: string): string {
   if (!st.isDirectory()) throw new UnsafePath(`--${flag} ${dir} is not a directory`);
   const sticky = (st.mode & 0o1000) !== 0 && st.uid === 0;
   if (!rootOnlyDir(st) && !sticky) {
-    throw new UnsafePath(`--${flag} ${dir} can be written by another user (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}, not sticky): they could swap chaosmetad's work file; choose another directory`);
+    throw new UnsafePath(
+      `--${flag} ${dir} can be written by another user (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}, not sticky): they could swap chaosmetad's work file; choose another directory`,
+    );
   }
   return r.path;
 }

@@ -11,7 +11,11 @@ export function portInodes(port: number, proto: 'tcp' | 'udp' | 'tcp6' | 'udp6')
 function inodesIn(table: string, port: number, udp: boolean): string[] {
   const out: string[] = [];
   let text = '';
-  try { text = fs.readFileSync(`/proc/net/${table}`, 'utf8'); } catch { return out; }
+  try {
+    text = fs.readFileSync(`/proc/net/${table}`, 'utf8');
+  } catch {
+    return out;
+  }
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
@@ -28,9 +32,20 @@ export function socketOwners(inodes: string[]): number[] {
   const owners = new Set<number>();
   for (const pid of listPids()) {
     let fds: string[];
-    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
     for (const fd of fds) {
-      try { if (want.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) { owners.add(pid); break; } } catch { /* closed */ }
+      try {
+        if (want.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) {
+          owners.add(pid);
+          break;
+        }
+      } catch {
+        /* closed */
+      }
     }
   }
   return [...owners];

@@ -18,14 +18,24 @@ export const classId = (band: number): string => `c0de:${band.toString(16)}`;
 export const leafHandle = (band: number): string => `${(0xc000 + band).toString(16)}:`;
 export const MIRRED_PREF = 49152;
 
-export interface Qdisc { kind: string; handle: string; parent?: string; root?: boolean; options?: Record<string, unknown> }
+export interface Qdisc {
+  kind: string;
+  handle: string;
+  parent?: string;
+  root?: boolean;
+  options?: Record<string, unknown>;
+}
 
 export function ifaceExists(name: string): boolean {
   return fs.existsSync(`/sys/class/net/${name}`);
 }
 
 export function mtu(name: string): number {
-  try { return Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, 'utf8')); } catch { return 1500; }
+  try {
+    return Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, 'utf8'));
+  } catch {
+    return 1500;
+  }
 }
 
 /** The ifb device chaosmetad uses for an interface's ingress (≤ 15 characters). */
@@ -39,7 +49,11 @@ export async function qdiscs(exec: Executor, dev: string): Promise<Qdisc[]> {
   if (exec.dryRun) return [];
   const r = await exec.run('tc', ['-j', 'qdisc', 'show', 'dev', dev], { allowFail: true });
   if (r.exitCode !== 0) return [];
-  try { return JSON.parse(r.stdout || '[]') as Qdisc[]; } catch { return []; }
+  try {
+    return JSON.parse(r.stdout || '[]') as Qdisc[];
+  } catch {
+    return [];
+  }
 }
 
 /** Bands (class minor numbers) in use under our root. */

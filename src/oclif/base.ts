@@ -14,16 +14,22 @@ export const jsonFlag = Flags.boolean({ description: 'print the result as JSON' 
 /** The flags that choose where a command's requests go (api/factory.ts decides; commands never branch on it). */
 export const clientFlags = {
   server: Flags.string({
-    description: 'act through a chaosmetad daemon at this URL (e.g. http://10.0.0.5:29595 or unix:/run/chaosmetad.sock) instead of locally',
+    description:
+      'act through a chaosmetad daemon at this URL (e.g. http://10.0.0.5:29595 or unix:/run/chaosmetad.sock) instead of locally',
     helpGroup: 'REMOTE',
   }),
   'token-file': Flags.string({
-    description: 'with --server: file holding the bearer token (else env CHAOSMETAD_TOKEN; for a daemon on this host, DATA_DIR/token)',
+    description:
+      'with --server: file holding the bearer token (else env CHAOSMETAD_TOKEN; for a daemon on this host, DATA_DIR/token)',
     helpGroup: 'REMOTE',
   }),
 };
 
-interface Where { server?: string; 'token-file'?: string; 'data-dir'?: string }
+interface Where {
+  server?: string;
+  'token-file'?: string;
+  'data-dir'?: string;
+}
 
 /** Base for chaosmetad commands: gets the engine API from the factory, prints results, leaves errors to main(). */
 export abstract class ChaosCommand extends Command {
@@ -32,7 +38,12 @@ export abstract class ChaosCommand extends Command {
 
   /** The engine API these flags name: a daemon's (--server) or this host's. */
   protected api(flags: Where, opts: { watcher?: boolean } = {}): ChaosApi {
-    this.opened ??= openApi({ server: flags.server, tokenFile: flags['token-file'], dataDir: flags['data-dir'], watcher: opts.watcher });
+    this.opened ??= openApi({
+      server: flags.server,
+      tokenFile: flags['token-file'],
+      dataDir: flags['data-dir'],
+      watcher: opts.watcher,
+    });
     return this.opened;
   }
 

@@ -11,11 +11,20 @@ import { COMMANDS } from '../commands';
 import { runCli } from '../cli/main';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const pkg = require('../../package.json') as { name: string; version: string; description: string; oclif: Record<string, unknown> };
+const pkg = require('../../package.json') as {
+  name: string;
+  version: string;
+  description: string;
+  oclif: Record<string, unknown>;
+};
 
 /** Write a small file unless it already holds exactly this text (a planted or truncated one is replaced). */
 function writeIfMissing(file: string, text: string): void {
-  try { if (fs.readFileSync(file, 'utf8') === text && !fs.lstatSync(file).isSymbolicLink()) return; } catch { /* absent */ }
+  try {
+    if (fs.readFileSync(file, 'utf8') === text && !fs.lstatSync(file).isSymbolicLink()) return;
+  } catch {
+    /* absent */
+  }
   const tmp = `${file}.${process.pid}`;
   fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'w' });
   fs.renameSync(tmp, file);
@@ -25,7 +34,10 @@ function prepareRoot(): string {
   const dir = path.join(seaRuntimeDir(), 'oclif');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const oclif = { ...pkg.oclif, commands: { strategy: 'explicit', target: './commands.js', identifier: 'COMMANDS' } };
-  writeIfMissing(path.join(dir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, description: pkg.description, oclif }));
+  writeIfMissing(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: pkg.name, version: pkg.version, description: pkg.description, oclif }),
+  );
   writeIfMissing(path.join(dir, 'commands.js'), 'module.exports = { COMMANDS: globalThis.__CHAOSMETAD_COMMANDS__ };\n');
   return dir;
 }
@@ -38,6 +50,8 @@ function start(): void {
 // With a V8 start-up snapshot (pkg.config.json useSnapshot) every module above is already evaluated in the
 // snapshot, and start() runs when the executable starts; without one, start now.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const v8 = require('node:v8') as { startupSnapshot?: { isBuildingSnapshot(): boolean; setDeserializeMainFunction(fn: () => void): void } };
+const v8 = require('node:v8') as {
+  startupSnapshot?: { isBuildingSnapshot(): boolean; setDeserializeMainFunction(fn: () => void): void };
+};
 if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(start);
 else start();

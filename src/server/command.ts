@@ -5,7 +5,7 @@ import { badArgs } from '../errors';
 import { ChaosCommand, dataDirFlag } from '../oclif/base';
 
 export default class Server extends ChaosCommand {
-  static override summary = 'Run the HTTP daemon (the original\'s API), on loopback unless told otherwise';
+  static override summary = "Run the HTTP daemon (the original's API), on loopback unless told otherwise";
   static override description =
     'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, GET /v1/version, /healthz, ' +
     '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
@@ -23,13 +23,35 @@ export default class Server extends ChaosCommand {
   static override flags = {
     addr: Flags.string({ char: 'a', description: 'address to listen on (default 127.0.0.1)' }),
     port: Flags.string({ char: 'p', description: 'port (default 29595)' }),
-    socket: Flags.string({ description: 'also (or, without -a/-p, only) listen on this Unix socket, mode 0600 (0660 with --socket-group)', helpValue: 'PATH' }),
-    'socket-group': Flags.string({ description: 'with --socket: the group that may connect too (socket mode 0660)', helpValue: 'GROUP' }),
-    'token-file': Flags.string({ description: 'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)' }),
-    'insecure-no-auth': Flags.boolean({ description: 'no token at all (loopback only; every local user can then act as root through the daemon)' }),
-    'allow-origin': Flags.string({ multiple: true, description: 'accept requests carrying this Origin header (a web UI of yours), e.g. https://chaos.example.com', helpValue: 'ORIGIN' }),
-    'allow-host': Flags.string({ multiple: true, description: 'accept this name in the Host header too (a DNS name clients use for this daemon)', helpValue: 'NAME' }),
-    'allow-recover-cmd': Flags.boolean({ description: 'accept recover_cmd / recover_shell over HTTP (remote root: every token holder can run any command as root)' }),
+    socket: Flags.string({
+      description: 'also (or, without -a/-p, only) listen on this Unix socket, mode 0600 (0660 with --socket-group)',
+      helpValue: 'PATH',
+    }),
+    'socket-group': Flags.string({
+      description: 'with --socket: the group that may connect too (socket mode 0660)',
+      helpValue: 'GROUP',
+    }),
+    'token-file': Flags.string({
+      description:
+        'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)',
+    }),
+    'insecure-no-auth': Flags.boolean({
+      description: 'no token at all (loopback only; every local user can then act as root through the daemon)',
+    }),
+    'allow-origin': Flags.string({
+      multiple: true,
+      description: 'accept requests carrying this Origin header (a web UI of yours), e.g. https://chaos.example.com',
+      helpValue: 'ORIGIN',
+    }),
+    'allow-host': Flags.string({
+      multiple: true,
+      description: 'accept this name in the Host header too (a DNS name clients use for this daemon)',
+      helpValue: 'NAME',
+    }),
+    'allow-recover-cmd': Flags.boolean({
+      description:
+        'accept recover_cmd / recover_shell over HTTP (remote root: every token holder can run any command as root)',
+    }),
     cert: Flags.string({ description: 'TLS certificate (PEM); with --key serves HTTPS' }),
     key: Flags.string({ description: 'TLS private key (PEM)' }),
     'data-dir': dataDirFlag,
@@ -48,30 +70,56 @@ export default class Server extends ChaosCommand {
     const tcp = !flags.socket || flags.addr !== undefined || flags.port !== undefined;
     const host = flags.addr ?? '127.0.0.1';
     const port = flags.port === undefined ? 29595 : Number(flags.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(flags.port ?? '0')) throw badArgs(`--port must be an integer in 0..65535, got "${flags.port}"`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(flags.port ?? '0'))
+      throw badArgs(`--port must be an integer in 0..65535, got "${flags.port}"`);
     if (flags['socket-group'] && !flags.socket) throw badArgs('--socket-group goes with --socket');
     const socketGid = flags['socket-group'] ? groupId(flags['socket-group']) : undefined;
     if (flags.socket) checkSocketPath(flags.socket);
     let token = process.env.CHAOSMETAD_TOKEN || undefined;
     if (flags['token-file']) {
-      try { token = readSecretFile(flags['token-file'], '--token-file'); } catch (e) { throw badArgs(`--token-file: ${(e as Error).message}`); }
+      try {
+        token = readSecretFile(flags['token-file'], '--token-file');
+      } catch (e) {
+        throw badArgs(`--token-file: ${(e as Error).message}`);
+      }
     }
     if (token !== undefined && token.length < 8) throw badArgs('the token must be at least 8 characters');
     if (flags['insecure-no-auth']) {
-      if (token) throw badArgs('--insecure-no-auth and a token (--token-file or CHAOSMETAD_TOKEN) contradict each other; choose one');
-      if (tcp && !isLoopback(host)) throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
+      if (token)
+        throw badArgs(
+          '--insecure-no-auth and a token (--token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
+        );
+      if (tcp && !isLoopback(host))
+        throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
     }
     if (!!flags.cert !== !!flags.key) throw badArgs('--cert and --key go together');
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (flags.cert && flags.key) {
-      try { tls = { cert: fs.readFileSync(flags.cert), key: fs.readFileSync(flags.key) }; } catch (e) { throw badArgs(`--cert/--key: ${(e as Error).message}`); }
+      try {
+        tls = { cert: fs.readFileSync(flags.cert), key: fs.readFileSync(flags.key) };
+      } catch (e) {
+        throw badArgs(`--cert/--key: ${(e as Error).message}`);
+      }
     }
-    const origins = new Set((flags['allow-origin'] ?? []).flatMap((o) => o.split(',')).map((o) => o.trim().toLowerCase()).filter(Boolean));
-    for (const o of origins) if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/.test(o)) throw badArgs(`--allow-origin must be an origin like https://ui.example.com:8443, got ${JSON.stringify(o)}`);
-    const extraHosts = (flags['allow-host'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
-    for (const h of extraHosts) if (!/^[A-Za-z0-9._:-]{1,253}$/.test(h)) throw badArgs(`--allow-host must be a host name or address, got ${JSON.stringify(h)}`);
+    const origins = new Set(
+      (flags['allow-origin'] ?? [])
+        .flatMap((o) => o.split(','))
+        .map((o) => o.trim().toLowerCase())
+        .filter(Boolean),
+    );
+    for (const o of origins)
+      if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/.test(o))
+        throw badArgs(`--allow-origin must be an origin like https://ui.example.com:8443, got ${JSON.stringify(o)}`);
+    const extraHosts = (flags['allow-host'] ?? [])
+      .flatMap((h) => h.split(','))
+      .map((h) => h.trim())
+      .filter(Boolean);
+    for (const h of extraHosts)
+      if (!/^[A-Za-z0-9._:-]{1,253}$/.test(h))
+        throw badArgs(`--allow-host must be a host name or address, got ${JSON.stringify(h)}`);
     const engine = this.engine(flags['data-dir'], { watcher: true });
-    const log = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+    const log = (e: Record<string, unknown>) =>
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
     const metrics = new Metrics();
     const startedAt = Date.now();
     const gauges = () => {
@@ -79,11 +127,31 @@ export default class Server extends ChaosCommand {
       const failing = engine.store.recoverFailures();
       return [
         { name: 'chaosmetad_experiments', help: 'Experiments in the store by status and target', values: byKey },
-        { name: 'chaosmetad_schedules', help: 'Registered schedules', values: [{ labels: {}, v: engine.store.schedules().length }] },
-        { name: 'chaosmetad_recover_failures', help: 'Failed recovers of experiments still to recover (each is retried)', values: [{ labels: {}, v: failing.failures }] },
-        { name: 'chaosmetad_experiments_recover_failing', help: 'Experiments still to recover whose last recover failed', values: [{ labels: {}, v: failing.experiments }] },
-        { name: 'chaosmetad_process_resident_memory_bytes', help: 'Daemon RSS', values: [{ labels: {}, v: process.memoryUsage.rss() }] },
-        { name: 'chaosmetad_uptime_seconds', help: 'Seconds since the daemon started', values: [{ labels: {}, v: (Date.now() - startedAt) / 1000 }] },
+        {
+          name: 'chaosmetad_schedules',
+          help: 'Registered schedules',
+          values: [{ labels: {}, v: engine.store.schedules().length }],
+        },
+        {
+          name: 'chaosmetad_recover_failures',
+          help: 'Failed recovers of experiments still to recover (each is retried)',
+          values: [{ labels: {}, v: failing.failures }],
+        },
+        {
+          name: 'chaosmetad_experiments_recover_failing',
+          help: 'Experiments still to recover whose last recover failed',
+          values: [{ labels: {}, v: failing.experiments }],
+        },
+        {
+          name: 'chaosmetad_process_resident_memory_bytes',
+          help: 'Daemon RSS',
+          values: [{ labels: {}, v: process.memoryUsage.rss() }],
+        },
+        {
+          name: 'chaosmetad_uptime_seconds',
+          help: 'Seconds since the daemon started',
+          values: [{ labels: {}, v: (Date.now() - startedAt) / 1000 }],
+        },
       ];
     };
     let tokenFile: string | undefined;
@@ -91,11 +159,32 @@ export default class Server extends ChaosCommand {
       const t = daemonToken(engine.dataDir);
       token = t.token;
       tokenFile = t.file;
-      if (t.created) log({ event: 'token-created', file: t.file, note: 'clients on this host read it automatically; give it to remote clients with --token-file' });
+      if (t.created)
+        log({
+          event: 'token-created',
+          file: t.file,
+          note: 'clients on this host read it automatically; give it to remote clients with --token-file',
+        });
     }
-    if (flags['insecure-no-auth']) log({ level: 'warning', event: 'insecure-no-auth', message: 'no token: every local user (and any process on this host) can inject and recover as root through this daemon' });
-    if (tcp && !isLoopback(host) && !tls) log({ level: 'warning', event: 'plain-http', message: `listening on ${host} without TLS: the bearer token and every request travel in clear; use --cert/--key` });
-    if (flags['allow-recover-cmd']) log({ level: 'warning', event: 'allow-recover-cmd', message: 'recover_cmd over HTTP is allowed: every token holder can run any command as root' });
+    if (flags['insecure-no-auth'])
+      log({
+        level: 'warning',
+        event: 'insecure-no-auth',
+        message:
+          'no token: every local user (and any process on this host) can inject and recover as root through this daemon',
+      });
+    if (tcp && !isLoopback(host) && !tls)
+      log({
+        level: 'warning',
+        event: 'plain-http',
+        message: `listening on ${host} without TLS: the bearer token and every request travel in clear; use --cert/--key`,
+      });
+    if (flags['allow-recover-cmd'])
+      log({
+        level: 'warning',
+        event: 'allow-recover-cmd',
+        message: 'recover_cmd over HTTP is allowed: every token holder can run any command as root',
+      });
     const daemon = new Daemon(engine, log, metrics);
     const api = new LocalApi(engine);
     daemon.lock();
@@ -106,7 +195,10 @@ export default class Server extends ChaosCommand {
       if (tcp) {
         const server = createServer(api, { ...common, hosts: allowedHosts(host, extraHosts) }, log, metrics, gauges);
         servers.push(server);
-        await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => resolve());
+        });
         const bound = server.address();
         boundPort = typeof bound === 'object' && bound ? bound.port : port;
       }
@@ -118,22 +210,33 @@ export default class Server extends ChaosCommand {
     } catch (e) {
       for (const s of servers) s.close();
       await daemon.stop();
-      throw badArgs(`cannot listen on ${flags.socket && !tcp ? flags.socket : `${host}:${port}`}: ${(e as Error).message}`);
+      throw badArgs(
+        `cannot listen on ${flags.socket && !tcp ? flags.socket : `${host}:${port}`}: ${(e as Error).message}`,
+      );
     }
     log({
-      event: 'listening', ...(tcp ? { addr: host, port: boundPort } : {}), ...(flags.socket ? { socket: flags.socket } : {}), tls: !!tls,
-      auth: token ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}` : 'none (--insecure-no-auth)', data_dir: engine.dataDir,
+      event: 'listening',
+      ...(tcp ? { addr: host, port: boundPort } : {}),
+      ...(flags.socket ? { socket: flags.socket } : {}),
+      tls: !!tls,
+      auth: token ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}` : 'none (--insecure-no-auth)',
+      data_dir: engine.dataDir,
     });
     await daemon.start();
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (sig: string) => {
-        if (stopping) { log({ event: 'already-stopping', signal: sig }); return; } // finish in-flight requests anyway
+        if (stopping) {
+          log({ event: 'already-stopping', signal: sig });
+          return;
+        } // finish in-flight requests anyway
         stopping = true;
         log({ event: 'stopping', signal: sig });
         let open = servers.length;
         for (const s of servers) {
-          s.close(() => { if (--open === 0) resolve(); });
+          s.close(() => {
+            if (--open === 0) resolve();
+          });
           s.closeIdleConnections();
         }
       };
@@ -141,7 +244,13 @@ export default class Server extends ChaosCommand {
       process.on('SIGINT', () => stop('SIGINT'));
     });
     await daemon.stop();
-    if (flags.socket) { try { fs.rmSync(flags.socket); } catch { /* gone */ } }
+    if (flags.socket) {
+      try {
+        fs.rmSync(flags.socket);
+      } catch {
+        /* gone */
+      }
+    }
     log({ event: 'stopped' });
   }
 }
@@ -158,12 +267,19 @@ function groupId(g: string): number {
 
 /** The socket's directory must be ours alone (else another user could swap the socket for theirs). */
 function checkSocketPath(file: string): void {
-  if (!path.isAbsolute(file) || file.length > 100) throw badArgs(`--socket must be an absolute path of at most 100 characters, got ${JSON.stringify(file)}`);
+  if (!path.isAbsolute(file) || file.length > 100)
+    throw badArgs(`--socket must be an absolute path of at most 100 characters, got ${JSON.stringify(file)}`);
   let st: fs.Stats;
-  try { st = fs.statSync(path.dirname(file)); } catch { throw badArgs(`--socket: directory ${path.dirname(file)} does not exist`); }
+  try {
+    st = fs.statSync(path.dirname(file));
+  } catch {
+    throw badArgs(`--socket: directory ${path.dirname(file)} does not exist`);
+  }
   const me = process.getuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== me || st.mode & 0o022) {
-    throw badArgs(`--socket: directory ${path.dirname(file)} must be owned by uid ${me} and writable by it alone (it is mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`);
+    throw badArgs(
+      `--socket: directory ${path.dirname(file)} must be owned by uid ${me} and writable by it alone (it is mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
+    );
   }
   try {
     const old = fs.lstatSync(file);
@@ -175,10 +291,17 @@ function checkSocketPath(file: string): void {
 
 /** Listen on a Unix socket created mode 0600 (umask while binding: no window where others may connect). */
 async function listenUnix(server: import('node:http').Server, file: string, gid: number | undefined): Promise<void> {
-  try { if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file); } catch { /* none */ } // a stale socket (checkSocketPath ran)
+  try {
+    if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file);
+  } catch {
+    /* none */
+  } // a stale socket (checkSocketPath ran)
   const old = process.umask(0o177);
   try {
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(file, () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(file, () => resolve());
+    });
   } finally {
     process.umask(old);
   }

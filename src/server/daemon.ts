@@ -20,7 +20,11 @@ export class Daemon {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly pidFile: string;
 
-  constructor(readonly engine: Engine, readonly log: Log, readonly metrics: Metrics) {
+  constructor(
+    readonly engine: Engine,
+    readonly log: Log,
+    readonly metrics: Metrics,
+  ) {
     this.pidFile = path.join(engine.dataDir, 'daemon.pid');
   }
 
@@ -30,7 +34,10 @@ export class Daemon {
    */
   lock(): void {
     const other = this.engine.claimDaemon();
-    if (other) throw badArgs(`another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`);
+    if (other)
+      throw badArgs(
+        `another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`,
+      );
     fs.writeFileSync(this.pidFile, `${process.pid}\n`);
   }
 
@@ -49,7 +56,12 @@ export class Daemon {
       if (s.next_ms !== null && s.next_ms <= now) {
         const next = nextRun(s.cron, now);
         store.updateSchedule(s.id, { next_ms: next, skips: s.skips + 1 });
-        this.log({ event: 'schedule-skip', id: s.id, reason: 'missed while the daemon was down', missed: new Date(s.next_ms).toISOString() });
+        this.log({
+          event: 'schedule-skip',
+          id: s.id,
+          reason: 'missed while the daemon was down',
+          missed: new Date(s.next_ms).toISOString(),
+        });
         this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'missed' });
       }
     }
@@ -60,12 +72,23 @@ export class Daemon {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.inflight.values()), new Promise((r) => { timer = setTimeout(r, 30_000); })]);
+    await Promise.race([
+      Promise.all(this.inflight.values()),
+      new Promise((r) => {
+        timer = setTimeout(r, 30_000);
+      }),
+    ]);
     clearTimeout(timer);
     try {
       if (fs.readFileSync(this.pidFile, 'utf8').trim() === String(process.pid)) fs.rmSync(this.pidFile);
-    } catch { /* gone */ }
-    try { this.engine.store.releaseDaemon(process.pid); } catch { /* the store is closing */ }
+    } catch {
+      /* gone */
+    }
+    try {
+      this.engine.store.releaseDaemon(process.pid);
+    } catch {
+      /* the store is closing */
+    }
   }
 
   private tick(): void {
@@ -89,37 +112,59 @@ export class Daemon {
     const row = this.engine.store.get(uid);
     if (row?.retry_ms && row.retry_ms > Date.now()) return;
     const started = process.hrtime.bigint();
-    const p = this.engine.recover(uid, reason).then(
-      (r) => {
-        this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'ok' });
-        this.log({ event: 'recovered', uid, reason, message: r.message });
-      },
-      (e: Error) => {
-        const after = this.engine.store.get(uid);
-        this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'error' });
-        this.log({ event: 'recover-failed', uid, reason, attempt: after?.recover_failures, next_try: after?.retry_ms ? new Date(after.retry_ms).toISOString() : null, error: e.message });
-      },
-    ).finally(() => {
-      this.metrics.observe('chaosmetad_recover_duration_seconds', 'Time to recover an experiment', {}, Number(process.hrtime.bigint() - started) / 1e9);
-      this.inflight.delete(uid);
-    });
+    const p = this.engine
+      .recover(uid, reason)
+      .then(
+        (r) => {
+          this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'ok' });
+          this.log({ event: 'recovered', uid, reason, message: r.message });
+        },
+        (e: Error) => {
+          const after = this.engine.store.get(uid);
+          this.metrics.inc('chaosmetad_recovers_total', 'Recovers by reason and result', { reason, result: 'error' });
+          this.log({
+            event: 'recover-failed',
+            uid,
+            reason,
+            attempt: after?.recover_failures,
+            next_try: after?.retry_ms ? new Date(after.retry_ms).toISOString() : null,
+            error: e.message,
+          });
+        },
+      )
+      .finally(() => {
+        this.metrics.observe(
+          'chaosmetad_recover_duration_seconds',
+          'Time to recover an experiment',
+          {},
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+        this.inflight.delete(uid);
+      });
     this.inflight.set(uid, p);
   }
 
-  /** Start the schedules that are due; returns the next fire time. A run overlapping its live predecessor is skipped. */
+  /** Start the schedules that are due; returns the next fire time. A run overlapping a live predecessor is skipped. */
   private fireSchedules(now: number): number {
     const store = this.engine.store;
     let next = Infinity;
     for (const s of store.schedules()) {
       if (s.next_ms === null) continue;
-      if (s.next_ms > now) { next = Math.min(next, s.next_ms); continue; }
+      if (s.next_ms > now) {
+        next = Math.min(next, s.next_ms);
+        continue;
+      }
       const following = nextRun(s.cron, now);
       next = Math.min(next, following);
       const last = s.last_uid ? store.get(s.last_uid) : undefined;
       if (last && (last.status === 'created' || last.status === 'success')) {
         store.updateSchedule(s.id, { next_ms: following, skips: s.skips + 1 });
         this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'skipped' });
-        this.log({ event: 'schedule-skip', id: s.id, reason: `the previous run ${last.uid} is still live (status ${last.status})` });
+        this.log({
+          event: 'schedule-skip',
+          id: s.id,
+          reason: `the previous run ${last.uid} is still live (status ${last.status})`,
+        });
         continue;
       }
       const uid = `${s.id}-${s.runs + 1}`;
@@ -127,19 +172,45 @@ export class Daemon {
       store.updateSchedule(s.id, { next_ms: following, runs: s.runs + 1, last_uid: uid, last_ms: now });
       this.log({ event: 'schedule-run', id: s.id, uid });
       const started = process.hrtime.bigint();
-      this.engine.inject({ target: s.target, fault: s.fault, args: JSON.parse(s.args), uid, timeout: s.duration, creator: s.creator, scheduleId: s.id }).then(
-        () => {
-          this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'started' });
-          this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', { target: s.target, fault: s.fault, result: 'ok' });
-          if (s.last_error) store.updateSchedule(s.id, { last_error: '' });
-        },
-        (e: Error) => {
-          this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'error' });
-          this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', { target: s.target, fault: s.fault, result: 'error' });
-          store.updateSchedule(s.id, { last_error: e.message.slice(0, 1000) });
-          this.log({ event: 'schedule-run-failed', id: s.id, uid, error: e.message });
-        },
-      ).finally(() => this.metrics.observe('chaosmetad_inject_duration_seconds', 'Time to inject an experiment', {}, Number(process.hrtime.bigint() - started) / 1e9));
+      this.engine
+        .inject({
+          target: s.target,
+          fault: s.fault,
+          args: JSON.parse(s.args),
+          uid,
+          timeout: s.duration,
+          creator: s.creator,
+          scheduleId: s.id,
+        })
+        .then(
+          () => {
+            this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'started' });
+            this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', {
+              target: s.target,
+              fault: s.fault,
+              result: 'ok',
+            });
+            if (s.last_error) store.updateSchedule(s.id, { last_error: '' });
+          },
+          (e: Error) => {
+            this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'error' });
+            this.metrics.inc('chaosmetad_injects_total', 'Injects by target, fault and result', {
+              target: s.target,
+              fault: s.fault,
+              result: 'error',
+            });
+            store.updateSchedule(s.id, { last_error: e.message.slice(0, 1000) });
+            this.log({ event: 'schedule-run-failed', id: s.id, uid, error: e.message });
+          },
+        )
+        .finally(() =>
+          this.metrics.observe(
+            'chaosmetad_inject_duration_seconds',
+            'Time to inject an experiment',
+            {},
+            Number(process.hrtime.bigint() - started) / 1e9,
+          ),
+        );
     }
     return next;
   }

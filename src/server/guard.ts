@@ -34,7 +34,11 @@ export function daemonToken(dataDir: string): { token: string; file: string; cre
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const token = crypto.randomBytes(24).toString('base64url');
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  const fd = fs.openSync(
+    file,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     fs.writeSync(fd, token + '\n');
     fs.fsyncSync(fd);
@@ -58,15 +62,19 @@ export function readSecretFile(file: string, what: string): string {
     const st = fs.fstatSync(fd);
     const me = process.getuid?.() ?? 0;
     if (!st.isFile()) throw badArgs(`${what} ${file} is not a regular file`);
-    if (st.uid !== me) throw badArgs(`${what} ${file} is owned by uid ${st.uid}, not by this user (uid ${me}); refusing it`);
-    if (st.mode & 0o077) throw badArgs(`${what} ${file} has mode ${(st.mode & 0o777).toString(8)}: other users can read or change it; chmod 600 it`);
+    if (st.uid !== me)
+      throw badArgs(`${what} ${file} is owned by uid ${st.uid}, not by this user (uid ${me}); refusing it`);
+    if (st.mode & 0o077)
+      throw badArgs(
+        `${what} ${file} has mode ${(st.mode & 0o777).toString(8)}: other users can read or change it; chmod 600 it`,
+      );
     return fs.readFileSync(fd, 'utf8').trim();
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** The names a Host header may carry for a TCP listener on `addr`: the address, loopback names, local ones, --allow-host. */
+/** Names a Host header may carry of a TCP listener on `addr`: the address, loopback and local names, --allow-host. */
 export function allowedHosts(addr: string, extra: string[]): Set<string> {
   const out = new Set<string>();
   const add = (h: string) => out.add(h.replace(/^\[|\]$/g, '').toLowerCase());
@@ -98,33 +106,57 @@ export interface GuardOptions {
   origins: Set<string>;
 }
 
-export interface Refusal { status: number; message: string }
+export interface Refusal {
+  status: number;
+  message: string;
+}
 
 /** Why this request may not proceed, or undefined when it may. */
 export function refuse(req: http.IncomingMessage, path: string, g: GuardOptions): Refusal | undefined {
   if (g.hosts) {
     const h = hostOf(req.headers.host);
     if (!h || !g.hosts.has(h)) {
-      return { status: 403, message: `Host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))} is not an address of this daemon (a DNS-rebinding page?); start it with --allow-host NAME to accept that name` };
+      return {
+        status: 403,
+        message: `Host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))} is not an address of this daemon (a DNS-rebinding page?); start it with --allow-host NAME to accept that name`,
+      };
     }
   }
   const origin = req.headers.origin;
   if (origin !== undefined && !g.origins.has(String(origin).toLowerCase())) {
-    return { status: 403, message: `requests from web pages (Origin ${JSON.stringify(String(origin).slice(0, 100))}) are refused; start the daemon with --allow-origin ORIGIN to allow one` };
+    return {
+      status: 403,
+      message: `requests from web pages (Origin ${JSON.stringify(String(origin).slice(0, 100))}) are refused; start the daemon with --allow-origin ORIGIN to allow one`,
+    };
   }
   if (g.tokenHash && path !== '/healthz') {
     const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
     const got = m ? crypto.createHash('sha256').update(m[1]).digest() : undefined;
-    if (!got || !crypto.timingSafeEqual(got, g.tokenHash)) return { status: 401, message: 'missing or wrong bearer token' };
+    if (!got || !crypto.timingSafeEqual(got, g.tokenHash))
+      return { status: 401, message: 'missing or wrong bearer token' };
   }
   if (req.method === 'POST') {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json') return { status: 415, message: `POST bodies must be sent with Content-Type: application/json, got ${JSON.stringify(type.slice(0, 100))}` };
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
+    if (type !== 'application/json')
+      return {
+        status: 415,
+        message: `POST bodies must be sent with Content-Type: application/json, got ${JSON.stringify(type.slice(0, 100))}`,
+      };
   }
   return undefined;
 }
 
 /** Does an inject's args ask for a recover command (any spelling of recover_cmd / recover_shell, set)? */
 export function asksRecoverCmd(args: Record<string, unknown>): boolean {
-  return Object.entries(args).some(([k, v]) => /^recover(cmd|shell)$/.test(k.replace(/[-_]/g, '').toLowerCase()) && v !== undefined && v !== null && v !== '' && v !== false);
+  return Object.entries(args).some(
+    ([k, v]) =>
+      /^recover(cmd|shell)$/.test(k.replace(/[-_]/g, '').toLowerCase()) &&
+      v !== undefined &&
+      v !== null &&
+      v !== '' &&
+      v !== false,
+  );
 }

@@ -31,7 +31,11 @@ export interface ServerOptions {
 export type Route = (body: Body) => unknown;
 
 /** Every route, by "METHOD path", each a decoded call of the engine API. The OpenAPI document lists exactly these. */
-export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false }): Record<string, Route> {
+export function routes(
+  api: ChaosApi,
+  metrics: Metrics,
+  opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false },
+): Record<string, Route> {
   const timed = async <T>(name: string, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint();
     const help = `${name[0].toUpperCase()}${name.slice(1)}s by result`;
@@ -43,7 +47,12 @@ export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd:
       metrics.inc(`chaosmetad_${name}s_total`, help, { ...labels, result: 'error' });
       throw e;
     } finally {
-      metrics.observe(`chaosmetad_${name}_duration_seconds`, `Time to ${name} an experiment`, {}, Number(process.hrtime.bigint() - t0) / 1e9);
+      metrics.observe(
+        `chaosmetad_${name}_duration_seconds`,
+        `Time to ${name} an experiment`,
+        {},
+        Number(process.hrtime.bigint() - t0) / 1e9,
+      );
     }
   };
   return {
@@ -52,7 +61,9 @@ export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd:
     'POST /v1/experiment/inject': async (body) => {
       const req = decodeInject(body);
       if (!opts.allowRecoverCmd && asksRecoverCmd(req.args)) {
-        throw badArgs('recover_cmd / recover_shell over HTTP would run a command as root on this host: refused (start the daemon with --allow-recover-cmd to allow it; that makes every token holder root)');
+        throw badArgs(
+          'recover_cmd / recover_shell over HTTP would run a command as root on this host: refused (start the daemon with --allow-recover-cmd to allow it; that makes every token holder root)',
+        );
       }
       if (req.schedule !== undefined || req.dryRun) return api.inject(req);
       return timed('inject', { target: req.target, fault: req.fault }, () => api.inject(req));
@@ -65,7 +76,9 @@ export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd:
       const failed = results.filter((r) => !r.ok);
       if (failed.length) {
         const why = failed.map((f) => `${f.uid}: ${f.message}`).join('; ');
-        throw new ChaosError(ExitCode.Recover, `${failed.length} of ${results.length} recover(s) failed: ${why}`, { results });
+        throw new ChaosError(ExitCode.Recover, `${failed.length} of ${results.length} recover(s) failed: ${why}`, {
+          results,
+        });
       }
       return { results };
     },
@@ -82,8 +95,18 @@ export function routes(api: ChaosApi, metrics: Metrics, opts: { allowRecoverCmd:
   };
 }
 
-export function createServer(api: ChaosApi, opts: ServerOptions, log: (e: Record<string, unknown>) => void, metrics: Metrics, gauges: () => Parameters<Metrics['render']>[0]): http.Server {
-  const guard = { tokenHash: opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined, hosts: opts.hosts, origins: opts.origins };
+export function createServer(
+  api: ChaosApi,
+  opts: ServerOptions,
+  log: (e: Record<string, unknown>) => void,
+  metrics: Metrics,
+  gauges: () => Parameters<Metrics['render']>[0],
+): http.Server {
+  const guard = {
+    tokenHash: opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined,
+    hosts: opts.hosts,
+    origins: opts.origins,
+  };
   const table = routes(api, metrics, opts);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const started = process.hrtime.bigint();
@@ -94,9 +117,20 @@ export function createServer(api: ChaosApi, opts: ServerOptions, log: (e: Record
     const finish = (status: number, code: number, message: string) => {
       const secs = Number(process.hrtime.bigint() - started) / 1e9;
       const route = known ? path : 'other';
-      metrics.inc('chaosmetad_http_requests_total', 'HTTP requests by route and reply code', { route, code: String(code) });
+      metrics.inc('chaosmetad_http_requests_total', 'HTTP requests by route and reply code', {
+        route,
+        code: String(code),
+      });
       metrics.observe('chaosmetad_http_request_duration_seconds', 'HTTP request latency', { route }, secs);
-      log({ trace_id: traceId, method: req.method, path: path.slice(0, 200), status, code, ms: Math.round(secs * 1e4) / 10, ...(code ? { error: message } : {}) });
+      log({
+        trace_id: traceId,
+        method: req.method,
+        path: path.slice(0, 200),
+        status,
+        code,
+        ms: Math.round(secs * 1e4) / 10,
+        ...(code ? { error: message } : {}),
+      });
     };
     const reply = (status: number, code: number, message: string, data: unknown) => {
       const text = JSON.stringify({ code, message, trace_id: traceId, data });
@@ -114,7 +148,11 @@ export function createServer(api: ChaosApi, opts: ServerOptions, log: (e: Record
     if (key === 'GET /metrics' || key === 'GET /openapi.json') {
       req.resume();
       let text: string;
-      try { text = key === 'GET /metrics' ? metrics.render(gauges()) : JSON.stringify(OPENAPI); } catch (e) { return reply(500, ExitCode.Store, (e as Error).message, null); }
+      try {
+        text = key === 'GET /metrics' ? metrics.render(gauges()) : JSON.stringify(OPENAPI);
+      } catch (e) {
+        return reply(500, ExitCode.Store, (e as Error).message, null);
+      }
       res.writeHead(200, { 'content-type': key === 'GET /metrics' ? 'text/plain; version=0.0.4' : 'application/json' });
       res.end(text);
       return finish(200, 0, 'success');
@@ -136,31 +174,44 @@ export function createServer(api: ChaosApi, opts: ServerOptions, log: (e: Record
       }
       chunks.push(c);
     });
-    req.on('end', () => void (async () => {
-      if (tooBig) return;
-      let body: Body = {};
-      try {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (text.trim()) {
-          const parsed = JSON.parse(text);
-          if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badArgs('the body must be a JSON object');
-          body = parsed;
-        }
-        if (typeof body.trace_id === 'string' && body.trace_id) traceId = body.trace_id.slice(0, 128);
-        const fn = table[key];
-        if (!fn) throw new ChaosError(ExitCode.BadArgs, `no route ${String(req.method).slice(0, 10)} ${path.slice(0, 200)}`);
-        const data = await fn(body);
-        reply(200, 0, 'success', data);
-      } catch (e) {
-        const err = e instanceof SyntaxError ? badArgs(`the body is not valid JSON: ${e.message}`) : asChaosError(e);
-        reply(200, err.code, err.message, err.data ?? null);
-      }
-    })());
+    req.on(
+      'end',
+      () =>
+        void (async () => {
+          if (tooBig) return;
+          let body: Body = {};
+          try {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (text.trim()) {
+              const parsed = JSON.parse(text);
+              if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+                throw badArgs('the body must be a JSON object');
+              body = parsed;
+            }
+            if (typeof body.trace_id === 'string' && body.trace_id) traceId = body.trace_id.slice(0, 128);
+            const fn = table[key];
+            if (!fn)
+              throw new ChaosError(
+                ExitCode.BadArgs,
+                `no route ${String(req.method).slice(0, 10)} ${path.slice(0, 200)}`,
+              );
+            const data = await fn(body);
+            reply(200, 0, 'success', data);
+          } catch (e) {
+            const err =
+              e instanceof SyntaxError ? badArgs(`the body is not valid JSON: ${e.message}`) : asChaosError(e);
+            reply(200, err.code, err.message, err.data ?? null);
+          }
+        })(),
+    );
   };
   // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
   /* eslint-disable @typescript-eslint/no-require-imports */
   const server: http.Server = opts.tls
-    ? (require('node:https') as typeof import('node:https')).createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+    ? (require('node:https') as typeof import('node:https')).createServer(
+        { cert: opts.tls.cert, key: opts.tls.key },
+        handler,
+      )
     : (require('node:http') as typeof import('node:http')).createServer(handler);
   /* eslint-enable @typescript-eslint/no-require-imports */
   server.requestTimeout = 60_000;

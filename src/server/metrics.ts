@@ -9,7 +9,12 @@ const fmt = (l: Labels) => {
   return parts.length ? `{${parts.join(',')}}` : '';
 };
 
-interface Hist { labels: Labels; counts: number[]; sum: number; count: number }
+interface Hist {
+  labels: Labels;
+  counts: number[];
+  sum: number;
+  count: number;
+}
 
 export class Metrics {
   private counters = new Map<string, { help: string; values: Map<string, { labels: Labels; v: number }> }>();

@@ -60,11 +60,25 @@ export interface ScheduleRow {
 }
 
 export type StepState = 'pending' | 'done' | 'undone';
-export interface StepRow { id: number; uid: string; kind: string; data: string; state: StepState; created_ms: number }
+export interface StepRow {
+  id: number;
+  uid: string;
+  kind: string;
+  data: string;
+  state: StepState;
+  created_ms: number;
+}
 
 export interface QueryFilter {
-  uid?: string; status?: string; target?: string; fault?: string; creator?: string;
-  containerId?: string; containerRuntime?: string; offset?: number; limit?: number;
+  uid?: string;
+  status?: string;
+  target?: string;
+  fault?: string;
+  creator?: string;
+  containerId?: string;
+  containerRuntime?: string;
+  offset?: number;
+  limit?: number;
 }
 
 const MIGRATIONS: string[] = [
@@ -135,7 +149,8 @@ export function checkPrivateDir(dir: string, what: string): void {
   if (st.isSymbolicLink()) {
     // a link of root's own making (e.g. /var/lib/chaosmetad -> /data/chaosmetad) is fine when its target is private
     const target = fs.statSync(dir);
-    if (st.uid !== me || !target.isDirectory()) throw storeError(`the ${what} ${dir} is a symbolic link owned by uid ${st.uid}; refusing it`);
+    if (st.uid !== me || !target.isDirectory())
+      throw storeError(`the ${what} ${dir} is a symbolic link owned by uid ${st.uid}; refusing it`);
     return checkOwned(dir, target, what, me);
   }
   if (!st.isDirectory()) throw storeError(`the ${what} ${dir} is not a directory`);
@@ -143,19 +158,31 @@ export function checkPrivateDir(dir: string, what: string): void {
 }
 
 function checkOwned(dir: string, st: fs.Stats, what: string, me: number): void {
-  if (st.uid !== me) throw storeError(`the ${what} ${dir} is owned by uid ${st.uid}, not by this user (uid ${me}): refusing it (chown it, or choose another with --data-dir / CHAOSMETAD_DATA_DIR)`);
-  if (st.mode & 0o022) throw storeError(`the ${what} ${dir} is writable by other users (mode ${(st.mode & 0o7777).toString(8)}): refusing it (chmod 700 it)`);
+  if (st.uid !== me)
+    throw storeError(
+      `the ${what} ${dir} is owned by uid ${st.uid}, not by this user (uid ${me}): refusing it (chown it, or choose another with --data-dir / CHAOSMETAD_DATA_DIR)`,
+    );
+  if (st.mode & 0o022)
+    throw storeError(
+      `the ${what} ${dir} is writable by other users (mode ${(st.mode & 0o7777).toString(8)}): refusing it (chmod 700 it)`,
+    );
 }
 
 export class Store {
   readonly db: Database.Database;
 
   /** `nativeBinding`: better-sqlite3's addon when it is not where the package looks (the single executable) */
-  constructor(readonly dataDir: string = defaultDataDir(), opts: { nativeBinding?: object } = {}) {
+  constructor(
+    readonly dataDir: string = defaultDataDir(),
+    opts: { nativeBinding?: object } = {},
+  ) {
     checkPrivateDir(dataDir, 'data dir');
     try {
       const nativeBinding = opts.nativeBinding;
-      this.db = new Database(path.join(dataDir, 'chaosmetad.db'), nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {});
+      this.db = new Database(
+        path.join(dataDir, 'chaosmetad.db'),
+        nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {},
+      );
       this.db.pragma('busy_timeout = 30000');
       this.db.pragma('journal_mode = WAL');
       // FULL: a journal step is on disk before the host change it announces (a power cut must not lose it)
@@ -169,15 +196,19 @@ export class Store {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version >= MIGRATIONS.length) return;
-    this.db.transaction(() => {
-      // re-read inside the write lock: another process may have migrated meanwhile
-      const v = this.db.pragma('user_version', { simple: true }) as number;
-      for (let i = v; i < MIGRATIONS.length; i++) this.db.exec(MIGRATIONS[i]);
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        // re-read inside the write lock: another process may have migrated meanwhile
+        const v = this.db.pragma('user_version', { simple: true }) as number;
+        for (let i = v; i < MIGRATIONS.length; i++) this.db.exec(MIGRATIONS[i]);
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
 
-  close(): void { this.db.close(); }
+  close(): void {
+    this.db.close();
+  }
 
   private readonly stmts = new Map<string, Database.Statement>();
   /** Prepared statements are cached: preparing costs more than running most of ours. */
@@ -196,7 +227,8 @@ export class Store {
       return this.db.transaction(fn).immediate();
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_')) throw storeError(`experiment store: ${(e as Error).message}`);
+      if (typeof code === 'string' && code.startsWith('SQLITE_'))
+        throw storeError(`experiment store: ${(e as Error).message}`);
       throw e;
     }
   }
@@ -220,13 +252,19 @@ export class Store {
   update(uid: string, patch: Partial<ExperimentRow>): void {
     const now = Date.now();
     const p = { ...patch, update_ms: now, update_time: formatTime(now) };
-    const sets = Object.keys(p).map((k) => `${k} = @${k}`).join(', ');
+    const sets = Object.keys(p)
+      .map((k) => `${k} = @${k}`)
+      .join(', ');
     this.sql(`UPDATE experiments SET ${sets} WHERE uid = @uid__`).run({ ...p, uid__: uid });
   }
 
   addStep(uid: string, kind: string, data: unknown): number {
-    const r = this.sql(`INSERT INTO steps (uid, kind, data, state, created_ms) VALUES (?, ?, ?, 'pending', ?)`)
-      .run(uid, kind, JSON.stringify(data ?? {}), Date.now());
+    const r = this.sql(`INSERT INTO steps (uid, kind, data, state, created_ms) VALUES (?, ?, ?, 'pending', ?)`).run(
+      uid,
+      kind,
+      JSON.stringify(data ?? {}),
+      Date.now(),
+    );
     return Number(r.lastInsertRowid);
   }
 
@@ -242,9 +280,19 @@ export class Store {
   private where(f: QueryFilter): [string, unknown[]] {
     const conds: string[] = [];
     const vals: unknown[] = [];
-    const eq = (col: string, v: string | undefined) => { if (v) { conds.push(`${col} = ?`); vals.push(v); } };
-    eq('uid', f.uid); eq('status', f.status); eq('target', f.target); eq('fault', f.fault); eq('creator', f.creator);
-    eq('container_id', f.containerId); eq('container_runtime', f.containerRuntime);
+    const eq = (col: string, v: string | undefined) => {
+      if (v) {
+        conds.push(`${col} = ?`);
+        vals.push(v);
+      }
+    };
+    eq('uid', f.uid);
+    eq('status', f.status);
+    eq('target', f.target);
+    eq('fault', f.fault);
+    eq('creator', f.creator);
+    eq('container_id', f.containerId);
+    eq('container_runtime', f.containerRuntime);
     return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
   }
 
@@ -254,8 +302,9 @@ export class Store {
     const total = (this.sql(`SELECT COUNT(*) n FROM experiments ${where}`).get(...vals) as { n: number }).n;
     const limit = f.limit === undefined ? 10 : f.limit;
     const cols = columns ? columns.filter((c) => /^[a-z_]+$/.test(c)).join(', ') : '*';
-    const rows = this.sql(`SELECT ${cols} FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`)
-      .all(...vals, limit <= 0 ? -1 : limit, f.offset ?? 0) as ExperimentRow[];
+    const rows = this.sql(
+      `SELECT ${cols} FROM experiments ${where} ORDER BY create_ms DESC, rowid DESC LIMIT ? OFFSET ?`,
+    ).all(...vals, limit <= 0 ? -1 : limit, f.offset ?? 0) as ExperimentRow[];
     return { rows, total };
   }
 
@@ -263,9 +312,17 @@ export class Store {
   unfinished(f: { target?: string; fault?: string } = {}): ExperimentRow[] {
     const conds = [`(${LIVE} OR ${UNDO_LEFT})`];
     const vals: unknown[] = [];
-    if (f.target) { conds.push('target = ?'); vals.push(f.target); }
-    if (f.fault) { conds.push('fault = ?'); vals.push(f.fault); }
-    return this.sql(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(...vals) as ExperimentRow[];
+    if (f.target) {
+      conds.push('target = ?');
+      vals.push(f.target);
+    }
+    if (f.fault) {
+      conds.push('fault = ?');
+      vals.push(f.fault);
+    }
+    return this.sql(`SELECT * FROM experiments WHERE ${conds.join(' AND ')} ORDER BY create_ms`).all(
+      ...vals,
+    ) as ExperimentRow[];
   }
 
   /** Does this experiment's journal hold a step not yet undone (host changes still to put back)? */
@@ -278,35 +335,45 @@ export class Store {
    * (an inject that failed and whose undo failed too) with host changes left to undo.
    */
   expired(now = Date.now()): ExperimentRow[] {
-    return this.sql(`SELECT * FROM experiments WHERE (${LIVE} OR ${UNDO_LEFT}) AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`)
-      .all(now, now) as ExperimentRow[];
+    return this.sql(
+      `SELECT * FROM experiments WHERE (${LIVE} OR ${UNDO_LEFT}) AND (deadline <= ? OR lease_until <= ?) ORDER BY create_ms`,
+    ).all(now, now) as ExperimentRow[];
   }
 
   /** The earliest deadline or lease expiry among live experiments (epoch ms), or null. */
   nextDue(): number | null {
-    const r = this.sql(`SELECT MIN(deadline) d, (SELECT MIN(lease_until) FROM experiments WHERE ${LIVE}) l FROM experiments WHERE ${LIVE}`)
-      .get() as { d: number | null; l: number | null };
+    const r = this.sql(
+      `SELECT MIN(deadline) d, (SELECT MIN(lease_until) FROM experiments WHERE ${LIVE}) l FROM experiments WHERE ${LIVE}`,
+    ).get() as { d: number | null; l: number | null };
     const v = [r.d, r.l].filter((x): x is number => typeof x === 'number');
     return v.length ? Math.min(...v) : null;
   }
 
   /** Failed recovers of experiments not yet recovered, summed, and how many such experiments (for metrics). */
   recoverFailures(): { failures: number; experiments: number } {
-    const r = this.sql(`SELECT COALESCE(SUM(recover_failures), 0) f, COUNT(*) n FROM experiments WHERE recover_failures > 0 AND (${LIVE} OR ${UNDO_LEFT})`).get() as { f: number; n: number };
+    const r = this.sql(
+      `SELECT COALESCE(SUM(recover_failures), 0) f, COUNT(*) n FROM experiments WHERE recover_failures > 0 AND (${LIVE} OR ${UNDO_LEFT})`,
+    ).get() as { f: number; n: number };
     return { failures: r.f, experiments: r.n };
   }
 
   /** Experiments by status and target (for metrics). */
   counts(): Array<{ status: string; target: string; n: number }> {
-    return this.sql('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{ status: string; target: string; n: number }>;
+    return this.sql('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{
+      status: string;
+      target: string;
+      n: number;
+    }>;
   }
 
   // --- claims: one live experiment per host object -------------------------------------------------------------
 
   /** The live experiment holding a claim on key, if any (claims of ended experiments are stale). */
   claimHolder(key: string): string | undefined {
-    const r = this.sql(`SELECT c.uid FROM claims c JOIN experiments e ON e.uid = c.uid
-      WHERE c.key = ? AND (e.${LIVE} OR EXISTS (SELECT 1 FROM steps s WHERE s.uid = e.uid AND s.state != 'undone'))`).get(key) as { uid: string } | undefined;
+    const r = this.sql(
+      `SELECT c.uid FROM claims c JOIN experiments e ON e.uid = c.uid
+      WHERE c.key = ? AND (e.${LIVE} OR EXISTS (SELECT 1 FROM steps s WHERE s.uid = e.uid AND s.state != 'undone'))`,
+    ).get(key) as { uid: string } | undefined;
     return r?.uid;
   }
 
@@ -324,11 +391,20 @@ export class Store {
    * Become the store's daemon unless `alive(pid, start)` says the recorded one still runs; returns that one's pid
    * when it does. One IMMEDIATE transaction: of two daemons starting at once exactly one wins.
    */
-  claimDaemon(pid: number, start: number | undefined, alive: (pid: number, start: number | null) => boolean): number | undefined {
+  claimDaemon(
+    pid: number,
+    start: number | undefined,
+    alive: (pid: number, start: number | null) => boolean,
+  ): number | undefined {
     return this.tx(() => {
-      const cur = this.sql('SELECT pid, start FROM daemon WHERE id = 1').get() as { pid: number; start: number | null } | undefined;
+      const cur = this.sql('SELECT pid, start FROM daemon WHERE id = 1').get() as
+        { pid: number; start: number | null } | undefined;
       if (cur && cur.pid !== pid && alive(cur.pid, cur.start)) return cur.pid;
-      this.sql('INSERT OR REPLACE INTO daemon (id, pid, start, since_ms) VALUES (1, ?, ?, ?)').run(pid, start ?? null, Date.now());
+      this.sql('INSERT OR REPLACE INTO daemon (id, pid, start, since_ms) VALUES (1, ?, ?, ?)').run(
+        pid,
+        start ?? null,
+        Date.now(),
+      );
       return undefined;
     });
   }
@@ -356,7 +432,9 @@ export class Store {
   }
 
   updateSchedule(id: string, patch: Partial<ScheduleRow>): void {
-    const sets = Object.keys(patch).map((k) => `${k} = @${k}`).join(', ');
+    const sets = Object.keys(patch)
+      .map((k) => `${k} = @${k}`)
+      .join(', ');
     this.sql(`UPDATE schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
   }
 

@@ -12,16 +12,35 @@ export function splitArgv(line: string, flag: string): string[] {
   let q: '' | "'" | '"' = '';
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
-    if (q === "'") { if (c === "'") q = ''; else cur += c; continue; }
+    if (q === "'") {
+      if (c === "'") q = '';
+      else cur += c;
+      continue;
+    }
     if (q === '"') {
       if (c === '"') q = '';
       else if (c === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) cur += line[++i];
       else cur += c;
       continue;
     }
-    if (c === "'" || c === '"') { q = c; inWord = true; continue; }
-    if (c === '\\' && i + 1 < line.length) { cur += line[++i]; inWord = true; continue; }
-    if (/\s/.test(c)) { if (inWord) { out.push(cur); cur = ''; inWord = false; } continue; }
+    if (c === "'" || c === '"') {
+      q = c;
+      inWord = true;
+      continue;
+    }
+    if (c === '\\' && i + 1 < line.length) {
+      cur += line[++i];
+      inWord = true;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      if (inWord) {
+        out.push(cur);
+        cur = '';
+        inWord = false;
+      }
+      continue;
+    }
     cur += c;
     inWord = true;
   }

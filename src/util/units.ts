@@ -2,7 +2,7 @@ import { badArgs } from '../errors';
 
 /** Show a raw user value safely inside an error message (bounded, control characters escaped). */
 export function shown(raw: unknown): string {
-  let s = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? String(raw);
+  let s = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
   if (s.length > 60) s = s.slice(0, 60) + '…';
   return JSON.stringify(s);
 }
@@ -22,7 +22,17 @@ export function parseDuration(raw: unknown, flag: string, defaultUnit: keyof typ
   return value;
 }
 
-const SIZE_UNITS: Record<string, number> = { B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3, T: 1024 ** 4, TB: 1024 ** 4 };
+const SIZE_UNITS: Record<string, number> = {
+  B: 1,
+  K: 1024,
+  KB: 1024,
+  M: 1024 ** 2,
+  MB: 1024 ** 2,
+  G: 1024 ** 3,
+  GB: 1024 ** 3,
+  T: 1024 ** 4,
+  TB: 1024 ** 4,
+};
 
 /**
  * A byte count: `512`, `100KB`, `2GB` (binary units, as the original); a bare number takes `defaultUnit`. Strict
@@ -34,7 +44,9 @@ export function parseSize(raw: unknown, flag: string, defaultUnit = 'KB', strict
   const m = strict ? /^(\d+)(kb|mb|gb|tb)?$/i.exec(s) : /^(\d+)\s*([KMGT]?B?|[kmgt]b?)?$/i.exec(s);
   const unit = (m?.[2] || defaultUnit).toUpperCase();
   if (!m || !(unit in SIZE_UNITS)) {
-    throw badArgs(`--${flag} must be a size like 512KB, 100MB or 2GB (${strict ? 'units KB, MB, GB, TB in any case; ' : ''}bare numbers are ${defaultUnit}), got ${shown(raw)}`);
+    throw badArgs(
+      `--${flag} must be a size like 512KB, 100MB or 2GB (${strict ? 'units KB, MB, GB, TB in any case; ' : ''}bare numbers are ${defaultUnit}), got ${shown(raw)}`,
+    );
   }
   const bytes = Number(m[1]) * SIZE_UNITS[unit];
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw badArgs(`--${flag} must be a positive size, got ${shown(raw)}`);
@@ -59,6 +71,9 @@ export function parseCpuList(raw: unknown, flag: string): number[] {
 export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${Number.isInteger(n) ? n : n.toFixed(1)}${units[i]}`;
 }

@@ -19,8 +19,12 @@ function run(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      out += d;
+    });
     p.on('exit', (code) => resolve({ code: code ?? -1, out }));
   });
 }
@@ -43,19 +47,42 @@ test('20 CLI + 20 HTTP injects at once, then 40 recovers at once', async () => {
   const jobs: Array<Promise<R>> = [];
   for (let i = 0; i < 20; i++) {
     const uid = `conc-cli-${i}`;
-    const args = i % 2 === 0 ? ['file', 'chmod', '-p', shared(i), '-P', '600']
-      : i % 4 === 1 ? ['cpu', 'load', '-c', '1'] : ['file', 'add', '-p', path.join(files, `cli-${i}`), '-c', 'x'];
-    jobs.push(run(['inject', ...args, '--uid', uid]).then((r) => ({ who: 'cli', uid, obj: i % 2 === 0 ? shared(i) : undefined, code: r.code, msg: r.out })));
+    const args =
+      i % 2 === 0
+        ? ['file', 'chmod', '-p', shared(i), '-P', '600']
+        : i % 4 === 1
+          ? ['cpu', 'load', '-c', '1']
+          : ['file', 'add', '-p', path.join(files, `cli-${i}`), '-c', 'x'];
+    jobs.push(
+      run(['inject', ...args, '--uid', uid]).then((r) => ({
+        who: 'cli',
+        uid,
+        obj: i % 2 === 0 ? shared(i) : undefined,
+        code: r.code,
+        msg: r.out,
+      })),
+    );
   }
   for (let j = 0; j < 20; j++) {
     const uid = `conc-http-${j}`;
-    const body = j % 2 === 0
-      ? { target: 'file', fault: 'chmod', args: JSON.stringify({ path: shared(j + 2), permission: '640' }), uid }
-      : { target: 'file', fault: 'add', args: JSON.stringify({ path: path.join(files, `http-${j}`) }), uid };
-    jobs.push(call(port, 'POST', '/v1/experiment/inject', body).then((r) => ({ who: 'http', uid, obj: j % 2 === 0 ? shared(j + 2) : undefined, code: r.json.code, msg: r.json.message })));
+    const body =
+      j % 2 === 0
+        ? { target: 'file', fault: 'chmod', args: JSON.stringify({ path: shared(j + 2), permission: '640' }), uid }
+        : { target: 'file', fault: 'add', args: JSON.stringify({ path: path.join(files, `http-${j}`) }), uid };
+    jobs.push(
+      call(port, 'POST', '/v1/experiment/inject', body).then((r) => ({
+        who: 'http',
+        uid,
+        obj: j % 2 === 0 ? shared(j + 2) : undefined,
+        code: r.json.code,
+        msg: r.json.message,
+      })),
+    );
   }
   const results = await Promise.all(jobs);
-  const bad = results.filter((r) => !(r.code === 0 || (r.code === 1 && /already altered by live experiment/.test(r.msg))));
+  const bad = results.filter(
+    (r) => !(r.code === 0 || (r.code === 1 && /already altered by live experiment/.test(r.msg))),
+  );
   expect(bad).toEqual([]);
   expect(results.some((r) => /locked/i.test(r.msg))).toBe(false);
   // exactly one winner per shared file; everything else that did not contend won
@@ -74,9 +101,15 @@ test('20 CLI + 20 HTTP injects at once, then 40 recovers at once', async () => {
   expect(modes().every((m) => m === '600' || m === '640')).toBe(true);
 
   // recover them all at once: CLI for half, HTTP for the rest, and a `recover --all` racing both
-  const rjobs: Array<Promise<{ uid: string; code: number; msg: string }>> = winners.map((w, k) => (k % 2
-    ? run(['recover', w.uid]).then((r) => ({ uid: w.uid, code: r.code, msg: r.out }))
-    : call(port, 'POST', '/v1/experiment/recover', { uid: w.uid }).then((r) => ({ uid: w.uid, code: r.json.code, msg: r.json.message }))));
+  const rjobs: Array<Promise<{ uid: string; code: number; msg: string }>> = winners.map((w, k) =>
+    k % 2
+      ? run(['recover', w.uid]).then((r) => ({ uid: w.uid, code: r.code, msg: r.out }))
+      : call(port, 'POST', '/v1/experiment/recover', { uid: w.uid }).then((r) => ({
+          uid: w.uid,
+          code: r.json.code,
+          msg: r.json.message,
+        })),
+  );
   rjobs.push(run(['recover', '--all']).then((r) => ({ uid: '--all', code: r.code, msg: r.out })));
   const recs = await Promise.all(rjobs);
   expect(recs.filter((r) => r.code !== 0)).toEqual([]);
@@ -88,9 +121,19 @@ test('20 CLI + 20 HTTP injects at once, then 40 recovers at once', async () => {
 
 test('one uid injected 10 times at once (CLI and HTTP): one wins, the rest are refused, one record', async () => {
   const uid = 'conc-same-uid';
-  const jobs = Array.from({ length: 10 }, (_, i) => (i % 2
-    ? run(['inject', 'file', 'add', '-p', path.join(files, `same-${i}`), '--uid', uid]).then((r) => ({ code: r.code, msg: r.out }))
-    : call(port, 'POST', '/v1/experiment/inject', { target: 'file', fault: 'add', args: JSON.stringify({ path: path.join(files, `same-${i}`) }), uid }).then((r) => ({ code: r.json.code, msg: r.json.message }))));
+  const jobs = Array.from({ length: 10 }, (_, i) =>
+    i % 2
+      ? run(['inject', 'file', 'add', '-p', path.join(files, `same-${i}`), '--uid', uid]).then((r) => ({
+          code: r.code,
+          msg: r.out,
+        }))
+      : call(port, 'POST', '/v1/experiment/inject', {
+          target: 'file',
+          fault: 'add',
+          args: JSON.stringify({ path: path.join(files, `same-${i}`) }),
+          uid,
+        }).then((r) => ({ code: r.json.code, msg: r.json.message })),
+  );
   const results = await Promise.all(jobs);
   expect(results.filter((r) => r.code === 0).length).toBe(1);
   expect(results.filter((r) => r.code === 1 && /still live/.test(r.msg)).length).toBe(9);

@@ -6,7 +6,9 @@ import { cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, 
 jest.setTimeout(120_000);
 const dir = tmpDir('cpu');
 let before: string;
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
@@ -14,7 +16,19 @@ afterAll(async () => {
 
 test('cpu burn holds one core at the requested total utilisation, recover puts it back', async () => {
   const idle = await cpuPercent(1500);
-  const r = cli(dir, ['inject', 'cpu', 'burn', '--percent', '60', '--list', '1', '--timeout', '2m', '--uid', 'cpu-burn-60']);
+  const r = cli(dir, [
+    'inject',
+    'cpu',
+    'burn',
+    '--percent',
+    '60',
+    '--list',
+    '1',
+    '--timeout',
+    '2m',
+    '--uid',
+    'cpu-burn-60',
+  ]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/uid: cpu-burn-60$/m);
@@ -26,7 +40,13 @@ test('cpu burn holds one core at the requested total utilisation, recover puts i
 
   const q = queryJson(dir, ['--uid', 'cpu-burn-60']);
   expect(q.total).toBe(1);
-  expect(q.experiments[0]).toMatchObject({ uid: 'cpu-burn-60', target: 'cpu', fault: 'burn', status: 'success', timeout: '2m' });
+  expect(q.experiments[0]).toMatchObject({
+    uid: 'cpu-burn-60',
+    target: 'cpu',
+    fault: 'burn',
+    status: 'success',
+    timeout: '2m',
+  });
   expect(JSON.parse(q.experiments[0].args)).toEqual({ percent: 60, list: [1], count: 0 });
   const all = cli(dir, ['query', '--all']);
   expect(all.stdout).toMatch(/in-place/);
@@ -42,8 +62,13 @@ test('cpu burn holds one core at the requested total utilisation, recover puts i
 
 test('cpu burn adapts to other load on the core: the total stays at the target', async () => {
   // a fixed 30% duty cycle on core 0 from a second burn helper that we do NOT let adapt: 100% for 30% of each period
-  const load = spawn('taskset', ['-c', '0', process.execPath, '-e',
-    'for(;;){const t=Date.now();while(Date.now()-t<30){};const s=Date.now();while(Date.now()-s<70){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,70-(Date.now()-s))}}']);
+  const load = spawn('taskset', [
+    '-c',
+    '0',
+    process.execPath,
+    '-e',
+    'for(;;){const t=Date.now();while(Date.now()-t<30){};const s=Date.now();while(Date.now()-s<70){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,70-(Date.now()-s))}}',
+  ]);
   try {
     await sleep(1000);
     const other = (await cpuPercent(2000)).get(0)!;
@@ -66,7 +91,9 @@ test('cpu burn --count 0 burns every core; each helper is pinned to its own core
   const pids = taggedPids(uid);
   const cores = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)!.length;
   expect(pids).toHaveLength(cores);
-  const allowed = pids.map((p) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]).sort();
+  const allowed = pids
+    .map((p) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1])
+    .sort();
   expect(allowed).toEqual(Array.from({ length: cores }, (_, i) => String(i)).sort());
   await sleep(1500);
   const busy = await cpuPercent(3000);
@@ -77,7 +104,14 @@ test('cpu burn --count 0 burns every core; each helper is pinned to its own core
 
 test('cpu load adds runnable tasks (procs_running) and removes them at recover', async () => {
   const running = () => Number(/procs_running (\d+)/.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]);
-  const sample = async () => { let s = 0; for (let i = 0; i < 20; i++) { s += running(); await sleep(50); } return s / 20; };
+  const sample = async () => {
+    let s = 0;
+    for (let i = 0; i < 20; i++) {
+      s += running();
+      await sleep(50);
+    }
+    return s / 20;
+  };
   const base = await sample();
   const uid = uidOf(cli(dir, ['inject', 'cpu', 'load', '--count', '6', '-t', '1m']));
   const [pid] = taggedPids(uid).filter((p) => fs.readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('chaosmeta_load'));

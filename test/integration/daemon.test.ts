@@ -6,16 +6,35 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, hostSettles, hostState, killAndWait, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor, watcherPids, ROOT } from '../helpers';
+import {
+  cli,
+  hostSettles,
+  hostState,
+  killAndWait,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+  waitFor,
+  watcherPids,
+  ROOT,
+} from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(120_000);
 const files = tmpDir('daemon-files');
 let before: string;
 const dirs: string[] = [];
-const dataDir = () => { const d = tmpDir('daemon'); dirs.push(d); return d; };
+const dataDir = () => {
+  const d = tmpDir('daemon');
+  dirs.push(d);
+  return d;
+};
 
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterEach(stopDaemons);
 afterAll(async () => {
   for (const d of dirs) cli(d, ['recover', '--all']);
@@ -45,14 +64,21 @@ test('a CLI-injected experiment is recovered by the daemon at its deadline (watc
   const gone = await whenTrue(() => !fs.existsSync(f), 10_000);
   expect(gone).not.toBeNull();
   expect(gone! - t0).toBeGreaterThanOrEqual(3000);
-  expect(gone! - (t0 + 3000)).toBeLessThan(1500); // inject itself took part of the interval; the deadline is stored absolute
+  // inject itself took part of the interval; the deadline is stored absolute
+  expect(gone! - (t0 + 3000)).toBeLessThan(1500);
   expect(statusOf(dir, uid)).toBe('destroyed');
 });
 
 test('SIGTERM with an experiment live: exit 0, fault left in place; the restarted daemon re-arms it and recovers it ≤ 1 s after its deadline', async () => {
   const dir = dataDir();
   const d1 = await startDaemon(dir);
-  const inj = await call(d1.port, 'POST', '/v1/experiment/inject', { target: 'cpu', fault: 'burn', args: '{"percent":30,"list":"1"}', timeout: '6s', uid: 'rearm-burn-1' });
+  const inj = await call(d1.port, 'POST', '/v1/experiment/inject', {
+    target: 'cpu',
+    fault: 'burn',
+    args: '{"percent":30,"list":"1"}',
+    timeout: '6s',
+    uid: 'rearm-burn-1',
+  });
   expect(inj.json.code).toBe(0);
   const deadline = Date.now() + 6000;
   await killAndWait(watcherPids('rearm-burn-1'));
@@ -64,7 +90,9 @@ test('SIGTERM with an experiment live: exit 0, fault left in place; the restarte
   expect(taggedPids('rearm-burn-1')).toEqual(helpers);
   expect(statusOf(dir, 'rearm-burn-1')).toBe('success');
   const d2 = await startDaemon(dir);
-  expect(await waitFor(() => /"event":"rearm","uid":"rearm-burn-1","effect":"in-place"/.test(d2.logs()), 3000)).toBe(true);
+  expect(await waitFor(() => /"event":"rearm","uid":"rearm-burn-1","effect":"in-place"/.test(d2.logs()), 3000)).toBe(
+    true,
+  );
   const gone = await whenTrue(() => taggedPids('rearm-burn-1').length === 0, 12_000);
   expect(gone).not.toBeNull();
   expect(gone! - deadline).toBeLessThanOrEqual(1000);
@@ -83,7 +111,12 @@ test('an experiment whose deadline passed while the daemon was down is recovered
   const started = Date.now();
   expect(await whenTrue(() => !fs.existsSync(f), 5000)).not.toBeNull();
   expect(Date.now() - started).toBeLessThan(1500);
-  expect(await waitFor(() => new RegExp(`"event":"recovered","uid":"${uid}","reason":"expired-at-start"`).test(d.logs()), 3000)).toBe(true);
+  expect(
+    await waitFor(
+      () => new RegExp(`"event":"recovered","uid":"${uid}","reason":"expired-at-start"`).test(d.logs()),
+      3000,
+    ),
+  ).toBe(true);
 });
 
 test('a live experiment whose helpers vanished (reboot) is recovered at start and query says so', async () => {
@@ -101,7 +134,13 @@ test('lease: renewed it stays; not renewed it is recovered by the daemon ≤ 1 s
   const dir = dataDir();
   const d = await startDaemon(dir);
   const f = path.join(files, 'leased');
-  const inj = await call(d.port, 'POST', '/v1/experiment/inject', { target: 'file', fault: 'add', args: JSON.stringify({ path: f, content: 'lease' }), lease: '2s', uid: 'lease-file-1' });
+  const inj = await call(d.port, 'POST', '/v1/experiment/inject', {
+    target: 'file',
+    fault: 'add',
+    args: JSON.stringify({ path: f, content: 'lease' }),
+    lease: '2s',
+    uid: 'lease-file-1',
+  });
   expect(inj.json.code).toBe(0);
   await killAndWait(watcherPids('lease-file-1'));
   for (let i = 0; i < 3; i++) {
@@ -115,7 +154,9 @@ test('lease: renewed it stays; not renewed it is recovered by the daemon ≤ 1 s
   expect(gone).not.toBeNull();
   expect(gone! - lastRenew).toBeGreaterThanOrEqual(1900);
   expect(gone! - (lastRenew + 2000)).toBeLessThanOrEqual(1000);
-  expect(await waitFor(() => /"event":"recovered","uid":"lease-file-1","reason":"lease"/.test(d.logs()), 3000)).toBe(true);
+  expect(await waitFor(() => /"event":"recovered","uid":"lease-file-1","reason":"lease"/.test(d.logs()), 3000)).toBe(
+    true,
+  );
   expect(cli(dir, ['renew', 'lease-file-1']).code).toBe(1);
 });
 
@@ -135,7 +176,19 @@ test('a schedule fires, never overlaps its own live run, and survives a restart;
   const dir = dataDir();
   const f = path.join(files, 'scheduled');
   // every 2 s, each run lasting 3 s: every other firing would overlap and must be skipped
-  const reg = cli(dir, ['inject', 'file', 'add', '-p', f, '-c', 'sched', '--schedule', '*/2 * * * * *', '--duration', '3s']);
+  const reg = cli(dir, [
+    'inject',
+    'file',
+    'add',
+    '-p',
+    f,
+    '-c',
+    'sched',
+    '--schedule',
+    '*/2 * * * * *',
+    '--duration',
+    '3s',
+  ]);
   expect(reg.code).toBe(0);
   expect(reg.stderr).toMatch(/no chaosmetad server runs/);
   const id = /schedule (s-[a-z0-9]{8}) registered/.exec(reg.stdout)![1];
@@ -164,8 +217,12 @@ test('a schedule fires, never overlaps its own live run, and survives a restart;
   expect(await whenTrue(() => !fs.existsSync(f), 4000)).not.toBeNull();
   expect(cli(dir, ['schedule', 'remove', id]).code).toBe(1);
   // bad schedules: code 1, nothing stored
-  expect(cli(dir, ['inject', 'file', 'add', '-p', f, '--schedule', '61 * * * *', '--duration', '1m']).stderr).toMatch(/--schedule .*61/);
-  expect(cli(dir, ['inject', 'file', 'add', '-p', f, '--schedule', '* * * * *']).stderr).toMatch(/--duration is required/);
+  expect(cli(dir, ['inject', 'file', 'add', '-p', f, '--schedule', '61 * * * *', '--duration', '1m']).stderr).toMatch(
+    /--schedule .*61/,
+  );
+  expect(cli(dir, ['inject', 'file', 'add', '-p', f, '--schedule', '* * * * *']).stderr).toMatch(
+    /--duration is required/,
+  );
   expect(JSON.parse(cli(dir, ['query', '--schedules', '--json']).stdout).total).toBe(0);
 });
 
@@ -173,8 +230,20 @@ test('metrics count what happened; the OpenAPI document is served as in the repo
   const dir = dataDir();
   const d = await startDaemon(dir);
   const f = path.join(files, 'metrics');
-  expect((await call(d.port, 'POST', '/v1/experiment/inject', { target: 'file', fault: 'add', args: JSON.stringify({ path: f }), uid: 'metric-1' })).json.code).toBe(0);
-  expect((await call(d.port, 'POST', '/v1/experiment/inject', { target: 'cpu', fault: 'burn', args: '{"percent":0}' })).json.code).toBe(1);
+  expect(
+    (
+      await call(d.port, 'POST', '/v1/experiment/inject', {
+        target: 'file',
+        fault: 'add',
+        args: JSON.stringify({ path: f }),
+        uid: 'metric-1',
+      })
+    ).json.code,
+  ).toBe(0);
+  expect(
+    (await call(d.port, 'POST', '/v1/experiment/inject', { target: 'cpu', fault: 'burn', args: '{"percent":0}' })).json
+      .code,
+  ).toBe(1);
   expect((await call(d.port, 'POST', '/v1/experiment/recover', { uid: 'metric-1' })).json.code).toBe(0);
   const m = await call(d.port, 'GET', '/metrics');
   expect(m.status).toBe(200);
@@ -193,28 +262,79 @@ test('TLS with --cert/--key; --server client mode with a token', async () => {
   const dir = dataDir();
   const key = path.join(dir, 'tls.key');
   const crt = path.join(dir, 'tls.crt');
-  const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const ssl = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   if (ssl.status !== 0) throw new Error(`openssl failed (.ci/run installs it): ${ssl.stderr}`);
   const tokenFile = path.join(dir, 'token');
   fs.writeFileSync(tokenFile, 'client-mode-token\n', { mode: 0o600 });
   const d = await startDaemon(dir, ['--cert', crt, '--key', key, '--token-file', tokenFile]);
-  expect((await call(d.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer client-mode-token' }, true)).json.code).toBe(0);
+  expect(
+    (await call(d.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer client-mode-token' }, true)).json
+      .code,
+  ).toBe(0);
   await expect(call(d.port, 'GET', '/v1/version')).rejects.toThrow(); // plain HTTP to a TLS port
   const server = `https://127.0.0.1:${d.port}`;
   const env = { NODE_EXTRA_CA_CERTS: crt };
   const other = dataDir(); // the client's own store stays untouched
   const f = path.join(files, 'remote');
-  const inj = cli(other, ['inject', 'file', 'add', '-p', f, '-c', 'remote', '--uid', 'remote-1', '--server', server, '--token-file', tokenFile], { env });
+  const inj = cli(
+    other,
+    [
+      'inject',
+      'file',
+      'add',
+      '-p',
+      f,
+      '-c',
+      'remote',
+      '--uid',
+      'remote-1',
+      '--server',
+      server,
+      '--token-file',
+      tokenFile,
+    ],
+    { env },
+  );
   expect(inj.stdout).toMatch(/\[success\] inject file add success, uid: remote-1/);
   expect(fs.readFileSync(f, 'utf8')).toBe('remote');
   expect(queryJson(other).total).toBe(0);
-  expect(cli(other, ['query', '--server', server, '--token-file', tokenFile], { env }).stdout).toMatch(/remote-1\s+file\s+add\s+success/);
-  const q = JSON.parse(cli(other, ['query', '--format', 'json', '--server', server], { env: { ...env, CHAOSMETAD_TOKEN: 'client-mode-token' } }).stdout);
+  expect(cli(other, ['query', '--server', server, '--token-file', tokenFile], { env }).stdout).toMatch(
+    /remote-1\s+file\s+add\s+success/,
+  );
+  const q = JSON.parse(
+    cli(other, ['query', '--format', 'json', '--server', server], {
+      env: { ...env, CHAOSMETAD_TOKEN: 'client-mode-token' },
+    }).stdout,
+  );
   expect(q.experiments[0]).toMatchObject({ uid: 'remote-1', status: 'success' });
-  const wrong = cli(other, ['recover', 'remote-1', '--server', server], { env: { ...env, CHAOSMETAD_TOKEN: 'not-the-token' } });
+  const wrong = cli(other, ['recover', 'remote-1', '--server', server], {
+    env: { ...env, CHAOSMETAD_TOKEN: 'not-the-token' },
+  });
   expect(wrong.code).toBe(1);
   expect(wrong.stderr).toMatch(/refused the token/);
-  const bad = cli(other, ['inject', 'cpu', 'burn', '-p', '200', '--server', server, '--token-file', tokenFile], { env });
+  const bad = cli(other, ['inject', 'cpu', 'burn', '-p', '200', '--server', server, '--token-file', tokenFile], {
+    env,
+  });
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(/--percent must be an integer in 1\.\.100/);
   expect(cli(other, ['recover', 'remote-1', '--server', server, '--token-file', tokenFile], { env }).code).toBe(0);
@@ -233,7 +353,9 @@ test('one daemon per data dir, decided atomically: of five started at once exact
   const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() => startDaemon(race)));
   const won = results.filter((r) => r.status === 'fulfilled');
   expect(won.length).toBe(1);
-  for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/another chaosmetad server \(pid \d+\) already serves/);
+  for (const r of results)
+    if (r.status === 'rejected')
+      expect(String(r.reason)).toMatch(/another chaosmetad server \(pid \d+\) already serves/);
   await stopDaemons();
   // a daemon killed with SIGKILL leaves its claim: the next one takes the store over
   const k = await startDaemon(race);
@@ -247,16 +369,25 @@ test('SIGTERM finishes the request in flight, then exits 0', async () => {
   const d = await startDaemon(dir);
   // an inject that takes ~2 s: a stop that something keeps undoing (the fault then fails its check, exit 3)
   const victim = spawn('sleep', ['3610'], { stdio: 'ignore' });
-  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' });
+  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], {
+    stdio: 'ignore',
+  });
   try {
-    const pending = call(d.port, 'POST', '/v1/experiment/inject', { target: 'process', fault: 'stop', args: JSON.stringify({ pid: victim.pid }), uid: 'inflight-1' });
+    const pending = call(d.port, 'POST', '/v1/experiment/inject', {
+      target: 'process',
+      fault: 'stop',
+      args: JSON.stringify({ pid: victim.pid }),
+      uid: 'inflight-1',
+    });
     await sleep(700);
     d.proc.kill('SIGTERM');
     const r = await pending;
     expect(r.json).toMatchObject({ code: 3 });
     expect(r.json.message).toMatch(/not in place right after inject/);
     expect(await d.exited).toBe(0); // one SIGTERM: it finished the request, then exited by itself
-    expect(d.logs()).toMatch(/"event":"stopping".*\n.*"path":"\/v1\/experiment\/inject".*"code":3[\s\S]*"event":"stopped"/);
+    expect(d.logs()).toMatch(
+      /"event":"stopping".*\n.*"path":"\/v1\/experiment\/inject".*"code":3[\s\S]*"event":"stopped"/,
+    );
   } finally {
     continuer.kill('SIGKILL');
     victim.kill('SIGKILL');

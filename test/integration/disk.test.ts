@@ -54,8 +54,10 @@ test('disk fill --bytes adds that much; bad input changes nothing', () => {
   expect((before - s.bfree) * s.bsize).toBe(10 * 1024 * 1024);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   for (const [args, msg] of [
-    [['-d', mnt], /one of --percent or --bytes/], [['-d', '/no/such/dir', '-b', '1MB'], /is not a directory/],
-    [['-d', mnt, '-p', '101'], /--percent must be an integer in 1\.\.100/], [['-d', mnt, '-b', '1XB'], /--bytes must be a size/],
+    [['-d', mnt], /one of --percent or --bytes/],
+    [['-d', '/no/such/dir', '-b', '1MB'], /is not a directory/],
+    [['-d', mnt, '-p', '101'], /--percent must be an integer in 1\.\.100/],
+    [['-d', mnt, '-b', '1XB'], /--bytes must be a size/],
   ] as Array<[string[], RegExp]>) {
     const r = cli(dir, ['inject', 'disk', 'fill', ...args]);
     expect(r.code).toBe(1);
@@ -84,7 +86,7 @@ test('diskio burn writes with direct I/O until recover, then deletes its work fi
   expect(fs.readdirSync(work)).toEqual([]);
 });
 
-describe('diskio limit and hang throttle a process on this machine\'s disk (cgroup blkio or io.max)', () => {
+describe("diskio limit and hang throttle a process on this machine's disk (cgroup blkio or io.max)", () => {
   let victim: ChildProcess;
   const work = tmpDir('diskio-victim');
   beforeAll(async () => {
@@ -93,10 +95,15 @@ describe('diskio limit and hang throttle a process on this machine\'s disk (cgro
     fs.copyFileSync(HELPER, exe);
     fs.chmodSync(exe, 0o755);
     const varTmp = fs.mkdtempSync('/var/tmp/chaosmetad-test-');
-    victim = spawn(exe, ['diskio', `file=${varTmp}/f`, 'mode=write', 'block=1048576', 'size=67108864'], { cwd: varTmp, stdio: 'ignore' });
+    victim = spawn(exe, ['diskio', `file=${varTmp}/f`, 'mode=write', 'block=1048576', 'size=67108864'], {
+      cwd: varTmp,
+      stdio: 'ignore',
+    });
     await sleep(500);
   });
-  afterAll(() => { victim.kill('SIGKILL'); });
+  afterAll(() => {
+    victim.kill('SIGKILL');
+  });
 
   test('diskio limit --write-bytes holds throughput at the limit (±20 %); recover lifts it and moves it back', async () => {
     const pid = victim.pid!;
@@ -107,7 +114,9 @@ describe('diskio limit and hang throttle a process on this machine\'s disk (cgro
     const uid = uidOf(r);
     await sleep(500);
     const limited = await rate(pid, 'write_bytes', 4000);
-    console.log(`diskio limit 2MB/s: free ${(free / 1048576).toFixed(0)} MB/s, limited ${(limited / 1048576).toFixed(2)} MB/s`);
+    console.log(
+      `diskio limit 2MB/s: free ${(free / 1048576).toFixed(0)} MB/s, limited ${(limited / 1048576).toFixed(2)} MB/s`,
+    );
     expect(Math.abs(limited - 2 * 1048576) / (2 * 1048576)).toBeLessThan(0.2);
     expect(cli(dir, ['check', uid]).stdout).toMatch(/in-place/);
     expect(cli(dir, ['recover', uid]).code).toBe(0);
@@ -139,7 +148,7 @@ describe('diskio limit and hang throttle a process on this machine\'s disk (cgro
     [['hang', '-k', 'io-victim', '-m', 'sideways'], /--mode must be one of all, read, write/],
   ])('bad input %j: exit 1, nothing moved', (args, msg) => {
     const cg = fs.readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8');
-    const r = cli(dir, ['inject', 'diskio', ...(args)]);
+    const r = cli(dir, ['inject', 'diskio', ...args]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(msg);
     expect(fs.readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8')).toBe(cg);

@@ -8,7 +8,10 @@ import { cli, queryJson, tmpDir, uidOf } from '../helpers';
 jest.setTimeout(60_000);
 const dir = tmpDir('dns');
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-const stat = (f: string) => { const s = fs.statSync(f); return [s.mode, s.uid, s.gid]; };
+const stat = (f: string) => {
+  const s = fs.statSync(f);
+  return [s.mode, s.uid, s.gid];
+};
 const getent = (name: string) => spawnSync('getent', ['hosts', name], { encoding: 'utf8' }).stdout.trim();
 const hosts0 = { sha: sha('/etc/hosts'), stat: stat('/etc/hosts') };
 const resolv0 = { sha: sha('/etc/resolv.conf'), stat: stat('/etc/resolv.conf') };
@@ -50,7 +53,10 @@ test('dns record delete takes a name out; recover puts back exactly that', () =>
   expect(getent('keep.example')).toMatch(/10\.7\.7\.7/);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(sha('/etc/hosts')).toBe(withLine);
-  fs.writeFileSync('/etc/hosts', fs.readFileSync('/etc/hosts', 'utf8').replace('10.7.7.7 keep.example chaos-del.example\n', ''));
+  fs.writeFileSync(
+    '/etc/hosts',
+    fs.readFileSync('/etc/hosts', 'utf8').replace('10.7.7.7 keep.example chaos-del.example\n', ''),
+  );
 });
 
 test('dns server add goes first in resolv.conf; delete removes; recover restores the exact bytes', () => {
@@ -77,7 +83,7 @@ test.each([
   [['server', '-i', '192.0.2.99', '-m', 'delete'], /is not a nameserver/],
 ])('bad input %j: exit 1, files untouched', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'dns', ...(args)]);
+  const r = cli(dir, ['inject', 'dns', ...args]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);
@@ -119,7 +125,9 @@ describe('resolv.conf as a symbolic link (systemd-resolved)', () => {
     fs.writeFileSync(canary, 'root:secret\n', { mode: 0o600 });
     fs.symlinkSync(canary, path.join(evil, 'resolv.conf'));
     fs.chownSync(evil, 65534, 65534);
-    const r = cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.55'], { env: { CHAOSMETAD_RESOLV_FILE: path.join(evil, 'resolv.conf') } });
+    const r = cli(dir, ['inject', 'dns', 'server', '--ip', '192.0.2.55'], {
+      env: { CHAOSMETAD_RESOLV_FILE: path.join(evil, 'resolv.conf') },
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/symbolic link in .*which uid 65534 can change: refusing to follow it as root/);
     expect(fs.readFileSync(canary, 'utf8')).toBe('root:secret\n');

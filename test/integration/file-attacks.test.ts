@@ -75,7 +75,7 @@ test('file chmod: the file swapped for a link to a root file before recover — 
   expect(fs.statSync(g).mode & 0o777).toBe(0o604);
 });
 
-test('file chmod: the user\'s directory swapped for a link to /etc-like root dir: refused, not followed', () => {
+test("file chmod: the user's directory swapped for a link to /etc-like root dir: refused, not followed", () => {
   const d = userDir();
   const sub = path.join(d, 'sub');
   asUser(`mkdir ${sub} && echo x > ${sub}/shadow`);
@@ -121,7 +121,9 @@ test('file append: the path swapped for a link to a secret while the helper runs
   const d = userDir();
   const f = path.join(d, 'app.log');
   asUser(`printf 'line 1\\n' > ${f}`);
-  const uid = uidOf(cli(dir, ['inject', 'file', 'append', '-p', f, '-c', 'INJECTED', '--count', '30', '--interval', '1']));
+  const uid = uidOf(
+    cli(dir, ['inject', 'file', 'append', '-p', f, '-c', 'INJECTED', '--count', '30', '--interval', '1']),
+  );
   await sleep(200);
   asUser(`mv ${f} ${f}.rotated && ln -s ${canary} ${f}`);
   await sleep(1500); // the helper keeps appending (to the file it opened, not through the name)
@@ -139,8 +141,18 @@ test('file append recover edits in place: a writer holding the file open (O_APPE
   asUser(`printf 'start\\n' > ${f}`);
   const ino = fs.statSync(f).ino;
   // a service that keeps its log open and appends a line every 50 ms
-  const writer = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e',
-    `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(f)},'a');let i=0;setInterval(()=>fs.writeSync(fd,'svc '+(i++)+'\\n'),50)`], { stdio: 'ignore' });
+  const writer = spawn(
+    'setpriv',
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(f)},'a');let i=0;setInterval(()=>fs.writeSync(fd,'svc '+(i++)+'\\n'),50)`,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     await sleep(300);
     const uid = uidOf(cli(dir, ['inject', 'file', 'append', '-p', f, '-c', 'a\\nb\\nc\\nd']));
@@ -154,7 +166,10 @@ test('file append recover edits in place: a writer holding the file open (O_APPE
     await sleep(300);
     const later = fs.readFileSync(f, 'utf8');
     expect(later.length).toBeGreaterThan(after.length); // the writer's lines still land in the live file
-    const svc = later.split('\n').filter((l) => l.startsWith('svc ')).map((l) => Number(l.slice(4)));
+    const svc = later
+      .split('\n')
+      .filter((l) => l.startsWith('svc '))
+      .map((l) => Number(l.slice(4)));
     expect(svc).toEqual(svc.map((_, i) => svc[0] + i)); // none of its lines lost or cut
   } finally {
     writer.kill('SIGKILL');
@@ -179,7 +194,10 @@ test('disk fill and diskio burn: work files have unguessable names, a planted li
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(cli(dir, ['recover', 'plant-io-1']).code).toBe(0);
   expect(fs.readdirSync(d).sort()).toEqual([`chaosmetad_diskio_plant-io-1.dat`, `chaosmetad_fill_${uid}.dat`]); // only the planted links
-  for (const [fault, extra] of [['disk', 'fill'], ['diskio', 'burn']] as const) {
+  for (const [fault, extra] of [
+    ['disk', 'fill'],
+    ['diskio', 'burn'],
+  ] as const) {
     const open = tmpDir('fattack-open');
     fs.chmodSync(open, 0o777);
     const r = cli(dir, ['inject', fault, extra, '-d', open, '-b', '1MB']);
@@ -190,10 +208,12 @@ test('disk fill and diskio burn: work files have unguessable names, a planted li
   }
 });
 
-test('a recover command\'s output file lives in the experiment\'s root-only directory, not /tmp', () => {
+test("a recover command's output file lives in the experiment's root-only directory, not /tmp", () => {
   const out = path.join(safe, 'where');
   const victim = spawn('sleep', ['3623'], { stdio: 'ignore' });
-  const uid = uidOf(cli(dir, ['inject', 'process', 'kill', '-p', String(victim.pid), '-r', `readlink /proc/self/fd/2 > ${out}`]));
+  const uid = uidOf(
+    cli(dir, ['inject', 'process', 'kill', '-p', String(victim.pid), '-r', `readlink /proc/self/fd/2 > ${out}`]),
+  );
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(fs.readFileSync(out, 'utf8').trim()).toMatch(new RegExp(`^${dir}/work/${uid}/recover-cmd-\\d+-\\d+\\.log`));
 });

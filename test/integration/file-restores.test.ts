@@ -13,11 +13,16 @@ const dir = tmpDir('restore');
 const files = tmpDir('restore-files');
 let before: string;
 const sh = (...argv: string[]) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-const caps = (f: string) => sh('getcap', f).stdout.trim().replace(/^\S+\s+/, '');
+const caps = (f: string) =>
+  sh('getcap', f)
+    .stdout.trim()
+    .replace(/^\S+\s+/, '');
 const acl = (f: string) => sh('getfacl', '-c', '-p', f).stdout;
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
@@ -55,7 +60,13 @@ test('file append on a file over 2 GiB: lines appended and removed in place, the
   const ino = fs.statSync(f).ino;
   const blocks = fs.statSync(f).blocks;
   const uid = uidOf(cli(dir, ['inject', 'file', 'append', '-p', f, '-c', 'INJECTED']));
-  const tail = () => { const b = Buffer.alloc(64); const h = fs.openSync(f, 'r'); const n = fs.readSync(h, b, 0, 64, fs.statSync(f).size - 64); fs.closeSync(h); return b.subarray(0, n).toString(); };
+  const tail = () => {
+    const b = Buffer.alloc(64);
+    const h = fs.openSync(f, 'r');
+    const n = fs.readSync(h, b, 0, 64, fs.statSync(f).size - 64);
+    fs.closeSync(h);
+    return b.subarray(0, n).toString();
+  };
   expect(fs.statSync(f).size).toBe(size + 9);
   expect(tail()).toMatch(/last line\nINJECTED\n$/);
   const r = cli(dir, ['recover', uid]);
@@ -71,8 +82,13 @@ test('file append on a file over 2 GiB: lines appended and removed in place, the
 describe('file del across filesystems (the data dir on a tmpfs)', () => {
   const mnt = tmpDir('restore-tmpfs');
   const data = path.join(mnt, 'data');
-  beforeAll(() => { expect(sh('mount', '-t', 'tmpfs', '-o', 'size=1g', 'cmd-restore', mnt).status).toBe(0); });
-  afterAll(() => { cli(data, ['recover', '--all']); sh('umount', mnt); });
+  beforeAll(() => {
+    expect(sh('mount', '-t', 'tmpfs', '-o', 'size=1g', 'cmd-restore', mnt).status).toBe(0);
+  });
+  afterAll(() => {
+    cli(data, ['recover', '--all']);
+    sh('umount', mnt);
+  });
 
   test('moved to the backup and back with bytes and metadata; killed at random moments, the original is never replaced by a partial copy', async () => {
     const f = path.join(files, 'big.bin');
@@ -95,14 +111,20 @@ describe('file del across filesystems (the data dir on a tmpfs)', () => {
     const kills: string[] = [];
     // node takes ~450 ms to start here: most of these land in the copy, or between the copy and the unlink
     for (const ms of [40, 450, 500, 550, 600, 650, 750]) {
-      const child = spawn(process.execPath, [BIN, 'inject', 'file', 'del', '-p', f, '--uid', `kdel-${ms}`], { env: { ...process.env, CHAOSMETAD_DATA_DIR: data }, stdio: 'ignore' });
+      const child = spawn(process.execPath, [BIN, 'inject', 'file', 'del', '-p', f, '--uid', `kdel-${ms}`], {
+        env: { ...process.env, CHAOSMETAD_DATA_DIR: data },
+        stdio: 'ignore',
+      });
       const injectExited = new Promise((r) => child.on('exit', r)); // listened from the start: it may finish first
       await new Promise((r) => setTimeout(r, ms));
       child.kill('SIGKILL');
       await injectExited;
       kills.push(`${ms} ms: original ${fs.existsSync(f) ? 'present' : 'moved'}`);
       if (fs.existsSync(f)) expect(sha(f)).toBe(want); // intact, or …
-      const rec = spawn(process.execPath, [BIN, 'recover', '--all'], { env: { ...process.env, CHAOSMETAD_DATA_DIR: data }, stdio: 'ignore' });
+      const rec = spawn(process.execPath, [BIN, 'recover', '--all'], {
+        env: { ...process.env, CHAOSMETAD_DATA_DIR: data },
+        stdio: 'ignore',
+      });
       const recExited = new Promise((r) => rec.on('exit', r));
       await new Promise((r) => setTimeout(r, ms / 2));
       rec.kill('SIGKILL');

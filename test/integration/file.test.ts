@@ -13,7 +13,10 @@ function fingerprint(p: string) {
   const st = fs.lstatSync(p, { bigint: true });
   return {
     sha: st.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'dir',
-    mode: (st.mode & 0o7777n).toString(8), uid: Number(st.uid), gid: Number(st.gid), mtime: String(st.mtimeNs),
+    mode: (st.mode & 0o7777n).toString(8),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: String(st.mtimeNs),
   };
 }
 function sample(name: string, content = 'original content\n'): string {
@@ -28,7 +31,9 @@ const otherFs = tmpDir('file-otherfs');
 beforeAll(() => execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'chaosmetad-test', otherFs]));
 afterAll(() => execFileSync('umount', [otherFs]));
 const workDirs = () => (fs.existsSync(path.join(dir, 'work')) ? fs.readdirSync(path.join(dir, 'work')) : []);
-afterAll(() => { cli(dir, ['recover', '--all']); });
+afterAll(() => {
+  cli(dir, ['recover', '--all']);
+});
 afterEach(() => expect(workDirs()).toEqual([])); // backups removed after every recover
 
 test('file add creates, recover removes it and the directories it made', () => {
@@ -141,7 +146,7 @@ test.each([
   [['add', '-p', 'a\nb', '-c', 'x'], /must not contain NUL or newline/],
 ])('bad input %j: exit 1, host unchanged', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'file', ...(args)]);
+  const r = cli(dir, ['inject', 'file', ...args]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

@@ -17,10 +17,22 @@ jest.setTimeout(600_000);
 
 const PWN = '/tmp/cmd-pwned-canary';
 const HOSTILE: Array<[string, unknown]> = [
-  ['object', { a: 1 }], ['array', ['x']], ['true', true], ['negative', -1], ['float', 1.5], ['huge number', 1e21],
-  ['empty', ''], ['huge (1 MB)', 'A'.repeat(1_000_000)], ['unicode', 'ünï☃𝔘'], ['NUL', 'a\u0000b'], ['newline', 'a\nb'],
-  ['semicolon', `; touch ${PWN}`], ['subshell', `$(touch ${PWN})`], ['backticks', `\`touch ${PWN}\``],
-  ['option injection', '--foo'], ['traversal', '../../etc/shadow'],
+  ['object', { a: 1 }],
+  ['array', ['x']],
+  ['true', true],
+  ['negative', -1],
+  ['float', 1.5],
+  ['huge number', 1e21],
+  ['empty', ''],
+  ['huge (1 MB)', 'A'.repeat(1_000_000)],
+  ['unicode', 'ünï☃𝔘'],
+  ['NUL', 'a\u0000b'],
+  ['newline', 'a\nb'],
+  ['semicolon', `; touch ${PWN}`],
+  ['subshell', `$(touch ${PWN})`],
+  ['backticks', `\`touch ${PWN}\``],
+  ['option injection', '--foo'],
+  ['traversal', '../../etc/shadow'],
 ];
 /** flags whose value is free text: a hostile-looking value is data there (stored verbatim, never interpreted) */
 const TEXT = new Set(['content', 'key']);
@@ -74,7 +86,13 @@ function base(target: string, fault: string, flag: string): Record<string, unkno
   if (!args) throw new Error(`no base fixture for ${target} ${fault}: add one to test/integration/hostile.test.ts`);
   const out = { ...args };
   // flags that exclude each other: the hostile one replaces its alternative
-  const alternatives: Record<string, string[]> = { pid: ['key'], key: ['pid', 'pid_list'], pid_list: ['key'], percent: ['bytes'], bytes: ['percent'] };
+  const alternatives: Record<string, string[]> = {
+    pid: ['key'],
+    key: ['pid', 'pid_list'],
+    pid_list: ['key'],
+    percent: ['bytes'],
+    bytes: ['percent'],
+  };
   for (const a of alternatives[snake(flag)] ?? []) delete out[a];
   return out;
 }
@@ -82,7 +100,13 @@ function base(target: string, fault: string, flag: string): Record<string, unkno
 /** A hostile value as the CLI would get it (text as is, anything else as JSON). */
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
 const flagNamed = (msg: string, flag: string) => msg.includes(`--${kebab(flag)}`) || msg.includes(snake(flag));
-const filesState = () => JSON.stringify(fs.readdirSync(files).sort().map((f) => [f, fs.statSync(path.join(files, f)).mode, fs.readFileSync(path.join(files, f), 'utf8')]));
+const filesState = () =>
+  JSON.stringify(
+    fs
+      .readdirSync(files)
+      .sort()
+      .map((f) => [f, fs.statSync(path.join(files, f)).mode, fs.readFileSync(path.join(files, f), 'utf8')]),
+  );
 
 beforeAll(async () => {
   before = hostState();
@@ -93,7 +117,9 @@ beforeAll(async () => {
   spawnSync('ip', ['link', 'add', 'cmhv0', 'type', 'veth', 'peer', 'name', 'cmhv1', 'netns', NETNS]);
   const d = await startDaemon(dir);
   port = d.port;
-  d.proc.on('exit', (code, sig) => { if (code !== 0 && sig !== 'SIGTERM') console.error(`daemon exited (${code ?? sig}):\n${d.logs().slice(-3000)}`); });
+  d.proc.on('exit', (code, sig) => {
+    if (code !== 0 && sig !== 'SIGTERM') console.error(`daemon exited (${code ?? sig}):\n${d.logs().slice(-3000)}`);
+  });
 });
 
 afterAll(async () => {
@@ -102,18 +128,30 @@ afterAll(async () => {
   spawnSync('ip', ['link', 'del', 'cmhv0']);
   spawnSync('ip', ['netns', 'del', NETNS]);
   cli(dir, ['recover', '--all']);
-  console.log(`hostile inputs tried per fault (HTTP, each also re-sent for real when refused):\n${[...tried].map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
+  console.log(
+    `hostile inputs tried per fault (HTTP, each also re-sent for real when refused):\n${[...tried].map(([k, n]) => `  ${k}: ${n}`).join('\n')}`,
+  );
   expect(fs.existsSync(PWN)).toBe(false);
   expect(await hostSettles(before)).toBe(before);
 });
 
-const storedTotal = async () => (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.total as number;
+const storedTotal = async () =>
+  (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.total as number;
 
 test('every fault has a base fixture that is accepted (dry run)', async () => {
   for (const f of FAULTS) {
-    const r = await call(port, 'POST', '/v1/experiment/inject', { target: f.target, fault: f.fault, args: JSON.stringify(base(f.target, f.fault, '')), dry_run: true });
+    const r = await call(port, 'POST', '/v1/experiment/inject', {
+      target: f.target,
+      fault: f.fault,
+      args: JSON.stringify(base(f.target, f.fault, '')),
+      dry_run: true,
+    });
     if (r.json.code !== 0 && /sch_netem/.test(r.json.message)) continue; // this kernel has no netem: flags are still parsed first
-    expect({ fault: `${f.target} ${f.fault}`, code: r.json.code, message: r.json.message }).toEqual({ fault: `${f.target} ${f.fault}`, code: 0, message: 'success' });
+    expect({ fault: `${f.target} ${f.fault}`, code: r.json.code, message: r.json.message }).toEqual({
+      fault: `${f.target} ${f.fault}`,
+      code: 0,
+      message: 'success',
+    });
   }
 });
 
@@ -138,10 +176,15 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
         const { code, message } = dry.json;
         const where = `${key} --${kebab(flag)} ${label}`;
         if (code === 1) {
-          if (!flagNamed(message, flag)) problems.push(`${where}: refused, but the message does not name the flag: ${message.slice(0, 200)}`);
-          if ((flagNo + valueNo) % 4 === 0) { // a real inject too, for a quarter of the cases (rotating): same refusal
+          if (!flagNamed(message, flag))
+            problems.push(`${where}: refused, but the message does not name the flag: ${message.slice(0, 200)}`);
+          if ((flagNo + valueNo) % 4 === 0) {
+            // a real inject too, for a quarter of the cases (rotating): same refusal
             const real = await call(port, 'POST', '/v1/experiment/inject', body);
-            if (real.json.code !== 1) problems.push(`${where}: refused in a dry run, but a real inject gave code ${real.json.code}: ${real.json.message}`);
+            if (real.json.code !== 1)
+              problems.push(
+                `${where}: refused in a dry run, but a real inject gave code ${real.json.code}: ${real.json.message}`,
+              );
           }
           refusedCases.push({ target: f.target, fault: f.fault, flag, value });
           continue;
@@ -160,14 +203,21 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
         if (f.target === 'file') {
           const r = await call(port, 'POST', '/v1/experiment/inject', body);
           realInjects++;
-          if (r.json.code !== 0) { problems.push(`${where}: accepted in a dry run, real inject gave ${r.json.code}: ${r.json.message}`); continue; }
+          if (r.json.code !== 0) {
+            problems.push(`${where}: accepted in a dry run, real inject gave ${r.json.code}: ${r.json.message}`);
+            continue;
+          }
           const stored = JSON.parse(r.json.data.experiment.args);
-          if (text && stored[snake(flag)] !== str(value)) problems.push(`${where}: stored ${JSON.stringify(stored[snake(flag)])?.slice(0, 80)}, not the value as given`);
+          if (text && stored[snake(flag)] !== str(value))
+            problems.push(
+              `${where}: stored ${JSON.stringify(stored[snake(flag)])?.slice(0, 80)}, not the value as given`,
+            );
           const rec = await call(port, 'POST', '/v1/experiment/recover', { uid: r.json.data.experiment.uid });
           if (rec.json.code !== 0) problems.push(`${where}: recover failed: ${rec.json.message}`);
           if (flag === 'raw' && value === true) {
             // --raw leaves the appended line in place by design: check it is there, then put the file back
-            if (fs.readFileSync(path.join(files, 'a'), 'utf8') !== 'original\ny\n') problems.push(`${where}: --raw did not leave the line`);
+            if (fs.readFileSync(path.join(files, 'a'), 'utf8') !== 'original\ny\n')
+              problems.push(`${where}: --raw did not leave the line`);
             fs.writeFileSync(path.join(files, 'a'), 'original\n');
           }
           if (filesState() !== filesBefore) problems.push(`${where}: files differ after recover`);
@@ -178,12 +228,16 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
   expect(problems).toEqual([]);
   expect(fs.existsSync(PWN)).toBe(false);
   expect(filesState()).toBe(filesBefore);
-  const stored = (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.experiments as Array<{ status: string }>;
+  const stored = (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.experiments as Array<{
+    status: string;
+  }>;
   expect(stored.filter((e) => e.status !== 'destroyed')).toEqual([]);
   expect((await storedTotal()) - n0).toBe(realInjects); // refused injects stored nothing
 
   // the same refusals through the CLI (argv cannot carry NUL or non-strings; one value per flag, rotating)
-  const cliValues = HOSTILE.map(([, v]) => v).filter((v): v is string => typeof v === 'string' && !v.includes('\0') && v.length < 100_000);
+  const cliValues = HOSTILE.map(([, v]) => v).filter(
+    (v): v is string => typeof v === 'string' && !v.includes('\0') && v.length < 100_000,
+  );
   const perFlag = new Map<string, unknown[]>();
   for (const c of refusedCases) {
     if (typeof c.value !== 'string' || c.value.includes('\0') || c.value.length >= 100_000) continue;
@@ -198,10 +252,12 @@ test('every flag of every fault, over HTTP: refused with code 1 naming the flag,
     if (CLI_SHELL.has(flag)) continue;
     const value = str(values[i++ % values.length] ?? cliValues[0]);
     const argv = ['inject', target, fault];
-    for (const [bk, bv] of Object.entries(base(target, fault, flag))) if (bk !== snake(flag)) argv.push(`--${bk.replace(/_/g, '-')}=${str(bv)}`);
+    for (const [bk, bv] of Object.entries(base(target, fault, flag)))
+      if (bk !== snake(flag)) argv.push(`--${bk.replace(/_/g, '-')}=${str(bv)}`);
     argv.push(`--${kebab(flag)}=${value}`);
     const r = cli(dir, argv);
-    if (r.code !== 1 || !flagNamed(r.stderr, flag)) cliProblems.push(`CLI ${k} ${JSON.stringify(value.slice(0, 40))}: exit ${r.code}: ${r.stderr.slice(0, 200)}`);
+    if (r.code !== 1 || !flagNamed(r.stderr, flag))
+      cliProblems.push(`CLI ${k} ${JSON.stringify(value.slice(0, 40))}: exit ${r.code}: ${r.stderr.slice(0, 200)}`);
   }
   expect(cliProblems).toEqual([]);
   expect(perFlag.size).toBeGreaterThan(90);
@@ -213,14 +269,53 @@ test('every HTTP field: hostile values are refused with code 1 (or are harmless 
   const problems: string[] = [];
   const fields: Array<[string, string, Record<string, unknown>, (v: unknown, r: any) => boolean]> = [
     // route, field, base body, acceptable non-refusal
-    ...['target', 'fault', 'args', 'uid', 'timeout', 'lease', 'container_id', 'container_runtime', 'schedule', 'duration'].map((k) =>
-      ['/v1/experiment/inject', k, { ...file, dry_run: true }, (v: unknown) => v === '' || (v === 1.5 && (k === 'timeout' || k === 'lease'))] as [string, string, Record<string, unknown>, (v: unknown, r: any) => boolean]),
-    ['/v1/experiment/inject', 'creator', { ...file, dry_run: true }, (v) => typeof v === 'string' && !/[\0\n]/.test(v) && v.length <= 128],
+    ...[
+      'target',
+      'fault',
+      'args',
+      'uid',
+      'timeout',
+      'lease',
+      'container_id',
+      'container_runtime',
+      'schedule',
+      'duration',
+    ].map(
+      (k) =>
+        [
+          '/v1/experiment/inject',
+          k,
+          { ...file, dry_run: true },
+          (v: unknown) => v === '' || (v === 1.5 && (k === 'timeout' || k === 'lease')),
+        ] as [string, string, Record<string, unknown>, (v: unknown, r: any) => boolean],
+    ),
+    [
+      '/v1/experiment/inject',
+      'creator',
+      { ...file, dry_run: true },
+      (v) => typeof v === 'string' && !/[\0\n]/.test(v) && v.length <= 128,
+    ],
     ['/v1/experiment/inject', 'trace_id', { ...file, dry_run: true }, () => true], // echoed back, truncated: data
     ['/v1/experiment/inject', 'dry_run', { ...file }, (v) => v === true || v === ''],
-    ...['uid', 'target', 'fault', 'creator', 'container_id', 'container_runtime'].map((k) =>
-      ['/v1/experiment/query', k, {}, (v: unknown, r: any) => (typeof v === 'string' || typeof v === 'number') && r.json.data.total === 0 || v === ''] as [string, string, Record<string, unknown>, (v: unknown, r: any) => boolean]),
-    ...['status', 'offset', 'limit'].map((k) => ['/v1/experiment/query', k, {}, (v: unknown) => v === ''] as [string, string, Record<string, unknown>, (v: unknown, r: any) => boolean]),
+    ...['uid', 'target', 'fault', 'creator', 'container_id', 'container_runtime'].map(
+      (k) =>
+        [
+          '/v1/experiment/query',
+          k,
+          {},
+          (v: unknown, r: any) =>
+            ((typeof v === 'string' || typeof v === 'number') && r.json.data.total === 0) || v === '',
+        ] as [string, string, Record<string, unknown>, (v: unknown, r: any) => boolean],
+    ),
+    ...['status', 'offset', 'limit'].map(
+      (k) =>
+        ['/v1/experiment/query', k, {}, (v: unknown) => v === ''] as [
+          string,
+          string,
+          Record<string, unknown>,
+          (v: unknown, r: any) => boolean,
+        ],
+    ),
     ['/v1/experiment/recover', 'uid', {}, () => false],
     ['/v1/experiment/renew', 'uid', {}, () => false],
     ['/v1/experiment/check', 'uid', {}, () => false],
@@ -233,15 +328,19 @@ test('every HTTP field: hostile values are refused with code 1 (or are harmless 
       const where = `${route} ${field} ${label}`;
       if (r.json.code === 1) continue;
       if (r.json.code === 0 && harmless(value, r)) {
-        if (route === '/v1/experiment/inject' && r.json.data?.experiment) await call(port, 'POST', '/v1/experiment/recover', { uid: r.json.data.experiment.uid });
+        if (route === '/v1/experiment/inject' && r.json.data?.experiment)
+          await call(port, 'POST', '/v1/experiment/recover', { uid: r.json.data.experiment.uid });
         continue;
       }
       problems.push(`${where}: code ${r.json.code}: ${String(r.json.message).slice(0, 200)}`);
     }
   }
   expect(problems).toEqual([]);
-  const all = (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.experiments as Array<{ status: string }>;
+  const all = (await call(port, 'POST', '/v1/experiment/query', { limit: 0 })).json.data.experiments as Array<{
+    status: string;
+  }>;
   expect(all.filter((e) => e.status !== 'destroyed')).toEqual([]);
-  expect(all.length - n0).toBeLessThanOrEqual(HOSTILE.length); // only dry_run=false-ish cases injected for real, all recovered
+  // only dry_run=false-ish cases injected for real, all recovered
+  expect(all.length - n0).toBeLessThanOrEqual(HOSTILE.length);
   expect(fs.existsSync(PWN)).toBe(false);
 });

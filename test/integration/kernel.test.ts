@@ -19,7 +19,17 @@ afterAll(async () => {
 
 /** As an unprivileged user, with RLIMIT_NPROC n: open a file / fork a child; the shell's own error text. */
 function probe(user: string, script: string, nproc?: number, group = user): { ok: boolean; out: string } {
-  const argv = ['--reuid', user, '--regid', group, '--clear-groups', ...(nproc ? ['prlimit', `--nproc=${nproc}:${nproc}`] : []), '/bin/sh', '-c', script];
+  const argv = [
+    '--reuid',
+    user,
+    '--regid',
+    group,
+    '--clear-groups',
+    ...(nproc ? ['prlimit', `--nproc=${nproc}:${nproc}`] : []),
+    '/bin/sh',
+    '-c',
+    script,
+  ];
   const r = spawnSync('setpriv', argv, { encoding: 'utf8' });
   return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() };
 }
@@ -36,7 +46,10 @@ test('kernel fdfull conf: unprivileged opens fail with ENFILE; recover restores 
     echo "probe: $(setpriv --reuid 65534 --regid 65534 --clear-groups /bin/sh -c 'exec 3</etc/hostname && echo opened' 2>&1)"
     "$0" "$1" recover "$uid" >/dev/null || { echo "recover failed"; exit 5; }
     echo "after: $(setpriv --reuid 65534 --regid 65534 --clear-groups /bin/sh -c 'exec 3</etc/hostname && echo opened' 2>&1)"`;
-  const r = spawnSync('bash', ['-c', script, process.execPath, require.resolve('../../bin/chaosmetad')], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  const r = spawnSync('bash', ['-c', script, process.execPath, require.resolve('../../bin/chaosmetad')], {
+    encoding: 'utf8',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+  });
   console.log(`fdfull conf: ${r.stdout.trim().replace(/\n/g, ' | ')}`);
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/probe: .*(Error 23|Too many open files in system)/);
@@ -57,8 +70,20 @@ test('kernel fdfull fill: a helper holds the open files (fs.file-nr rises by --c
 test('kernel nproc: the user cannot fork (EAGAIN) while injected, can again after recover', () => {
   expect(probe(USER, 'sleep 0 & wait; echo forked', 40).ok).toBe(true);
   // the helper inherits this RLIMIT_NPROC, as it would inherit the user's from a login
-  const r = spawnSync('prlimit', ['--nproc=40:40', process.execPath, require.resolve('../../bin/chaosmetad'), 'inject', 'kernel', 'nproc', '--user', USER],
-    { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  const r = spawnSync(
+    'prlimit',
+    [
+      '--nproc=40:40',
+      process.execPath,
+      require.resolve('../../bin/chaosmetad'),
+      'inject',
+      'kernel',
+      'nproc',
+      '--user',
+      USER,
+    ],
+    { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } },
+  );
   expect(r.status).toBe(0);
   const uid = /uid: (\S+)/.exec(r.stdout)![1];
   const p = probe(USER, 'sleep 0 & wait; echo forked', 40);
@@ -78,7 +103,7 @@ test.each([
 ])('bad input %j: exit 1, nothing changed', (args, msg) => {
   const total = queryJson(dir).total;
   const max = fs.readFileSync('/proc/sys/fs/file-max', 'utf8');
-  const r = cli(dir, ['inject', 'kernel', ...(args)]);
+  const r = cli(dir, ['inject', 'kernel', ...args]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);

@@ -20,23 +20,37 @@ let sleeper: ChildProcess;
 // a small seeded PRNG: a failure can be replayed with KILL_SEED
 const seed = Number(process.env.KILL_SEED || Date.now() % 100000);
 let state = seed;
-const rand = () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648; };
+const rand = () => {
+  state = (state * 1103515245 + 12345) % 2147483648;
+  return state / 2147483648;
+};
 
 function procState(pid: number): string {
-  try { const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3); } catch { return 'gone'; }
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+  } catch {
+    return 'gone';
+  }
 }
 function fingerprint(): string {
-  const listing = fs.readdirSync(files).sort().map((f) => {
-    const st = fs.lstatSync(path.join(files, f));
-    return `${f} ${st.mode.toString(8)} ${st.size} ${st.isFile() ? fs.readFileSync(path.join(files, f), 'utf8').slice(0, 100) : ''}`;
-  });
+  const listing = fs
+    .readdirSync(files)
+    .sort()
+    .map((f) => {
+      const st = fs.lstatSync(path.join(files, f));
+      return `${f} ${st.mode.toString(8)} ${st.size} ${st.isFile() ? fs.readFileSync(path.join(files, f), 'utf8').slice(0, 100) : ''}`;
+    });
   const sleeperState = procState(sleeper.pid!).replace('S', 'S/R').replace('R', 'S/R');
   return [hostState(), ...listing, `sleeper ${sleeperState}`].join('\n');
 }
 async function settles(expected: string, ms = 6000): Promise<string> {
   let now = fingerprint();
   const until = Date.now() + ms;
-  while (now !== expected && Date.now() < until) { await sleep(100); now = fingerprint(); }
+  while (now !== expected && Date.now() < until) {
+    await sleep(100);
+    now = fingerprint();
+  }
   return now;
 }
 
@@ -78,27 +92,51 @@ afterAll(() => {
   sleeper.kill('SIGKILL');
   spawnSync('ip', ['link', 'del', 'cmkv0']);
   spawnSync('ip', ['netns', 'del', NETNS]);
-  console.log(`kill -9 campaign (seed ${seed}): ${kills} kills (${caughtMidway} left the host changed, recorded in the store), ${leaks} leaks\n${report.join('\n')}`);
+  console.log(
+    `kill -9 campaign (seed ${seed}): ${kills} kills (${caughtMidway} left the host changed, recorded in the store), ${leaks} leaks\n${report.join('\n')}`,
+  );
 });
 
 /** Run `chaosmetad <args>` and SIGKILL it after `ms`; resolves when it is gone. */
 function runAndKill(args: string[], ms: number): Promise<{ killed: boolean; code: number | null }> {
-  const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir }, stdio: 'ignore' });
+  const p = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+    stdio: 'ignore',
+  });
   let killed = false;
-  const t = setTimeout(() => { killed = p.exitCode === null; p.kill('SIGKILL'); }, ms);
-  return new Promise((r) => p.on('exit', (code) => { clearTimeout(t); r({ killed, code }); }));
+  const t = setTimeout(() => {
+    killed = p.exitCode === null;
+    p.kill('SIGKILL');
+  }, ms);
+  return new Promise((r) =>
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      r({ killed, code });
+    }),
+  );
 }
 
 /** Run `chaosmetad <args>` and SIGKILL it as soon as the store holds `k` journal steps of `uid`. */
-async function runAndKillAtStep(args: string[], uid: string, k: number): Promise<{ killed: boolean; code: number | null }> {
-  const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir }, stdio: 'ignore' });
+async function runAndKillAtStep(
+  args: string[],
+  uid: string,
+  k: number,
+): Promise<{ killed: boolean; code: number | null }> {
+  const p = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
   const db = new Database(path.join(dir, 'chaosmetad.db'), { readonly: true });
   const count = db.prepare('SELECT COUNT(*) n FROM steps WHERE uid = ?');
   let killed = false;
   const until = Date.now() + 10_000;
   while (p.exitCode === null && Date.now() < until) {
-    if ((count.get(uid) as { n: number }).n >= k) { killed = true; p.kill('SIGKILL'); break; }
+    if ((count.get(uid) as { n: number }).n >= k) {
+      killed = true;
+      p.kill('SIGKILL');
+      break;
+    }
     await new Promise((r) => setImmediate(r));
   }
   db.close();
@@ -131,7 +169,10 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
   kills += rk.killed ? 1 : 0;
   expect(cli(dir, ['recover', '--all']).code).toBe(0);
   let after = await settles(clean);
-  if (after !== clean) { leaks++; report.push(`  ${name}: LEAK after a killed recover`); }
+  if (after !== clean) {
+    leaks++;
+    report.push(`  ${name}: LEAK after a killed recover`);
+  }
   expect(after).toBe(clean);
 
   const delays: number[] = [];
@@ -139,12 +180,17 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
     const uid = `k${i}-${name.replace(/\W+/g, '-')}`.slice(0, 36);
     // node and the CLI take most of an inject to start: kill mostly where the host changes (from the first
     // journal step of the full run to the end), sometimes anywhere
-    const ms = rand() < 0.8 ? Math.round(changeFrom + rand() * (injectMs - changeFrom)) : Math.round(100 + rand() * (injectMs - 100));
+    const ms =
+      rand() < 0.8
+        ? Math.round(changeFrom + rand() * (injectMs - changeFrom))
+        : Math.round(100 + rand() * (injectMs - 100));
     delays.push(ms);
     // even rounds: SIGKILL the moment its k-th journal step is stored (just before or during the k-th host change);
     // odd rounds: at a random time
     const atStep = i % 2 === 0 ? 1 + Math.floor(rand() * nSteps) : 0;
-    const r = atStep ? await runAndKillAtStep(['inject', ...argsOf(), '--uid', uid], uid, atStep) : await runAndKill(['inject', ...argsOf(), '--uid', uid], ms);
+    const r = atStep
+      ? await runAndKillAtStep(['inject', ...argsOf(), '--uid', uid], uid, atStep)
+      : await runAndKill(['inject', ...argsOf(), '--uid', uid], ms);
     if (atStep) delays[delays.length - 1] = -atStep;
     if (r.killed) kills++;
     const mid = fingerprint();
@@ -154,14 +200,22 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
       report.push(`  ${name}: LEAK: the host changed after a kill at ${ms} ms and the store has no unfinished ${uid}`);
     }
     // a host change the store does not know of is exactly what this campaign exists to catch: fail on it
-    expect({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: mid !== clean && !storeKnows(uid) })
-      .toEqual({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: false });
+    expect({
+      fault: name,
+      kill: atStep ? `at step ${atStep}` : `${ms} ms`,
+      hostChangedUnknownToStore: mid !== clean && !storeKnows(uid),
+    }).toEqual({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: false });
     const rec = cli(dir, ['recover', '--all']);
     expect(rec.code).toBe(0);
     after = await settles(clean);
-    if (after !== clean) { leaks++; report.push(`  ${name}: LEAK after recover (kill at ${ms} ms)`); }
+    if (after !== clean) {
+      leaks++;
+      report.push(`  ${name}: LEAK after recover (kill at ${ms} ms)`);
+    }
     expect(after).toBe(clean);
     expect(taggedPids().length).toBe(0);
   }
-  report.push(`  ${name}: inject ${injectMs} ms, ${nSteps} journal steps (changes from ~${changeFrom} ms); kills at ${delays.map((d) => (d < 0 ? `step ${-d}` : `${d} ms`)).join(', ')} + one recover; clean after each`);
+  report.push(
+    `  ${name}: inject ${injectMs} ms, ${nSteps} journal steps (changes from ~${changeFrom} ms); kills at ${delays.map((d) => (d < 0 ? `step ${-d}` : `${d} ms`)).join(', ')} + one recover; clean after each`,
+  );
 });

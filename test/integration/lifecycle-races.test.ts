@@ -13,16 +13,24 @@ jest.setTimeout(90_000);
 const files = tmpDir('races-files');
 let before: string;
 const dirs: string[] = [];
-const dataDir = () => { const d = tmpDir('races'); dirs.push(d); return d; };
+const dataDir = () => {
+  const d = tmpDir('races');
+  dirs.push(d);
+  return d;
+};
 
 /** Put an experiment in the state a failed inject whose undo also failed leaves (status error, steps not undone). */
 function markInjectFailed(dir: string, uid: string): void {
   const db = new Database(path.join(dir, 'chaosmetad.db'));
-  db.prepare(`UPDATE experiments SET status = 'error', phase = 'inject-failed', error = 'inject failed; undoing it also failed' WHERE uid = ?`).run(uid);
+  db.prepare(
+    `UPDATE experiments SET status = 'error', phase = 'inject-failed', error = 'inject failed; undoing it also failed' WHERE uid = ?`,
+  ).run(uid);
   db.close();
 }
 
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterEach(stopDaemons);
 afterAll(async () => {
   for (const d of dirs) cli(d, ['recover', '--all']);
@@ -34,9 +42,21 @@ test('a uid whose experiment still has undo work left is not reused (its journal
   const f = path.join(files, 'reuse');
   expect(cli(dir, ['inject', 'file', 'add', '-p', f, '-c', 'x', '--uid', 'reuse-1']).code).toBe(0);
   markInjectFailed(dir, 'reuse-1');
-  const again = cli(dir, ['inject', 'file', 'add', '-p', path.join(files, 'reuse-other'), '-c', 'y', '--uid', 'reuse-1']);
+  const again = cli(dir, [
+    'inject',
+    'file',
+    'add',
+    '-p',
+    path.join(files, 'reuse-other'),
+    '-c',
+    'y',
+    '--uid',
+    'reuse-1',
+  ]);
   expect(again.code).toBe(1);
-  expect(again.stderr).toMatch(/reuse-1 \(status error\) still has host changes to undo; run chaosmetad recover reuse-1 first/);
+  expect(again.stderr).toMatch(
+    /reuse-1 \(status error\) still has host changes to undo; run chaosmetad recover reuse-1 first/,
+  );
   expect(fs.existsSync(path.join(files, 'reuse-other'))).toBe(false);
   expect(cli(dir, ['recover', 'reuse-1']).code).toBe(0); // the journal was kept: it still undoes the change
   expect(fs.existsSync(f)).toBe(false);
@@ -51,7 +71,11 @@ test('inside one daemon an experiment is undone at most once at a time: two HTTP
   const d = await startDaemon(dir, ['--allow-recover-cmd']);
   const victim = spawn('sleep', ['3624'], { stdio: 'ignore' });
   const inj = await call(d.port, 'POST', '/v1/experiment/inject', {
-    target: 'process', fault: 'kill', uid: 'once-1', timeout: '2s', args: JSON.stringify({ pid: victim.pid, recover_cmd: `echo run >> ${out}; sleep 1` }),
+    target: 'process',
+    fault: 'kill',
+    uid: 'once-1',
+    timeout: '2s',
+    args: JSON.stringify({ pid: victim.pid, recover_cmd: `echo run >> ${out}; sleep 1` }),
   });
   expect(inj.json.code).toBe(0);
   await sleep(1800); // the timer fires at 2 s, during these requests
@@ -87,7 +111,11 @@ describe('a full disk under the data dir', () => {
   const mnt = tmpDir('races-mnt');
   const img = path.join(tmpDir('races-img'), 'fs.img');
   beforeAll(() => {
-    for (const c of [['truncate', '-s', '96M', img], ['mkfs.ext4', '-q', '-m', '0', img], ['mount', '-o', 'loop', img, mnt]]) {
+    for (const c of [
+      ['truncate', '-s', '96M', img],
+      ['mkfs.ext4', '-q', '-m', '0', img],
+      ['mount', '-o', 'loop', img, mnt],
+    ]) {
       const r = spawnSync(c[0], c.slice(1), { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`${c.join(' ')}: ${r.stderr}`);
     }
@@ -97,9 +125,12 @@ describe('a full disk under the data dir', () => {
     fs.rmSync(img, { force: true });
   });
 
-  test('disk fill --percent 100 --force on the data dir\'s own filesystem can still be recovered', () => {
+  test("disk fill --percent 100 --force on the data dir's own filesystem can still be recovered", () => {
     const dir = path.join(mnt, 'data');
-    const usage = () => { const s = fs.statfsSync(mnt); return s.blocks - s.bavail; };
+    const usage = () => {
+      const s = fs.statfsSync(mnt);
+      return s.blocks - s.bavail;
+    };
     expect(cli(dir, ['query']).code).toBe(0); // the store exists
     const used0 = usage();
     const r = cli(dir, ['inject', 'disk', 'fill', '-d', mnt, '-p', '100', '--force', '--uid', 'full-1']);
@@ -140,10 +171,18 @@ test('data dirs and cache dirs other users could write or own are refused; a pla
   const buildDir = path.join(mine, fs.readdirSync(mine)[0]);
   const helper = path.join(buildDir, 'chaosmetad-helper');
   const f = path.join(files, 'planted');
-  expect(cli(dd, ['inject', 'file', 'append', '-p', (fs.writeFileSync(f, 'x\n'), f), '-c', 'y'], { exe: SEA, env: { CHAOSMETAD_CACHE_DIR: mine } }).code).toBe(0);
+  expect(
+    cli(dd, ['inject', 'file', 'append', '-p', (fs.writeFileSync(f, 'x\n'), f), '-c', 'y'], {
+      exe: SEA,
+      env: { CHAOSMETAD_CACHE_DIR: mine },
+    }).code,
+  ).toBe(0);
   const good = fs.readFileSync(helper);
   fs.writeFileSync(helper, '#!/bin/sh\ntouch /tmp/cmd-races-pwned\n');
-  const again = cli(dd, ['inject', 'cpu', 'load', '-c', '1', '--uid', 'planted-1'], { exe: SEA, env: { CHAOSMETAD_CACHE_DIR: mine } });
+  const again = cli(dd, ['inject', 'cpu', 'load', '-c', '1', '--uid', 'planted-1'], {
+    exe: SEA,
+    env: { CHAOSMETAD_CACHE_DIR: mine },
+  });
   expect(again.code).toBe(0);
   expect(fs.existsSync('/tmp/cmd-races-pwned')).toBe(false);
   expect(fs.readFileSync(helper)).toEqual(good);
@@ -156,12 +195,30 @@ test('a failing recover is retried by the watcher with backoff, never given up; 
   const flag = path.join(files, 'service-can-start');
   fs.rmSync(flag, { force: true });
   const victim = spawn('sleep', ['3627'], { stdio: 'ignore' });
-  const inj = cli(dir, ['inject', 'process', 'kill', '-p', String(victim.pid), '-r', `test -e ${flag}`, '-t', '1s', '--uid', 'retry-1']);
+  const inj = cli(dir, [
+    'inject',
+    'process',
+    'kill',
+    '-p',
+    String(victim.pid),
+    '-r',
+    `test -e ${flag}`,
+    '-t',
+    '1s',
+    '--uid',
+    'retry-1',
+  ]);
   expect(inj.code).toBe(0);
-  const failures = () => Number(/retry-1 .*?\s(\d+)( \(next try [^)]*\))?\s+\{/.exec(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout)?.[1] ?? -1);
+  const failures = () =>
+    Number(
+      /retry-1 .*?\s(\d+)( \(next try [^)]*\))?\s+\{/.exec(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout)?.[1] ??
+        -1,
+    );
   // tries at ~1 s, ~2 s, ~4 s: each fails (the command exits 1)
   expect(await waitFor(() => failures() >= 3, 12_000, 250)).toBe(true);
-  expect(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout).toMatch(/RECOVER_FAILURES[\s\S]*retry-1 .* \d+ \(next try \d{4}-/);
+  expect(cli(dir, ['query', '-a', '-u', 'retry-1']).stdout).toMatch(
+    /RECOVER_FAILURES[\s\S]*retry-1 .* \d+ \(next try \d{4}-/,
+  );
   const d = await startDaemon(dir);
   const m = await call(d.port, 'GET', '/metrics');
   expect(Number(/^chaosmetad_recover_failures (\d+)$/m.exec(m.text)?.[1])).toBeGreaterThanOrEqual(3);
@@ -169,6 +226,10 @@ test('a failing recover is retried by the watcher with backoff, never given up; 
   await stopDaemons();
   // the cause fixed: the next try (at most 60 s after the last) succeeds by itself
   fs.writeFileSync(flag, '');
-  expect(await waitFor(() => queryJson(dir, ['--uid', 'retry-1']).experiments[0].status === 'destroyed', 20_000, 250)).toBe(true);
-  expect(fs.readFileSync(path.join(dir, 'chaosmetad.log'), 'utf8')).toMatch(/"event":"recover-failed","uid":"retry-1","reason":"timeout","attempt":3,"next_try"/);
+  expect(
+    await waitFor(() => queryJson(dir, ['--uid', 'retry-1']).experiments[0].status === 'destroyed', 20_000, 250),
+  ).toBe(true);
+  expect(fs.readFileSync(path.join(dir, 'chaosmetad.log'), 'utf8')).toMatch(
+    /"event":"recover-failed","uid":"retry-1","reason":"timeout","attempt":3,"next_try"/,
+  );
 });

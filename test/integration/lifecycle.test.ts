@@ -1,14 +1,28 @@
-/** The experiment lifecycle through the real CLI: timeouts, expiry, crashes, partial failure, bad input, concurrency. */
+/** The experiment lifecycle through the real CLI: timeouts, expiry, crashes, partial failure, bad input, races. */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BIN, HELPER, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import {
+  BIN,
+  HELPER,
+  cli,
+  hostSettles,
+  hostState,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+  waitFor,
+} from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('life');
 let before: string;
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
@@ -23,13 +37,20 @@ const status = (uid: string) => queryJson(dir, ['--uid', uid]).experiments[0]?.s
 const wrapper = path.join(dir, 'helper-wrapper.sh');
 const failCore1 = path.join(dir, 'fail-core1');
 const slowStart = path.join(dir, 'slow-start');
-fs.writeFileSync(wrapper, `#!/bin/sh
+fs.writeFileSync(
+  wrapper,
+  `#!/bin/sh
 case "$*" in *core=1*) [ -e ${failCore1} ] && { echo "error injected failure for core 1"; exit 1; } ;; esac
 [ -e ${slowStart} ] && sleep "$(cat ${slowStart})"
 exec ${HELPER} "$@"
-`, { mode: 0o755 });
+`,
+  { mode: 0o755 },
+);
 /** Set (or with undefined, clear) a wrapper switch. */
-const setSwitch = (file: string, value?: string) => { if (value === undefined) fs.rmSync(file, { force: true }); else fs.writeFileSync(file, value); };
+const setSwitch = (file: string, value?: string) => {
+  if (value === undefined) fs.rmSync(file, { force: true });
+  else fs.writeFileSync(file, value);
+};
 
 test('a timeout recovers on time after the CLI has exited (detached watcher)', async () => {
   const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '20', '-l', '0', '-t', '3s', '--uid', 'timeout-3s']);
@@ -43,7 +64,9 @@ test('a timeout recovers on time after the CLI has exited (detached watcher)', a
 
 test('recover --expired finishes what a killed watcher left; helpers stop themselves after the deadline', async () => {
   expect(cli(dir, ['inject', 'cpu', 'burn', '-p', '20', '-l', '0', '-t', '2s', '--uid', 'expired-2s']).code).toBe(0);
-  const watcher = taggedPids('expired-2s').filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0').includes('watch'));
+  const watcher = taggedPids('expired-2s').filter((p) =>
+    fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0').includes('watch'),
+  );
   expect(watcher).toHaveLength(1);
   process.kill(watcher[0], 'SIGKILL');
   expect(await waitFor(() => taggedPids('expired-2s').length === 0, 8000)).toBe(true); // deadline + grace
@@ -72,7 +95,9 @@ test('a live uid cannot be reused; an ended one can', () => {
 
 test('an inject that fails half-way undoes what it did and stores the error', () => {
   setSwitch(failCore1, '1');
-  const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'half-way-1', '-t', '1m'], { env: { CHAOSMETAD_HELPER: wrapper } });
+  const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'half-way-1', '-t', '1m'], {
+    env: { CHAOSMETAD_HELPER: wrapper },
+  });
   setSwitch(failCore1);
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/injected failure for core 1/);
@@ -84,9 +109,14 @@ test('an inject that fails half-way undoes what it did and stores the error', ()
 });
 
 test('a CLI killed mid-inject leaves a record that recover finishes', async () => {
-  const child = spawn(process.execPath, [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'killed-mid-1'], {
-    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper }, stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'killed-mid-1'],
+    {
+      env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper },
+      stdio: 'ignore',
+    },
+  );
   // first helper starts at once; make the second slow by waiting for the first, then killing
   await waitFor(() => taggedPids('killed-mid-1').length >= 1, 10_000, 20);
   child.kill('SIGKILL');
@@ -100,9 +130,14 @@ test('a CLI killed mid-inject leaves a record that recover finishes', async () =
 
 test('a CLI killed while a helper is starting: the journal already names it, recover stops it', async () => {
   setSwitch(slowStart, '3');
-  const child = spawn(process.execPath, [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0', '--uid', 'killed-mid-2'], {
-    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper }, stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0', '--uid', 'killed-mid-2'],
+    {
+      env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_HELPER: wrapper },
+      stdio: 'ignore',
+    },
+  );
   await waitFor(() => taggedPids('killed-mid-2').length >= 1, 10_000, 20); // the wrapper, still sleeping
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
@@ -155,7 +190,9 @@ test('as the original: cpu burn --count above the core count burns every core; m
   const cores = os.cpus().length;
   const burn = cli(dir, ['inject', 'cpu', 'burn', '-p', '10', '-c', '1000', '--dry-run']);
   expect(burn.code).toBe(0);
-  expect([...burn.stdout.matchAll(/start helper: .* burn .* core=(\d+) percent=10/g)].map((m) => Number(m[1]))).toEqual([...Array(cores).keys()]);
+  expect([...burn.stdout.matchAll(/start helper: .* burn .* core=(\d+) percent=10/g)].map((m) => Number(m[1]))).toEqual(
+    [...Array(cores).keys()],
+  );
   const fill = cli(dir, ['inject', 'mem', 'fill', '-p', '30', '-b', '1MB', '--dry-run']);
   expect(fill.code).toBe(0);
   const bytes = Number(/memfill .* bytes=(\d+)/.exec(fill.stdout)?.[1]);
@@ -175,12 +212,15 @@ test('recover --target/--fault recovers only the matching ones; --all the rest',
 });
 
 test('parallel invocations never fail on the store', async () => {
-  const run = (args: string[]) => new Promise<{ code: number; err: string }>((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
-    let err = '';
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code: code ?? -1, err }));
-  });
+  const run = (args: string[]) =>
+    new Promise<{ code: number; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+      let err = '';
+      c.stderr.on('data', (d) => {
+        err += d;
+      });
+      c.on('exit', (code) => resolve({ code: code ?? -1, err }));
+    });
   const uids = Array.from({ length: 12 }, (_, i) => `par-${i}-${process.pid}`);
   const injected = await Promise.all(uids.map((u) => run(['inject', 'cpu', 'load', '-c', '1', '--uid', u])));
   expect(injected.filter((r) => r.code !== 0)).toEqual([]);
@@ -197,7 +237,9 @@ test('version prints one JSON line; help lists every level', () => {
   expect(cli(dir, ['--help']).stdout).toMatch(/inject[\s\S]*query[\s\S]*recover[\s\S]*version/);
   expect(cli(dir, ['inject', '--help']).stdout).toMatch(/inject cpu[\s\S]*inject mem/);
   expect(cli(dir, ['inject', 'mem', '--help']).stdout).toMatch(/inject mem fill[\s\S]*inject mem oom/);
-  expect(cli(dir, ['inject', 'cpu', 'burn', '--help']).stdout).toMatch(/--percent[\s\S]*chaosmetad inject cpu burn --percent 60/);
+  expect(cli(dir, ['inject', 'cpu', 'burn', '--help']).stdout).toMatch(
+    /--percent[\s\S]*chaosmetad inject cpu burn --percent 60/,
+  );
 });
 
 test('--dry-run prints the exact changes and changes nothing', () => {
@@ -205,7 +247,9 @@ test('--dry-run prints the exact changes and changes nothing', () => {
   const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '50', '-l', '1', '-t', '1m', '--dry-run']);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/start watcher/);
-  expect(r.stdout).toMatch(/start helper: .*chaosmetad-helper burn --chaosmetad-uid=\S+ --chaosmetad-step=0 core=1 percent=50/);
+  expect(r.stdout).toMatch(
+    /start helper: .*chaosmetad-helper burn --chaosmetad-uid=\S+ --chaosmetad-step=0 core=1 percent=50/,
+  );
   expect(queryJson(dir).total).toBe(total);
   expect(taggedPids()).toEqual([]);
 });

@@ -2,13 +2,28 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, cli, hostSettles, hostState, meminfo, procStatus, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import {
+  BIN,
+  cli,
+  hostSettles,
+  hostState,
+  meminfo,
+  procStatus,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+  waitFor,
+} from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('mem');
 const MB = 1024 * 1024;
 let before: string;
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
@@ -49,7 +64,10 @@ test('mem fill cache fills shared memory (buff/cache); recover frees it', async 
 });
 
 test('mem fill --percent reaches the target total usage (±1 point)', async () => {
-  const used = () => { const m = meminfo(); return (100 * (m.MemTotal - m.MemAvailable)) / m.MemTotal; };
+  const used = () => {
+    const m = meminfo();
+    return (100 * (m.MemTotal - m.MemAvailable)) / m.MemTotal;
+  };
   const target = Math.ceil(used()) + 3;
   const r = cli(dir, ['inject', 'mem', 'fill', '--percent', String(target), '--mode', 'ram']);
   expect(r.code).toBe(0);
@@ -84,14 +102,32 @@ describe.each(['ram', 'cache'])('mem oom --mode %s inside a memory-limited cgrou
   (skip ? test.skip : test)('the OOM killer acts repeatedly until recover', async () => {
     fs.mkdirSync(cg);
     fs.writeFileSync(path.join(cg, 'memory.limit_in_bytes'), String(160 * MB));
-    const oomKills = () => Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(cg, 'memory.oom_control'), 'utf8'))![1]);
+    const oomKills = () =>
+      Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(cg, 'memory.oom_control'), 'utf8'))![1]);
     const uid = `oom-${mode}-${process.pid}`;
-    const r = spawnSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec "$0" "$@"`, process.execPath, BIN,
-      'inject', 'mem', 'oom', '--mode', mode, '--uid', uid], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `echo $$ > ${cg}/cgroup.procs && exec "$0" "$@"`,
+        process.execPath,
+        BIN,
+        'inject',
+        'mem',
+        'oom',
+        '--mode',
+        mode,
+        '--uid',
+        uid,
+      ],
+      { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(await waitFor(() => oomKills() >= 2, 30_000)).toBe(true);
-    console.log(`mem oom ${mode}: ${oomKills()} OOM kills in the cgroup, supervisor alive: ${taggedPids(uid).length > 0}`);
+    console.log(
+      `mem oom ${mode}: ${oomKills()} OOM kills in the cgroup, supervisor alive: ${taggedPids(uid).length > 0}`,
+    );
     expect(taggedPids(uid).length).toBeGreaterThan(0);
     expect(cli(dir, ['check', uid]).stdout).toMatch(/effect: in-place/);
     expect(cli(dir, ['recover', uid]).code).toBe(0);

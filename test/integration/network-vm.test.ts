@@ -8,8 +8,12 @@ import { BIN, runInVm, vmUnavailable } from '../helpers';
 jest.setTimeout(900_000);
 const why = vmUnavailable();
 
-(why ? test.skip : test)(why ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc — skipped: ${why}` : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc', () => {
-  const script = `
+(why ? test.skip : test)(
+  why
+    ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc — skipped: ${why}`
+    : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc',
+  () => {
+    const script = `
 set -u
 C="ip netns exec a ${process.execPath} ${BIN}"
 export CHAOSMETAD_DATA_DIR=/tmp/cmd-data
@@ -52,21 +56,22 @@ echo "LO_AFTER=$(ip netns exec a tc qdisc show dev lo | head -1)"
 echo "AFTER_RTT=$(rtt 10)"
 echo "QDISC_AFTER=$(ip netns exec a tc qdisc show dev va | head -1)"
 `;
-  const v = runInVm(script).vars;
-  console.log(`netem in the VM: ${JSON.stringify(v)}`);
-  expect(Object.keys(v).filter((k) => k.endsWith('_INJECT') || k.endsWith('_RECOVER'))).toEqual([]);
-  const base = Number(v.BASE_RTT);
-  expect(Math.abs(Number(v.DELAY_RTT) - base - 100) / 100).toBeLessThan(0.1);
-  const [min, max] = v.JITTER.split(' ').map(Number);
-  expect(max - min).toBeGreaterThan(10); // jitter spreads the RTTs
-  expect(Math.abs(Number(v.LOSS) - 30)).toBeLessThan(5 + 1);
-  expect(Number(v.DUPS)).toBeGreaterThan(5);
-  expect(Number(v.CORRUPT_LOSS)).toBeGreaterThan(20);
-  expect(Number(v.FILTERED_LOSS)).toBeLessThan(5); // ICMP does not match --dst-port 9
-  expect(Number(v.REORDERED)).toBeGreaterThan(0); // replies came back out of sequence
-  expect(v.HEADLINE_QUERY).toBe('1');
-  expect(Number(v.HEADLINE_RTT)).toBeGreaterThan(4000); // 2 s each way on lo
-  expect(v.LO_AFTER).toMatch(/^qdisc noqueue 0: root/);
-  expect(Number(v.AFTER_RTT)).toBeLessThan(base + 20);
-  expect(v.QDISC_AFTER).toMatch(/^qdisc noqueue 0: root/);
-});
+    const v = runInVm(script).vars;
+    console.log(`netem in the VM: ${JSON.stringify(v)}`);
+    expect(Object.keys(v).filter((k) => k.endsWith('_INJECT') || k.endsWith('_RECOVER'))).toEqual([]);
+    const base = Number(v.BASE_RTT);
+    expect(Math.abs(Number(v.DELAY_RTT) - base - 100) / 100).toBeLessThan(0.1);
+    const [min, max] = v.JITTER.split(' ').map(Number);
+    expect(max - min).toBeGreaterThan(10); // jitter spreads the RTTs
+    expect(Math.abs(Number(v.LOSS) - 30)).toBeLessThan(5 + 1);
+    expect(Number(v.DUPS)).toBeGreaterThan(5);
+    expect(Number(v.CORRUPT_LOSS)).toBeGreaterThan(20);
+    expect(Number(v.FILTERED_LOSS)).toBeLessThan(5); // ICMP does not match --dst-port 9
+    expect(Number(v.REORDERED)).toBeGreaterThan(0); // replies came back out of sequence
+    expect(v.HEADLINE_QUERY).toBe('1');
+    expect(Number(v.HEADLINE_RTT)).toBeGreaterThan(4000); // 2 s each way on lo
+    expect(v.LO_AFTER).toMatch(/^qdisc noqueue 0: root/);
+    expect(Number(v.AFTER_RTT)).toBeLessThan(base + 20);
+    expect(v.QDISC_AFTER).toMatch(/^qdisc noqueue 0: root/);
+  },
+);

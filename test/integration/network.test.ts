@@ -19,7 +19,10 @@ let server: ChildProcess;
 const sh = (...argv: string[]) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
 /** chaosmetad inside a namespace */
 function cm(ns: string, args: string[]) {
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, uid: /uid: (\S+)/.exec(r.stdout)?.[1] ?? '' };
 }
 /** TCP throughput a -> b:port in bytes/s over sec seconds (to b's IPv4 address, or its IPv6 one) */
@@ -29,23 +32,31 @@ function rate(port: number, sec = 3, host = '10.77.0.2'): number {
   if (j.error) throw new Error(`measure: ${j.error}`);
   return j.rate;
 }
-const qdiscsOf = (ns: string, dev: string) => sh('ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', dev).stdout.trim();
+const qdiscsOf = (ns: string, dev: string) =>
+  sh('ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', dev).stdout.trim();
 const MB = 1_000_000;
 
 beforeAll(async () => {
   before = hostState();
   for (const c of [
-    ['ip', 'netns', 'add', A], ['ip', 'netns', 'add', B],
+    ['ip', 'netns', 'add', A],
+    ['ip', 'netns', 'add', B],
     ['ip', '-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B],
-    ['ip', '-n', A, 'addr', 'add', '10.77.0.1/24', 'dev', 'va'], ['ip', '-n', B, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb'],
-    ['ip', '-n', A, 'addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad'], ['ip', '-n', B, 'addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad'],
-    ['ip', '-n', A, 'link', 'set', 'va', 'up'], ['ip', '-n', B, 'link', 'set', 'vb', 'up'],
-    ['ip', '-n', A, 'link', 'set', 'lo', 'up'], ['ip', '-n', B, 'link', 'set', 'lo', 'up'],
+    ['ip', '-n', A, 'addr', 'add', '10.77.0.1/24', 'dev', 'va'],
+    ['ip', '-n', B, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb'],
+    ['ip', '-n', A, 'addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad'],
+    ['ip', '-n', B, 'addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad'],
+    ['ip', '-n', A, 'link', 'set', 'va', 'up'],
+    ['ip', '-n', B, 'link', 'set', 'vb', 'up'],
+    ['ip', '-n', A, 'link', 'set', 'lo', 'up'],
+    ['ip', '-n', B, 'link', 'set', 'lo', 'up'],
   ]) {
     const r = sh(...c);
     if (r.status !== 0) throw new Error(`${c.join(' ')}: ${r.stderr}`);
   }
-  server = spawn('ip', ['netns', 'exec', B, process.execPath, TOOL, 'serve', '5001', '5002'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn('ip', ['netns', 'exec', B, process.execPath, TOOL, 'serve', '5001', '5002'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((r) => server.stdout!.once('data', r));
 });
 afterAll(async () => {
@@ -82,7 +93,20 @@ test('IPv6 too: no filter limits IPv6 traffic; --dst-ip takes IPv6 addresses and
   expect(cm(A, ['recover', all.uid]).code).toBe(0);
   expect(rate(5001, 2, 'fd77::2')).toBeGreaterThan(10 * MB);
 
-  const dry = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', '10.77.0.2,fd77::2', '--dst-port', '5001', '--dry-run']);
+  const dry = cm(A, [
+    'inject',
+    'network',
+    'limit',
+    '-i',
+    'va',
+    '-r',
+    '8mbit',
+    '--dst-ip',
+    '10.77.0.2,fd77::2',
+    '--dst-port',
+    '5001',
+    '--dry-run',
+  ]);
   expect(dry.stdout).toMatch(/protocol ip pref 1002 u32 match ip dst 10\.77\.0\.2\/32 match ip dport 5001 0xffff/);
   expect(dry.stdout).toMatch(/protocol ipv6 pref 10002 u32 match ip6 dst fd77::2\/128 match ip6 dport 5001 0xffff/);
   const only6 = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', 'fd77::/64']);
@@ -90,7 +114,9 @@ test('IPv6 too: no filter limits IPv6 traffic; --dst-ip takes IPv6 addresses and
   expect(cm(A, ['check', only6.uid]).stdout).toMatch(/in-place/);
   const limited = rate(5001, 3, 'fd77::2');
   const v4 = rate(5001, 2);
-  console.log(`network limit 8mbit --dst-ip fd77::/64: IPv6 ${(limited / MB).toFixed(3)} MB/s, IPv4 ${(v4 / MB).toFixed(0)} MB/s`);
+  console.log(
+    `network limit 8mbit --dst-ip fd77::/64: IPv6 ${(limited / MB).toFixed(3)} MB/s, IPv4 ${(v4 / MB).toFixed(0)} MB/s`,
+  );
   expect(Math.abs(limited - MB) / MB).toBeLessThan(0.15);
   expect(v4).toBeGreaterThan(10 * MB);
   expect(cm(A, ['recover', only6.uid]).code).toBe(0);
@@ -103,7 +129,9 @@ test('two experiments on one interface (port 5001 and 5002) are recovered indepe
   expect([one.code, two.code]).toEqual([0, 0]);
   const r1 = rate(5001);
   const r2 = rate(5002);
-  console.log(`stacked: port 5001 ${(r1 / MB).toFixed(3)} MB/s (limit 1), port 5002 ${(r2 / MB).toFixed(3)} MB/s (limit 2)`);
+  console.log(
+    `stacked: port 5001 ${(r1 / MB).toFixed(3)} MB/s (limit 1), port 5002 ${(r2 / MB).toFixed(3)} MB/s (limit 2)`,
+  );
   expect(Math.abs(r1 - MB) / MB).toBeLessThan(0.15);
   expect(Math.abs(r2 - 2 * MB) / (2 * MB)).toBeLessThan(0.15);
   expect(cm(A, ['recover', one.uid]).code).toBe(0);
@@ -144,7 +172,27 @@ test('--direction in limits what arrives (through an ifb device), and recover re
 });
 
 test('a root qdisc the host set up is left alone unless --force', () => {
-  sh('ip', 'netns', 'exec', A, 'tc', 'qdisc', 'add', 'dev', 'va', 'root', 'handle', '5:', 'tbf', 'rate', '1gbit', 'burst', '1m', 'latency', '50ms');
+  sh(
+    'ip',
+    'netns',
+    'exec',
+    A,
+    'tc',
+    'qdisc',
+    'add',
+    'dev',
+    'va',
+    'root',
+    'handle',
+    '5:',
+    'tbf',
+    'rate',
+    '1gbit',
+    'burst',
+    '1m',
+    'latency',
+    '50ms',
+  );
   const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit']);
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/root qdisc the host set up \(tbf 5:\)/);
@@ -154,15 +202,31 @@ test('a root qdisc the host set up is left alone unless --force', () => {
 
 // on a kernel with netem the no-netem preflight cannot be observed: jest reports the test as skipped, not passed
 const netemHere = spawnSync('sh', ['-c', 'test -d /sys/module/sch_netem || modprobe -q sch_netem']).status === 0;
-(netemHere ? test.skip : test)('preflight: netem faults on a kernel without sch_netem fail clearly and change nothing', () => {
-  const r = cm(A, ['inject', 'network', 'delay', '-i', 'va', '-l', '10ms']);
-  expect(r.code).toBe(3);
-  expect(r.stderr).toMatch(/no sch_netem/);
-  expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
-});
+(netemHere ? test.skip : test)(
+  'preflight: netem faults on a kernel without sch_netem fail clearly and change nothing',
+  () => {
+    const r = cm(A, ['inject', 'network', 'delay', '-i', 'va', '-l', '10ms']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no sch_netem/);
+    expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+  },
+);
 
 test('--dry-run prints the tc commands and changes nothing', () => {
-  const r = cm(A, ['inject', 'network', 'limit', '-i', 'va', '-r', '8mbit', '--dst-ip', '10.77.0.2', '--dst-port', '5001,5002', '--dry-run']);
+  const r = cm(A, [
+    'inject',
+    'network',
+    'limit',
+    '-i',
+    'va',
+    '-r',
+    '8mbit',
+    '--dst-ip',
+    '10.77.0.2',
+    '--dst-port',
+    '5001,5002',
+    '--dry-run',
+  ]);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/run: tc qdisc add dev va root handle c0de: htb default 0/);
   expect(r.stdout).toMatch(/match ip dst 10\.77\.0\.2\/32 match ip dport 5002 0xffff flowid c0de:2/);
@@ -183,7 +247,7 @@ test.each([
   [['loss', '-i', 'va', '-p', '0'], /--percent must be an integer in 1\.\.100/],
   [['limit', '-i', 'va; reboot', '-r', '1mbit'], /--interface must be an interface name/],
 ])('bad input %j: exit 1, nothing changed', (args, msg) => {
-  const r = cm(A, ['inject', 'network', ...(args)]);
+  const r = cm(A, ['inject', 'network', ...args]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
@@ -192,11 +256,19 @@ test.each([
 describe('network partition (iptables) inside the namespace', () => {
   /** can a -> b:port connect within 1 s? */
   const reach = (port: number, host = '10.77.0.2') => {
-    const r = sh('ip', 'netns', 'exec', A, process.execPath, '-e',
-      `const s=require('net').connect(${port},'${host}',()=>{console.log('ok');process.exit(0)});s.setTimeout(1000,()=>{console.log('timeout');process.exit(1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`);
+    const r = sh(
+      'ip',
+      'netns',
+      'exec',
+      A,
+      process.execPath,
+      '-e',
+      `const s=require('net').connect(${port},'${host}',()=>{console.log('ok');process.exit(0)});s.setTimeout(1000,()=>{console.log('timeout');process.exit(1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`,
+    );
     return r.stdout.trim();
   };
-  const rules = () => sh('ip', 'netns', 'exec', A, 'iptables', '-S').stdout + sh('ip', 'netns', 'exec', A, 'ip6tables', '-S').stdout;
+  const rules = () =>
+    sh('ip', 'netns', 'exec', A, 'iptables', '-S').stdout + sh('ip', 'netns', 'exec', A, 'ip6tables', '-S').stdout;
 
   test('cuts the given peer port (connect times out), leaves the rest; recover removes only its rules', () => {
     const before = rules();
@@ -234,7 +306,7 @@ describe('network partition (iptables) inside the namespace', () => {
     [['partition', '--ip', '10.0.0.1', '-d', 'up'], /--direction must be one of both, out, in/],
   ])('bad input %j: exit 1', (args, msg) => {
     const before = rules();
-    const r = cm(A, ['inject', 'network', ...(args)]);
+    const r = cm(A, ['inject', 'network', ...args]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(msg);
     expect(rules()).toBe(before);
@@ -242,9 +314,18 @@ describe('network partition (iptables) inside the namespace', () => {
 });
 
 describe('network occupy holds a port (in namespace b)', () => {
-  const bind = (port: number, proto = 'tcp') => sh('ip', 'netns', 'exec', B, process.execPath, '-e', proto === 'tcp'
-    ? `require('net').createServer().listen(${port},()=>{console.log('bound');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})`
-    : `const s=require('dgram').createSocket('udp4');s.on('error',e=>{console.log(e.code);process.exit(1)});s.bind(${port},()=>{console.log('bound');process.exit(0)})`).stdout.trim();
+  const bind = (port: number, proto = 'tcp') =>
+    sh(
+      'ip',
+      'netns',
+      'exec',
+      B,
+      process.execPath,
+      '-e',
+      proto === 'tcp'
+        ? `require('net').createServer().listen(${port},()=>{console.log('bound');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})`
+        : `const s=require('dgram').createSocket('udp4');s.on('error',e=>{console.log(e.code);process.exit(1)});s.bind(${port},()=>{console.log('bound');process.exit(0)})`,
+    ).stdout.trim();
 
   test.each(['tcp', 'udp'])('%s: bind fails with EADDRINUSE while injected, works after recover', (proto) => {
     const r = cm(B, ['inject', 'network', 'occupy', '--port', '7070', '--protocol', proto]);
@@ -259,7 +340,16 @@ describe('network occupy holds a port (in namespace b)', () => {
     const refused = cm(B, ['inject', 'network', 'occupy', '-p', '5001']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/in use by pid \d+ .*--force/);
-    const r = cm(B, ['inject', 'network', 'occupy', '-p', '5001', '--force', '-r', `${process.execPath} ${TOOL} serve 5001 5002`]);
+    const r = cm(B, [
+      'inject',
+      'network',
+      'occupy',
+      '-p',
+      '5001',
+      '--force',
+      '-r',
+      `${process.execPath} ${TOOL} serve 5001 5002`,
+    ]);
     expect(r.code).toBe(0);
     expect(bind(5002)).toBe('bound'); // the killed server held 5002 too
     const rec = cm(B, ['recover', r.uid]);
@@ -271,7 +361,18 @@ describe('network occupy holds a port (in namespace b)', () => {
   test('--force never kills a guarded owner (kubelet, sshd, the container runtime)', async () => {
     const bin = tmpDir('net-guarded');
     fs.symlinkSync(process.execPath, path.join(bin, 'kubelet'));
-    const owner = spawn('ip', ['netns', 'exec', B, path.join(bin, 'kubelet'), '-e', "require('net').createServer().listen(7171,()=>console.log('bound'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const owner = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        B,
+        path.join(bin, 'kubelet'),
+        '-e',
+        "require('net').createServer().listen(7171,()=>console.log('bound'))",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise((r) => owner.stdout.once('data', r));
       const r = cm(B, ['inject', 'network', 'occupy', '-p', '7171', '--force']);
@@ -285,13 +386,19 @@ describe('network occupy holds a port (in namespace b)', () => {
 });
 
 test("tools are found from cron's bare PATH (tc, ip and iptables live in /usr/sbin)", () => {
-  const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', A, process.execPath, BIN, 'inject', 'network', 'limit', '-i', 'va', '-r', '8mbit'],
-    { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/root', CHAOSMETAD_DATA_DIR: dir } });
+  const r = spawnSync(
+    '/usr/sbin/ip',
+    ['netns', 'exec', A, process.execPath, BIN, 'inject', 'network', 'limit', '-i', 'va', '-r', '8mbit'],
+    { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/root', CHAOSMETAD_DATA_DIR: dir } },
+  );
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   expect(qdiscsOf(A, 'va')).toMatch(/qdisc htb c0de: root/);
   const uid = /uid: (\S+)/.exec(r.stdout)![1];
-  const rec = spawnSync('/usr/sbin/ip', ['netns', 'exec', A, process.execPath, BIN, 'recover', uid], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', CHAOSMETAD_DATA_DIR: dir } });
+  const rec = spawnSync('/usr/sbin/ip', ['netns', 'exec', A, process.execPath, BIN, 'recover', uid], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', CHAOSMETAD_DATA_DIR: dir },
+  });
   expect(rec.status).toBe(0);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
 });

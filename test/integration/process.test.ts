@@ -8,7 +8,9 @@ jest.setTimeout(60_000);
 const dir = tmpDir('proc');
 let before: string;
 const children: ChildProcess[] = [];
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   for (const c of children) c.kill('SIGKILL');
@@ -17,14 +19,26 @@ afterAll(async () => {
 
 /** A victim with a unique command line. */
 function victim(tag: string): ChildProcess {
-  const c = spawn('sleep', [`36${Math.floor(Math.random() * 1e6)}`], { stdio: 'ignore', detached: true, argv0: `victim-${tag}` });
+  const c = spawn('sleep', [`36${Math.floor(Math.random() * 1e6)}`], {
+    stdio: 'ignore',
+    detached: true,
+    argv0: `victim-${tag}`,
+  });
   children.push(c);
   return c;
 }
 const state = (pid: number): string | undefined => {
-  try { const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1'); return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3); } catch { return undefined; }
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
 };
-const gone = (pid: number) => { const s = state(pid); return s === undefined || s === 'Z'; };
+const gone = (pid: number) => {
+  const s = state(pid);
+  return s === undefined || s === 'Z';
+};
 
 test('process stop freezes the target (state T); recover continues it (state S)', async () => {
   const v = victim('stop');
@@ -55,7 +69,9 @@ test('process kill --key kills every match (never chaosmetad or its caller) and 
   expect(r.code).toBe(0);
   expect(await waitFor(() => gone(v1.pid!) && gone(v2.pid!), 3000)).toBe(true);
   const uid = uidOf(r);
-  expect(JSON.parse(queryJson(dir, ['--uid', uid]).experiments[0].runtime).killed.sort()).toEqual([v1.pid, v2.pid].sort());
+  expect(JSON.parse(queryJson(dir, ['--uid', uid]).experiments[0].runtime).killed.sort()).toEqual(
+    [v1.pid, v2.pid].sort(),
+  );
   const rec = cli(dir, ['recover', uid]);
   expect(rec.code).toBe(0);
   expect(rec.stdout).toMatch(/recover-cmd exit 0/);
@@ -67,9 +83,16 @@ test('--recover-cmd keeps the command line the shell gives it; a missing command
   const v = victim('cmdline');
   const uid = uidOf(cli(dir, ['inject', 'process', 'kill', '-p', String(v.pid), '-r', `sleep ${n}`]));
   expect(cli(dir, ['recover', uid]).stdout).toMatch(/recover-cmd still running/);
-  const restarted = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try { return fs.readFileSync(`/proc/${d}/cmdline`, 'latin1') === `sleep\0${n}\0`; } catch { return false; }
-  });
+  const restarted = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'latin1') === `sleep\0${n}\0`;
+      } catch {
+        return false;
+      }
+    });
   expect(restarted.length).toBe(1); // argv[0] "sleep", as bash -c leaves it (not /usr/bin/sleep)
   process.kill(Number(restarted[0]), 'SIGKILL');
 
@@ -101,7 +124,9 @@ test('process kill --signal by name; a failing recover-cmd is a recover error th
 test('--recover-shell (accepted for compatibility) runs the same shell line', () => {
   const v = victim('shell');
   const out = path.join(dir, 'shell-out');
-  const uid = uidOf(cli(dir, ['inject', 'process', 'kill', '-p', String(v.pid), '-r', `echo $((6*7)) > ${out}`, '--recover-shell']));
+  const uid = uidOf(
+    cli(dir, ['inject', 'process', 'kill', '-p', String(v.pid), '-r', `echo $((6*7)) > ${out}`, '--recover-shell']),
+  );
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(fs.readFileSync(out, 'utf8')).toBe('42\n');
 });
@@ -116,7 +141,7 @@ test.each([
   [['--pid', 'abc'], /--pid must be an integer/],
 ])('bad input %j: exit 1, nothing killed or stored as success', (args, msg) => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'process', 'kill', ...(args)]);
+  const r = cli(dir, ['inject', 'process', 'kill', ...args]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(msg);
   expect(queryJson(dir).total).toBe(total);
@@ -129,16 +154,28 @@ test('safety rails: --key never hits init, chaosmetad, its caller chain, sshd, t
   fs.symlinkSync('/bin/sleep', path.join(bin, 'kubelet')); // its comm is "kubelet"
   const kubelet = spawn(path.join(bin, 'kubelet'), [n], { stdio: 'ignore', detached: true });
   children.push(kubelet);
-  await waitFor(() => { try { return fs.readFileSync(`/proc/${kubelet.pid}/comm`, 'utf8').trim() === 'kubelet'; } catch { return false; } }, 2000);
+  await waitFor(() => {
+    try {
+      return fs.readFileSync(`/proc/${kubelet.pid}/comm`, 'utf8').trim() === 'kubelet';
+    } catch {
+      return false;
+    }
+  }, 2000);
   const byKey = cli(dir, ['inject', 'process', 'kill', '--key', n]);
   expect(byKey.code).toBe(1);
-  expect(byKey.stderr).toMatch(/matches no process \(init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched without --force\)/);
+  expect(byKey.stderr).toMatch(
+    /matches no process \(init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched without --force\)/,
+  );
   const byPid = cli(dir, ['inject', 'process', 'stop', '--pid', String(kubelet.pid)]);
   expect(byPid.code).toBe(1);
   expect(byPid.stderr).toMatch(/is kubelet, which keeps this node reachable or its containers running; add --force/);
   expect(state(kubelet.pid!)).toBe('S');
   // the caller chain: a shell whose own command line holds the key calls chaosmetad; it must survive
-  const chain = spawnSync('bash', ['-c', `: ${n}-caller; ${process.execPath} ${BIN} inject process kill --key ${n}-caller; echo survived`], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } });
+  const chain = spawnSync(
+    'bash',
+    ['-c', `: ${n}-caller; ${process.execPath} ${BIN} inject process kill --key ${n}-caller; echo survived`],
+    { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir } },
+  );
   expect(chain.stdout).toMatch(/survived/);
   expect(chain.stderr).toMatch(/matches no process/);
   // init and chaosmetad itself, even with --force

@@ -7,7 +7,18 @@
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, hostSettles, hostState, killAndWait, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import {
+  cli,
+  hostSettles,
+  hostState,
+  killAndWait,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+  waitFor,
+} from '../helpers';
 import { startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(120_000);
@@ -54,7 +65,21 @@ function injectAll(dir: string, timeout: string[]): Record<string, string> {
     fill: uidOf(cli(dir, ['inject', 'mem', 'fill', '-b', '16MB', '-m', 'cache', ...timeout])),
     tbf: uidOf(cli(dir, ['inject', 'network', 'limit', '-i', 'cmrv0', '-r', '1mbit', ...timeout])),
     file: uidOf(cli(dir, ['inject', 'file', 'add', '-p', f, '-c', 'x', ...timeout])),
-    dns: uidOf(cli(dir, ['inject', 'dns', 'record', '--domain', `reboot-${path.basename(dir).toLowerCase().replace(/[^a-z0-9]/g, '')}.example`, '--ip', '10.9.9.9', ...timeout])),
+    dns: uidOf(
+      cli(dir, [
+        'inject',
+        'dns',
+        'record',
+        '--domain',
+        `reboot-${path
+          .basename(dir)
+          .toLowerCase()
+          .replace(/[^a-z0-9]/g, '')}.example`,
+        '--ip',
+        '10.9.9.9',
+        ...timeout,
+      ]),
+    ),
   };
 }
 
@@ -67,7 +92,13 @@ test('after a simulated reboot: query -a and check read the host; recover --expi
   for (const uid of Object.values(u)) expect(e0[uid]).toBe('in-place');
   await reboot();
   const e1 = effects(dir);
-  expect([e1[u.burn], e1[u.fill], e1[u.tbf], e1[u.file], e1[u.dns]]).toEqual(['gone', 'gone', 'gone', 'in-place', 'in-place']);
+  expect([e1[u.burn], e1[u.fill], e1[u.tbf], e1[u.file], e1[u.dns]]).toEqual([
+    'gone',
+    'gone',
+    'gone',
+    'in-place',
+    'in-place',
+  ]);
   expect(cli(dir, ['check', u.burn]).stdout).toMatch(/status: success effect: gone/);
   expect(cli(dir, ['check', u.file, '--json']).stdout).toMatch(/"effect":"in-place"/);
   // the same start-up recovery as the daemon's: before the deadline what is gone is recovered (and says why),
@@ -98,11 +129,15 @@ test('after a simulated reboot: the daemon recovers what is gone (and says so) a
   await reboot();
   const d = await startDaemon(dir);
   const status = (uid: string) => queryJson(dir, ['-u', uid]).experiments[0];
-  expect(await waitFor(() => ['burn', 'fill', 'tbf'].every((k) => status(u[k]).status === 'destroyed'), 8000)).toBe(true);
+  expect(await waitFor(() => ['burn', 'fill', 'tbf'].every((k) => status(u[k]).status === 'destroyed'), 8000)).toBe(
+    true,
+  );
   for (const k of ['burn', 'fill', 'tbf']) expect(status(u[k]).error).toMatch(/gone when the daemon started/);
   expect(status(u.file).status).toBe('success');
   expect(status(u.dns).status).toBe('success');
-  expect(await waitFor(() => new RegExp(`"event":"rearm","uid":"${u.file}","effect":"in-place"`).test(d.logs()), 3000)).toBe(true);
+  expect(
+    await waitFor(() => new RegExp(`"event":"rearm","uid":"${u.file}","effect":"in-place"`).test(d.logs()), 3000),
+  ).toBe(true);
   expect(cli(dir, ['recover', '--all']).code).toBe(0);
   expect(await d.stop()).toBe(0);
   expect(await hostSettles(baseline)).toBe(baseline);
@@ -112,7 +147,9 @@ test('success reported, no effect: an inject whose effect is gone at once fails 
   const dir = tmpDir('noeffect');
   const victim: ChildProcess = spawn('sleep', ['3609'], { stdio: 'ignore' });
   // something on the host that keeps continuing the process: a stop cannot hold
-  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' });
+  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], {
+    stdio: 'ignore',
+  });
   victim.unref();
   continuer.unref();
   try {

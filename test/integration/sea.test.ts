@@ -1,7 +1,18 @@
 /** The single executable: copied alone into an empty directory, no node_modules, its own asset cache. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SEA, cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, waitFor } from '../helpers';
+import {
+  SEA,
+  cli,
+  cpuPercent,
+  hostSettles,
+  hostState,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  waitFor,
+} from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('sea');
@@ -22,9 +33,12 @@ afterAll(async () => {
 });
 
 // a bare environment: no node on purpose in PATH beyond the system dirs, no node_modules anywhere near
-const run = (args: string[]) => cli(dir, args, {
-  exe, cwd: alone, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CHAOSMETAD_CACHE_DIR: cache, NODE_PATH: '', HOME: alone },
-});
+const run = (args: string[]) =>
+  cli(dir, args, {
+    exe,
+    cwd: alone,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CHAOSMETAD_CACHE_DIR: cache, NODE_PATH: '', HOME: alone },
+  });
 
 test('runs alone: version, help, inject cpu burn with a measured effect, query, recover', async () => {
   const v = run(['version']);
@@ -52,7 +66,9 @@ test('its watcher is the executable itself and recovers at the deadline', async 
   expect(run(['inject', 'mem', 'fill', '-b', '50MB', '-m', 'ram', '-t', '2s', '--uid', 'sea-timeout-1']).code).toBe(0);
   const watcher = taggedPids('sea-timeout-1').map((p) => fs.readlinkSync(`/proc/${p}/exe`));
   expect(watcher).toContain(exe);
-  expect(await waitFor(() => queryJson(dir, ['--uid', 'sea-timeout-1']).experiments[0].status === 'destroyed', 10_000, 250)).toBe(true);
+  expect(
+    await waitFor(() => queryJson(dir, ['--uid', 'sea-timeout-1']).experiments[0].status === 'destroyed', 10_000, 250),
+  ).toBe(true);
   expect(await waitFor(() => taggedPids('sea-timeout-1').length === 0, 3000)).toBe(true);
 });
 

@@ -14,24 +14,52 @@ function start(args: string[], env: Record<string, string> = {}) {
   return startDaemon(dir, args, env);
 }
 
-beforeAll(() => { before = hostState(); });
+beforeAll(() => {
+  before = hostState();
+});
 afterEach(stopDaemons);
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
 });
 
-test('inject, query and recover over HTTP with the original\'s shapes', async () => {
+test("inject, query and recover over HTTP with the original's shapes", async () => {
   const { port } = await start([]);
   const v = await call(port, 'GET', '/v1/version');
   expect(v.status).toBe(200);
   expect(Object.keys(v.json)).toEqual(['code', 'message', 'trace_id', 'data']);
   expect(Object.keys(v.json.data)).toEqual(['version', 'build-date']);
 
-  const inj = await call(port, 'POST', '/v1/experiment/inject', { target: 'cpu', fault: 'load', args: '{"count":2}', timeout: '1m', uid: 'http-load-1', trace_id: 'tr-1' });
+  const inj = await call(port, 'POST', '/v1/experiment/inject', {
+    target: 'cpu',
+    fault: 'load',
+    args: '{"count":2}',
+    timeout: '1m',
+    uid: 'http-load-1',
+    trace_id: 'tr-1',
+  });
   expect(inj.json).toMatchObject({ code: 0, message: 'success', trace_id: 'tr-1' });
-  expect(Object.keys(inj.json.data.experiment)).toEqual(['uid', 'target', 'fault', 'args', 'runtime', 'status', 'creator', 'timeout', 'error', 'create_time', 'update_time', 'container_id', 'container_runtime']);
-  expect(inj.json.data.experiment).toMatchObject({ uid: 'http-load-1', status: 'success', args: '{"count":2}', timeout: '1m' });
+  expect(Object.keys(inj.json.data.experiment)).toEqual([
+    'uid',
+    'target',
+    'fault',
+    'args',
+    'runtime',
+    'status',
+    'creator',
+    'timeout',
+    'error',
+    'create_time',
+    'update_time',
+    'container_id',
+    'container_runtime',
+  ]);
+  expect(inj.json.data.experiment).toMatchObject({
+    uid: 'http-load-1',
+    status: 'success',
+    args: '{"count":2}',
+    timeout: '1m',
+  });
   expect(taggedPids('http-load-1').length).toBeGreaterThan(0);
 
   const q = await call(port, 'POST', '/v1/experiment/query', { uid: 'http-load-1' });
@@ -43,7 +71,10 @@ test('inject, query and recover over HTTP with the original\'s shapes', async ()
 
   const r = await call(port, 'POST', '/v1/experiment/recover', { uid: 'http-load-1' });
   // the original answers data null; we return the real result (a client that ignores data sees no difference)
-  expect(r.json).toMatchObject({ code: 0, data: { results: [{ uid: 'http-load-1', status: 'destroyed', ok: true, message: 'recovered' }] } });
+  expect(r.json).toMatchObject({
+    code: 0,
+    data: { results: [{ uid: 'http-load-1', status: 'destroyed', ok: true, message: 'recovered' }] },
+  });
   expect(await waitFor(() => taggedPids('http-load-1').length === 0, 3000)).toBe(true);
 });
 
@@ -68,16 +99,38 @@ test('an oversized body is refused with 413 (the reply is read, not assumed from
   const { port } = await start([]);
   const token = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/experiment/query', agent: false,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': String(2 << 20) } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/experiment/query',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'content-length': String(2 << 20),
+        },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', (e) => reject(new Error(`no reply before the connection failed: ${e.message}`)));
     // send the body in pieces, as a client would: the daemon answers once 1 MB is over, without reading the rest
     const piece = Buffer.alloc(64 * 1024, 0x20);
     let sent = 0;
-    const more = () => { while (sent < 2 << 20) { sent += piece.length; if (!req.write(piece)) { req.once('drain', more); return; } } req.end(); };
+    const more = () => {
+      while (sent < 2 << 20) {
+        sent += piece.length;
+        if (!req.write(piece)) {
+          req.once('drain', more);
+          return;
+        }
+      }
+      req.end();
+    };
     req.write('{"uid":"');
     more();
   });
@@ -92,11 +145,17 @@ test('beyond loopback: the generated token (or the one given) is required, and p
   await stopDaemons();
   const given = await start(['-a', '0.0.0.0'], { CHAOSMETAD_TOKEN: 'a-long-test-token' });
   expect((await call(given.port, 'GET', '/v1/version', undefined, { authorization: '' })).status).toBe(401);
-  expect((await call(given.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer wrong-token!' })).status).toBe(401);
+  expect(
+    (await call(given.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer wrong-token!' })).status,
+  ).toBe(401);
   const ok = await call(given.port, 'GET', '/v1/version', undefined, { authorization: 'Bearer a-long-test-token' });
   expect(ok.status).toBe(200);
   expect(ok.json.code).toBe(0);
-  const short = spawnSync(process.execPath, [BIN, 'server', '-p', '0'], { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_TOKEN: 'short' }, timeout: 20_000 });
+  const short = spawnSync(process.execPath, [BIN, 'server', '-p', '0'], {
+    encoding: 'utf8',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, CHAOSMETAD_TOKEN: 'short' },
+    timeout: 20_000,
+  });
   expect(short.status).toBe(1);
   expect(short.stderr).toMatch(/at least 8 characters/);
 });

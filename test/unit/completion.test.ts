@@ -18,7 +18,14 @@ function bash(script: string, words: string[], shell = 'bash'): string[] {
   const arr = words.map((w) => `'${w}'`).join(' ');
   const prelude = shell === 'zsh' ? 'autoload -U compinit && compinit -u; ' : '';
   const set = shell === 'zsh' ? 'setopt ksharrays; ' : '';
-  const r = spawnSync(shell, ['-c', `${prelude}source ${file}; ${set}COMP_WORDS=(chaosmetad ${arr}); COMP_CWORD=${words.length}; _chaosmetad; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+  const r = spawnSync(
+    shell,
+    [
+      '-c',
+      `${prelude}source ${file}; ${set}COMP_WORDS=(chaosmetad ${arr}); COMP_CWORD=${words.length}; _chaosmetad; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`${shell}: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean).sort();
 }
@@ -41,7 +48,17 @@ test('the tree covers every target, fault (and alias) and flag of the registry',
 
 test('bash completes commands, targets, faults, flags and enumerated values', () => {
   const s = bashScript(tree);
-  expect(bash(s, [''])).toEqual(['check', 'completion', 'inject', 'query', 'recover', 'renew', 'schedule', 'server', 'version']);
+  expect(bash(s, [''])).toEqual([
+    'check',
+    'completion',
+    'inject',
+    'query',
+    'recover',
+    'renew',
+    'schedule',
+    'server',
+    'version',
+  ]);
   expect(bash(s, ['inject', 'n'])).toEqual(['network']);
   expect(bash(s, ['inject', 'file', 'de'])).toEqual(['del', 'delete']);
   expect(bash(s, ['inject', 'cpu', 'burn', '--p'])).toEqual(['--percent']);
@@ -66,7 +83,11 @@ test('fish completes the same', () => {
   const complete = (line: string) => {
     const r = spawnSync('fish', ['-c', `source ${file}; complete -C'${line}'`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
-    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t')[0])
+      .sort();
   };
   expect(complete('chaosmetad inject c')).toEqual(['cpu']);
   expect(complete('chaosmetad inject cpu burn --p')).toEqual(['--percent']);

@@ -60,14 +60,16 @@ test.each(all)('%s imports only layers below it', (rel) => {
 });
 
 test.each(all.filter((f) => f.startsWith(`faults${path.sep}`) && f.split(path.sep).length === 3))(
-  '%s imports no other target\'s module', (rel) => {
+  "%s imports no other target's module",
+  (rel) => {
     const target = rel.split(path.sep)[1];
     const other = importsOf(path.join(SRC, rel)).filter((imp) => {
       const parts = imp.split(path.sep);
       return parts[0] === 'faults' && parts.length === 3 && parts[1] !== target;
     });
     expect(other).toEqual([]);
-  });
+  },
+);
 
 test('the test reads imports at all (a file known to import the store)', () => {
   expect(importsOf(path.join(SRC, 'engine', 'engine.ts'))).toContain(path.join('store', 'store'));

@@ -1,4 +1,4 @@
-/** No code path builds a shell command from input: the one explicit shell is --recover-cmd's (bash -c) in recover-cmd.ts. */
+/** No code path builds a shell command from input: the only explicit shell: --recover-cmd's bash -c. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -30,20 +30,28 @@ test('no shell anywhere in src/ or native/ but the documented --recover-cmd', ()
   const hits: string[] = [];
   for (const f of [...files(path.join(ROOT, 'src'), /\.ts$/), ...files(path.join(ROOT, 'native'), /\.[ch]$/)]) {
     const rel = path.relative(ROOT, f);
-    fs.readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-      for (const [name, re] of PATTERNS) {
-        if (!re.test(line)) continue;
-        if (ALLOWED.some(([file, text]) => rel === file && line.includes(text))) continue;
-        if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue; // comments and help text
-        hits.push(`${rel}:${i + 1}: ${name}: ${line.trim()}`);
-      }
-    });
+    fs.readFileSync(f, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const [name, re] of PATTERNS) {
+          if (!re.test(line)) continue;
+          if (ALLOWED.some(([file, text]) => rel === file && line.includes(text))) continue;
+          if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue; // comments and help text
+          hits.push(`${rel}:${i + 1}: ${name}: ${line.trim()}`);
+        }
+      });
   }
   expect(hits).toEqual([]);
 });
 
 test('the grep would catch them (the patterns are live)', () => {
-  for (const bad of ["spawn('x', [], { shell: true })", "execa('bash', ['-c', cmd])", "execa('/bin/sh', ['-c', x])", "execSync('rm ' + p)", 'system("rm -rf x");']) {
+  for (const bad of [
+    "spawn('x', [], { shell: true })",
+    "execa('bash', ['-c', cmd])",
+    "execa('/bin/sh', ['-c', x])",
+    "execSync('rm ' + p)",
+    'system("rm -rf x");',
+  ]) {
     expect(PATTERNS.some(([, re]) => re.test(bad))).toBe(true);
   }
 });

@@ -14,7 +14,10 @@ describe('fault registry', () => {
     for (const f of FAULTS) {
       expect(f.summary.length).toBeGreaterThan(10);
       expect(f.examples.length).toBeGreaterThan(0);
-      for (const ex of f.examples) expect([f.fault, ...(f.aliases ?? [])].some((n) => ex.startsWith(`chaosmetad inject ${f.target} ${n} `))).toBe(true);
+      for (const ex of f.examples)
+        expect([f.fault, ...(f.aliases ?? [])].some((n) => ex.startsWith(`chaosmetad inject ${f.target} ${n} `))).toBe(
+          true,
+        );
       for (const [k, spec] of Object.entries(f.flags)) {
         expect(spec.description).toBeTruthy();
         expect(kebab(k)).toMatch(/^[a-z][a-z0-9-]*$/);
@@ -24,7 +27,9 @@ describe('fault registry', () => {
 
   test('short flags are unique within a fault and do not clash with the common ones', () => {
     for (const f of FAULTS) {
-      const chars = Object.values(f.flags).map((s) => s.char).filter(Boolean);
+      const chars = Object.values(f.flags)
+        .map((s) => s.char)
+        .filter(Boolean);
       expect(new Set(chars).size).toBe(chars.length);
       for (const c of chars) expect(COMMON_CHARS).not.toContain(c);
     }
@@ -32,7 +37,8 @@ describe('fault registry', () => {
 
   test('the README shows every fault with its examples', () => {
     const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    for (const f of FAULTS) for (const ex of f.examples) expect([f.fault, readme.includes(ex)]).toEqual([f.fault, true]);
+    for (const f of FAULTS)
+      for (const ex of f.examples) expect([f.fault, readme.includes(ex)]).toEqual([f.fault, true]);
   });
 
   test('every target has an oclif topic with a description (help on every level)', () => {
@@ -51,9 +57,17 @@ describe('fault registry', () => {
         const raw: Record<string, string | boolean> = {};
         for (let i = 0; i < argv.length; i++) {
           const a = argv[i];
-          if (a === '-t' || a === '--timeout') { expect(() => parseDuration(argv[++i], 'timeout')).not.toThrow(); continue; }
-          if (a === '--uid') { i++; continue; }
-          const key = a.startsWith('--') ? Object.keys(f.flags).find((k) => kebab(k) === a.slice(2)) : Object.keys(f.flags).find((k) => f.flags[k].char === a.slice(1));
+          if (a === '-t' || a === '--timeout') {
+            expect(() => parseDuration(argv[++i], 'timeout')).not.toThrow();
+            continue;
+          }
+          if (a === '--uid') {
+            i++;
+            continue;
+          }
+          const key = a.startsWith('--')
+            ? Object.keys(f.flags).find((k) => kebab(k) === a.slice(2))
+            : Object.keys(f.flags).find((k) => f.flags[k].char === a.slice(1));
           expect([ex, key]).toEqual([ex, expect.any(String)]);
           raw[key!] = f.flags[key!].kind === 'boolean' ? true : argv[++i];
         }
@@ -61,7 +75,6 @@ describe('fault registry', () => {
       }
     }
   });
-
 });
 
 describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
@@ -92,9 +105,11 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
     const fill = findFault('mem', 'fill');
     expect(() => fill.validate!(parseFlags(fill.flags, {}))).toThrow(/one of --percent or --bytes/);
     expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }))).not.toThrow();
-    for (const ok of ['500mB', '2gb', '100', '1TB', '7kb']) expect(() => parseFlags(fill.flags, { bytes: ok })).not.toThrow();
+    for (const ok of ['500mB', '2gb', '100', '1TB', '7kb'])
+      expect(() => parseFlags(fill.flags, { bytes: ok })).not.toThrow();
     expect(parseFlags(fill.flags, { bytes: '100' }).bytes).toBe(100 * 1024);
-    for (const bad of ['100m', '100b', '1000B', '0.5gb', 'MB', '1 MB']) expect(() => parseFlags(fill.flags, { bytes: bad })).toThrow(/--bytes must be a size/);
+    for (const bad of ['100m', '100b', '1000B', '0.5gb', 'MB', '1 MB'])
+      expect(() => parseFlags(fill.flags, { bytes: bad })).toThrow(/--bytes must be a size/);
     expect(() => parseFlags(fill.flags, { bytes: '1MB', mode: 'disk' })).toThrow(/--mode must be one of ram, cache/);
   });
 });

@@ -7,9 +7,28 @@ import { ExperimentRow, Store, formatTime } from '../../src/store/store';
 function row(uid: string, over: Partial<ExperimentRow> = {}): ExperimentRow {
   const now = over.create_ms ?? Date.now();
   return {
-    uid, target: 'cpu', fault: 'burn', args: '{}', runtime: '{}', status: 'success', phase: 'injected', creator: 'root',
-    timeout: '', deadline: null, error: '', create_time: formatTime(now), update_time: formatTime(now), create_ms: now,
-    update_ms: now, container_id: '', container_runtime: '', owner_pid: null, lease_ms: null, lease_until: null, schedule_id: null, ...over,
+    uid,
+    target: 'cpu',
+    fault: 'burn',
+    args: '{}',
+    runtime: '{}',
+    status: 'success',
+    phase: 'injected',
+    creator: 'root',
+    timeout: '',
+    deadline: null,
+    error: '',
+    create_time: formatTime(now),
+    update_time: formatTime(now),
+    create_ms: now,
+    update_ms: now,
+    container_id: '',
+    container_runtime: '',
+    owner_pid: null,
+    lease_ms: null,
+    lease_until: null,
+    schedule_id: null,
+    ...over,
   };
 }
 
@@ -35,10 +54,15 @@ describe('store', () => {
 
   test('query filters, newest first, offset and limit, total counts all matches', () => {
     for (let i = 0; i < 15; i++) {
-      store.insert(row(`exp-${String(i).padStart(2, '0')}`, {
-        create_ms: 1_000_000 + i, target: i % 3 ? 'cpu' : 'mem', fault: i % 3 ? 'burn' : 'fill',
-        status: i % 2 ? 'success' : 'destroyed', creator: i < 5 ? 'alice' : 'root',
-      }));
+      store.insert(
+        row(`exp-${String(i).padStart(2, '0')}`, {
+          create_ms: 1_000_000 + i,
+          target: i % 3 ? 'cpu' : 'mem',
+          fault: i % 3 ? 'burn' : 'fill',
+          status: i % 2 ? 'success' : 'destroyed',
+          creator: i < 5 ? 'alice' : 'root',
+        }),
+      );
     }
     const all = store.query({});
     expect(all.total).toBe(15);
@@ -59,7 +83,8 @@ describe('store', () => {
     const b = store.addStep('journal-1', 'watcher', {});
     store.setStep(a, 'done', { pid: 2 });
     expect(store.steps('journal-1').map((s) => [s.kind, s.state, JSON.parse(s.data)])).toEqual([
-      ['helper', 'done', { pid: 2 }], ['watcher', 'pending', {}],
+      ['helper', 'done', { pid: 2 }],
+      ['watcher', 'pending', {}],
     ]);
     store.setStep(b, 'undone');
     expect(store.unfinished().map((r) => r.uid)).toEqual(['journal-1']);
@@ -86,7 +111,12 @@ describe('store', () => {
     db.close();
     const s2 = new Store(d1);
     expect(s2.db.pragma('user_version', { simple: true })).toBe(4);
-    expect(s2.get('old-one')).toMatchObject({ status: 'success', lease_ms: null, lease_until: null, schedule_id: null });
+    expect(s2.get('old-one')).toMatchObject({
+      status: 'success',
+      lease_ms: null,
+      lease_until: null,
+      schedule_id: null,
+    });
     s2.close();
   });
 
@@ -112,8 +142,24 @@ describe('store', () => {
   });
 
   test('schedules are stored, updated and removed', () => {
-    store.addSchedule({ id: 's-aaaaaaaa', target: 'cpu', fault: 'burn', args: '{}', cron: '* * * * *', duration: '1m', duration_ms: 60000,
-      creator: 'root', create_time: 't', create_ms: 1, next_ms: 5, last_ms: null, last_uid: '', runs: 0, skips: 0, last_error: '' });
+    store.addSchedule({
+      id: 's-aaaaaaaa',
+      target: 'cpu',
+      fault: 'burn',
+      args: '{}',
+      cron: '* * * * *',
+      duration: '1m',
+      duration_ms: 60000,
+      creator: 'root',
+      create_time: 't',
+      create_ms: 1,
+      next_ms: 5,
+      last_ms: null,
+      last_uid: '',
+      runs: 0,
+      skips: 0,
+      last_error: '',
+    });
     store.updateSchedule('s-aaaaaaaa', { runs: 3, last_uid: 's-aaaaaaaa-3' });
     expect(store.schedules()[0]).toMatchObject({ runs: 3, last_uid: 's-aaaaaaaa-3', cron: '* * * * *' });
     expect(store.removeSchedule('s-aaaaaaaa')).toBe(true);

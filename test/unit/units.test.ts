@@ -4,21 +4,40 @@ import { splitArgv } from '../../src/util/argv';
 
 describe('durations', () => {
   test.each([
-    ['30', 's', 30_000], ['30s', 's', 30_000], ['5m', 's', 300_000], ['2h', 's', 7_200_000], ['200ms', 's', 200],
-    ['1.5s', 's', 1500], ['200', 'us', 0.2], ['2s', 'us', 2000], [45, 's', 45_000],
+    ['30', 's', 30_000],
+    ['30s', 's', 30_000],
+    ['5m', 's', 300_000],
+    ['2h', 's', 7_200_000],
+    ['200ms', 's', 200],
+    ['1.5s', 's', 1500],
+    ['200', 'us', 0.2],
+    ['2s', 'us', 2000],
+    [45, 's', 45_000],
   ])('%s (bare = %s) is %d ms', (raw, unit, ms) => {
     expect(parseDuration(raw, 'timeout', unit as 's')).toBe(ms);
   });
-  test.each(['', '-1', '5 minutes', '1e3', 's', '10x', '; rm -rf /', '$(id)', '\u0000', '9'.repeat(30)])('rejects %j naming the flag', (raw) => {
-    expect(() => parseDuration(raw, 'timeout')).toThrow(/--timeout/);
-    try { parseDuration(raw, 'timeout'); } catch (e) { expect((e as ChaosError).code).toBe(1); }
-  });
+  test.each(['', '-1', '5 minutes', '1e3', 's', '10x', '; rm -rf /', '$(id)', '\u0000', '9'.repeat(30)])(
+    'rejects %j naming the flag',
+    (raw) => {
+      expect(() => parseDuration(raw, 'timeout')).toThrow(/--timeout/);
+      try {
+        parseDuration(raw, 'timeout');
+      } catch (e) {
+        expect((e as ChaosError).code).toBe(1);
+      }
+    },
+  );
 });
 
 describe('sizes', () => {
   test.each([
-    ['512', 512 * 1024], ['512KB', 512 * 1024], ['100MB', 100 * 1024 ** 2], ['2GB', 2 * 1024 ** 3], ['1tb', 1024 ** 4],
-    ['10M', 10 * 1024 ** 2], ['7B', 7],
+    ['512', 512 * 1024],
+    ['512KB', 512 * 1024],
+    ['100MB', 100 * 1024 ** 2],
+    ['2GB', 2 * 1024 ** 3],
+    ['1tb', 1024 ** 4],
+    ['10M', 10 * 1024 ** 2],
+    ['7B', 7],
   ])('%s is %d bytes', (raw, bytes) => expect(parseSize(raw, 'bytes')).toBe(bytes));
   test.each(['0', '-5MB', '5PB', '1.5GB', 'lots', '', '10 MB extra'])('rejects %j', (raw) => {
     expect(() => parseSize(raw, 'bytes')).toThrow(/--bytes must be/);
@@ -26,7 +45,12 @@ describe('sizes', () => {
 });
 
 describe('cpu lists', () => {
-  test.each([['0', [0]], ['0-2,6', [0, 1, 2, 6]], ['3,1,1', [1, 3]], ['1-1', [1]]])('%s', (raw, cores) => {
+  test.each([
+    ['0', [0]],
+    ['0-2,6', [0, 1, 2, 6]],
+    ['3,1,1', [1, 3]],
+    ['1-1', [1]],
+  ])('%s', (raw, cores) => {
     expect(parseCpuList(raw, 'list')).toEqual(cores);
   });
   test.each(['', '2-1', 'a', '0,,1', '-1', '0-99999', '1;2'])('rejects %j', (raw) => {
@@ -41,5 +65,7 @@ describe('argv splitting (the README examples)', () => {
     ['echo "say \\"hi\\"" x\\ y', ['echo', 'say "hi"', 'x y']],
     ['a;b `c` $(d)', ['a;b', '`c`', '$(d)']],
   ])('%s', (line, argv) => expect(splitArgv(line, 'recover-cmd')).toEqual(argv));
-  test.each(['', '   ', '"open', "'open"])('rejects %j', (line) => expect(() => splitArgv(line, 'recover-cmd')).toThrow(/--recover-cmd/));
+  test.each(['', '   ', '"open', "'open"])('rejects %j', (line) =>
+    expect(() => splitArgv(line, 'recover-cmd')).toThrow(/--recover-cmd/),
+  );
 });

@@ -10,16 +10,28 @@ export default defineFault({
   fault: 'burn',
   summary: 'Hold chosen cores at a total CPU utilisation',
   description:
-    'One native helper per chosen core, pinned to it, holds that core\'s TOTAL utilisation (as /proc/stat counts it) at ' +
+    "One native helper per chosen core, pinned to it, holds that core's TOTAL utilisation (as /proc/stat counts it) at " +
     '--percent, burning less when other work is running there. Cores: --list, else --count (0 = all).',
   examples: [
     'chaosmetad inject cpu burn --percent 60 --count 1 --timeout 2m --uid cpu-test-1',
     'chaosmetad inject cpu burn -p 80 -l 0-1 -t 30s',
   ],
   flags: {
-    percent: integer({ char: 'p', min: 1, max: 100, required: true, description: 'target utilisation of each chosen core, 1..100' }),
+    percent: integer({
+      char: 'p',
+      min: 1,
+      max: 100,
+      required: true,
+      description: 'target utilisation of each chosen core, 1..100',
+    }),
     list: cpuList({ char: 'l', description: 'cores to burn, e.g. 0-2,6 (overrides --count)' }),
-    count: integer({ char: 'c', min: 0, max: 4096, default: 0, description: 'how many cores to burn, 0 = all (more than the host has = all)' }),
+    count: integer({
+      char: 'c',
+      min: 0,
+      max: 4096,
+      default: 0,
+      description: 'how many cores to burn, 0 = all (more than the host has = all)',
+    }),
   },
   validate(a) {
     const n = cpuCount();
@@ -29,7 +41,8 @@ export default defineFault({
     }
   },
   async inject(a, ctx) {
-    const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount())); // more than the cores: all (as the original)
+    // more than the cores: all (as the original)
+    const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount()));
     const pids: number[] = [];
     for (const core of cores) pids.push(await ctx.helper('burn', { core, percent: a.percent }));
     return { cores, pids };

@@ -11,7 +11,13 @@ export default defineFault({
     'rise by --count while real work still gets the CPU first.',
   examples: ['chaosmetad inject cpu load --count 8 --timeout 5m'],
   flags: {
-    count: integer({ char: 'c', min: 0, max: 100_000, default: 0, description: 'load to add (runnable tasks), 0 = cores × 4' }),
+    count: integer({
+      char: 'c',
+      min: 0,
+      max: 100_000,
+      default: 0,
+      description: 'load to add (runnable tasks), 0 = cores × 4',
+    }),
   },
   async inject(a, ctx) {
     const threads = a.count || cpuCount() * 4;

@@ -25,17 +25,26 @@ export default defineFault({
     'filesystem reaches --percent usage, or grows by --bytes. A fill that would leave less than 1 % or 100 MB free ' +
     'needs --force. Recover deletes the file (its path is recorded before it is created). The fill file has a name ' +
     'nobody can guess and is created exclusively; a --dir other users can write without the sticky bit is refused. ' +
-    'On the data dir\'s own filesystem a few MB are held back for the experiment store, so recover always works.',
-  examples: ['chaosmetad inject disk fill --dir /tmp --bytes 100MB -t 1m', 'chaosmetad inject disk fill -d /var/tmp -p 80 -t 5m'],
+    "On the data dir's own filesystem a few MB are held back for the experiment store, so recover always works.",
+  examples: [
+    'chaosmetad inject disk fill --dir /tmp --bytes 100MB -t 1m',
+    'chaosmetad inject disk fill -d /var/tmp -p 80 -t 5m',
+  ],
   flags: {
     percent: integer({ char: 'p', min: 1, max: 100, description: 'target usage of the filesystem, 1..100' }),
-    bytes: size({ char: 'b', unit: 'KB', strict: true, description: 'bytes to add, e.g. 500MB, 2GB (bare numbers are KB)' }),
+    bytes: size({
+      char: 'b',
+      unit: 'KB',
+      strict: true,
+      description: 'bytes to add, e.g. 500MB, 2GB (bare numbers are KB)',
+    }),
     dir: pathFlag({ char: 'd', description: 'a directory on the filesystem to fill (default /tmp)' }),
     force: boolean({ char: 'f', description: 'allow leaving less than 1 % or 100 MB free' }),
   },
   validate(a) {
     if (a.percent === undefined && a.bytes === undefined) throw badArgs('one of --percent or --bytes is required');
-    if (a.percent !== undefined && a.bytes !== undefined) throw badArgs('--percent and --bytes cannot be used together; choose one');
+    if (a.percent !== undefined && a.bytes !== undefined)
+      throw badArgs('--percent and --bytes cannot be used together; choose one');
     const dir = a.dir ?? '/tmp';
     if (!exists(dir) || !fs.statSync(dir).isDirectory()) throw badArgs(`--dir ${dir} is not a directory`);
     workDirChecked(dir, 'dir');
@@ -47,21 +56,29 @@ export default defineFault({
       // the experiment store lives on this filesystem: keep room for it to record the recover
       const reserve = path.join(ctx.workDir(), 'reserve');
       await ctx.step('reserve', { path: reserve }, async () => {
-        await ctx.exec.change(`hold ${formatBytes(RESERVE_BYTES)} in ${reserve} for the experiment store`, () => fs.writeFileSync(reserve, Buffer.alloc(RESERVE_BYTES), { mode: 0o600, flag: 'wx' }));
+        await ctx.exec.change(`hold ${formatBytes(RESERVE_BYTES)} in ${reserve} for the experiment store`, () =>
+          fs.writeFileSync(reserve, Buffer.alloc(RESERVE_BYTES), { mode: 0o600, flag: 'wx' }),
+        );
       });
     }
     const u = fsUsage(dir);
     let bytes = a.bytes ?? 0;
     if (a.percent !== undefined) {
-      if (u.percent >= a.percent) throw injectError(`the filesystem of ${dir} is already ${u.percent.toFixed(1)}% used, not below --percent ${a.percent}`);
+      if (u.percent >= a.percent)
+        throw injectError(
+          `the filesystem of ${dir} is already ${u.percent.toFixed(1)}% used, not below --percent ${a.percent}`,
+        );
       bytes = Math.ceil((a.percent / 100) * (u.used + u.avail) - u.used);
     }
     // on the store's filesystem: room for the store to finish recording this inject (the reserve is for the recover)
     if (storeHere) bytes = Math.min(bytes, u.avail - STORE_MARGIN);
-    if (bytes > u.avail) throw injectError(`${dir} has ${formatBytes(u.avail)} available; cannot add ${formatBytes(bytes)}`);
+    if (bytes > u.avail)
+      throw injectError(`${dir} has ${formatBytes(u.avail)} available; cannot add ${formatBytes(bytes)}`);
     const left = u.avail - bytes;
     if (left < Math.max(0.01 * u.total, 100 * MB) && !a.force) {
-      throw injectError(`filling ${formatBytes(bytes)} would leave ${formatBytes(left)} free on the filesystem of ${dir} (less than 1 % or 100 MB); add --force to do it anyway`);
+      throw injectError(
+        `filling ${formatBytes(bytes)} would leave ${formatBytes(left)} free on the filesystem of ${dir} (less than 1 % or 100 MB); add --force to do it anyway`,
+      );
     }
     const file = path.join(dir, unguessable(`chaosmetad_fill_${ctx.uid}_`) + '.dat');
     await ctx.step('fill-file', { path: file, bytes }, async () => {
@@ -70,26 +87,38 @@ export default defineFault({
         const fd = createExclusive(d, path.basename(file));
         d.close();
         try {
-          const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/proc/self/fd/3'], { allowFail: true, fds: [fd] });
+          const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/proc/self/fd/3'], {
+            allowFail: true,
+            fds: [fd],
+          });
           if (r.exitCode !== 0) await writeZeros(fd, file, bytes);
         } finally {
           fs.closeSync(fd);
         }
       });
     });
-    return { path: file, bytes, usage_before: Number(u.percent.toFixed(2)), usage_after: Number(fsUsage(dir).percent.toFixed(2)) };
+    return {
+      path: file,
+      bytes,
+      usage_before: Number(u.percent.toFixed(2)),
+      usage_after: Number(fsUsage(dir).percent.toFixed(2)),
+    };
   },
   undo: {
     async 'fill-file'(d, ctx) {
-      if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
+      if (exists(d.path))
+        await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
     },
     async reserve(d) {
-      fs.rmSync(d.path, { force: true }); // (the engine releases it first thing at recover; this is the journal's record)
+      // (the engine releases it first thing at recover; this is the journal's record)
+      fs.rmSync(d.path, { force: true });
     },
   },
   async check(_a, ctx) {
     const s = ctx.steps.find((x) => x.kind === 'fill-file');
-    return s && exists(s.data.path) && fs.statSync(s.data.path).blocks * 512 >= s.data.bytes * 0.99 ? 'in-place' : 'gone';
+    return s && exists(s.data.path) && fs.statSync(s.data.path).blocks * 512 >= s.data.bytes * 0.99
+      ? 'in-place'
+      : 'gone';
   },
 });
 
@@ -104,7 +133,9 @@ async function writeZeros(fd: number, file: string, bytes: number): Promise<void
       fs.writeSync(fd, chunk, 0, n);
       done += n;
       if (tty && Date.now() - start > 1000 && (done / chunk.length) % 16 === 0) {
-        process.stderr.write(`\rfilling ${file}: ${formatBytes(done)} of ${formatBytes(bytes)} (${((100 * done) / bytes).toFixed(0)}%)`);
+        process.stderr.write(
+          `\rfilling ${file}: ${formatBytes(done)} of ${formatBytes(bytes)} (${((100 * done) / bytes).toFixed(0)}%)`,
+        );
       }
     }
     fs.fsyncSync(fd);

@@ -20,10 +20,22 @@ export default defineFault({
     'work file in --dir (at most 256 MB, and at most a tenth of the free space) until recover, which stops it and ' +
     'deletes the file. The work file has a name nobody can guess and is created exclusively; a --dir other users ' +
     'can write without the sticky bit is refused.',
-  examples: ['chaosmetad inject diskio burn --mode write --block 1M --dir /var/tmp -t 1m', 'chaosmetad inject diskio burn -m read -t 30s'],
+  examples: [
+    'chaosmetad inject diskio burn --mode write --block 1M --dir /var/tmp -t 1m',
+    'chaosmetad inject diskio burn -m read -t 30s',
+  ],
   flags: {
-    mode: oneOf(['read', 'write'] as const, { char: 'm', default: 'read', description: 'read or write (default read)' }),
-    block: size({ char: 'b', unit: 'KB', default: 10 * MB, description: 'size of each I/O, e.g. 4KB, 1M, 10M (default 10M)' }),
+    mode: oneOf(['read', 'write'] as const, {
+      char: 'm',
+      default: 'read',
+      description: 'read or write (default read)',
+    }),
+    block: size({
+      char: 'b',
+      unit: 'KB',
+      default: 10 * MB,
+      description: 'size of each I/O, e.g. 4KB, 1M, 10M (default 10M)',
+    }),
     dir: pathFlag({ char: 'd', description: 'directory on the disk to load (default /tmp)' }),
   },
   validate(a) {
@@ -36,7 +48,10 @@ export default defineFault({
     const dir = workDirChecked(a.dir ?? '/tmp', 'dir');
     const room = Math.floor(fsUsage(dir).avail / 10);
     const size = Math.min(256 * MB, room);
-    if (size < a.block) throw injectError(`${dir} has too little free space for --block ${formatBytes(a.block)} (work file would be ${formatBytes(size)})`);
+    if (size < a.block)
+      throw injectError(
+        `${dir} has too little free space for --block ${formatBytes(a.block)} (work file would be ${formatBytes(size)})`,
+      );
     const file = path.join(dir, unguessable(`chaosmetad_diskio_${ctx.uid}_`) + '.dat'); // the helper creates it O_EXCL|O_NOFOLLOW
     await ctx.step('work-file', { path: file }, async () => {});
     const pid = await ctx.helper('diskio', { file, mode: a.mode, block: a.block, size });
@@ -44,7 +59,8 @@ export default defineFault({
   },
   undo: {
     async 'work-file'(d, ctx) {
-      if (exists(d.path)) await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
+      if (exists(d.path))
+        await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
     },
   },
 });

@@ -2,7 +2,18 @@
 import * as fs from 'node:fs';
 import { badArgs, injectError } from '../../errors';
 import {
-  CgroupVersion, IoLimits, blockDeviceOf, currentCgroup, ioCgroupPath, ioCgroupVersion, liftLimits, moveProcess, parseDevList, procsIn, readLimits, writeLimits,
+  CgroupVersion,
+  IoLimits,
+  blockDeviceOf,
+  currentCgroup,
+  ioCgroupPath,
+  ioCgroupVersion,
+  liftLimits,
+  moveProcess,
+  parseDevList,
+  procsIn,
+  readLimits,
+  writeLimits,
 } from '../../host/cgroup';
 import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
@@ -12,20 +23,36 @@ import type { CheckContext, InjectContext, UndoFn } from '../types';
 
 function parsePidList(raw: unknown, flag: string): number[] {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  if (!/^\d{1,7}(,\d{1,7})*$/.test(s)) throw badArgs(`--${flag} must be pids separated by commas (e.g. 1234,5678), got ${shown(raw)}`);
+  if (!/^\d{1,7}(,\d{1,7})*$/.test(s))
+    throw badArgs(`--${flag} must be pids separated by commas (e.g. 1234,5678), got ${shown(raw)}`);
   return [...new Set(s.split(',').map(Number))];
 }
 
 export const selectFlags = {
-  pidList: { kind: 'string', char: 'p', description: 'processes to throttle, e.g. 1234,5678', parse: parsePidList } as FlagSpec<number[]>,
+  pidList: {
+    kind: 'string',
+    char: 'p',
+    description: 'processes to throttle, e.g. 1234,5678',
+    parse: parsePidList,
+  } as FlagSpec<number[]>,
   key: string({ char: 'k', maxLength: 256, description: 'throttle every process whose command line contains this' }),
-  devList: { kind: 'string', char: 'd', description: 'block devices as major:minor, e.g. 8:0 (default: the disk holding each process\'s working directory)', parse: parseDevList } as FlagSpec<string[]>,
+  devList: {
+    kind: 'string',
+    char: 'd',
+    description: "block devices as major:minor, e.g. 8:0 (default: the disk holding each process's working directory)",
+    parse: parseDevList,
+  } as FlagSpec<string[]>,
 };
 
-export interface Selection { pidList?: number[]; key?: string; devList?: string[] }
+export interface Selection {
+  pidList?: number[];
+  key?: string;
+  devList?: string[];
+}
 
 export function validateSelection(a: Selection): void {
-  if (!ioCgroupVersion()) throw badArgs('no cgroup block I/O controller on this host (neither cgroup v1 blkio nor v2 io)');
+  if (!ioCgroupVersion())
+    throw badArgs('no cgroup block I/O controller on this host (neither cgroup v1 blkio nor v2 io)');
   if (!a.pidList && a.key === undefined) throw badArgs('one of --pid-list or --key is required');
   if (a.pidList && a.key !== undefined) throw badArgs('--pid-list and --key cannot be used together; choose one');
   for (const pid of a.pidList ?? []) {
@@ -46,9 +73,13 @@ function devicesOf(pid: number): string {
     try {
       const dev = blockDeviceOf(where);
       if (dev) return dev;
-    } catch { /* unreadable */ }
+    } catch {
+      /* unreadable */
+    }
   }
-  throw badArgs(`process ${pid} works on no block device (its working directory is on a virtual filesystem); give --dev-list`);
+  throw badArgs(
+    `process ${pid} works on no block device (its working directory is on a virtual filesystem); give --dev-list`,
+  );
 }
 
 /** Journal and apply: our cgroup with the limits on every device, then each process moved in. */
@@ -69,14 +100,19 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
   await ctx.step('cgroup', { version, dir }, async () => {
     await ctx.exec.change(`mkdir ${dir}`, () => fs.mkdirSync(dir, { recursive: true }));
     for (const dev of devs) {
-      await ctx.exec.change(`limit ${dev} in ${dir}: ${JSON.stringify(limits)}`, () => writeLimits(version, dir, dev, limits));
+      await ctx.exec.change(`limit ${dev} in ${dir}: ${JSON.stringify(limits)}`, () =>
+        writeLimits(version, dir, dev, limits),
+      );
     }
   });
   if (!ctx.dryRun) {
     for (const dev of devs) {
       const got = readLimits(version, dir, dev);
       for (const [k, v] of Object.entries(limits)) {
-        if (v && got[k as keyof IoLimits] !== v) throw injectError(`the kernel did not take the limit ${k}=${v} for ${dev} (reads back ${got[k as keyof IoLimits] ?? 'none'})`);
+        if (v && got[k as keyof IoLimits] !== v)
+          throw injectError(
+            `the kernel did not take the limit ${k}=${v} for ${dev} (reads back ${got[k as keyof IoLimits] ?? 'none'})`,
+          );
       }
     }
   }
@@ -93,7 +129,8 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
 export const undo: Record<string, UndoFn> = {
   async move(d, ctx) {
     // lift the limits first: I/O already queued under them (a 1 MB write at 512 B/s) is then served at once
-    if (fs.existsSync(d.dir) && d.devs) await ctx.exec.change(`lift the limits in ${d.dir}`, () => liftLimits(d.version, d.dir, d.devs));
+    if (fs.existsSync(d.dir) && d.devs)
+      await ctx.exec.change(`lift the limits in ${d.dir}`, () => liftLimits(d.version, d.dir, d.devs));
     if (!sameProcess(d.pid, d.start)) return;
     if (currentCgroup(d.version, d.pid) !== d.dir) return;
     const to = fs.existsSync(d.from) ? d.from : d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';
@@ -110,12 +147,20 @@ export const undo: Record<string, UndoFn> = {
     await ctx.exec.change(`rmdir ${d.dir}`, () => {
       fs.rmdirSync(d.dir);
       const parent = d.version === 1 ? '/sys/fs/cgroup/blkio/chaosmetad' : undefined;
-      if (parent) { try { fs.rmdirSync(parent); } catch { /* other experiments use it */ } }
+      if (parent) {
+        try {
+          fs.rmdirSync(parent);
+        } catch {
+          /* other experiments use it */
+        }
+      }
     });
   },
   async 'io-controller'(d, ctx) {
     try {
-      await ctx.exec.change(`disable the io controller again: echo -io > ${d.file}`, () => fs.writeFileSync(d.file, '-io'));
+      await ctx.exec.change(`disable the io controller again: echo -io > ${d.file}`, () =>
+        fs.writeFileSync(d.file, '-io'),
+      );
     } catch (e) {
       ctx.note(`left the io controller enabled (${(e as Error).message})`);
     }
@@ -126,6 +171,8 @@ export async function check(ctx: CheckContext): Promise<'in-place' | 'partial' |
   const moves = ctx.steps.filter((s) => s.kind === 'move');
   const cg = ctx.steps.find((s) => s.kind === 'cgroup');
   if (!cg || !fs.existsSync(cg.data.dir)) return 'gone';
-  const inside = moves.filter((m) => sameProcess(m.data.pid, m.data.start) && currentCgroup(m.data.version, m.data.pid) === m.data.dir);
+  const inside = moves.filter(
+    (m) => sameProcess(m.data.pid, m.data.start) && currentCgroup(m.data.version, m.data.pid) === m.data.dir,
+  );
   return inside.length === moves.length && moves.length ? 'in-place' : inside.length ? 'partial' : 'gone';
 }

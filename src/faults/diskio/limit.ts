@@ -6,12 +6,15 @@ import { check, selectFlags, throttle, undo, validateSelection } from './common'
 export default defineFault({
   target: 'diskio',
   fault: 'limit',
-  summary: 'Throttle processes\' disk I/O (bytes or operations per second)',
+  summary: "Throttle processes' disk I/O (bytes or operations per second)",
   description:
     'Moves the processes (--pid-list or --key) into a cgroup of their own whose block I/O is limited on the given ' +
-    'devices (--dev-list, default the disk holding each process\'s working directory): cgroup v1 blkio.throttle or ' +
+    "devices (--dev-list, default the disk holding each process's working directory): cgroup v1 blkio.throttle or " +
     'cgroup v2 io.max, whichever the host has. Recover moves them back where they were.',
-  examples: ['chaosmetad inject diskio limit --key "my-db" --write-bytes 1MB --read-bytes 1MB -t 5m', 'chaosmetad inject diskio limit -p 1234 --read-io 100 -t 1m'],
+  examples: [
+    'chaosmetad inject diskio limit --key "my-db" --write-bytes 1MB --read-bytes 1MB -t 5m',
+    'chaosmetad inject diskio limit -p 1234 --read-io 100 -t 1m',
+  ],
   flags: {
     ...selectFlags,
     readBytes: size({ unit: 'B', description: 'read bytes per second, e.g. 1MB (bare numbers are bytes)' }),
@@ -20,7 +23,8 @@ export default defineFault({
     writeIo: integer({ min: 1, max: 1_000_000_000, description: 'write operations per second' }),
   },
   validate(a) {
-    if (!a.readBytes && !a.writeBytes && !a.readIo && !a.writeIo) throw badArgs('give at least one of --read-bytes, --write-bytes, --read-io, --write-io');
+    if (!a.readBytes && !a.writeBytes && !a.readIo && !a.writeIo)
+      throw badArgs('give at least one of --read-bytes, --write-bytes, --read-io, --write-io');
     validateSelection(a);
   },
   inject: (a, ctx) => throttle(a, { rbps: a.readBytes, wbps: a.writeBytes, riops: a.readIo, wiops: a.writeIo }, ctx),

@@ -11,7 +11,11 @@ import { withLock } from '../../host/lock';
 import { resolveSafe } from '../../host/safefs';
 import type { CheckContext, Effect, UndoFn } from '../types';
 
-export interface Removed { index: number; original: string; modified: string | null }
+export interface Removed {
+  index: number;
+  original: string;
+  modified: string | null;
+}
 
 /** The file behind the name (links followed only where root alone could have made them). */
 const real = (file: string): string => resolveSafe(file, { followFinal: true }).path;
@@ -22,7 +26,10 @@ export function readText(file: string): string {
 
 function write(file: string, text: string): void {
   const target = real(file);
-  if (target !== file) { writeInPlace(target, Buffer.from(text)); return; }
+  if (target !== file) {
+    writeInPlace(target, Buffer.from(text));
+    return;
+  }
   const m = meta(file);
   try {
     writeAtomic(file, text, { mode: m.mode, uid: m.uid, gid: m.gid });
@@ -33,10 +40,20 @@ function write(file: string, text: string): void {
 }
 
 /** Add a line (at the end, or at the top) that names the experiment. */
-export async function addLine(exec: Executor, file: string, line: string, top = false): Promise<Record<string, unknown>> {
+export async function addLine(
+  exec: Executor,
+  file: string,
+  line: string,
+  top = false,
+): Promise<Record<string, unknown>> {
   return withLock(`edit-${file}`, async () => addLineLocked(exec, file, line, top));
 }
-async function addLineLocked(exec: Executor, file: string, line: string, top: boolean): Promise<Record<string, unknown>> {
+async function addLineLocked(
+  exec: Executor,
+  file: string,
+  line: string,
+  top: boolean,
+): Promise<Record<string, unknown>> {
   const text = readText(file);
   const addedNewline = !top && text.length > 0 && !text.endsWith('\n');
   const next = top ? `${line}\n${text}` : `${text}${addedNewline ? '\n' : ''}${line}\n`;
@@ -45,20 +62,35 @@ async function addLineLocked(exec: Executor, file: string, line: string, top: bo
 }
 
 /** Remove (or rewrite) lines; returns what to put back. */
-export async function removeLines(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
+export async function removeLines(
+  exec: Executor,
+  file: string,
+  edit: (line: string) => string | null,
+): Promise<Removed[]> {
   return withLock(`edit-${file}`, async () => removeLinesLocked(exec, file, edit));
 }
-async function removeLinesLocked(exec: Executor, file: string, edit: (line: string) => string | null): Promise<Removed[]> {
+async function removeLinesLocked(
+  exec: Executor,
+  file: string,
+  edit: (line: string) => string | null,
+): Promise<Removed[]> {
   const lines = readText(file).split('\n');
   const removed: Removed[] = [];
   const out: string[] = [];
   lines.forEach((l, index) => {
     const e = edit(l);
-    if (e === l) { out.push(l); return; }
+    if (e === l) {
+      out.push(l);
+      return;
+    }
     removed.push({ index, original: l, modified: e });
     if (e !== null) out.push(e);
   });
-  if (removed.length) await exec.change(`edit ${file}: ${removed.map((r) => `${JSON.stringify(r.original)} -> ${r.modified === null ? 'removed' : JSON.stringify(r.modified)}`).join('; ')}`, () => write(file, out.join('\n')));
+  if (removed.length)
+    await exec.change(
+      `edit ${file}: ${removed.map((r) => `${JSON.stringify(r.original)} -> ${r.modified === null ? 'removed' : JSON.stringify(r.modified)}`).join('; ')}`,
+      () => write(file, out.join('\n')),
+    );
   return removed;
 }
 
@@ -88,11 +120,17 @@ const undoLines: Record<string, UndoFn> = {
     for (const r of [...(d.removed as Removed[])].reverse()) {
       if (r.modified !== null) {
         const at = lines.indexOf(r.modified);
-        if (at >= 0) { lines[at] = r.original; continue; }
+        if (at >= 0) {
+          lines[at] = r.original;
+          continue;
+        }
       }
       lines.splice(Math.min(r.index, lines.length), 0, r.original);
     }
-    await ctx.exec.change(`restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`, () => write(d.file, lines.join('\n')));
+    await ctx.exec.change(
+      `restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`,
+      () => write(d.file, lines.join('\n')),
+    );
   },
 };
 const undoAdd: UndoFn = (d, ctx) => undoLines['add-line'](d, ctx);
@@ -105,10 +143,18 @@ export async function lineCheck(ctx: CheckContext): Promise<Effect> {
   let held = 0;
   for (const s of edits) {
     let lines: string[];
-    try { lines = readText(s.data.file).split('\n'); } catch { continue; }
-    if (s.kind === 'add-line') { if (lines.includes(s.data.line)) held++; continue; }
+    try {
+      lines = readText(s.data.file).split('\n');
+    } catch {
+      continue;
+    }
+    if (s.kind === 'add-line') {
+      if (lines.includes(s.data.line)) held++;
+      continue;
+    }
     const removed = (s.data.removed ?? []) as Removed[];
-    if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified)))) held++;
+    if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified))))
+      held++;
   }
   return held === edits.length ? 'in-place' : held ? 'partial' : 'gone';
 }

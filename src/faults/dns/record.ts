@@ -15,19 +15,41 @@ export default defineFault({
     'add: a line "IP DOMAIN" (tagged with the experiment uid) is added to /etc/hosts, so the name resolves to --ip. ' +
     'delete: the name is taken out of every line that has it (only from the line with --ip, when given). The edit is ' +
     'atomic; recover removes only the line it added, or puts back only what it removed.',
-  examples: ['chaosmetad inject dns record --domain api.example.com --ip 10.9.9.9 -t 5m', 'chaosmetad inject dns record -d localhost -m delete -t 1m'],
+  examples: [
+    'chaosmetad inject dns record --domain api.example.com --ip 10.9.9.9 -t 5m',
+    'chaosmetad inject dns record -d localhost -m delete -t 1m',
+  ],
   flags: {
-    domain: string({ char: 'd', required: true, maxLength: 253, pattern: /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$/, form: 'a host name like api.example.com', description: 'the host name' }),
-    ip: string({ char: 'i', maxLength: 45, description: 'the address it resolves to (add; required there), or the only line to delete it from' }),
+    domain: string({
+      char: 'd',
+      required: true,
+      maxLength: 253,
+      pattern: /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$/,
+      form: 'a host name like api.example.com',
+      description: 'the host name',
+    }),
+    ip: string({
+      char: 'i',
+      maxLength: 45,
+      description: 'the address it resolves to (add; required there), or the only line to delete it from',
+    }),
     mode: oneOf(['add', 'delete'] as const, { char: 'm', default: 'add', description: 'add or delete' }),
   },
   validate(a) {
-    if (a.ip !== undefined && !net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
+    if (a.ip !== undefined && !net.isIP(a.ip))
+      throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
     if (a.mode === 'add' && !a.ip) throw badArgs('--ip is required with --mode add');
     if (!fs.existsSync(HOSTS)) throw badArgs(`${HOSTS} does not exist`);
     let text: string;
-    try { text = readText(HOSTS); } catch (e) { throw badArgs(`${HOSTS}: ${(e as Error).message}`); }
-    if (a.mode === 'delete' && !text.split('\n').some((l) => names(l).includes(a.domain) && (!a.ip || fields(l)[0] === a.ip))) {
+    try {
+      text = readText(HOSTS);
+    } catch (e) {
+      throw badArgs(`${HOSTS}: ${(e as Error).message}`);
+    }
+    if (
+      a.mode === 'delete' &&
+      !text.split('\n').some((l) => names(l).includes(a.domain) && (!a.ip || fields(l)[0] === a.ip))
+    ) {
       throw badArgs(`--domain ${a.domain} is not in ${HOSTS}${a.ip ? ` with ${a.ip}` : ''}; nothing to delete`);
     }
   },

@@ -16,7 +16,10 @@ export default defineFault({
     'point it at a dead or wrong server. delete: every "nameserver IP" line goes. Atomic edits; recover removes only ' +
     'the line it added, or puts back only what it removed. A symbolic link (systemd-resolved) is kept and its target ' +
     'edited in place.',
-  examples: ['chaosmetad inject dns server --ip 192.0.2.53 -t 5m', 'chaosmetad inject dns server -i 10.255.255.53 -m delete -t 1m'],
+  examples: [
+    'chaosmetad inject dns server --ip 192.0.2.53 -t 5m',
+    'chaosmetad inject dns server -i 10.255.255.53 -m delete -t 1m',
+  ],
   flags: {
     ip: string({ char: 'i', required: true, maxLength: 45, description: 'the name server address' }),
     mode: oneOf(['add', 'delete'] as const, { char: 'm', default: 'add', description: 'add or delete' }),
@@ -25,7 +28,11 @@ export default defineFault({
     if (!net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
     if (!fs.existsSync(RESOLV)) throw badArgs(`${RESOLV} does not exist`);
     let text: string;
-    try { text = readText(RESOLV); } catch (e) { throw badArgs(`${RESOLV}: ${(e as Error).message}`); }
+    try {
+      text = readText(RESOLV);
+    } catch (e) {
+      throw badArgs(`${RESOLV}: ${(e as Error).message}`);
+    }
     if (a.mode === 'delete' && !text.split('\n').some((l) => isServer(l, a.ip))) {
       throw badArgs(`--ip ${a.ip} is not a nameserver in ${RESOLV}; nothing to delete`);
     }
@@ -37,7 +44,9 @@ export default defineFault({
       await ctx.step('add-line', { file: RESOLV, line }, async () => addLine(ctx.exec, RESOLV, line, true));
       return { file: RESOLV, added: line };
     }
-    const r = await ctx.step('remove-lines', { file: RESOLV }, async () => ({ removed: await removeLines(ctx.exec, RESOLV, (l) => (isServer(l, a.ip) ? null : l)) }));
+    const r = await ctx.step('remove-lines', { file: RESOLV }, async () => ({
+      removed: await removeLines(ctx.exec, RESOLV, (l) => (isServer(l, a.ip) ? null : l)),
+    }));
     return { file: RESOLV, removed: (r.removed as unknown[]).length };
   },
   undo: lineUndo,

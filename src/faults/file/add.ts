@@ -23,13 +23,18 @@ export default defineFault({
   flags: {
     path: pathFlag({ char: 'p', required: true, description: 'the file to create' }),
     content: string({ char: 'c', default: '', maxLength: 1 << 20, description: 'its content (default: empty)' }),
-    permission: permissionFlag({ char: 'P', description: 'its mode in octal, e.g. 644 (default 644, or the replaced file\'s)' }),
+    permission: permissionFlag({
+      char: 'P',
+      description: "its mode in octal, e.g. 644 (default 644, or the replaced file's)",
+    }),
     force: boolean({ char: 'f', description: 'replace an existing file and create missing directories' }),
   },
   validate(a) {
     if (exists(a.path) && fs.lstatSync(a.path).isDirectory()) throw badArgs(`--path ${a.path} is a directory`);
-    if (exists(a.path) && !a.force) throw badArgs(`--path ${a.path} exists; add --force to replace it (it is restored on recover)`);
-    if (!exists(path.dirname(a.path)) && !a.force) throw badArgs(`--path: directory ${path.dirname(a.path)} does not exist; add --force to create it`);
+    if (exists(a.path) && !a.force)
+      throw badArgs(`--path ${a.path} exists; add --force to replace it (it is restored on recover)`);
+    if (!exists(path.dirname(a.path)) && !a.force)
+      throw badArgs(`--path: directory ${path.dirname(a.path)} does not exist; add --force to create it`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
@@ -37,7 +42,10 @@ export default defineFault({
     for (let d = path.dirname(a.path); !exists(d); d = path.dirname(d)) missing.unshift(d);
     if (missing.length) {
       await ctx.step('mkdir', { dirs: missing }, async () => {
-        for (const d of missing) await ctx.exec.change(`mkdir ${d}`, () => withParent(d, (dir, name) => fs.mkdirSync(dir.at(name), { mode: 0o755 })));
+        for (const d of missing)
+          await ctx.exec.change(`mkdir ${d}`, () =>
+            withParent(d, (dir, name) => fs.mkdirSync(dir.at(name), { mode: 0o755 })),
+          );
       });
     }
     const existed = exists(a.path);
@@ -50,7 +58,9 @@ export default defineFault({
       // a replaced link gets a root-owned file; a replaced file keeps its owner
       const owner = m && m.link === undefined ? { uid: m.uid, gid: m.gid } : {};
       if (existed) await ctx.exec.change(`back up ${a.path} to ${backup}`, () => backupFile(ctx.exec, a.path, backup));
-      await ctx.exec.change(`write ${a.content.length} bytes to ${a.path} (mode ${mode.toString(8)})`, () => writeAtomic(a.path, a.content, { mode, ...owner }));
+      await ctx.exec.change(`write ${a.content.length} bytes to ${a.path} (mode ${mode.toString(8)})`, () =>
+        writeAtomic(a.path, a.content, { mode, ...owner }),
+      );
       return ctx.dryRun ? {} : { sha: sha256(a.path), ino: inodeOf(a.path) };
     });
     return { path: a.path, replaced: existed };
@@ -59,25 +69,48 @@ export default defineFault({
     async write(d, ctx) {
       removeTemp(d.path);
       const now = exists(d.path) ? meta(d.path) : undefined;
-      const ours = now !== undefined && now.link === undefined && (d.ino ? now.ino === d.ino : true) && d.sha !== undefined && sha256(d.path) === d.sha;
+      const ours =
+        now !== undefined &&
+        now.link === undefined &&
+        (d.ino ? now.ino === d.ino : true) &&
+        d.sha !== undefined &&
+        sha256(d.path) === d.sha;
       if (d.existed) {
         if (!d.meta || !exists(d.backup)) return;
         // killed before the write (or during the backup copy): the path is still the original
-        if (now && (d.origSha ? now.link === undefined && sha256(d.path) === d.origSha : now.link === d.meta.link && now.ino === d.meta.ino)) return;
-        if (now && !ours && d.sha !== undefined) { ctx.note(`${d.path} was changed by someone else meanwhile; left it as it is (the original is kept at ${d.backup})`); return; }
-        if (d.origSha && sha256(d.backup) !== d.origSha) throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
+        if (
+          now &&
+          (d.origSha
+            ? now.link === undefined && sha256(d.path) === d.origSha
+            : now.link === d.meta.link && now.ino === d.meta.ino)
+        )
+          return;
+        if (now && !ours && d.sha !== undefined) {
+          ctx.note(
+            `${d.path} was changed by someone else meanwhile; left it as it is (the original is kept at ${d.backup})`,
+          );
+          return;
+        }
+        if (d.origSha && sha256(d.backup) !== d.origSha)
+          throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
         await ctx.exec.change(`restore ${d.path} from ${d.backup}`, () => restoreFile(ctx.exec, d.path, d.backup));
         return;
       }
       if (!now) return;
-      if (!ours && d.sha !== undefined) { ctx.note(`${d.path} was changed by someone else meanwhile; left it in place`); return; }
+      if (!ours && d.sha !== undefined) {
+        ctx.note(`${d.path} was changed by someone else meanwhile; left it in place`);
+        return;
+      }
       await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
     },
     async mkdir(d, ctx) {
       for (const dir of [...(d.dirs as string[])].reverse()) {
         if (!exists(dir)) continue;
         await withParent(dir, async (parent, name) => {
-          if (fs.readdirSync(parent.at(name)).length) { ctx.note(`left ${dir}: not empty`); return; }
+          if (fs.readdirSync(parent.at(name)).length) {
+            ctx.note(`left ${dir}: not empty`);
+            return;
+          }
           await ctx.exec.change(`rmdir ${dir}`, () => fs.rmdirSync(parent.at(name)));
         });
       }

@@ -9,17 +9,43 @@ import { pathFlag } from '../paths';
 
 /** The content as the original's `echo -e` prints it: \n, \t, \\, \0NNN, \xHH…; \c ends the output. */
 export function echoE(s: string): string {
-  const simple: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+  const simple: Record<string, string> = {
+    a: '\x07',
+    b: '\b',
+    e: '\x1b',
+    E: '\x1b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    v: '\v',
+    '\\': '\\',
+  };
   let out = '';
   for (let i = 0; i < s.length; i++) {
-    if (s[i] !== '\\' || i === s.length - 1) { out += s[i]; continue; }
+    if (s[i] !== '\\' || i === s.length - 1) {
+      out += s[i];
+      continue;
+    }
     const c = s[i + 1];
-    if (c in simple) { out += simple[c]; i++; continue; }
+    if (c in simple) {
+      out += simple[c];
+      i++;
+      continue;
+    }
     if (c === 'c') return out;
     const oct = /^0([0-7]{0,3})/.exec(s.slice(i + 1));
-    if (oct) { out += String.fromCharCode(parseInt(oct[1] || '0', 8) & 0xff); i += oct[0].length; continue; }
+    if (oct) {
+      out += String.fromCharCode(parseInt(oct[1] || '0', 8) & 0xff);
+      i += oct[0].length;
+      continue;
+    }
     const hex = /^x([0-9a-fA-F]{1,2})/.exec(s.slice(i + 1));
-    if (hex) { out += String.fromCharCode(parseInt(hex[1], 16)); i += hex[0].length; continue; }
+    if (hex) {
+      out += String.fromCharCode(parseInt(hex[1], 16));
+      i += hex[0].length;
+      continue;
+    }
     out += '\\';
   }
   return out;
@@ -59,10 +85,27 @@ export default defineFault({
   ],
   flags: {
     path: pathFlag({ char: 'p', required: true, description: 'the file to append to (must exist)' }),
-    content: string({ char: 'c', required: true, maxLength: 1 << 20, description: 'the line to append (echo -e escapes: \\n, \\t, …)' }),
+    content: string({
+      char: 'c',
+      required: true,
+      maxLength: 1 << 20,
+      description: 'the line to append (echo -e escapes: \\n, \\t, …)',
+    }),
     raw: boolean({ char: 'r', description: 'leave the appended lines in place at recover' }),
-    count: integer({ char: 'C', min: 1, max: 1_000_000, default: 1, description: 'how many times to append (default 1)' }),
-    interval: integer({ char: 'i', min: 0, max: 86_400, default: 1, description: 'seconds between appends when --count > 1 (default 1)' }),
+    count: integer({
+      char: 'C',
+      min: 1,
+      max: 1_000_000,
+      default: 1,
+      description: 'how many times to append (default 1)',
+    }),
+    interval: integer({
+      char: 'i',
+      min: 0,
+      max: 86_400,
+      default: 1,
+      description: 'seconds between appends when --count > 1 (default 1)',
+    }),
   },
   validate(a) {
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
@@ -76,7 +119,10 @@ export default defineFault({
     const xattrs = path.join(ctx.workDir(), 'append-xattrs');
     await ctx.step('append', { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino, xattrs }, async () => {
       // a write by root drops file capabilities: keep every extended attribute to put back at recover
-      if (!a.raw) await ctx.exec.change(`keep the extended attributes of ${a.path}`, () => saveXattrs(ctx.exec, a.path, xattrs, m.ino));
+      if (!a.raw)
+        await ctx.exec.change(`keep the extended attributes of ${a.path}`, () =>
+          saveXattrs(ctx.exec, a.path, xattrs, m.ino),
+        );
     });
     const src = path.join(ctx.workDir(), 'append-chunk');
     await ctx.exec.change(`write the line to ${src}`, () => fs.writeFileSync(src, chunk, { mode: 0o600 }));
@@ -88,7 +134,9 @@ export default defineFault({
       if (d.raw || !exists(d.path)) return;
       const chunk = Buffer.from(d.chunk);
       try {
-        const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () => removeInPlace(d.path, d.meta.size, d.ino, chunk));
+        const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () =>
+          removeInPlace(d.path, d.meta.size, d.ino, chunk),
+        );
         if (done === 'unchanged') return; // nothing of ours is there (a crash before the first append)
         if (fs.lstatSync(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
         // last: a chown (in restoreMeta) drops file capabilities too
@@ -102,7 +150,11 @@ export default defineFault({
   async check(a, ctx) {
     const s = ctx.steps.find((x) => x.kind === 'append');
     if (!s || !exists(a.path)) return 'gone';
-    try { return readFrom(a.path, s.data.meta.size, s.data.ino).includes(Buffer.from(s.data.chunk)) ? 'in-place' : 'gone'; } catch { return 'gone'; }
+    try {
+      return readFrom(a.path, s.data.meta.size, s.data.ino).includes(Buffer.from(s.data.chunk)) ? 'in-place' : 'gone';
+    } catch {
+      return 'gone';
+    }
   },
 });
 

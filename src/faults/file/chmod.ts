@@ -10,7 +10,11 @@ import { exists, meta } from '../../host/files';
 function fchmodPath(p: string, mode: number, expectIno?: string): void {
   withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, fs.constants.O_RDONLY, 0, expectIno);
-    try { fs.fchmodSync(fd, mode); } finally { fs.closeSync(fd); }
+    try {
+      fs.fchmodSync(fd, mode);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 }
 
@@ -30,13 +34,16 @@ export default defineFault({
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     const m = meta(a.path);
     if (m.link !== undefined) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
-    if (!fs.lstatSync(a.path).isFile() && !fs.lstatSync(a.path).isDirectory()) throw badArgs(`--path ${a.path} is not a regular file or directory`);
+    if (!fs.lstatSync(a.path).isFile() && !fs.lstatSync(a.path).isDirectory())
+      throw badArgs(`--path ${a.path} is not a regular file or directory`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const m = meta(a.path);
     await ctx.step('chmod', { path: a.path, mode: m.mode, ino: m.ino, to: a.permission }, async () => {
-      await ctx.exec.change(`chmod ${a.permission.toString(8)} ${a.path}  # was ${m.mode.toString(8)}`, () => fchmodPath(a.path, a.permission, m.ino));
+      await ctx.exec.change(`chmod ${a.permission.toString(8)} ${a.path}  # was ${m.mode.toString(8)}`, () =>
+        fchmodPath(a.path, a.permission, m.ino),
+      );
     });
     return { path: a.path, from: m.mode.toString(8), to: a.permission.toString(8) };
   },
@@ -46,7 +53,10 @@ export default defineFault({
         await ctx.exec.change(`chmod ${Number(d.mode).toString(8)} ${d.path}`, () => fchmodPath(d.path, d.mode, d.ino));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') { ctx.note(`${d.path} no longer exists; mode not restored`); return; }
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+          ctx.note(`${d.path} no longer exists; mode not restored`);
+          return;
+        }
         if (!(e instanceof UnsafePath)) throw e;
         ctx.note(`${d.path} was replaced meanwhile (${e.message}); left it alone, mode not restored`);
       }

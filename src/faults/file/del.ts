@@ -13,18 +13,22 @@ export default defineFault({
   aliases: ['delete'],
   summary: 'Delete a file (kept aside, restored on recover)',
   description:
-    'Moves --path into the experiment\'s backup directory under the data dir (not next to the file); recover moves it ' +
+    "Moves --path into the experiment's backup directory under the data dir (not next to the file); recover moves it " +
     'back with its bytes, mode, owner, times and extended attributes. A directory is refused unless --recursive. ' +
     'Across filesystems the original is removed only after a complete copy is safely stored, and put back the same ' +
     'way: a kill or timeout at any moment never leaves a partial copy in place of the file.',
-  examples: ['chaosmetad inject file del --path /tmp/chaos-demo.conf -t 1m', 'chaosmetad inject file delete -p /tmp/chaos-demo-dir --recursive'],
+  examples: [
+    'chaosmetad inject file del --path /tmp/chaos-demo.conf -t 1m',
+    'chaosmetad inject file delete -p /tmp/chaos-demo-dir --recursive',
+  ],
   flags: {
     path: pathFlag({ char: 'p', required: true, description: 'the file to delete' }),
     recursive: boolean({ char: 'R', description: 'allow deleting a directory (with everything in it)' }),
   },
   validate(a) {
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
-    if (fs.lstatSync(a.path).isDirectory() && !a.recursive) throw badArgs(`--path ${a.path} is a directory; add --recursive to delete it`);
+    if (fs.lstatSync(a.path).isDirectory() && !a.recursive)
+      throw badArgs(`--path ${a.path} is a directory; add --recursive to delete it`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
@@ -42,7 +46,9 @@ export default defineFault({
       if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
       if (exists(d.path) && inodeOf(d.path) === d.ino) {
         // killed after the copy was complete, before the original was removed: the original is intact
-        await ctx.exec.change(`remove the unused copy ${d.backup}`, () => withParent(d.backup, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })));
+        await ctx.exec.change(`remove the unused copy ${d.backup}`, () =>
+          withParent(d.backup, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })),
+        );
         return;
       }
       if (exists(d.path)) {

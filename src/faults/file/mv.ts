@@ -10,11 +10,16 @@ export default defineFault({
   target: 'file',
   fault: 'mv',
   summary: 'Move a file away (moved back on recover)',
-  description: 'Moves --src to --dst (into it, when --dst is a directory). An existing --dst file is refused. Recover moves it back.',
+  description:
+    'Moves --src to --dst (into it, when --dst is a directory). An existing --dst file is refused. Recover moves it back.',
   examples: ['chaosmetad inject file mv --src /tmp/chaos-demo.conf --dst /tmp/chaos-demo.conf.moved -t 1m'],
   flags: {
     src: pathFlag({ char: 's', required: true, description: 'the file to move' }),
-    dst: pathFlag({ char: 'd', required: true, description: 'where to move it (a new path, or an existing directory)' }),
+    dst: pathFlag({
+      char: 'd',
+      required: true,
+      description: 'where to move it (a new path, or an existing directory)',
+    }),
   },
   validate(a) {
     if (!exists(a.src)) throw badArgs(`--src ${a.src}: no such file`);
@@ -35,13 +40,21 @@ export default defineFault({
     async move(d, ctx) {
       await removePartial(ctx.exec, d.dst);
       await removePartial(ctx.exec, d.src);
-      if (!exists(d.dst)) { if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`); return; }
-      if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
-        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy
-        await ctx.exec.change(`remove the unused copy ${d.dst}`, () => withParent(d.dst, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })));
+      if (!exists(d.dst)) {
+        if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`);
         return;
       }
-      if (exists(d.src)) { ctx.note(`${d.src} exists again; left ${d.dst} where it is`); return; }
+      if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
+        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy
+        await ctx.exec.change(`remove the unused copy ${d.dst}`, () =>
+          withParent(d.dst, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })),
+        );
+        return;
+      }
+      if (exists(d.src)) {
+        ctx.note(`${d.src} exists again; left ${d.dst} where it is`);
+        return;
+      }
       await ctx.exec.change(`move ${d.dst} back to ${d.src}`, () => move(ctx.exec, d.dst, d.src));
     },
   },

@@ -17,15 +17,30 @@ export default defineFault({
     'conf mode (default) lowers fs.file-max to --count (0 = 1), below the files open now, so new opens by ' +
     'unprivileged processes fail with ENFILE; recover writes the exact original value back. fill mode makes a helper hold --count ' +
     `open files (0 = up to fs.file-max, refused above ${FILL_CAP.toLocaleString('en')}). Processes with CAP_SYS_ADMIN (root) are exempt from fs.file-max, as the kernel does.`,
-  examples: ['chaosmetad inject kernel fdfull --mode conf -t 1m', 'chaosmetad inject kernel fdfull -m fill -c 50000 -t 1m'],
+  examples: [
+    'chaosmetad inject kernel fdfull --mode conf -t 1m',
+    'chaosmetad inject kernel fdfull -m fill -c 50000 -t 1m',
+  ],
   flags: {
-    mode: oneOf(['conf', 'fill'] as const, { char: 'm', default: 'conf', description: 'conf (lower fs.file-max) or fill (hold open files)' }),
-    count: integer({ char: 'c', min: 0, max: 100_000_000, default: 0, description: 'conf: the new fs.file-max (0 = 1); fill: files to hold (0 = up to fs.file-max)' }),
+    mode: oneOf(['conf', 'fill'] as const, {
+      char: 'm',
+      default: 'conf',
+      description: 'conf (lower fs.file-max) or fill (hold open files)',
+    }),
+    count: integer({
+      char: 'c',
+      min: 0,
+      max: 100_000_000,
+      default: 0,
+      description: 'conf: the new fs.file-max (0 = 1); fill: files to hold (0 = up to fs.file-max)',
+    }),
   },
   validate(a) {
     if (!fs.existsSync(FILE_MAX)) throw badArgs(`${FILE_MAX} is missing: this kernel has no fs.file-max`);
     if (a.mode === 'fill' && a.count === 0 && fileMax() - allocated() > FILL_CAP) {
-      throw badArgs(`--count 0 would open ${(fileMax() - allocated()).toLocaleString('en')} files (fs.file-max is ${fileMax().toLocaleString('en')}); give --count at most ${FILL_CAP.toLocaleString('en')} or use --mode conf`);
+      throw badArgs(
+        `--count 0 would open ${(fileMax() - allocated()).toLocaleString('en')} files (fs.file-max is ${fileMax().toLocaleString('en')}); give --count at most ${FILL_CAP.toLocaleString('en')} or use --mode conf`,
+      );
     }
   },
   claims: (a) => (a.mode === 'conf' ? ['sysctl:fs.file-max'] : []),
@@ -33,10 +48,16 @@ export default defineFault({
     if (a.mode === 'conf') {
       const original = fs.readFileSync(FILE_MAX, 'utf8').trim();
       const value = a.count || 1;
-      if (value >= Number(original)) throw injectError(`fs.file-max is ${original}, already at or below --count ${value}`);
-      if (value > allocated()) throw injectError(`--count ${value} is above the ${allocated()} files open now: nothing would fail; give a lower --count (0 = 1)`);
+      if (value >= Number(original))
+        throw injectError(`fs.file-max is ${original}, already at or below --count ${value}`);
+      if (value > allocated())
+        throw injectError(
+          `--count ${value} is above the ${allocated()} files open now: nothing would fail; give a lower --count (0 = 1)`,
+        );
       await ctx.step('sysctl', { key: FILE_MAX, original, value: String(value) }, async () => {
-        await ctx.exec.change(`write ${value} to ${FILE_MAX}  # was ${original}`, () => fs.writeFileSync(FILE_MAX, String(value)));
+        await ctx.exec.change(`write ${value} to ${FILE_MAX}  # was ${original}`, () =>
+          fs.writeFileSync(FILE_MAX, String(value)),
+        );
       });
       return { mode: 'conf', original: Number(original), value };
     }

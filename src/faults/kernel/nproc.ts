@@ -24,8 +24,22 @@ export default defineFault({
     'root ignores RLIMIT_NPROC, so the user must not be root.',
   examples: ['chaosmetad inject kernel nproc --user nobody --count 500 -t 1m'],
   flags: {
-    user: string({ char: 'u', required: true, maxLength: 32, pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, form: 'a user name or uid', numeric: true, description: 'the user (name or uid) whose process limit to exhaust' }),
-    count: integer({ char: 'c', min: 0, max: 1_000_000, default: 0, description: 'children to fork (0 = until the limit)' }),
+    user: string({
+      char: 'u',
+      required: true,
+      maxLength: 32,
+      pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/,
+      form: 'a user name or uid',
+      numeric: true,
+      description: 'the user (name or uid) whose process limit to exhaust',
+    }),
+    count: integer({
+      char: 'c',
+      min: 0,
+      max: 1_000_000,
+      default: 0,
+      description: 'children to fork (0 = until the limit)',
+    }),
   },
   validate(a) {
     const u = lookupUser(a.user);

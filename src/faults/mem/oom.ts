@@ -10,7 +10,11 @@ export default defineFault({
     'then starts a new one, until recover. Inside a memory-limited cgroup only that cgroup is affected.',
   examples: ['chaosmetad inject mem oom --mode ram --timeout 1m'],
   flags: {
-    mode: oneOf(['ram', 'cache'] as const, { char: 'm', default: 'cache', description: 'ram (anonymous) or cache (shared memory)' }),
+    mode: oneOf(['ram', 'cache'] as const, {
+      char: 'm',
+      default: 'cache',
+      description: 'ram (anonymous) or cache (shared memory)',
+    }),
   },
   async inject(a, ctx) {
     const pid = await ctx.helper('oom', { mode: a.mode });

@@ -4,7 +4,18 @@ import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { withLock } from '../../host/lock';
 import {
-  MIRRED_PREF, PASS_CLASS, ROOT, classId, filterPrefs, foreignRoot, ifaceExists, ifbName, leafHandle, qdiscs, tcError, usedBands,
+  MIRRED_PREF,
+  PASS_CLASS,
+  ROOT,
+  classId,
+  filterPrefs,
+  foreignRoot,
+  ifaceExists,
+  ifbName,
+  leafHandle,
+  qdiscs,
+  tcError,
+  usedBands,
 } from '../../host/tc';
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
@@ -22,7 +33,10 @@ export function cidrFamily(it: string): 4 | 6 | undefined {
 
 export function ipList(raw: unknown, flag: string): string[] {
   const s = typeof raw === 'string' ? raw.trim() : '';
-  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const form = 'IPv4 or IPv6 addresses or CIDRs, comma separated (e.g. 10.0.0.1,192.168.0.0/16,fd00::/8)';
   if (!items.length || items.length > 64) throw badArgs(`--${flag} must be ${form}, got ${shown(raw)}`);
   for (const it of items) if (!cidrFamily(it)) throw badArgs(`--${flag} must be ${form}, got ${shown(it)}`);
@@ -31,8 +45,12 @@ export function ipList(raw: unknown, flag: string): string[] {
 
 function portList(raw: unknown, flag: string): string[] {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
-  const bad = () => badArgs(`--${flag} must be ports (1-65535) or port/mask, comma separated (e.g. 80,8000/0xfff0), got ${shown(raw)}`);
+  const items = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const bad = () =>
+    badArgs(`--${flag} must be ports (1-65535) or port/mask, comma separated (e.g. 80,8000/0xfff0), got ${shown(raw)}`);
   if (!items.length || items.length > 64) throw bad();
   for (const it of items) {
     const m = /^(\d{1,5})(?:\/(0x[0-9a-fA-F]{1,4}|\d{1,5}))?$/.exec(it);
@@ -41,13 +59,35 @@ function portList(raw: unknown, flag: string): string[] {
   return items;
 }
 
-const list = (parse: (raw: unknown, flag: string) => string[], description: string): FlagSpec<string[]> => ({ kind: 'string', description, parse });
+const list = (parse: (raw: unknown, flag: string) => string[], description: string): FlagSpec<string[]> => ({
+  kind: 'string',
+  description,
+  parse,
+});
 
 export const netFlags = {
-  interface: string({ char: 'i', required: true, maxLength: 15, pattern: /^[A-Za-z0-9_.:@-]{1,15}$/, form: 'an interface name like eth0', description: 'the network interface, e.g. eth0' }),
-  direction: oneOf(['out', 'in', 'both'] as const, { char: 'd', default: 'out', description: 'out (egress), in (ingress, through an ifb device) or both' }),
-  mode: oneOf(['normal', 'exclude'] as const, { char: 'm', default: 'normal', description: 'normal: only matching traffic; exclude: all traffic but the matching' }),
-  force: boolean({ char: 'f', description: 'stack on a catch-all experiment already on the interface, or replace a root qdisc the host had' }),
+  interface: string({
+    char: 'i',
+    required: true,
+    maxLength: 15,
+    pattern: /^[A-Za-z0-9_.:@-]{1,15}$/,
+    form: 'an interface name like eth0',
+    description: 'the network interface, e.g. eth0',
+  }),
+  direction: oneOf(['out', 'in', 'both'] as const, {
+    char: 'd',
+    default: 'out',
+    description: 'out (egress), in (ingress, through an ifb device) or both',
+  }),
+  mode: oneOf(['normal', 'exclude'] as const, {
+    char: 'm',
+    default: 'normal',
+    description: 'normal: only matching traffic; exclude: all traffic but the matching',
+  }),
+  force: boolean({
+    char: 'f',
+    description: 'stack on a catch-all experiment already on the interface, or replace a root qdisc the host had',
+  }),
   srcIp: list(ipList, 'source IPs or CIDRs, comma separated'),
   dstIp: list(ipList, 'destination IPs or CIDRs, comma separated'),
   srcPort: list(portList, 'source ports or port/mask, comma separated'),
@@ -55,8 +95,14 @@ export const netFlags = {
 };
 
 export interface NetArgs {
-  interface: string; direction?: 'out' | 'in' | 'both'; mode?: 'normal' | 'exclude'; force?: boolean;
-  srcIp?: string[]; dstIp?: string[]; srcPort?: string[]; dstPort?: string[];
+  interface: string;
+  direction?: 'out' | 'in' | 'both';
+  mode?: 'normal' | 'exclude';
+  force?: boolean;
+  srcIp?: string[];
+  dstIp?: string[];
+  srcPort?: string[];
+  dstPort?: string[];
 }
 
 export function validateNet(a: NetArgs): void {
@@ -69,7 +115,10 @@ export function validateNet(a: NetArgs): void {
 }
 
 /** One u32 filter: its protocol (ip = IPv4, ipv6) and match clauses. */
-export interface MatchSet { proto: 'ip' | 'ipv6'; match: string[] }
+export interface MatchSet {
+  proto: 'ip' | 'ipv6';
+  match: string[];
+}
 
 /**
  * u32 match clauses: the product of the lists (each list is an OR, the kinds are ANDed), per address family —
@@ -79,7 +128,10 @@ export interface MatchSet { proto: 'ip' | 'ipv6'; match: string[] }
  */
 export function matchSets(a: NetArgs): MatchSet[] {
   if (!a.srcIp && !a.dstIp && !a.srcPort && !a.dstPort) return [];
-  const port = (p: string) => { const [n, m] = p.split('/'); return [n, m ?? '0xffff']; };
+  const port = (p: string) => {
+    const [n, m] = p.split('/');
+    return [n, m ?? '0xffff'];
+  };
   const out: MatchSet[] = [];
   for (const fam of [4, 6] as const) {
     const kw = fam === 4 ? 'ip' : 'ip6';
@@ -95,9 +147,10 @@ export function matchSets(a: NetArgs): MatchSet[] {
     if (a.dstPort) dims.push(a.dstPort.map((p) => ['match', kw, 'dport', ...port(p)]));
     let sets: string[][] = [[]];
     for (const d of dims) sets = sets.flatMap((prefix) => d.map((m) => [...prefix, ...m]));
-    out.push(...sets.map((match) => ({ proto: fam === 4 ? 'ip' as const : 'ipv6' as const, match })));
+    out.push(...sets.map((match) => ({ proto: fam === 4 ? ('ip' as const) : ('ipv6' as const), match })));
   }
-  if (!out.length) throw badArgs('--src-ip and --dst-ip have no address family in common (IPv4 with IPv6): no packet could match');
+  if (!out.length)
+    throw badArgs('--src-ip and --dst-ip have no address family in common (IPv4 with IPv6): no packet could match');
   if (out.length > 256) throw badArgs(`the ip and port lists combine into ${out.length} filters; at most 256`);
   return out;
 }
@@ -106,7 +159,8 @@ export function matchSets(a: NetArgs): MatchSet[] {
 export const PREF = { pass4: 100, pass6: 20000, match4: 1000, match6: 10000, all: 30000 } as const;
 const MATCH_BASES = [PREF.match4, PREF.match6, PREF.all];
 
-const NETEM_HINT = 'this kernel has no sch_netem (tc netem): use a kernel with CONFIG_NET_SCH_NETEM, e.g. Debian\'s stock kernel, or install its modules package';
+const NETEM_HINT =
+  "this kernel has no sch_netem (tc netem): use a kernel with CONFIG_NET_SCH_NETEM, e.g. Debian's stock kernel, or install its modules package";
 
 /** Is netem available: loaded, built in, or a module the kernel can load on demand (read-only checks)? */
 export async function netemAvailable(ctx: InjectContext): Promise<boolean> {
@@ -115,7 +169,13 @@ export async function netemAvailable(ctx: InjectContext): Promise<boolean> {
   const os = await import('node:os');
   if (fs.existsSync('/sys/module/sch_netem')) return true;
   const dir = `/lib/modules/${os.release()}`;
-  const has = (file: string) => { try { return fs.readFileSync(`${dir}/${file}`, 'utf8').includes('sch_netem.ko'); } catch { return false; } };
+  const has = (file: string) => {
+    try {
+      return fs.readFileSync(`${dir}/${file}`, 'utf8').includes('sch_netem.ko');
+    } catch {
+      return false;
+    }
+  };
   return has('modules.builtin') || has('modules.dep');
 }
 
@@ -144,7 +204,9 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       if (catchAll && !a.force) {
         const other = (await filterPrefs(ctx.exec, dev)).find((p) => p >= PREF.all);
         if (other !== undefined) {
-          throw tcError(`${dev} already has an experiment on all its traffic (filter pref ${other}); this one would not see its traffic. Recover it first, or add --force to stack anyway`);
+          throw tcError(
+            `${dev} already has an experiment on all its traffic (filter pref ${other}); this one would not see its traffic. Recover it first, or add --force to stack anyway`,
+          );
         }
       }
       const used = await usedBands(ctx.exec, dev);
@@ -152,20 +214,68 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       while (used.includes(band)) band++;
       if (band > 0xfff) throw tcError(`${dev} has no free slot for another experiment`);
       await ctx.step('tc-class', { dev, band }, async () => {
-        await ctx.exec.run('tc', ['class', 'add', 'dev', dev, 'parent', ROOT, 'classid', classId(band), 'htb', 'rate', '100gbit', 'burst', '1m', 'cburst', '1m', 'quantum', '200000']);
-        await ctx.exec.run('tc', ['qdisc', 'add', 'dev', dev, 'parent', classId(band), 'handle', leafHandle(band), ...leaf]);
+        await ctx.exec.run('tc', [
+          'class',
+          'add',
+          'dev',
+          dev,
+          'parent',
+          ROOT,
+          'classid',
+          classId(band),
+          'htb',
+          'rate',
+          '100gbit',
+          'burst',
+          '1m',
+          'cburst',
+          '1m',
+          'quantum',
+          '200000',
+        ]);
+        await ctx.exec.run('tc', [
+          'qdisc',
+          'add',
+          'dev',
+          dev,
+          'parent',
+          classId(band),
+          'handle',
+          leafHandle(band),
+          ...leaf,
+        ]);
       });
       const add = (proto: string, pref: number, match: string[], flowid: string) =>
-        ctx.exec.run('tc', ['filter', 'add', 'dev', dev, 'parent', ROOT, 'protocol', proto, 'pref', String(pref), 'u32', ...(match.length ? match : ['match', 'u32', '0', '0']), 'flowid', flowid]);
+        ctx.exec.run('tc', [
+          'filter',
+          'add',
+          'dev',
+          dev,
+          'parent',
+          ROOT,
+          'protocol',
+          proto,
+          'pref',
+          String(pref),
+          'u32',
+          ...(match.length ? match : ['match', 'u32', '0', '0']),
+          'flowid',
+          flowid,
+        ]);
       const byFamily = async (base4: number, base6: number, flowid: string) => {
         for (const proto of ['ip', 'ipv6'] as const) {
           const mine = sets.filter((m) => m.proto === proto);
           if (!mine.length) continue;
           const pref = (proto === 'ip' ? base4 : base6) + band;
-          await ctx.step('tc-filter', { dev, pref, proto }, async () => { for (const m of mine) await add(proto, pref, m.match, flowid); });
+          await ctx.step('tc-filter', { dev, pref, proto }, async () => {
+            for (const m of mine) await add(proto, pref, m.match, flowid);
+          });
         }
       };
-      const catchAllFilter = () => ctx.step('tc-filter', { dev, pref: PREF.all + band, proto: 'all' }, async () => { await add('all', PREF.all + band, [], classId(band)); });
+      const catchAllFilter = () =>
+        ctx.step('tc-filter', { dev, pref: PREF.all + band, proto: 'all' }, async () => {
+          await add('all', PREF.all + band, [], classId(band));
+        });
       if (a.mode === 'exclude') {
         await byFamily(PREF.pass4, PREF.pass6, PASS_CLASS);
         await catchAllFilter();
@@ -182,7 +292,10 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       const leafOk = (await qdiscs(ctx.exec, p.dev)).some((q) => q.handle === leafHandle(p.band) && q.kind === leaf[0]);
       const prefs = await filterPrefs(ctx.exec, p.dev);
       const filterOk = MATCH_BASES.some((base) => prefs.includes(base + p.band));
-      if (!leafOk || !filterOk) throw tcError(`after inject, ${p.dev} does not show the ${leaf[0]} qdisc and its filters (tc qdisc/filter show); undone`);
+      if (!leafOk || !filterOk)
+        throw tcError(
+          `after inject, ${p.dev} does not show the ${leaf[0]} qdisc and its filters (tc qdisc/filter show); undone`,
+        );
     }
   }
   return { placed, tc: leaf.join(' ') };
@@ -194,38 +307,88 @@ async function ensureRoot(dev: string, a: NetArgs, ctx: InjectContext): Promise<
   const ours = list.some((q) => q.root && q.handle === ROOT);
   const foreign = ours ? undefined : foreignRoot(list);
   if (foreign && !a.force) {
-    throw tcError(`${dev} has a root qdisc the host set up (${foreign.kind} ${foreign.handle}); chaosmetad leaves it alone. Add --force to replace it (recover then leaves the kernel default)`);
+    throw tcError(
+      `${dev} has a root qdisc the host set up (${foreign.kind} ${foreign.handle}); chaosmetad leaves it alone. Add --force to replace it (recover then leaves the kernel default)`,
+    );
   }
   await ctx.step('tc-root', { dev, replaced: foreign ? `${foreign.kind} ${foreign.handle}` : '' }, async () => {
     if (ours) return;
     if (foreign) await ctx.exec.run('tc', ['qdisc', 'del', 'dev', dev, 'root']);
     await ctx.exec.run('tc', ['qdisc', 'add', 'dev', dev, 'root', 'handle', ROOT, 'htb', 'default', '0']);
-    await ctx.exec.run('tc', ['class', 'add', 'dev', dev, 'parent', ROOT, 'classid', PASS_CLASS, 'htb', 'rate', '100gbit', 'burst', '1m', 'cburst', '1m', 'quantum', '200000']);
+    await ctx.exec.run('tc', [
+      'class',
+      'add',
+      'dev',
+      dev,
+      'parent',
+      ROOT,
+      'classid',
+      PASS_CLASS,
+      'htb',
+      'rate',
+      '100gbit',
+      'burst',
+      '1m',
+      'cburst',
+      '1m',
+      'quantum',
+      '200000',
+    ]);
   });
 }
 
 async function ensureIfb(a: NetArgs, ctx: InjectContext): Promise<void> {
   const ifb = ifbName(a.interface);
   const ingress = (await qdiscs(ctx.exec, a.interface)).find((q) => q.kind === 'ingress');
-  const ours = !!ingress && (await filterPrefs(ctx.exec, a.interface, 'ffff:')).includes(MIRRED_PREF) && ifaceExists(ifb);
-  if (ingress && !ours && !a.force) throw tcError(`${a.interface} already has an ingress qdisc the host set up; add --force to use it anyway`);
+  const ours =
+    !!ingress && (await filterPrefs(ctx.exec, a.interface, 'ffff:')).includes(MIRRED_PREF) && ifaceExists(ifb);
+  if (ingress && !ours && !a.force)
+    throw tcError(`${a.interface} already has an ingress qdisc the host set up; add --force to use it anyway`);
   // journaled by every ingress experiment: whichever is recovered last takes the ifb down
   await ctx.step('ifb', { iface: a.interface, ifb, hadIngress: !!ingress && !ours }, async () => {
     if (ours) return;
     if (!ifaceExists(ifb)) await ctx.exec.run('ip', ['link', 'add', ifb, 'type', 'ifb']);
     await ctx.exec.run('ip', ['link', 'set', ifb, 'up']);
     if (!ingress) await ctx.exec.run('tc', ['qdisc', 'add', 'dev', a.interface, 'handle', 'ffff:', 'ingress']);
-    await ctx.exec.run('tc', ['filter', 'add', 'dev', a.interface, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(MIRRED_PREF), 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', ifb]);
+    await ctx.exec.run('tc', [
+      'filter',
+      'add',
+      'dev',
+      a.interface,
+      'parent',
+      'ffff:',
+      'protocol',
+      'all',
+      'pref',
+      String(MIRRED_PREF),
+      'u32',
+      'match',
+      'u32',
+      '0',
+      '0',
+      'action',
+      'mirred',
+      'egress',
+      'redirect',
+      'dev',
+      ifb,
+    ]);
   });
 }
 
 export const netUndo: Record<string, UndoFn> = {
   async 'tc-filter'(d, ctx) {
     // (journals before IPv6 support had no proto: they were all `ip`)
-    await ctx.exec.run('tc', ['filter', 'del', 'dev', d.dev, 'parent', ROOT, 'protocol', d.proto ?? 'ip', 'pref', String(d.pref)], { allowFail: true });
+    await ctx.exec.run(
+      'tc',
+      ['filter', 'del', 'dev', d.dev, 'parent', ROOT, 'protocol', d.proto ?? 'ip', 'pref', String(d.pref)],
+      { allowFail: true },
+    );
   },
   async 'tc-class'(d, ctx) {
-    await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'parent', classId(d.band), 'handle', leafHandle(d.band)], { allowFail: true });
+    await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'parent', classId(d.band), 'handle', leafHandle(d.band)], {
+      allowFail: true,
+    });
     await ctx.exec.run('tc', ['class', 'del', 'dev', d.dev, 'classid', classId(d.band)], { allowFail: true });
   },
   async 'tc-root'(d, ctx) {
@@ -235,14 +398,21 @@ export const netUndo: Record<string, UndoFn> = {
       if (others.length) return; // another experiment still uses the tree
       if ((await qdiscs(ctx.exec, d.dev)).some((q) => q.root && q.handle === ROOT)) {
         await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'root']);
-        if (d.replaced) ctx.note(`${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`);
+        if (d.replaced)
+          ctx.note(
+            `${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`,
+          );
       }
     });
   },
   async ifb(d, ctx) {
     await withLock('tc', async () => {
       if (ifaceExists(d.ifb) && (await usedBands(ctx.exec, d.ifb)).filter((b) => b !== 1).length) return;
-      await ctx.exec.run('tc', ['filter', 'del', 'dev', d.iface, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(MIRRED_PREF)], { allowFail: true });
+      await ctx.exec.run(
+        'tc',
+        ['filter', 'del', 'dev', d.iface, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(MIRRED_PREF)],
+        { allowFail: true },
+      );
       if (!d.hadIngress) await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.iface, 'ingress'], { allowFail: true });
       if (ifaceExists(d.ifb)) await ctx.exec.run('ip', ['link', 'del', d.ifb], { allowFail: true });
     });

@@ -13,10 +13,17 @@ export default defineFault({
     'A helper binds --port (and listens, for tcp) until recover. A port already in use is refused, unless --force: ' +
     'then its owner is killed first (recorded) and --recover-cmd (a shell command line, bash -c) ' +
     'restarts it at recover.',
-  examples: ['chaosmetad inject network occupy --port 8080 -t 5m', 'chaosmetad inject network occupy -p 53 -P udp -t 1m'],
+  examples: [
+    'chaosmetad inject network occupy --port 8080 -t 5m',
+    'chaosmetad inject network occupy -p 53 -P udp -t 1m',
+  ],
   flags: {
     port: integer({ char: 'p', min: 1, max: 65535, required: true, description: 'the port to hold' }),
-    protocol: oneOf(['tcp', 'udp', 'tcp6', 'udp6'] as const, { char: 'P', default: 'tcp', description: 'tcp, udp, tcp6 or udp6 (default tcp)' }),
+    protocol: oneOf(['tcp', 'udp', 'tcp6', 'udp6'] as const, {
+      char: 'P',
+      default: 'tcp',
+      description: 'tcp, udp, tcp6 or udp6 (default tcp)',
+    }),
     force: boolean({ char: 'f', description: 'kill the process holding the port first' }),
     ...recoverCmdFlags,
   },
@@ -28,7 +35,9 @@ export default defineFault({
       if (p) throw badArgs(`--port ${a.port}/${a.protocol} is held by pid ${pid}, ${p.why}; --force will not kill it`);
     }
     if (owners.length && !a.force) {
-      throw badArgs(`--port ${a.port}/${a.protocol} is in use by ${owners.map((p) => `pid ${p} (${(readArgv(p) ?? []).join(' ').slice(0, 60)})`).join(', ')}; add --force to kill it first`);
+      throw badArgs(
+        `--port ${a.port}/${a.protocol} is in use by ${owners.map((p) => `pid ${p} (${(readArgv(p) ?? []).join(' ').slice(0, 60)})`).join(', ')}; add --force to kill it first`,
+      );
     }
   },
   claims: (a) => [`port:${a.protocol}:${a.port}`],
@@ -42,7 +51,8 @@ export default defineFault({
       });
     }
     const pid = await ctx.helper('occupy', { port: a.port, proto: a.protocol, 'retry-ms': owners.length ? 3000 : 0 });
-    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol)).includes(pid)) throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
+    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol)).includes(pid))
+      throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
     return { port: a.port, protocol: a.protocol, killed: owners, pids: [pid] };
   },
   undo: {

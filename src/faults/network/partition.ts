@@ -8,23 +8,32 @@ import { defineFault } from '../types';
 import { cidrFamily } from './common';
 
 function cidrs(raw: unknown, flag: string): string[] {
-  const items = (typeof raw === 'string' ? raw : '').split(',').map((x) => x.trim()).filter(Boolean);
-  if (!items.length || items.length > 64 || !items.every((it) => cidrFamily(it))) throw badArgs(`--${flag} must be IPv4 or IPv6 addresses or CIDRs, comma separated, got ${shown(raw)}`);
+  const items = (typeof raw === 'string' ? raw : '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (!items.length || items.length > 64 || !items.every((it) => cidrFamily(it)))
+    throw badArgs(`--${flag} must be IPv4 or IPv6 addresses or CIDRs, comma separated, got ${shown(raw)}`);
   return items;
 }
 
 type Tool = 'iptables' | 'ip6tables';
 function ports(raw: unknown, flag: string): string[] {
-  const items = (typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '').split(',').map((x) => x.trim()).filter(Boolean);
-  const ok = (p: string) => /^\d{1,5}(:\d{1,5})?$/.test(p) && p.split(':').every((n) => Number(n) >= 1 && Number(n) <= 65535);
-  if (!items.length || items.length > 15 || !items.every(ok)) throw badArgs(`--${flag} must be ports or ranges like 80,8000:8100 (at most 15), got ${shown(raw)}`);
+  const items = (typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const ok = (p: string) =>
+    /^\d{1,5}(:\d{1,5})?$/.test(p) && p.split(':').every((n) => Number(n) >= 1 && Number(n) <= 65535);
+  if (!items.length || items.length > 15 || !items.every(ok))
+    throw badArgs(`--${flag} must be ports or ranges like 80,8000:8100 (at most 15), got ${shown(raw)}`);
   return items;
 }
 
 /** Our chain's name: unique per experiment, within iptables' 28 characters. */
 const chainOf = (uid: string) => `CHAOSMETAD-${crypto.createHash('sha1').update(uid).digest('hex').slice(0, 12)}`;
 
-/** Does the nf_tables `ip filter` (ip6tables: `ip6 filter`) table exist? 'unknown' with iptables-legacy or without nft. */
+/** Does the nf_tables `ip filter` (ip6tables: `ip6 filter`) table exist? 'unknown' with iptables-legacy, no nft. */
 async function nftFilterTable(exec: Executor, tool: Tool = 'iptables'): Promise<'present' | 'absent' | 'unknown'> {
   const v = await exec.run(tool, ['-V'], { allowFail: true });
   if (!/nf_tables/.test(v.stdout) || !whichTool('nft')) return 'unknown';
@@ -46,29 +55,52 @@ export default defineFault({
   fault: 'partition',
   summary: 'Cut traffic to and from given addresses or ports (iptables; no netem needed)',
   description:
-    'Drops the matching packets in a chain of the experiment\'s own, jumped to from OUTPUT (--direction out), INPUT ' +
+    "Drops the matching packets in a chain of the experiment's own, jumped to from OUTPUT (--direction out), INPUT " +
     '(in) or both (default): connections to those peers time out. IPv4 peers through iptables, IPv6 ones through ' +
     'ip6tables; --port alone cuts both. Recover removes the jumps and the chains, nothing else.',
-  examples: ['chaosmetad inject network partition --ip 10.0.0.0/8 -t 2m', 'chaosmetad inject network partition --ip 10.1.2.3 --port 5432 --protocol tcp --direction out -t 1m'],
+  examples: [
+    'chaosmetad inject network partition --ip 10.0.0.0/8 -t 2m',
+    'chaosmetad inject network partition --ip 10.1.2.3 --port 5432 --protocol tcp --direction out -t 1m',
+  ],
   flags: {
     ip: { kind: 'string', description: 'peer IPv4 or IPv6 addresses or CIDRs, comma separated', parse: cidrs },
-    port: { kind: 'string', description: 'peer ports or ranges (80,8000:8100); with --protocol tcp or udp', parse: ports },
-    protocol: oneOf(['all', 'tcp', 'udp', 'icmp'] as const, { default: 'all', description: 'all (default), tcp, udp or icmp' }),
-    direction: oneOf(['both', 'out', 'in'] as const, { char: 'd', default: 'both', description: 'both (default), out (to the peers) or in (from them)' }),
-    interface: string({ char: 'i', maxLength: 15, pattern: /^[A-Za-z0-9_.:@-]{1,15}$/, form: 'an interface name like eth0', description: 'only on this interface' }),
+    port: {
+      kind: 'string',
+      description: 'peer ports or ranges (80,8000:8100); with --protocol tcp or udp',
+      parse: ports,
+    },
+    protocol: oneOf(['all', 'tcp', 'udp', 'icmp'] as const, {
+      default: 'all',
+      description: 'all (default), tcp, udp or icmp',
+    }),
+    direction: oneOf(['both', 'out', 'in'] as const, {
+      char: 'd',
+      default: 'both',
+      description: 'both (default), out (to the peers) or in (from them)',
+    }),
+    interface: string({
+      char: 'i',
+      maxLength: 15,
+      pattern: /^[A-Za-z0-9_.:@-]{1,15}$/,
+      form: 'an interface name like eth0',
+      description: 'only on this interface',
+    }),
   },
   validate(a) {
-    for (const tool of toolsFor(a.ip)) if (!whichTool(tool)) throw badArgs(`${tool} is not installed (apt-get install iptables)`);
+    for (const tool of toolsFor(a.ip))
+      if (!whichTool(tool)) throw badArgs(`${tool} is not installed (apt-get install iptables)`);
     if (!a.ip && !a.port) throw badArgs('give --ip, --port or both: what to cut off');
     if (a.port && a.protocol !== 'tcp' && a.protocol !== 'udp') throw badArgs('--port needs --protocol tcp or udp');
-    if (a.interface && !ifaceExists(a.interface)) throw badArgs(`--interface ${shown(a.interface)}: no such network interface`);
+    if (a.interface && !ifaceExists(a.interface))
+      throw badArgs(`--interface ${shown(a.interface)}: no such network interface`);
   },
   async inject(a, ctx) {
     const chain = chainOf(ctx.uid);
     const tools = toolsFor(a.ip);
     for (const tool of tools) {
       // iptables-nft creates the `ip filter` table on first use: remember whether we did, to remove it again if empty
-      if (!ctx.dryRun && (await nftFilterTable(ctx.exec, tool)) === 'absent') await ctx.step('filter-table', { created: true, tool }, async () => {});
+      if (!ctx.dryRun && (await nftFilterTable(ctx.exec, tool)) === 'absent')
+        await ctx.step('filter-table', { created: true, tool }, async () => {});
       await ctx.step('chain', { chain, tool }, async () => {
         await ctx.exec.run(tool, ['-w', '-N', chain]);
         await ctx.exec.run(tool, ['-w', '-A', chain, '-j', 'DROP']);
@@ -91,12 +123,15 @@ export default defineFault({
       }
     }
     for (const j of jumps) {
-      await ctx.step('jump', j, async () => { await ctx.exec.run(j.tool, ['-w', '-I', ...j.spec]); });
+      await ctx.step('jump', j, async () => {
+        await ctx.exec.run(j.tool, ['-w', '-I', ...j.spec]);
+      });
     }
     if (!ctx.dryRun) {
       for (const j of jumps) {
         const r = await ctx.exec.run(j.tool, ['-w', '-C', ...j.spec], { allowFail: true });
-        if (r.exitCode !== 0) throw injectError(`after inject, ${j.tool} does not show the rule ${j.spec.join(' ')}; undone`);
+        if (r.exitCode !== 0)
+          throw injectError(`after inject, ${j.tool} does not show the rule ${j.spec.join(' ')}; undone`);
       }
     }
     return { chain, rules: jumps.map((j) => `${j.tool} ${j.spec.join(' ')}`) };
@@ -107,8 +142,16 @@ export default defineFault({
       const tool: Tool = d.tool ?? 'iptables';
       // only if nothing but the empty base chains is left (another experiment or the admin may use it now)
       const rules = await ctx.exec.run(tool, ['-w', '-S'], { allowFail: true });
-      const empty = rules.exitCode === 0 && rules.stdout.trim().split('\n').every((l) => /^-P (INPUT|FORWARD|OUTPUT) ACCEPT$/.test(l.trim()));
-      if (empty && (await nftFilterTable(ctx.exec, tool)) === 'present') await ctx.exec.run('nft', ['delete', 'table', tool === 'iptables' ? 'ip' : 'ip6', 'filter'], { allowFail: true });
+      const empty =
+        rules.exitCode === 0 &&
+        rules.stdout
+          .trim()
+          .split('\n')
+          .every((l) => /^-P (INPUT|FORWARD|OUTPUT) ACCEPT$/.test(l.trim()));
+      if (empty && (await nftFilterTable(ctx.exec, tool)) === 'present')
+        await ctx.exec.run('nft', ['delete', 'table', tool === 'iptables' ? 'ip' : 'ip6', 'filter'], {
+          allowFail: true,
+        });
     },
     async jump(d, ctx) {
       // -D removes one copy; loop in case a crash retried the insert
@@ -125,7 +168,12 @@ export default defineFault({
   async check(_a, ctx) {
     const jumps = ctx.steps.filter((s) => s.kind === 'jump');
     let ok = 0;
-    for (const j of jumps) if ((await ctx.exec.run(j.data.tool ?? 'iptables', ['-w', '-C', ...j.data.spec], { allowFail: true })).exitCode === 0) ok++;
+    for (const j of jumps)
+      if (
+        (await ctx.exec.run(j.data.tool ?? 'iptables', ['-w', '-C', ...j.data.spec], { allowFail: true })).exitCode ===
+        0
+      )
+        ok++;
     return jumps.length && ok === jumps.length ? 'in-place' : ok ? 'partial' : 'gone';
   },
 });

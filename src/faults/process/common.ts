@@ -7,11 +7,22 @@ import { boolean, integer, string } from '../flags';
 
 export const targetFlags = {
   pid: integer({ char: 'p', min: 1, max: 4_194_304, description: 'the process to act on' }),
-  key: string({ char: 'k', maxLength: 256, description: 'act on every process whose command line contains this (like ps -ef | grep KEY)' }),
-  force: boolean({ char: 'f', description: 'also hit sshd, the container runtime or kubelet when --pid names one (never init or chaosmetad)' }),
+  key: string({
+    char: 'k',
+    maxLength: 256,
+    description: 'act on every process whose command line contains this (like ps -ef | grep KEY)',
+  }),
+  force: boolean({
+    char: 'f',
+    description: 'also hit sshd, the container runtime or kubelet when --pid names one (never init or chaosmetad)',
+  }),
 };
 
-export interface Target { pid: number; start: number | undefined; cmdline: string }
+export interface Target {
+  pid: number;
+  start: number | undefined;
+  cmdline: string;
+}
 
 export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean }): void {
   if (a.pid === undefined && a.key === undefined) throw badArgs('one of --pid or --key is required');
@@ -25,13 +36,16 @@ export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean 
     if (!argv) throw badArgs(`--pid ${a.pid}: no such process (or a kernel thread)`);
     if (p && !a.force) throw badArgs(`--pid ${a.pid} is ${p.why}; add --force to act on it anyway`);
   } else if (!matchKey(a.key!, { force: a.force }).length) {
-    throw badArgs(`--key ${shown(a.key)} matches no process (init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched${a.force ? '' : ' without --force'})`);
+    throw badArgs(
+      `--key ${shown(a.key)} matches no process (init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched${a.force ? '' : ' without --force'})`,
+    );
   }
 }
 
 /** Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse. */
 export function resolveTargets(a: { pid?: number; key?: string; force?: boolean }): Target[] {
-  const procs: ProcInfo[] = a.pid !== undefined ? [{ pid: a.pid, argv: readArgv(a.pid) ?? [] }] : matchKey(a.key!, { force: a.force });
+  const procs: ProcInfo[] =
+    a.pid !== undefined ? [{ pid: a.pid, argv: readArgv(a.pid) ?? [] }] : matchKey(a.key!, { force: a.force });
   return procs.map((p) => ({ pid: p.pid, start: startTime(p.pid), cmdline: p.argv.join(' ').slice(0, 200) }));
 }
 

@@ -4,7 +4,13 @@ import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd 
 import { defineFault } from '../types';
 import { checkOneTarget, parseSignal, resolveTargets, targetFlags } from './common';
 
-const signal: FlagSpec<NodeJS.Signals> = { kind: 'string', char: 's', default: 'SIGKILL', description: 'signal number or name: 9, KILL, TERM, HUP… (default 9)', parse: parseSignal };
+const signal: FlagSpec<NodeJS.Signals> = {
+  kind: 'string',
+  char: 's',
+  default: 'SIGKILL',
+  description: 'signal number or name: 9, KILL, TERM, HUP… (default 9)',
+  parse: parseSignal,
+};
 
 export default defineFault({
   target: 'process',
@@ -40,12 +46,15 @@ export default defineFault({
     }
     if (a.signal === 'SIGKILL' && !ctx.dryRun) {
       const until = Date.now() + 2000;
-      while (targets.some((t) => sameProcess(t.pid, t.start)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      while (targets.some((t) => sameProcess(t.pid, t.start)) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
     }
     return { killed: targets.map((t) => t.pid), signal: a.signal };
   },
   undo: {
-    async signal() { /* a signal cannot be taken back; recover-cmd restores the service */ },
+    async signal() {
+      /* a signal cannot be taken back; recover-cmd restores the service */
+    },
     ...recoverCmdUndo,
   },
   async check(a, ctx) {

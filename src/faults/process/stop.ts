@@ -9,7 +9,10 @@ export default defineFault({
   description:
     'Stops the process given by --pid, or every process whose command line contains --key. Recover continues them; ' +
     'a process that exited meanwhile is noted and recovers as success.',
-  examples: ['chaosmetad inject process stop --key "sleep 3600" --timeout 30s', 'chaosmetad inject process stop -p 12345'],
+  examples: [
+    'chaosmetad inject process stop --key "sleep 3600" --timeout 30s',
+    'chaosmetad inject process stop -p 12345',
+  ],
   flags: { ...targetFlags },
   validate: checkOneTarget,
   async inject(a, ctx) {
@@ -23,7 +26,8 @@ export default defineFault({
     }
     if (!ctx.dryRun) {
       const until = Date.now() + 2000;
-      while (targets.some((t) => sameProcess(t.pid, t.start) && procState(t.pid) !== 'T') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      while (targets.some((t) => sameProcess(t.pid, t.start) && procState(t.pid) !== 'T') && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 10));
     }
     return { stopped: targets.map((t) => t.pid) };
   },
