@@ -13,73 +13,103 @@ const cfg = JSON.parse(fs.readFileSync(path.join(root, 'pkg.config.json'), 'utf8
 const abs = (p) => path.join(root, p);
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-for (const [name, file] of Object.entries(cfg.assets)) {
-  if (!fs.existsSync(abs(file))) throw new Error(`asset ${name} missing: ${file} (run npm run build:native / npm ci)`);
-}
-fs.mkdirSync(path.dirname(abs(cfg.bundle)), { recursive: true });
-
-const buildDate = new Date().toISOString().slice(0, 10);
-esbuild.buildSync({
-  entryPoints: [abs(cfg.entry)],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: abs(cfg.bundle),
-  external: cfg.external,
-  minifyWhitespace: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-  define: { __CHAOSMETAD_BUILD_DATE__: JSON.stringify(buildDate), __CHAOSMETAD_BUILD_ID__: '"@@BUILD_ID@@"' },
-  // in a SEA the injected `require` loads built-ins only: recreate a real one
-  banner: { js: 'require = require("node:module").createRequire(process.execPath);' },
-});
-
-// the build id names the cache directory the assets are extracted to: it changes whenever any of them does
-let bundle = fs.readFileSync(abs(cfg.bundle), 'utf8');
-const h = crypto.createHash('sha256').update(bundle);
-for (const file of Object.values(cfg.assets)) h.update(fs.readFileSync(abs(file)));
-const buildId = h.digest('hex').slice(0, 16);
-bundle = bundle.split('@@BUILD_ID@@').join(buildId);
-fs.writeFileSync(abs(cfg.bundle), bundle);
-
-const seaConfig = {
-  main: abs(cfg.bundle),
-  output: abs(cfg.blob),
-  disableExperimentalSEAWarning: true,
-  useCodeCache: !cfg.useSnapshot && !!cfg.useCodeCache,
-  useSnapshot: !!cfg.useSnapshot,
-  assets: Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)])),
-};
-const seaConfigPath = abs('dist/sea/sea-config.json');
-fs.writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
-// node warns that SEA and snapshots are experimental; show its output only when it fails
-const blob = spawnSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { encoding: 'utf8' });
-if (blob.status !== 0) {
-  process.stderr.write(blob.stdout + blob.stderr);
-  throw new Error('building the SEA blob failed');
-}
-
-const out = abs(cfg.output);
-const tmp = out + '.tmp';
-fs.copyFileSync(process.execPath, tmp);
-fs.chmodSync(tmp, 0o755);
-if (cfg.stripDebug) {
-  try {
-    execFileSync('strip', ['--strip-debug', tmp]);
-  } catch (e) {
-    console.warn('strip failed, keeping debug info:', e.message);
+/**
+ * Make a single executable from one CommonJS file: SEA blob (code cache, assets) -> copy of node -> postject.
+ * Used for dist/chaosmetad and, by the benchmark, for a trivial one built the same way (the start-up floor).
+ */
+function seaFromScript({
+  main,
+  blob,
+  output,
+  assets = {},
+  useCodeCache = true,
+  useSnapshot = false,
+  stripDebug = false,
+}) {
+  const seaConfig = {
+    main,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: !useSnapshot && useCodeCache,
+    useSnapshot,
+    assets,
+  };
+  const seaConfigPath = `${blob}.config.json`;
+  fs.writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
+  // node warns that SEA and snapshots are experimental; show its output only when it fails
+  const made = spawnSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { encoding: 'utf8' });
+  if (made.status !== 0) {
+    process.stderr.write(made.stdout + made.stderr);
+    throw new Error('building the SEA blob failed');
   }
+  const tmp = output + '.tmp';
+  fs.copyFileSync(process.execPath, tmp);
+  fs.chmodSync(tmp, 0o755);
+  if (stripDebug) {
+    try {
+      execFileSync('strip', ['--strip-debug', tmp]);
+    } catch (e) {
+      console.warn('strip failed, keeping debug info:', e.message);
+    }
+  }
+  // postject's ELF library warns about node's many .note sections; show its output only when it fails
+  const inj = spawnSync(
+    process.execPath,
+    [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE],
+    { encoding: 'utf8' },
+  );
+  if (inj.status !== 0) {
+    process.stderr.write(inj.stdout + inj.stderr);
+    throw new Error('postject failed');
+  }
+  fs.renameSync(tmp, output);
 }
-// postject's ELF library warns about node's many .note sections; show its output only when it fails
-const inj = spawnSync(
-  process.execPath,
-  [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', abs(cfg.blob), '--sentinel-fuse', FUSE],
-  { encoding: 'utf8' },
-);
-if (inj.status !== 0) {
-  process.stderr.write(inj.stdout + inj.stderr);
-  throw new Error('postject failed');
+
+module.exports = { seaFromScript };
+
+function build() {
+  for (const [name, file] of Object.entries(cfg.assets)) {
+    if (!fs.existsSync(abs(file)))
+      throw new Error(`asset ${name} missing: ${file} (run npm run build:native / npm ci)`);
+  }
+  fs.mkdirSync(path.dirname(abs(cfg.bundle)), { recursive: true });
+
+  const buildDate = new Date().toISOString().slice(0, 10);
+  esbuild.buildSync({
+    entryPoints: [abs(cfg.entry)],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: abs(cfg.bundle),
+    external: cfg.external,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    define: { __CHAOSMETAD_BUILD_DATE__: JSON.stringify(buildDate), __CHAOSMETAD_BUILD_ID__: '"@@BUILD_ID@@"' },
+    // in a SEA the injected `require` loads built-ins only: recreate a real one
+    banner: { js: 'require = require("node:module").createRequire(process.execPath);' },
+  });
+
+  // the build id names the cache directory the assets are extracted to: it changes whenever any of them does
+  let bundle = fs.readFileSync(abs(cfg.bundle), 'utf8');
+  const h = crypto.createHash('sha256').update(bundle);
+  for (const file of Object.values(cfg.assets)) h.update(fs.readFileSync(abs(file)));
+  const buildId = h.digest('hex').slice(0, 16);
+  bundle = bundle.split('@@BUILD_ID@@').join(buildId);
+  fs.writeFileSync(abs(cfg.bundle), bundle);
+
+  const out = abs(cfg.output);
+  seaFromScript({
+    main: abs(cfg.bundle),
+    blob: abs(cfg.blob),
+    output: out,
+    assets: Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)])),
+    useCodeCache: !!cfg.useCodeCache,
+    useSnapshot: !!cfg.useSnapshot,
+    stripDebug: !!cfg.stripDebug,
+  });
+  console.log(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, build ${buildId})`);
 }
-fs.renameSync(tmp, out);
-console.log(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, build ${buildId})`);
+
+if (require.main === module) build();

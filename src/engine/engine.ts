@@ -177,32 +177,36 @@ export class Engine {
     const row = this.row(p, now, deadline);
     row.schedule_id = req.scheduleId ?? null;
     const claims = [...new Set(p.def.claims?.(p.args) ?? [])];
-    this.store.tx(() => {
-      const old = this.store.get(p.uid);
-      if (old) {
-        if (isLive(old) || old.phase === 'recovering') {
-          throw badArgs(
-            `an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`,
-          );
+    // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
+    const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
+    w(() =>
+      this.store.tx(() => {
+        const old = this.store.get(p.uid);
+        if (old) {
+          if (isLive(old) || old.phase === 'recovering') {
+            throw badArgs(
+              `an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`,
+            );
+          }
+          // its journal is what undoes its host changes: never drop it while any step is not undone
+          if (this.store.hasUndoLeft(p.uid)) {
+            throw badArgs(
+              `experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`,
+            );
+          }
+          this.store.remove(p.uid);
         }
-        // its journal is what undoes its host changes: never drop it while any step is not undone
-        if (this.store.hasUndoLeft(p.uid)) {
-          throw badArgs(
-            `experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`,
-          );
+        for (const key of claims) {
+          const holder = this.store.claimHolder(key);
+          if (holder)
+            throw badArgs(
+              `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
+            );
         }
-        this.store.remove(p.uid);
-      }
-      for (const key of claims) {
-        const holder = this.store.claimHolder(key);
-        if (holder)
-          throw badArgs(
-            `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
-          );
-      }
-      this.store.insert(row);
-      for (const key of claims) this.store.claim(key, p.uid);
-    });
+        this.store.insert(row);
+        for (const key of claims) this.store.claim(key, p.uid);
+      }),
+    );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
     const exec = new Executor(false, HOST, (line) => this.log({ uid: p.uid, action: line }));
@@ -217,12 +221,14 @@ export class Engine {
       const effect = await this.effect(this.store.get(p.uid)!, p.def);
       if (effect === 'gone' || effect === 'partial')
         throw injectError(`the fault is not in place right after inject (check: ${effect})`);
-      this.store.update(p.uid, {
-        status: 'success',
-        phase: 'injected',
-        runtime: JSON.stringify(runtime),
-        owner_pid: null,
-      });
+      w(() =>
+        this.store.update(p.uid, {
+          status: 'success',
+          phase: 'injected',
+          runtime: JSON.stringify(runtime),
+          owner_pid: null,
+        }),
+      );
     } catch (e) {
       const err = asChaosError(e, ExitCode.Inject);
       let undoNote = '';
@@ -281,10 +287,11 @@ export class Engine {
       workDir,
       async step(kind, data, run) {
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
-        const id = store.addStep(uid, kind, data);
+        const w = <T>(fn: () => T): T => (def.volatile ? store.volatile(fn) : fn());
+        const id = w(() => store.addStep(uid, kind, data));
         const extra = (await run(id)) ?? {};
         const full = { ...data, ...extra };
-        store.setStep(id, 'done', full);
+        w(() => store.setStep(id, 'done', full));
         return full;
       },
       async helper(mode, params) {
@@ -301,7 +308,6 @@ export class Engine {
         return r.pid as number;
       },
     };
-    void def;
     return ctx;
   }
 

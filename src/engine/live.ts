@@ -1,5 +1,4 @@
 /** The live view of experiments (`query --all`): the engine's own columns, the effect read from the host, helpers. */
-import pidusage from 'pidusage';
 import { allTagged } from '../host/procs';
 import type { ExperimentRow } from '../store/store';
 import type { Engine } from './engine';
@@ -40,6 +39,8 @@ export async function liveViews(engine: Engine, rows: ExperimentRow[]): Promise<
 async function sampleUsage(pids: number[]): Promise<Map<number, { cpu: number; rss: number }>> {
   const out = new Map<number, { cpu: number; rss: number }>();
   if (!pids.length) return out;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pidusage = require('pidusage') as typeof import('pidusage'); // loaded on first use: start-up time
   try {
     await pidusage(pids);
     await new Promise((r) => setTimeout(r, 300));

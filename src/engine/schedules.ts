@@ -3,7 +3,6 @@
  * the store so they survive restarts; the daemon fires them (src/server/daemon.ts).
  * Views of them: api/views.ts.
  */
-import { CronExpressionParser } from 'cron-parser';
 import { customAlphabet } from 'nanoid';
 import { badArgs } from '../errors';
 import { argsJson } from '../faults/flags';
@@ -17,6 +16,8 @@ export const SCHEDULE_ID_RE = /^s-[a-z0-9]{8}$/;
 /** The next fire time after `after` (epoch ms). Throws BadArgs naming --schedule on a bad expression. */
 export function nextRun(cron: string, after = Date.now()): number {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser'); // on first use
     return CronExpressionParser.parse(cron, { currentDate: new Date(after) })
       .next()
       .getTime();

@@ -69,6 +69,12 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
   claims?(args: ParsedFlags<F>): string[];
   /** undo functions for the step kinds this fault journals (helper steps are undone by the engine) */
   undo?: Record<string, UndoFn>;
+  /**
+   * Every host change this fault makes is gone after a power cut anyway (processes, tc, iptables, cgroups, sysctl
+   * values): its journal writes need no fsync before the change they announce (a crash of chaosmetad loses
+   * nothing either way; a power cut takes the change with the journal). Faults that touch files stay durable.
+   */
+  volatile?: boolean;
   /** read the host: is the fault in place? Default: every helper it started is alive. */
   check?(args: ParsedFlags<F>, ctx: CheckContext): Promise<Effect>;
 }

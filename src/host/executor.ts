@@ -3,7 +3,6 @@
  * PATH that includes /usr/sbin and /sbin (cron's PATH does not), an optional target context (the host now; a
  * container's namespaces later), and a dry-run mode that records instead of running.
  */
-import execa from 'execa';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
@@ -107,6 +106,8 @@ export class Executor {
     if (!resolved)
       throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
     this.log(`run: ${line}`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const execa = require('execa') as typeof import('execa'); // loaded on first use: start-up time
     const r = await execa(resolved, argv, {
       reject: false,
       input: opts.input,

@@ -6,9 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { versionInfo } from '../api/version';
 import { seaRuntimeDir } from '../host/assets';
-import { COMMANDS } from '../commands';
-import { runCli } from '../cli/main';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as {
@@ -43,6 +42,17 @@ function prepareRoot(): string {
 }
 
 function start(): void {
+  // `version` (scripts and probes call it often) prints without loading the command tree: the bundle's modules are
+  // loaded lazily, at the require()s below, so this costs what an empty single executable costs
+  const argv = process.argv.slice(2);
+  if (argv.length === 1 && argv[0] === 'version') {
+    process.stdout.write(JSON.stringify(versionInfo()) + '\n');
+    return;
+  }
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { COMMANDS } = require('../commands') as typeof import('../commands');
+  const { runCli } = require('../cli/main') as typeof import('../cli/main');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   (globalThis as Record<string, unknown>).__CHAOSMETAD_COMMANDS__ = COMMANDS;
   runCli(prepareRoot());
 }

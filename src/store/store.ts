@@ -221,6 +221,19 @@ export class Store {
     return st;
   }
 
+  /**
+   * Run fn with commits that are not fsynced (synchronous NORMAL: still atomic and safe from a crash of this
+   * process, lost only in a power cut): for journals of changes that a power cut undoes by itself.
+   */
+  volatile<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   /** Run fn in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
   tx<T>(fn: () => T): T {
     try {

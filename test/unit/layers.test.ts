@@ -31,7 +31,7 @@ const layer = (rel: string): string => (rel.includes(path.sep) ? rel.split(path.
 /** What each layer may import (besides itself, util/, errors and types). */
 const ALLOWED: Record<string, string[]> = {
   commands: ['cli', 'server', 'oclif', 'faults'],
-  sea: ['commands', 'cli', 'host'],
+  sea: ['commands', 'cli', 'api', 'host'],
   cli: ['oclif', 'api', 'faults'],
   server: ['oclif', 'api', 'engine', 'host'],
   oclif: ['api', 'engine'],

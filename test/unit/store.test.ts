@@ -167,6 +167,19 @@ describe('store', () => {
     expect(store.schedules()).toEqual([]);
   });
 
+  test('volatile() writes without fsync (synchronous NORMAL) and then goes back to FULL, even when fn throws', () => {
+    const sync = () => store.db.pragma('synchronous', { simple: true });
+    expect(sync()).toBe(2);
+    expect(store.volatile(() => sync())).toBe(1);
+    expect(sync()).toBe(2);
+    expect(() =>
+      store.volatile(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(sync()).toBe(2);
+  });
+
   test('a store that cannot be opened is a storage error (exit 2)', () => {
     const file = path.join(dir, 'not-a-dir');
     fs.writeFileSync(file, '');

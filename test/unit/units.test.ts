@@ -1,4 +1,4 @@
-import { parseCpuList, parseDuration, parseSize } from '../../src/util/units';
+import { parseCpuList, parseDuration, parseSize, thousands } from '../../src/util/units';
 import { ChaosError } from '../../src/errors';
 import { splitArgv } from '../../src/util/argv';
 
@@ -69,3 +69,11 @@ describe('argv splitting (the README examples)', () => {
     expect(() => splitArgv(line, 'recover-cmd')).toThrow(/--recover-cmd/),
   );
 });
+
+test.each([
+  [0, '0'],
+  [999, '999'],
+  [1000, '1,000'],
+  [1234567, '1,234,567'],
+  [2466126.9, '2,466,126'],
+])('thousands(%d) = %s (no ICU at start-up)', (n, out) => expect(thousands(n)).toBe(out));

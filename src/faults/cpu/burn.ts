@@ -8,6 +8,7 @@ export const cpuCount = (): number => os.cpus().length || 1;
 export default defineFault({
   target: 'cpu',
   fault: 'burn',
+  volatile: true,
   summary: 'Hold chosen cores at a total CPU utilisation',
   description:
     "One native helper per chosen core, pinned to it, holds that core's TOTAL utilisation (as /proc/stat counts it) at " +

@@ -5,6 +5,7 @@ import { cpuCount } from './burn';
 export default defineFault({
   target: 'cpu',
   fault: 'load',
+  volatile: true,
   summary: 'Raise the load average with runnable tasks',
   description:
     'Starts --count runnable threads at the lowest scheduling class (SCHED_IDLE): the run queue and load average ' +

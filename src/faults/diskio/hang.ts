@@ -11,6 +11,7 @@ const HANG = 512;
 export default defineFault({
   target: 'diskio',
   fault: 'hang',
+  volatile: true,
   summary: "Make processes' disk I/O hang",
   description:
     'Like diskio limit, with reads and/or writes held to 512 bytes per second on the devices (--mode all, read or ' +

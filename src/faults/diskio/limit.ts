@@ -6,6 +6,7 @@ import { check, selectFlags, throttle, undo, validateSelection } from './common'
 export default defineFault({
   target: 'diskio',
   fault: 'limit',
+  volatile: true,
   summary: "Throttle processes' disk I/O (bytes or operations per second)",
   description:
     'Moves the processes (--pid-list or --key) into a cgroup of their own whose block I/O is limited on the given ' +

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { badArgs, injectError } from '../../errors';
 import { integer, oneOf } from '../flags';
 import { defineFault } from '../types';
+import { thousands } from '../../util/units';
 
 const FILE_MAX = '/proc/sys/fs/file-max';
 const FILE_NR = '/proc/sys/fs/file-nr';
@@ -12,11 +13,12 @@ const FILL_CAP = 5_000_000;
 export default defineFault({
   target: 'kernel',
   fault: 'fdfull',
+  volatile: true,
   summary: 'Exhaust the system-wide open-file table',
   description:
     'conf mode (default) lowers fs.file-max to --count (0 = 1), below the files open now, so new opens by ' +
     'unprivileged processes fail with ENFILE; recover writes the exact original value back. fill mode makes a helper hold --count ' +
-    `open files (0 = up to fs.file-max, refused above ${FILL_CAP.toLocaleString('en')}). Processes with CAP_SYS_ADMIN (root) are exempt from fs.file-max, as the kernel does.`,
+    `open files (0 = up to fs.file-max, refused above ${thousands(FILL_CAP)}). Processes with CAP_SYS_ADMIN (root) are exempt from fs.file-max, as the kernel does.`,
   examples: [
     'chaosmetad inject kernel fdfull --mode conf -t 1m',
     'chaosmetad inject kernel fdfull -m fill -c 50000 -t 1m',
@@ -39,7 +41,7 @@ export default defineFault({
     if (!fs.existsSync(FILE_MAX)) throw badArgs(`${FILE_MAX} is missing: this kernel has no fs.file-max`);
     if (a.mode === 'fill' && a.count === 0 && fileMax() - allocated() > FILL_CAP) {
       throw badArgs(
-        `--count 0 would open ${(fileMax() - allocated()).toLocaleString('en')} files (fs.file-max is ${fileMax().toLocaleString('en')}); give --count at most ${FILL_CAP.toLocaleString('en')} or use --mode conf`,
+        `--count 0 would open ${thousands(fileMax() - allocated())} files (fs.file-max is ${thousands(fileMax())}); give --count at most ${thousands(FILL_CAP)} or use --mode conf`,
       );
     }
   },

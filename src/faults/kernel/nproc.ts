@@ -1,4 +1,3 @@
-import execa from 'execa';
 import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { shown } from '../../util/units';
@@ -8,6 +7,8 @@ import { defineFault } from '../types';
 /** uid and gid of a user name (or numeric uid), through NSS (getent), so LDAP users work too. */
 export function lookupUser(user: string): { uid: number; gid: number; name: string } {
   const getent = whichTool('getent');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const execa = require('execa') as typeof import('execa'); // loaded on first use: start-up time
   const r = getent ? execa.sync(getent, ['passwd', user], { reject: false }) : undefined;
   const fields = r?.exitCode === 0 ? r.stdout.split('\n')[0].split(':') : undefined;
   if (!fields || fields.length < 4) throw badArgs(`--user ${shown(user)}: no such user`);
@@ -17,6 +18,7 @@ export function lookupUser(user: string): { uid: number; gid: number; name: stri
 export default defineFault({
   target: 'kernel',
   fault: 'nproc',
+  volatile: true,
   summary: "Exhaust a user's process limit (RLIMIT_NPROC)",
   description:
     'A helper becomes --user and forks idle children until fork fails (EAGAIN: the RLIMIT_NPROC it inherited is ' +

@@ -10,6 +10,7 @@ const RESERVE = 128 * 1024 * 1024;
 export default defineFault({
   target: 'mem',
   fault: 'fill',
+  volatile: true,
   summary: 'Fill memory: anonymous (ram) or page cache (cache)',
   description:
     'A native helper holds the memory until recover: ram mode touches and locks anonymous memory so it stays ' +

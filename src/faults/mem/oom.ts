@@ -4,6 +4,7 @@ import { defineFault } from '../types';
 export default defineFault({
   target: 'mem',
   fault: 'oom',
+  volatile: true,
   summary: 'Exhaust memory until the OOM killer acts, and keep it up',
   description:
     'A supervisor helper (protected from the OOM killer) runs a child that allocates until the kernel kills it, ' +

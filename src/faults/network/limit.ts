@@ -38,6 +38,7 @@ const rate: FlagSpec<number> & { required: true } = {
 export default defineFault({
   target: 'network',
   fault: 'limit',
+  volatile: true,
   summary: 'Limit bandwidth',
   description:
     'Caps the selected traffic at --rate with a token bucket (tc tbf; no netem needed). The bucket holds --burst ' +

@@ -35,6 +35,7 @@ function netemFault<F extends FlagSpecs>(
   return defineFault({
     target: 'network',
     fault,
+    volatile: true,
     summary,
     examples,
     flags: all,

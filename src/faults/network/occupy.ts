@@ -8,6 +8,7 @@ import { defineFault } from '../types';
 export default defineFault({
   target: 'network',
   fault: 'occupy',
+  volatile: true,
   summary: 'Hold a port so nothing else can bind it',
   description:
     'A helper binds --port (and listens, for tcp) until recover. A port already in use is refused, unless --force: ' +

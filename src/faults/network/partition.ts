@@ -53,6 +53,7 @@ function toolsFor(ips: string[] | undefined): Tool[] {
 export default defineFault({
   target: 'network',
   fault: 'partition',
+  volatile: true,
   summary: 'Cut traffic to and from given addresses or ports (iptables; no netem needed)',
   description:
     "Drops the matching packets in a chain of the experiment's own, jumped to from OUTPUT (--direction out), INPUT " +

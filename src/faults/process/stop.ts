@@ -5,6 +5,7 @@ import { checkOneTarget, resolveTargets, targetFlags } from './common';
 export default defineFault({
   target: 'process',
   fault: 'stop',
+  volatile: true,
   summary: 'Freeze processes (SIGSTOP) until recover (SIGCONT)',
   description:
     'Stops the process given by --pid, or every process whose command line contains --key. Recover continues them; ' +
