@@ -134,6 +134,60 @@ async function load(n, concurrency, job) {
   return { secs, lat };
 }
 
+/** wrk's summary: req/s, p50, p99 (ms). */
+function wrk(url, token) {
+  const lua = path.join(os.tmpdir(), `cmd-bench-wrk-${process.pid}.lua`);
+  fs.writeFileSync(
+    lua,
+    'wrk.method = "POST"\nwrk.body = \'{"limit":10}\'\nwrk.headers["Content-Type"] = "application/json"\n' +
+      (token ? `wrk.headers["Authorization"] = "Bearer ${token}"\n` : ''),
+  );
+  const r = spawnSync('wrk', ['-t2', '-c8', '-d5s', '--latency', '-s', lua, url], { encoding: 'utf8' });
+  fs.rmSync(lua, { force: true });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const ms = (label) => {
+    const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(r.stdout);
+    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+  };
+  if (/Non-2xx/.test(r.stdout)) throw new Error(`wrk got error replies: ${r.stdout}`);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)[1]), p50: ms('50'), p99: ms('99') };
+}
+
+/**
+ * The daemon's /v1/experiment/query (10 rows of 10 000, with its token) against a bare node:http server answering
+ * a fixed JSON, both under wrk (Debian's; keep-alive, 8 connections, 2 threads, 5 s), in the same run.
+ */
+async function wrkSideBySide(port, dir) {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+    console.log('wrk: not installed (apt-get install wrk): the side-by-side query benchmark is skipped');
+    return;
+  }
+  const bare = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const body = JSON.stringify({ code: 0, message: 'success', trace_id: 'x', data: { experiments: [], total: 0 } });
+       const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => {
+         r.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); r.end(body); }); });
+       s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const barePort = Number(await new Promise((resolve) => bare.stdout.once('data', (d) => resolve(String(d).trim()))));
+    const token = fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
+    const b = wrk(`http://127.0.0.1:${barePort}/v1/experiment/query`, '');
+    const d = wrk(`http://127.0.0.1:${port}/v1/experiment/query`, token);
+    console.log(
+      `wrk c=8: bare node:http ${b.rps.toFixed(0)} req/s (p50 ${b.p50} ms, p99 ${b.p99} ms); daemon query ` +
+        `${d.rps.toFixed(0)} req/s = ${((100 * d.rps) / b.rps).toFixed(0)} % of it (p50 ${d.p50} ms, p99 ${d.p99} ms)` +
+        `   (target >= 35 %, p99 <= 3 ms)`,
+    );
+  } finally {
+    bare.kill();
+  }
+}
+
 (async () => {
   if (!exe) {
     console.log('dist/chaosmetad missing: run npm run build');
@@ -150,6 +204,8 @@ async function load(n, concurrency, job) {
     console.log(
       `daemon RSS at start: ${rss(proc.pid).rss.toFixed(1)} MB (private ${rss(proc.pid).anon.toFixed(1)} MB, executable pages ${rss(proc.pid).file.toFixed(1)} MB)`,
     );
+    // first, before the agent below holds idle keep-alive sockets (the daemon closes them after 5 s)
+    await wrkSideBySide(port, dir);
     await load(500, 8, async () => [await post(agent, port, '/v1/experiment/query', {})]); // warm up
     for (const c of [8, 32]) {
       const { secs, lat } = await load(QUERIES, c, async () => [await post(agent, port, '/v1/experiment/query', {})]);

@@ -30,6 +30,16 @@ export interface ServerOptions {
 
 export type Route = (body: Body) => unknown;
 
+/** JSON of a reply's data; the text of an object is kept while it lives (a cached query reply is sent again). */
+const DATA_TEXT = new WeakMap<object, string>();
+function dataText(data: unknown): string {
+  if (data === undefined || data === null) return 'null';
+  if (typeof data !== 'object') return JSON.stringify(data);
+  let text = DATA_TEXT.get(data);
+  if (text === undefined) DATA_TEXT.set(data, (text = JSON.stringify(data)));
+  return text;
+}
+
 /** Every route, by "METHOD path", each a decoded call of the engine API. The OpenAPI document lists exactly these. */
 export function routes(
   api: ChaosApi,
@@ -103,7 +113,7 @@ export function createServer(
   gauges: () => Parameters<Metrics['render']>[0],
 ): http.Server {
   const guard = {
-    tokenHash: opts.token ? crypto.createHash('sha256').update(opts.token).digest() : undefined,
+    token: opts.token ? Buffer.from(opts.token) : undefined,
     hosts: opts.hosts,
     origins: opts.origins,
   };
@@ -133,7 +143,7 @@ export function createServer(
       });
     };
     const reply = (status: number, code: number, message: string, data: unknown) => {
-      const text = JSON.stringify({ code, message, trace_id: traceId, data });
+      const text = `{"code":${code},"message":${JSON.stringify(message)},"trace_id":${JSON.stringify(traceId)},"data":${dataText(data)}}`;
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       finish(status, code, message);

@@ -309,6 +309,19 @@ export class Store {
     return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
   }
 
+  /**
+   * Changes whenever the experiments may have changed: a commit by another connection (data_version) or a row
+   * changed by this one (total_changes). Two reads of a few µs; lets a daemon answer repeated queries from memory.
+   */
+  changeMark(): string {
+    // one cached statement (db.pragma() prepares a new one on every call: ~60 µs)
+    const r = this.sql('SELECT (SELECT data_version FROM pragma_data_version) v, total_changes() t').get() as {
+      v: number;
+      t: number;
+    };
+    return `${r.v}:${r.t}`;
+  }
+
   /** Newest first. `columns` narrows what is read (the compat JSON needs 13 of the columns: a hot path). */
   query(f: QueryFilter, columns?: readonly string[]): { rows: ExperimentRow[]; total: number } {
     const [where, vals] = this.where(f);

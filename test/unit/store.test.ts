@@ -180,6 +180,23 @@ describe('store', () => {
     expect(sync()).toBe(2);
   });
 
+  test('a cached query reply (LocalApi) is never stale: writes by this connection and by another one show', async () => {
+    const { Engine } = require('../../src/engine/engine') as typeof import('../../src/engine/engine');
+    const { LocalApi } = require('../../src/api/local') as typeof import('../../src/api/local');
+    const api = new LocalApi(new Engine(store));
+    store.insert(row('cache-aaaa1'));
+    const first = await api.query({});
+    expect(first.total).toBe(1);
+    expect(await api.query({})).toBe(first); // nothing changed: the same reply object, from memory
+    const other = new Store(dir);
+    other.insert(row('cache-bbbb2', { create_ms: Date.now() + 1000 }));
+    other.close();
+    const second = await api.query({});
+    expect(second.experiments.map((e) => e.uid)).toEqual(['cache-bbbb2', 'cache-aaaa1']);
+    store.update('cache-aaaa1', { status: 'destroyed' });
+    expect((await api.query({})).experiments[1].status).toBe('destroyed');
+  });
+
   test('a store that cannot be opened is a storage error (exit 2)', () => {
     const file = path.join(dir, 'not-a-dir');
     fs.writeFileSync(file, '');
