@@ -75,6 +75,13 @@ function build() {
   fs.mkdirSync(path.dirname(abs(cfg.bundle)), { recursive: true });
 
   const buildDate = new Date().toISOString().slice(0, 10);
+  // every asset's content hash and size, checked when it is extracted and each time it is reused
+  const manifest = Object.fromEntries(
+    Object.entries(cfg.assets).map(([name, file]) => {
+      const data = fs.readFileSync(abs(file));
+      return [name, { sha256: crypto.createHash('sha256').update(data).digest('hex'), size: data.length }];
+    }),
+  );
   esbuild.buildSync({
     entryPoints: [abs(cfg.entry)],
     bundle: true,
@@ -86,7 +93,11 @@ function build() {
     minifyWhitespace: true,
     legalComments: 'none',
     logLevel: 'warning',
-    define: { __CHAOSMETAD_BUILD_DATE__: JSON.stringify(buildDate), __CHAOSMETAD_BUILD_ID__: '"@@BUILD_ID@@"' },
+    define: {
+      __CHAOSMETAD_BUILD_DATE__: JSON.stringify(buildDate),
+      __CHAOSMETAD_BUILD_ID__: '"@@BUILD_ID@@"',
+      __CHAOSMETAD_ASSETS__: JSON.stringify(manifest),
+    },
     // in a SEA the injected `require` loads built-ins only: recreate a real one
     banner: { js: 'require = require("node:module").createRequire(process.execPath);' },
   });

@@ -1,7 +1,7 @@
 /**
- * Files chaosmetad needs on disk: the native helper and better-sqlite3's addon. From a checkout they are in
- * native/build and node_modules; in the single executable they are SEA assets, extracted once per build into a
- * cache directory (atomically: temp file + rename, so concurrent first runs do not race).
+ * Files chaosmetad needs on disk: the native helper and better-sqlite3's addon (and whatever pkg.config.json
+ * lists). From a checkout they are in native/build and node_modules; in the single executable they are SEA assets,
+ * extracted once per build into a cache directory, each checked against the content hash its build recorded.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -36,35 +36,68 @@ function cacheRoot(): string {
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'chaosmetad');
 }
 
-function extract(name: string, mode: number): string {
-  const s = sea()!;
-  const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
-  const dir = path.join(cacheRoot(), buildId);
-  const file = path.join(dir, name);
-  const data = Buffer.from(s.getAsset(name));
-  privateDir(cacheRoot());
-  privateDir(dir);
-  // reused only when it is exactly what we carry (a truncated or planted file is replaced)
+/** What the build put in the executable: every asset's sha256 and size (scripts/build-sea.js, pkg.config.json). */
+declare const __CHAOSMETAD_ASSETS__: Record<string, { sha256: string; size: number }> | undefined;
+
+const extracted = new Map<string, string>();
+
+const sha256 = (data: Buffer): string => crypto.createHash('sha256').update(data).digest('hex');
+
+/** Is `file` exactly this asset: a regular file of ours, writable by no one else, of its size and content hash? */
+function intact(file: string, want: { sha256: string; size: number }): boolean {
   try {
     const st = fs.lstatSync(file);
-    if (
-      st.isFile() &&
-      st.uid === (process.getuid?.() ?? 0) &&
-      !(st.mode & 0o022) &&
-      st.size === data.length &&
-      crypto
-        .createHash('sha256')
-        .update(fs.readFileSync(file))
-        .digest()
-        .equals(crypto.createHash('sha256').update(data).digest())
-    )
-      return file;
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o022 || st.size !== want.size) return false;
+    return sha256(fs.readFileSync(file)) === want.sha256;
   } catch {
-    /* absent */
+    return false;
   }
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, data, { mode });
-  fs.renameSync(tmp, file);
+}
+
+/**
+ * One of the executable's assets as a file: reused when it is intact (size and content hash as the build recorded
+ * them), else (absent, truncated by a power cut, planted) written anew: exclusively under a random name, fsynced,
+ * renamed into place, the directory fsynced. Any number of assets; each verified once per process.
+ */
+export function assetFile(name: string, mode = 0o755): string {
+  const known = extracted.get(name);
+  if (known) return known;
+  const s = sea();
+  if (!s) throw new Error(`asset ${name}: not running as the single executable`);
+  const manifest = typeof __CHAOSMETAD_ASSETS__ === 'object' ? __CHAOSMETAD_ASSETS__ : {};
+  const want = manifest[name];
+  if (!want) throw new Error(`this build of chaosmetad carries no asset ${name}`);
+  const dir = seaRuntimeDir();
+  const file = path.join(dir, name);
+  if (!intact(file, want)) {
+    const data = Buffer.from(s.getAsset(name));
+    if (data.length !== want.size || sha256(data) !== want.sha256) {
+      throw new Error(
+        `the executable's asset ${name} does not match the hash its build recorded: ${process.execPath} is damaged; reinstall it`,
+      );
+    }
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`;
+    const fd = fs.openSync(
+      tmp,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      mode,
+    );
+    try {
+      fs.writeSync(fd, data);
+      fs.fchmodSync(fd, mode);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    const d = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(d);
+    } finally {
+      fs.closeSync(d);
+    }
+  }
+  extracted.set(name, file);
   return file;
 }
 
@@ -83,20 +116,20 @@ function privateDir(dir: string): void {
 /** The multi-call native helper binary. */
 export function helperPath(): string {
   if (process.env.CHAOSMETAD_HELPER) return process.env.CHAOSMETAD_HELPER;
-  if (isSea()) return extract('chaosmetad-helper', 0o755);
+  if (isSea()) return assetFile('chaosmetad-helper');
   return path.join(repoRoot(), 'native', 'build', 'chaosmetad-helper');
 }
 
 /** better-sqlite3's native binding: undefined from a checkout (it finds its own), the loaded addon in a SEA. */
 export function sqliteBinding(): object | undefined {
   if (!isSea()) return undefined;
-  const file = extract('better_sqlite3.node', 0o755);
+  const file = assetFile('better_sqlite3.node');
   const mod = { exports: {} as object };
   process.dlopen(mod, file);
   return mod.exports;
 }
 
-/** A directory holding files written at run time for the SEA (oclif's package.json and command stub). */
+/** This build's private cache directory: the extracted assets, oclif's package.json and command stub. */
 export function seaRuntimeDir(): string {
   const buildId = typeof __CHAOSMETAD_BUILD_ID__ === 'string' ? __CHAOSMETAD_BUILD_ID__ : 'dev';
   const dir = path.join(cacheRoot(), buildId);

@@ -77,3 +77,31 @@ test('bad input: exit 1 and the same message as from a checkout', () => {
   expect(r.code).toBe(1);
   expect(r.stderr).toBe('[error] --percent must be an integer in 1..100, got "20%"\n');
 });
+
+test('an extracted asset that is truncated (a power cut) or altered is written anew from the executable', () => {
+  // both extracted: the addon by any command, the helper by an inject
+  expect(run(['inject', 'cpu', 'load', '-c', '1', '--uid', 'sea-asset-0']).code).toBe(0);
+  expect(run(['recover', 'sea-asset-0']).code).toBe(0);
+  const [build] = fs.readdirSync(cache);
+  const helper = path.join(cache, build, 'chaosmetad-helper');
+  const addon = path.join(cache, build, 'better_sqlite3.node');
+  const sizes = [fs.statSync(helper).size, fs.statSync(addon).size];
+  const original = fs.readFileSync(helper);
+  // truncated to nothing (what a power cut after rename without fsync leaves) and cut in half
+  fs.truncateSync(addon, 0);
+  fs.truncateSync(helper, Math.floor(sizes[0] / 2));
+  const q = run(['inject', 'cpu', 'load', '-c', '1', '--uid', 'sea-asset-1']);
+  expect(q.stderr).toBe('');
+  expect(q.code).toBe(0);
+  expect(run(['recover', 'sea-asset-1']).code).toBe(0);
+  expect([fs.statSync(helper).size, fs.statSync(addon).size]).toEqual(sizes);
+  expect(fs.readFileSync(helper).equals(original)).toBe(true);
+  // the same size, other bytes (planted or bit-rotted): replaced too, and the helper it starts is ours
+  const altered = Buffer.from(original);
+  altered[altered.length - 100] ^= 0xff;
+  fs.writeFileSync(helper, altered);
+  const r = run(['inject', 'cpu', 'load', '-c', '1', '--uid', 'sea-asset-2']);
+  expect(r.code).toBe(0);
+  expect(fs.readFileSync(helper).equals(original)).toBe(true);
+  expect(run(['recover', 'sea-asset-2']).code).toBe(0);
+});
