@@ -6,6 +6,11 @@ import type { FlagSpecs, ParsedFlags } from './flags';
 /** What a check of the host says about a fault (read from the host, not from the store). */
 export type Effect = 'in-place' | 'partial' | 'gone' | 'unknown';
 
+/** The one tally of a check: `held` of `of` journaled changes are still in place (none journaled: gone). */
+export function tally(held: number, of: number): Exclude<Effect, 'unknown'> {
+  return of > 0 && held === of ? 'in-place' : held > 0 ? 'partial' : 'gone';
+}
+
 export interface InjectContext {
   readonly uid: string;
   /** absolute deadline (epoch ms), or null when the fault runs until recovered */

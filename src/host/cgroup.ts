@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../errors';
+import type { Executor } from './executor';
 
 export type CgroupVersion = 1 | 2;
 
@@ -162,4 +163,101 @@ export function parseDevList(raw: unknown, flag: string): string[] {
   for (const d of devs)
     if (!fs.existsSync(`/sys/dev/block/${d}`)) throw badArgs(`--${flag}: ${d} is not a block device on this host`);
   return [...new Set(devs)];
+}
+
+// --- a throttled cgroup: what diskio hang and limit put processes in (each step journaled by the fault) -------
+
+/** The root of the block I/O hierarchy: where processes go back when their own cgroup is gone. */
+export const ioRoot = (version: CgroupVersion): string => (version === 1 ? V1_BLKIO : V2_ROOT);
+
+const SUBTREE_CONTROL = `${V2_ROOT}/cgroup.subtree_control`;
+
+/** cgroup v2: is the io controller enabled for the root's children (else a child cgroup has no io.max)? */
+export function ioControllerEnabled(): boolean {
+  return fs.readFileSync(SUBTREE_CONTROL, 'utf8').split(/\s+/).includes('io');
+}
+
+export async function enableIoController(exec: Executor): Promise<string> {
+  await exec.change(`enable the io controller: echo +io > ${SUBTREE_CONTROL}`, () =>
+    fs.writeFileSync(SUBTREE_CONTROL, '+io'),
+  );
+  return SUBTREE_CONTROL;
+}
+
+export async function disableIoController(exec: Executor, file: string): Promise<void> {
+  await exec.change(`disable the io controller again: echo -io > ${file}`, () => fs.writeFileSync(file, '-io'));
+}
+
+/** Create the throttled cgroup with `limits` on every device. */
+export async function createThrottled(
+  exec: Executor,
+  version: CgroupVersion,
+  dir: string,
+  devs: string[],
+  limits: IoLimits,
+): Promise<void> {
+  await exec.change(`mkdir ${dir}`, () => fs.mkdirSync(dir, { recursive: true }));
+  for (const dev of devs) {
+    await exec.change(`limit ${dev} in ${dir}: ${JSON.stringify(limits)}`, () =>
+      writeLimits(version, dir, dev, limits),
+    );
+  }
+}
+
+/** The first limit the kernel did not take, read back from the cgroup (undefined: all of them hold). */
+export function limitNotTaken(
+  version: CgroupVersion,
+  dir: string,
+  devs: string[],
+  limits: IoLimits,
+): string | undefined {
+  for (const dev of devs) {
+    const got = readLimits(version, dir, dev);
+    for (const [k, v] of Object.entries(limits)) {
+      const back = got[k as keyof IoLimits];
+      if (v && back !== v)
+        return `the kernel did not take the limit ${k}=${v} for ${dev} (reads back ${back ?? 'none'})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Take a process out of the throttled cgroup: lift the limits first (I/O already queued under them, a 1 MB write
+ * at 512 B/s, is then served at once), then move it back to where it was (or the root) if it is still there.
+ */
+export async function releaseProcess(
+  exec: Executor,
+  d: { version: CgroupVersion; dir: string; devs?: string[]; pid: number; from: string },
+  stillSame: boolean,
+): Promise<void> {
+  if (fs.existsSync(d.dir) && d.devs)
+    await exec.change(`lift the limits in ${d.dir}`, () => liftLimits(d.version, d.dir, d.devs!));
+  if (!stillSame || currentCgroup(d.version, d.pid) !== d.dir) return;
+  const to = fs.existsSync(d.from) ? d.from : ioRoot(d.version);
+  await exec.change(`move process ${d.pid} back to ${to}`, () => moveProcess(to, d.pid));
+}
+
+/**
+ * Remove the throttled cgroup. Processes forked inside it meanwhile go to the root of the hierarchy first; their
+ * pids are returned (the recover says so).
+ */
+export async function removeThrottled(exec: Executor, version: CgroupVersion, dir: string): Promise<number[]> {
+  if (!fs.existsSync(dir)) return [];
+  const root = ioRoot(version);
+  const moved = procsIn(dir);
+  for (const pid of moved) {
+    await exec.change(`move process ${pid} (started while throttled) to ${root}`, () => moveProcess(root, pid));
+  }
+  await exec.change(`rmdir ${dir}`, () => {
+    fs.rmdirSync(dir);
+    if (version === 1) {
+      try {
+        fs.rmdirSync(`${V1_BLKIO}/chaosmetad`);
+      } catch {
+        /* other experiments use it */
+      }
+    }
+  });
+  return moved;
 }

@@ -191,3 +191,15 @@ export function matchKey(key: string, opts: { force?: boolean } = {}): ProcInfo[
   }
   return out;
 }
+
+/** A process as a fault records it: pid, start time (its identity across pid reuse) and command line. */
+export interface Target {
+  pid: number;
+  start: number | undefined;
+  cmdline: string;
+}
+
+/** These processes as targets, identified now. */
+export function identify(pids: number[]): Target[] {
+  return pids.map((pid) => ({ pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) }));
+}

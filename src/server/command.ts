@@ -63,7 +63,7 @@ export default class Server extends ChaosCommand {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { createServer } = require('./http') as typeof import('./http');
     const { allowedHosts, daemonToken, isLoopback, readSecretFile } = require('./guard') as typeof import('./guard');
-    const { Daemon } = require('./daemon') as typeof import('./daemon');
+    const { Daemon } = require('../engine/clock') as typeof import('../engine/clock');
     const { Metrics } = require('./metrics') as typeof import('./metrics');
     const { LocalApi } = require('../api/local') as typeof import('../api/local');
     /* eslint-enable @typescript-eslint/no-require-imports */

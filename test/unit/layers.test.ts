@@ -33,7 +33,7 @@ const ALLOWED: Record<string, string[]> = {
   commands: ['cli', 'server', 'oclif', 'faults'],
   sea: ['commands', 'cli', 'api', 'host'],
   cli: ['oclif', 'api', 'faults'],
-  server: ['oclif', 'api', 'engine', 'host'],
+  server: ['oclif', 'api', 'engine', 'store', 'host'],
   oclif: ['api', 'engine'],
   api: ['engine', 'store'],
   engine: ['faults', 'store', 'host'],

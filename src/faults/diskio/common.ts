@@ -1,25 +1,33 @@
-/** diskio hang and limit: choose processes and devices, put the processes in a throttled cgroup, undo exactly. */
+/**
+ * diskio hang and limit: flags, choosing processes and devices, and the journaled steps; the cgroup mechanics are
+ * host/cgroup.ts.
+ */
 import * as fs from 'node:fs';
 import { badArgs, injectError } from '../../errors';
 import {
   CgroupVersion,
   IoLimits,
   blockDeviceOf,
+  createThrottled,
   currentCgroup,
+  disableIoController,
+  enableIoController,
   ioCgroupPath,
   ioCgroupVersion,
-  liftLimits,
+  ioControllerEnabled,
+  ioRoot,
+  limitNotTaken,
   moveProcess,
   parseDevList,
-  procsIn,
-  readLimits,
-  writeLimits,
+  releaseProcess,
+  removeThrottled,
 } from '../../host/cgroup';
 import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { string } from '../flags';
 import type { CheckContext, InjectContext, UndoFn } from '../types';
+import { tally } from '../types';
 
 function parsePidList(raw: unknown, flag: string): number[] {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
@@ -88,33 +96,15 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
   const pids = targets(a);
   const devs = a.devList ?? [...new Set(pids.map(devicesOf))];
   const dir = ioCgroupPath(version, ctx.uid);
-  if (version === 2) {
-    const ctl = '/sys/fs/cgroup/cgroup.subtree_control';
-    const enabled = fs.readFileSync(ctl, 'utf8').split(/\s+/).includes('io');
-    if (!enabled) {
-      await ctx.step('io-controller', { file: ctl }, async () => {
-        await ctx.exec.change(`enable the io controller: echo +io > ${ctl}`, () => fs.writeFileSync(ctl, '+io'));
-      });
-    }
+  if (version === 2 && !ioControllerEnabled()) {
+    await ctx.step('io-controller', { file: '/sys/fs/cgroup/cgroup.subtree_control' }, async () => {
+      await enableIoController(ctx.exec);
+    });
   }
-  await ctx.step('cgroup', { version, dir }, async () => {
-    await ctx.exec.change(`mkdir ${dir}`, () => fs.mkdirSync(dir, { recursive: true }));
-    for (const dev of devs) {
-      await ctx.exec.change(`limit ${dev} in ${dir}: ${JSON.stringify(limits)}`, () =>
-        writeLimits(version, dir, dev, limits),
-      );
-    }
-  });
+  await ctx.step('cgroup', { version, dir }, () => createThrottled(ctx.exec, version, dir, devs, limits));
   if (!ctx.dryRun) {
-    for (const dev of devs) {
-      const got = readLimits(version, dir, dev);
-      for (const [k, v] of Object.entries(limits)) {
-        if (v && got[k as keyof IoLimits] !== v)
-          throw injectError(
-            `the kernel did not take the limit ${k}=${v} for ${dev} (reads back ${got[k as keyof IoLimits] ?? 'none'})`,
-          );
-      }
-    }
+    const why = limitNotTaken(version, dir, devs, limits);
+    if (why) throw injectError(why);
   }
   for (const pid of pids) {
     const from = currentCgroup(version, pid);
@@ -128,39 +118,16 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
 
 export const undo: Record<string, UndoFn> = {
   async move(d, ctx) {
-    // lift the limits first: I/O already queued under them (a 1 MB write at 512 B/s) is then served at once
-    if (fs.existsSync(d.dir) && d.devs)
-      await ctx.exec.change(`lift the limits in ${d.dir}`, () => liftLimits(d.version, d.dir, d.devs));
-    if (!sameProcess(d.pid, d.start)) return;
-    if (currentCgroup(d.version, d.pid) !== d.dir) return;
-    const to = fs.existsSync(d.from) ? d.from : d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';
-    await ctx.exec.change(`move process ${d.pid} back to ${to}`, () => moveProcess(to, d.pid));
+    await releaseProcess(ctx.exec, d as Parameters<typeof releaseProcess>[1], sameProcess(d.pid, d.start));
   },
   async cgroup(d, ctx) {
-    if (!fs.existsSync(d.dir)) return;
-    // children forked inside our cgroup meanwhile go to the cgroup's parent's top (the root of the hierarchy)
-    const root = d.version === 1 ? '/sys/fs/cgroup/blkio' : '/sys/fs/cgroup';
-    for (const pid of procsIn(d.dir)) {
-      await ctx.exec.change(`move process ${pid} (started while throttled) to ${root}`, () => moveProcess(root, pid));
-      ctx.note(`process ${pid} had started inside the throttled cgroup; moved to ${root}`);
+    for (const pid of await removeThrottled(ctx.exec, d.version, d.dir)) {
+      ctx.note(`process ${pid} had started inside the throttled cgroup; moved to ${ioRoot(d.version)}`);
     }
-    await ctx.exec.change(`rmdir ${d.dir}`, () => {
-      fs.rmdirSync(d.dir);
-      const parent = d.version === 1 ? '/sys/fs/cgroup/blkio/chaosmetad' : undefined;
-      if (parent) {
-        try {
-          fs.rmdirSync(parent);
-        } catch {
-          /* other experiments use it */
-        }
-      }
-    });
   },
   async 'io-controller'(d, ctx) {
     try {
-      await ctx.exec.change(`disable the io controller again: echo -io > ${d.file}`, () =>
-        fs.writeFileSync(d.file, '-io'),
-      );
+      await disableIoController(ctx.exec, d.file);
     } catch (e) {
       ctx.note(`left the io controller enabled (${(e as Error).message})`);
     }
@@ -174,5 +141,5 @@ export async function check(ctx: CheckContext): Promise<'in-place' | 'partial' |
   const inside = moves.filter(
     (m) => sameProcess(m.data.pid, m.data.start) && currentCgroup(m.data.version, m.data.pid) === m.data.dir,
   );
-  return inside.length === moves.length && moves.length ? 'in-place' : inside.length ? 'partial' : 'gone';
+  return tally(inside.length, moves.length);
 }

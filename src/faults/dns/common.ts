@@ -10,6 +10,7 @@ import { meta, readFrom, removeTemp, writeAtomic, writeInPlace } from '../../hos
 import { withLock } from '../../host/lock';
 import { resolveSafe } from '../../host/safefs';
 import type { CheckContext, Effect, UndoFn } from '../types';
+import { tally } from '../types';
 
 export interface Removed {
   index: number;
@@ -156,5 +157,5 @@ export async function lineCheck(ctx: CheckContext): Promise<Effect> {
     if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified))))
       held++;
   }
-  return held === edits.length ? 'in-place' : held ? 'partial' : 'gone';
+  return tally(held, edits.length);
 }

@@ -1,19 +1,31 @@
-/** What the tc network faults share: interface, direction, mode and filter flags; the journaled tc changes. */
+/**
+ * What the tc network faults share: interface, direction, mode and filter flags, and the journaled steps that build
+ * their part of chaosmetad's tc tree; the tc commands themselves are host/tc.ts.
+ */
 import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { withLock } from '../../host/lock';
 import {
-  MIRRED_PREF,
   PASS_CLASS,
   ROOT,
+  addBand,
+  addFilter,
+  addIngressRedirect,
+  addRoot,
   classId,
   filterPrefs,
   foreignRoot,
   ifaceExists,
   ifbName,
+  ingressRedirectInPlace,
   leafHandle,
+  netemAvailable,
   qdiscs,
+  removeBand,
+  removeFilter,
+  removeIngressRedirectIfUnused,
+  removeRootIfUnused,
   tcError,
   usedBands,
 } from '../../host/tc';
@@ -21,6 +33,7 @@ import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { boolean, oneOf, string } from '../flags';
 import type { CheckContext, Effect, InjectContext, UndoFn } from '../types';
+import { tally } from '../types';
 
 /** One IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8); undefined when it is neither. */
 export function cidrFamily(it: string): 4 | 6 | undefined {
@@ -162,23 +175,6 @@ const MATCH_BASES = [PREF.match4, PREF.match6, PREF.all];
 const NETEM_HINT =
   "this kernel has no sch_netem (tc netem): use a kernel with CONFIG_NET_SCH_NETEM, e.g. Debian's stock kernel, or install its modules package";
 
-/** Is netem available: loaded, built in, or a module the kernel can load on demand (read-only checks)? */
-export async function netemAvailable(ctx: InjectContext): Promise<boolean> {
-  if (ctx.dryRun) return true;
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  if (fs.existsSync('/sys/module/sch_netem')) return true;
-  const dir = `/lib/modules/${os.release()}`;
-  const has = (file: string) => {
-    try {
-      return fs.readFileSync(`${dir}/${file}`, 'utf8').includes('sch_netem.ko');
-    } catch {
-      return false;
-    }
-  };
-  return has('modules.builtin') || has('modules.dep');
-}
-
 /** Devices a direction acts on: out = the interface; in = its ifb. */
 function devices(a: NetArgs): Array<{ dev: string; ingress: boolean }> {
   const d = a.direction ?? 'out';
@@ -193,7 +189,7 @@ function devices(a: NetArgs): Array<{ dev: string; ingress: boolean }> {
  * step by step, under a lock per interface, then read back from the kernel.
  */
 export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext): Promise<Record<string, unknown>> {
-  if (leaf[0] === 'netem' && !(await netemAvailable(ctx))) throw tcError(NETEM_HINT);
+  if (leaf[0] === 'netem' && !ctx.dryRun && !netemAvailable()) throw tcError(NETEM_HINT);
   const sets = matchSets(a);
   const placed: Array<{ dev: string; band: number }> = [];
   await withLock('tc', async () => {
@@ -213,68 +209,20 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       let band = 2;
       while (used.includes(band)) band++;
       if (band > 0xfff) throw tcError(`${dev} has no free slot for another experiment`);
-      await ctx.step('tc-class', { dev, band }, async () => {
-        await ctx.exec.run('tc', [
-          'class',
-          'add',
-          'dev',
-          dev,
-          'parent',
-          ROOT,
-          'classid',
-          classId(band),
-          'htb',
-          'rate',
-          '100gbit',
-          'burst',
-          '1m',
-          'cburst',
-          '1m',
-          'quantum',
-          '200000',
-        ]);
-        await ctx.exec.run('tc', [
-          'qdisc',
-          'add',
-          'dev',
-          dev,
-          'parent',
-          classId(band),
-          'handle',
-          leafHandle(band),
-          ...leaf,
-        ]);
-      });
-      const add = (proto: string, pref: number, match: string[], flowid: string) =>
-        ctx.exec.run('tc', [
-          'filter',
-          'add',
-          'dev',
-          dev,
-          'parent',
-          ROOT,
-          'protocol',
-          proto,
-          'pref',
-          String(pref),
-          'u32',
-          ...(match.length ? match : ['match', 'u32', '0', '0']),
-          'flowid',
-          flowid,
-        ]);
+      await ctx.step('tc-class', { dev, band }, () => addBand(ctx.exec, dev, band, leaf));
       const byFamily = async (base4: number, base6: number, flowid: string) => {
         for (const proto of ['ip', 'ipv6'] as const) {
           const mine = sets.filter((m) => m.proto === proto);
           if (!mine.length) continue;
           const pref = (proto === 'ip' ? base4 : base6) + band;
           await ctx.step('tc-filter', { dev, pref, proto }, async () => {
-            for (const m of mine) await add(proto, pref, m.match, flowid);
+            for (const m of mine) await addFilter(ctx.exec, dev, proto, pref, m.match, flowid);
           });
         }
       };
       const catchAllFilter = () =>
         ctx.step('tc-filter', { dev, pref: PREF.all + band, proto: 'all' }, async () => {
-          await add('all', PREF.all + band, [], classId(band));
+          await addFilter(ctx.exec, dev, 'all', PREF.all + band, [], classId(band));
         });
       if (a.mode === 'exclude') {
         await byFamily(PREF.pass4, PREF.pass6, PASS_CLASS);
@@ -312,110 +260,38 @@ async function ensureRoot(dev: string, a: NetArgs, ctx: InjectContext): Promise<
     );
   }
   await ctx.step('tc-root', { dev, replaced: foreign ? `${foreign.kind} ${foreign.handle}` : '' }, async () => {
-    if (ours) return;
-    if (foreign) await ctx.exec.run('tc', ['qdisc', 'del', 'dev', dev, 'root']);
-    await ctx.exec.run('tc', ['qdisc', 'add', 'dev', dev, 'root', 'handle', ROOT, 'htb', 'default', '0']);
-    await ctx.exec.run('tc', [
-      'class',
-      'add',
-      'dev',
-      dev,
-      'parent',
-      ROOT,
-      'classid',
-      PASS_CLASS,
-      'htb',
-      'rate',
-      '100gbit',
-      'burst',
-      '1m',
-      'cburst',
-      '1m',
-      'quantum',
-      '200000',
-    ]);
+    if (!ours) await addRoot(ctx.exec, dev, !!foreign);
   });
 }
 
 async function ensureIfb(a: NetArgs, ctx: InjectContext): Promise<void> {
   const ifb = ifbName(a.interface);
   const ingress = (await qdiscs(ctx.exec, a.interface)).find((q) => q.kind === 'ingress');
-  const ours =
-    !!ingress && (await filterPrefs(ctx.exec, a.interface, 'ffff:')).includes(MIRRED_PREF) && ifaceExists(ifb);
+  const ours = !!ingress && (await ingressRedirectInPlace(ctx.exec, a.interface, ifb));
   if (ingress && !ours && !a.force)
     throw tcError(`${a.interface} already has an ingress qdisc the host set up; add --force to use it anyway`);
   // journaled by every ingress experiment: whichever is recovered last takes the ifb down
   await ctx.step('ifb', { iface: a.interface, ifb, hadIngress: !!ingress && !ours }, async () => {
-    if (ours) return;
-    if (!ifaceExists(ifb)) await ctx.exec.run('ip', ['link', 'add', ifb, 'type', 'ifb']);
-    await ctx.exec.run('ip', ['link', 'set', ifb, 'up']);
-    if (!ingress) await ctx.exec.run('tc', ['qdisc', 'add', 'dev', a.interface, 'handle', 'ffff:', 'ingress']);
-    await ctx.exec.run('tc', [
-      'filter',
-      'add',
-      'dev',
-      a.interface,
-      'parent',
-      'ffff:',
-      'protocol',
-      'all',
-      'pref',
-      String(MIRRED_PREF),
-      'u32',
-      'match',
-      'u32',
-      '0',
-      '0',
-      'action',
-      'mirred',
-      'egress',
-      'redirect',
-      'dev',
-      ifb,
-    ]);
+    if (!ours) await addIngressRedirect(ctx.exec, a.interface, ifb, !!ingress);
   });
 }
 
 export const netUndo: Record<string, UndoFn> = {
   async 'tc-filter'(d, ctx) {
     // (journals before IPv6 support had no proto: they were all `ip`)
-    await ctx.exec.run(
-      'tc',
-      ['filter', 'del', 'dev', d.dev, 'parent', ROOT, 'protocol', d.proto ?? 'ip', 'pref', String(d.pref)],
-      { allowFail: true },
-    );
+    await removeFilter(ctx.exec, d.dev, d.proto ?? 'ip', d.pref);
   },
   async 'tc-class'(d, ctx) {
-    await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'parent', classId(d.band), 'handle', leafHandle(d.band)], {
-      allowFail: true,
-    });
-    await ctx.exec.run('tc', ['class', 'del', 'dev', d.dev, 'classid', classId(d.band)], { allowFail: true });
+    await removeBand(ctx.exec, d.dev, d.band);
   },
   async 'tc-root'(d, ctx) {
-    await withLock('tc', async () => {
-      if (!ifaceExists(d.dev)) return;
-      const others = (await usedBands(ctx.exec, d.dev)).filter((b) => b !== 1);
-      if (others.length) return; // another experiment still uses the tree
-      if ((await qdiscs(ctx.exec, d.dev)).some((q) => q.root && q.handle === ROOT)) {
-        await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.dev, 'root']);
-        if (d.replaced)
-          ctx.note(
-            `${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`,
-          );
-      }
-    });
+    const removed = await withLock('tc', () => removeRootIfUnused(ctx.exec, d.dev));
+    if (removed && d.replaced) {
+      ctx.note(`${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`);
+    }
   },
   async ifb(d, ctx) {
-    await withLock('tc', async () => {
-      if (ifaceExists(d.ifb) && (await usedBands(ctx.exec, d.ifb)).filter((b) => b !== 1).length) return;
-      await ctx.exec.run(
-        'tc',
-        ['filter', 'del', 'dev', d.iface, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(MIRRED_PREF)],
-        { allowFail: true },
-      );
-      if (!d.hadIngress) await ctx.exec.run('tc', ['qdisc', 'del', 'dev', d.iface, 'ingress'], { allowFail: true });
-      if (ifaceExists(d.ifb)) await ctx.exec.run('ip', ['link', 'del', d.ifb], { allowFail: true });
-    });
+    await withLock('tc', () => removeIngressRedirectIfUnused(ctx.exec, d.iface, d.ifb, d.hadIngress));
   },
 };
 
@@ -430,5 +306,5 @@ export async function netCheck(ctx: CheckContext, exec: import('../../host/execu
     const prefs = await filterPrefs(exec, c.data.dev);
     if (leafOk && MATCH_BASES.some((b) => prefs.includes(b + c.data.band))) ok++;
   }
-  return ok === classes.length ? 'in-place' : ok ? 'partial' : 'gone';
+  return tally(ok, classes.length);
 }

@@ -4,7 +4,7 @@ import { Executor, whichTool } from '../../host/executor';
 import { ifaceExists } from '../../host/tc';
 import { shown } from '../../util/units';
 import { oneOf, string } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, tally } from '../types';
 import { cidrFamily } from './common';
 
 function cidrs(raw: unknown, flag: string): string[] {
@@ -175,6 +175,6 @@ export default defineFault({
         0
       )
         ok++;
-    return jumps.length && ok === jumps.length ? 'in-place' : ok ? 'partial' : 'gone';
+    return tally(ok, jumps.length);
   },
 });

@@ -1,7 +1,9 @@
 /** What process kill and stop share: choosing the targets (--pid or --key) and naming signals. */
 import { constants } from 'node:os';
 import { badArgs } from '../../errors';
-import { ProcInfo, matchKey, protection, readArgv, startTime } from '../../host/procs';
+import { type Target, identify, matchKey, protection, readArgv } from '../../host/procs';
+
+export type { Target };
 import { shown } from '../../util/units';
 import { boolean, integer, string } from '../flags';
 
@@ -17,12 +19,6 @@ export const targetFlags = {
     description: 'also hit sshd, the container runtime or kubelet when --pid names one (never init or chaosmetad)',
   }),
 };
-
-export interface Target {
-  pid: number;
-  start: number | undefined;
-  cmdline: string;
-}
 
 export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean }): void {
   if (a.pid === undefined && a.key === undefined) throw badArgs('one of --pid or --key is required');
@@ -44,9 +40,7 @@ export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean 
 
 /** Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse. */
 export function resolveTargets(a: { pid?: number; key?: string; force?: boolean }): Target[] {
-  const procs: ProcInfo[] =
-    a.pid !== undefined ? [{ pid: a.pid, argv: readArgv(a.pid) ?? [] }] : matchKey(a.key!, { force: a.force });
-  return procs.map((p) => ({ pid: p.pid, start: startTime(p.pid), cmdline: p.argv.join(' ').slice(0, 200) }));
+  return identify(a.pid !== undefined ? [a.pid] : matchKey(a.key!, { force: a.force }).map((p) => p.pid));
 }
 
 /** A signal by number (9) or name (KILL, SIGKILL, kill). */

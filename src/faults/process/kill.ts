@@ -1,7 +1,7 @@
 import { alive, sameProcess } from '../../host/procs';
 import type { FlagSpec } from '../flags';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
-import { defineFault } from '../types';
+import { defineFault, tally } from '../types';
 import { checkOneTarget, parseSignal, resolveTargets, targetFlags } from './common';
 
 const signal: FlagSpec<NodeJS.Signals> = {
@@ -61,6 +61,6 @@ export default defineFault({
     const sigs = ctx.steps.filter((s) => s.kind === 'signal');
     if (!sigs.length || a.signal !== 'SIGKILL') return 'unknown';
     const gone = sigs.filter((s) => !sameProcess(s.data.pid, s.data.start) || !alive(s.data.pid));
-    return gone.length === sigs.length ? 'in-place' : gone.length ? 'partial' : 'gone';
+    return tally(gone.length, sigs.length);
   },
 });

@@ -1,5 +1,5 @@
 import { procState, sameProcess } from '../../host/procs';
-import { defineFault } from '../types';
+import { defineFault, tally } from '../types';
 import { checkOneTarget, resolveTargets, targetFlags } from './common';
 
 export default defineFault({
@@ -45,6 +45,6 @@ export default defineFault({
     const stops = ctx.steps.filter((s) => s.kind === 'stop');
     if (!stops.length) return 'unknown';
     const held = stops.filter((s) => sameProcess(s.data.pid, s.data.start) && procState(s.data.pid) === 'T');
-    return held.length === stops.length ? 'in-place' : held.length ? 'partial' : 'gone';
+    return tally(held.length, stops.length);
   },
 });

@@ -1,14 +1,20 @@
 /**
- * The daemon's clock: recovers every live experiment at its deadline or lease expiry (including ones the CLI
- * injected while the daemon ran: it polls the shared store), recovers what went stale while it was down, and fires
- * schedules. Recovering is idempotent and claimed in the store, so racing a CLI watcher is harmless.
+ * The engine's clock, run by the daemon: recovers every live experiment at its deadline or lease expiry (including
+ * ones the CLI injected while the daemon ran: it polls the shared store), runs start-up recovery (Engine.stale) and
+ * fires schedules. Recovering is idempotent and claimed in the store, so racing a CLI watcher is harmless.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Engine } from '../engine/engine';
-import { nextRun } from '../engine/schedules';
+import { Engine } from './engine';
+import { nextRun } from './schedules';
 import { badArgs } from '../errors';
-import type { Metrics } from './metrics';
+import { isLive } from '../store/store';
+
+/** Where the clock counts what it does (the daemon's Prometheus metrics; anything with these two methods). */
+export interface Meter {
+  inc(name: string, help: string, labels?: Record<string, string>, by?: number): void;
+  observe(name: string, help: string, labels: Record<string, string>, seconds: number): void;
+}
 
 export type Log = (e: Record<string, unknown>) => void;
 
@@ -23,7 +29,7 @@ export class Daemon {
   constructor(
     readonly engine: Engine,
     readonly log: Log,
-    readonly metrics: Metrics,
+    readonly metrics: Meter,
   ) {
     this.pidFile = path.join(engine.dataDir, 'daemon.pid');
   }
@@ -157,7 +163,7 @@ export class Daemon {
       const following = nextRun(s.cron, now);
       next = Math.min(next, following);
       const last = s.last_uid ? store.get(s.last_uid) : undefined;
-      if (last && (last.status === 'created' || last.status === 'success')) {
+      if (last && isLive(last)) {
         store.updateSchedule(s.id, { next_ms: following, skips: s.skips + 1 });
         this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'skipped' });
         this.log({
