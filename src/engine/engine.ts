@@ -13,6 +13,7 @@ import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError 
 import { argsJson, parseFlags } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
+import { tally } from '../faults/types';
 import { Executor, HOST } from '../host/executor';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
@@ -109,10 +110,15 @@ export class Engine {
     return d;
   }
 
+  /** The experiment log (JSON lines): the engine's events, and helpers' failures after they became ready. */
+  get logFile(): string {
+    return path.join(this.dataDir, 'chaosmetad.log');
+  }
+
   log(event: Record<string, unknown>): void {
     try {
       fs.appendFileSync(
-        path.join(this.dataDir, 'chaosmetad.log'),
+        this.logFile,
         JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n',
       );
     } catch {
@@ -278,6 +284,7 @@ export class Engine {
 
   private context(uid: string, deadline: number | null, exec: Executor, def: FaultDef, dryRun: boolean): InjectContext {
     const store = this.store;
+    const logFile = this.logFile;
     const workDir = () => (dryRun ? path.join(this.dataDir, 'work', uid) : this.workDir(uid));
     const ctx: InjectContext = {
       uid,
@@ -301,7 +308,7 @@ export class Engine {
           return 0;
         }
         const r = await ctx.step('helper', { mode, params }, async (step) => {
-          const pid = await startHelper({ mode, uid, step, params, deadline });
+          const pid = await startHelper({ mode, uid, step, params, deadline, log: logFile });
           exec.note(`started helper ${mode} pid ${pid}`);
           return { pid };
         });
@@ -348,7 +355,7 @@ export class Engine {
     const up = helpers.filter(
       (s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid),
     );
-    return up.length === helpers.length ? 'in-place' : up.length ? 'partial' : 'gone';
+    return tally(up.length, helpers.length);
   }
 
   async check(uid: string): Promise<{ uid: string; status: string; effect: Effect }> {

@@ -14,6 +14,8 @@ export interface HelperSpec {
   step: number;
   params: Record<string, string | number>;
   deadline: number | null;
+  /** the experiment log: where the helper reports failures after it became ready (one JSON line each) */
+  log?: string;
 }
 
 export const stepTag = (step: number): string => `--chaosmetad-step=${step}`;
@@ -22,6 +24,7 @@ export function helperArgv(h: HelperSpec): [string, string[]] {
   const args = [h.mode, `${TAG_PREFIX}${h.uid}`, stepTag(h.step)];
   for (const [k, v] of Object.entries(h.params)) args.push(`${k}=${v}`);
   if (h.deadline) args.push(`deadline=${h.deadline}`);
+  if (h.log) args.push(`log=${h.log}`);
   return [helperPath(), args];
 }
 
