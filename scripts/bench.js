@@ -152,6 +152,7 @@ function cores() {
     console.log(line('dist/chaosmetad inject cpu burn -> helper burning', runs.burn, 60));
   } else console.log('dist/chaosmetad missing: start-up skipped (npm run build)');
   fs.rmSync(floorDir, { recursive: true, force: true });
+  if (process.env.BENCH_ONLY === 'startup') return;
   if (fs.existsSync(BIN)) {
     console.log(
       `inject cpu burn -> helper burning, bin/chaosmetad (node + checkout): ${stats(await timeToActive(BIN, 10))}`,

@@ -49,6 +49,20 @@ function start(): void {
     process.stdout.write(JSON.stringify(versionInfo()) + '\n');
     return;
   }
+  // `inject …` in its plain forms runs without oclif (cli/fast.ts); anything else, or what it declines, runs the CLI
+  if (argv[0] === 'inject') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fastInject } = require('../cli/fast') as typeof import('../cli/fast');
+    void fastInject(argv).then((code) => {
+      if (code === undefined) fullCli();
+      else process.exitCode = code;
+    });
+    return;
+  }
+  fullCli();
+}
+
+function fullCli(): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { COMMANDS } = require('../commands') as typeof import('../commands');
   const { runCli } = require('../cli/main') as typeof import('../cli/main');
