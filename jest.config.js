@@ -1,4 +1,4 @@
-/** Unit tests run in parallel; integration tests share one host and run serially (see package.json "test"). */
+/** Unit tests run in parallel workers; integration tests share one host and run serially (package.json "test"). */
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] };
 module.exports = {
   projects: [
