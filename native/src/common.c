@@ -67,21 +67,11 @@ void fail(const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (g_ready) {
-    report("%s", msg);
+    report("%s (the helper stopped)", msg);
   } else {
     printf("error %s\n", msg);
     fflush(stdout);
   }
-  exit(1);
-}
-
-void die(const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  report("%s (the helper stopped)", msg);
   exit(1);
 }
 

@@ -45,14 +45,13 @@ int expired(void);
 void set_deadline(long long deadline_ms, long long grace_ms);
 
 /* ---- the protocol ---- */
-/* before ready: write "error <reason>" on stdout and exit 1 (chaosmetad shows the reason, the inject fails) */
+/* before ready: write "error <reason>" on stdout and exit 1 (chaosmetad shows the reason, the inject fails);
+   after ready: report it to the experiment log and exit 1 */
 void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* write "ready <details>" on stdout; stdout then goes to /dev/null and stderr to the experiment log (log=PATH) */
 void ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* after ready: one JSON line in the experiment log (never silent; before ready it fails instead) */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* report and exit 1: a failure after ready that ends the helper */
-void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* write text to a /proc or /sys file; returns 0 or -errno */
 int write_file(const char *path, const char *text);

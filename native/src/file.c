@@ -57,7 +57,7 @@ int run_append(int argc, char **argv) {
   for (long long i = 1; i < count && !expired(); i++) {
     sleep_s(interval_ms / 1000.0);
     rc = append_once(fd, buf, (size_t)len);
-    if (rc != 0) die("append to %s failed after %lld of %lld: %s", path, i, count, strerror(-rc));
+    if (rc != 0) fail("append to %s failed after %lld of %lld: %s", path, i, count, strerror(-rc));
   }
   if (close(fd) != 0) report("close %s: %s", path, strerror(errno));
   return 0;
