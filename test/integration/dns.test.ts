@@ -46,17 +46,22 @@ test('dns record: a line the user added meanwhile stays; only ours goes', () => 
 
 test('dns record delete takes a name out; recover puts back exactly that', () => {
   fs.appendFileSync('/etc/hosts', '10.7.7.7 keep.example chaos-del.example\n');
-  const withLine = sha('/etc/hosts');
-  expect(getent('chaos-del.example')).toMatch(/10\.7\.7\.7/);
-  const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '-d', 'chaos-del.example', '-m', 'delete']));
-  expect(getent('chaos-del.example')).toBe('');
-  expect(getent('keep.example')).toMatch(/10\.7\.7\.7/);
-  expect(cli(dir, ['recover', uid]).code).toBe(0);
-  expect(sha('/etc/hosts')).toBe(withLine);
-  fs.writeFileSync(
-    '/etc/hosts',
-    fs.readFileSync('/etc/hosts', 'utf8').replace('10.7.7.7 keep.example chaos-del.example\n', ''),
-  );
+  try {
+    const withLine = sha('/etc/hosts');
+    expect(getent('chaos-del.example')).toMatch(/10\.7\.7\.7/);
+    const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '-d', 'chaos-del.example', '-m', 'delete']));
+    expect(getent('chaos-del.example')).toBe('');
+    expect(getent('keep.example')).toMatch(/10\.7\.7\.7/);
+    expect(cli(dir, ['recover', uid]).code).toBe(0);
+    expect(sha('/etc/hosts')).toBe(withLine);
+  } finally {
+    // the test's own line goes even when the test fails (a failed run once left it behind)
+    cli(dir, ['recover', '--all']);
+    fs.writeFileSync(
+      '/etc/hosts',
+      fs.readFileSync('/etc/hosts', 'utf8').replaceAll('10.7.7.7 keep.example chaos-del.example\n', ''),
+    );
+  }
 });
 
 test('dns server add goes first in resolv.conf; delete removes; recover restores the exact bytes', () => {
