@@ -5,6 +5,7 @@
  * api/wire.ts and answers them from the local one.
  */
 import type { InjectRequest as EngineInjectRequest, RecoverResult } from '../engine/engine';
+import type { QueryFilter } from '../store/store';
 import type { ExperimentView, LiveView, ScheduleView } from './views';
 import type { VersionInfo } from './version';
 
@@ -20,16 +21,8 @@ export type InjectReply =
   | { dry_run: true; uid: string; planned: string[] }
   | { schedule: ScheduleView; daemon_running: boolean };
 
-export interface QueryRequest {
-  uid?: string;
-  status?: string;
-  target?: string;
-  fault?: string;
-  creator?: string;
-  containerId?: string;
-  containerRuntime?: string;
-  offset?: number;
-  limit?: number;
+/** Which experiments (the store's filter), and whether to read their live view from the host too. */
+export interface QueryRequest extends QueryFilter {
   /** add each experiment's live view (effect read from the host, helpers with CPU and RSS) */
   live?: boolean;
 }
