@@ -43,12 +43,55 @@ const extracted = new Map<string, string>();
 
 const sha256 = (data: Buffer): string => crypto.createHash('sha256').update(data).digest('hex');
 
-/** Is `file` exactly this asset: a regular file of ours, writable by no one else, of its size and content hash? */
+/** This boot's id: every reboot, a power cut's included, changes it. */
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** What a full check of `file` was valid for: this boot, this inode as it was (any write, truncate, chmod or
+ * replacement changes its ctime at least), this content hash. Kept next to it as NAME.verified. */
+function verifiedLine(st: fs.BigIntStats, want: { sha256: string }): string | undefined {
+  const boot = bootId();
+  if (!boot) return undefined;
+  return `${boot} ${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}:${st.uid} ${want.sha256}\n`;
+}
+
+/** Remember a full check (atomically; losing the record only costs the next command a re-hash). */
+function markVerified(file: string, want: { sha256: string }): void {
+  try {
+    const line = verifiedLine(fs.lstatSync(file, { bigint: true }), want);
+    if (!line) return;
+    const tmp = `${file}.verified.${process.pid}.${crypto.randomBytes(6).toString('hex')}`;
+    fs.writeFileSync(tmp, line, { mode: 0o600, flag: 'wx' });
+    fs.renameSync(tmp, `${file}.verified`);
+  } catch {
+    /* the next command checks the hash again */
+  }
+}
+
+/**
+ * Is `file` exactly this asset: a regular file of ours, writable by no one else, of its size and content hash?
+ * The hash is computed on the first use in each boot and whenever the file changed since (its record no longer
+ * matches); a power cut always means a full check at the next start. ~6 ms saved on every later command.
+ */
 function intact(file: string, want: { sha256: string; size: number }): boolean {
   try {
-    const st = fs.lstatSync(file);
-    if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o022 || st.size !== want.size) return false;
-    return sha256(fs.readFileSync(file)) === want.sha256;
+    const st = fs.lstatSync(file, { bigint: true });
+    const mine = st.uid === BigInt(process.getuid?.() ?? 0);
+    if (!st.isFile() || !mine || st.mode & 0o022n || st.size !== BigInt(want.size)) return false;
+    const line = verifiedLine(st, want);
+    try {
+      if (line && fs.readFileSync(`${file}.verified`, 'utf8') === line) return true;
+    } catch {
+      /* no record: check the content */
+    }
+    if (sha256(fs.readFileSync(file)) !== want.sha256) return false;
+    markVerified(file, want);
+    return true;
   } catch {
     return false;
   }
@@ -96,6 +139,7 @@ export function assetFile(name: string, mode = 0o755): string {
     } finally {
       fs.closeSync(d);
     }
+    markVerified(file, want);
   }
   extracted.set(name, file);
   return file;
