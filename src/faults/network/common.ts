@@ -300,11 +300,20 @@ export async function netCheck(ctx: CheckContext, exec: import('../../host/execu
   const classes = ctx.steps.filter((s) => s.kind === 'tc-class');
   if (!classes.length) return 'gone';
   let ok = 0;
+  // read each interface's tree once, however many of its classes the experiment made
+  const seen = new Map<string, { handles: string[]; prefs: number[] }>();
   for (const c of classes) {
     if (!ifaceExists(c.data.dev)) continue;
-    const leafOk = (await qdiscs(exec, c.data.dev)).some((q) => q.handle === leafHandle(c.data.band));
-    const prefs = await filterPrefs(exec, c.data.dev);
-    if (leafOk && MATCH_BASES.some((b) => prefs.includes(b + c.data.band))) ok++;
+    let tree = seen.get(c.data.dev);
+    if (!tree) {
+      tree = {
+        handles: (await qdiscs(exec, c.data.dev)).map((q) => q.handle),
+        prefs: await filterPrefs(exec, c.data.dev),
+      };
+      seen.set(c.data.dev, tree);
+    }
+    const { handles, prefs } = tree;
+    if (handles.includes(leafHandle(c.data.band)) && MATCH_BASES.some((b) => prefs.includes(b + c.data.band))) ok++;
   }
   return tally(ok, classes.length);
 }
