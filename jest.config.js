@@ -1,5 +1,10 @@
-/** Unit tests run in parallel workers; integration tests share one host and run serially (package.json "test"). */
+/**
+ * Unit tests run in parallel workers. Integration tests share one host and run one at a time, in lanes
+ * (scripts/test-integration.sh): the VM suites change nothing on this host but use its CPU, so they run beside the
+ * host suites that measure no CPU, rate or latency.
+ */
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] };
+const VM = ['network-vm', 'vm-cgroup2', 'sea-vm'];
 module.exports = {
   projects: [
     {
@@ -11,6 +16,14 @@ module.exports = {
     {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      testPathIgnorePatterns: VM.map((n) => `/test/integration/${n}\\.test\\.ts$`),
+      transform: tsJest,
+      testEnvironment: 'node',
+      slowTestThreshold: 30,
+    },
+    {
+      displayName: 'vm',
+      testMatch: VM.map((n) => `<rootDir>/test/integration/${n}.test.ts`),
       transform: tsJest,
       testEnvironment: 'node',
       slowTestThreshold: 30,

@@ -2,7 +2,7 @@
  * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of scripts/vm: a stock Debian
  * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
  */
-import { BIN, HELPER, runInVm, vmUnavailable } from '../helpers';
+import { HELPER, SEA, runInVm, vmUnavailable } from '../helpers';
 
 jest.setTimeout(900_000);
 const why = vmUnavailable();
@@ -14,8 +14,8 @@ const why = vmUnavailable();
   () => {
     const script = `
 set -u
-C="${process.execPath} ${BIN}"
-export CHAOSMETAD_DATA_DIR=/tmp/cmd-data
+C="${SEA}"
+export CHAOSMETAD_DATA_DIR=/tmp/cmd-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-cache
 echo "CGROUP=$(stat -fc %T /sys/fs/cgroup)"
 /.vm/modprobe loop 2>/dev/null
 truncate -s 300M /tmp/disk.img && LOOP=$(losetup -f --show /tmp/disk.img) && mkfs.ext4 -q "$LOOP" && mkdir -p /mnt/t && mount "$LOOP" /mnt/t || { echo "SETUP=failed"; exit 1; }
