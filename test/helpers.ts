@@ -170,7 +170,9 @@ export function runInVm(script: string): { code: number; out: string; vars: Reco
     encoding: 'utf8',
     cwd: ROOT,
     timeout: 850_000,
-    env: { ...process.env, VM_TIMEOUT: '800' },
+    // one vCPU: as fast for these scripts (one emulation thread), and the other core stays free for the host suites
+    // that run beside the VM lane (scripts/test-integration.sh)
+    env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800' },
   });
   const out = `${r.stdout}${r.stderr}`;
   const vars: Record<string, string> = {};
