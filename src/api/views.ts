@@ -2,6 +2,7 @@
  * What a client sees of the store: the compat JSON of an experiment and of a schedule. Shared by every engine API
  * implementation (local, HTTP, kube), the HTTP server and the CLI's presentation.
  */
+import { shownArgs } from '../engine/shown';
 import type { ExperimentRow, ScheduleRow } from '../store/store';
 import { formatTime } from '../store/store';
 
@@ -46,7 +47,7 @@ export function experimentJson(r: ExperimentRow): ExperimentView {
     uid: r.uid,
     target: r.target,
     fault: r.fault,
-    args: r.args,
+    args: r.target_info ? shownArgs(r.target_info, r.args) : r.args,
     runtime: r.runtime,
     status: r.status,
     creator: r.creator,

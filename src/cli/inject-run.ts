@@ -19,9 +19,17 @@ export const COMMON_INJECT_FLAGS: Record<
     helpGroup: 'EXPERIMENT',
   },
   creator: { description: 'who runs it (default: the OS user)', helpGroup: 'EXPERIMENT' },
-  'container-id': { description: 'inject into a container (not supported yet)', helpGroup: 'EXPERIMENT' },
+  'container-id': {
+    description:
+      'act inside this container: a full id, a unique prefix, a docker name, or docker://…, containerd://…, cri-o://…',
+    helpGroup: 'EXPERIMENT',
+  },
   'container-runtime': {
-    description: 'docker (default when --container-id is given), containerd, crio, pouch',
+    description: 'docker (default when --container-id is given), containerd or crio',
+    helpGroup: 'EXPERIMENT',
+  },
+  'containerd-namespace': {
+    description: 'containerd: the namespace to look in first (default k8s.io; then moby and default)',
     helpGroup: 'EXPERIMENT',
   },
   'dry-run': {
@@ -61,6 +69,7 @@ export async function runInject(
     creator: s('creator'),
     containerId: s('container-id'),
     containerRuntime: s('container-runtime'),
+    containerdNamespace: s('containerd-namespace'),
     dryRun: flags['dry-run'] === true,
     lease: s('lease'),
     schedule: s('schedule'),

@@ -14,7 +14,18 @@ import { argsJson, parseFlags } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
 import { tally } from '../faults/types';
-import { Executor, HOST } from '../host/executor';
+import { Executor } from '../host/executor';
+import { resolveContainer } from '../host/runtimes';
+import {
+  HOST_TARGET,
+  Target,
+  describeTarget,
+  executorFor,
+  helperTargetParams,
+  isContainer,
+  parseTarget,
+  targetAlive,
+} from '../host/target';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
 import { TAG_PREFIX, alive, findTagged, isChaosmetad, readArgv, startTime, terminate } from '../host/procs';
@@ -32,6 +43,8 @@ export interface InjectRequest {
   creator?: string;
   containerId?: string;
   containerRuntime?: string;
+  /** containerd only: where to look first (default k8s.io; then moby, default) */
+  containerdNamespace?: string;
   dryRun?: boolean;
   /** dead-man lease: recover unless renewed within this long (duration; plain number = seconds) */
   lease?: string | number;
@@ -126,8 +139,11 @@ export class Engine {
     }
   }
 
-  /** Validate a request completely, without touching the host or the store. */
-  prepare(req: InjectRequest) {
+  /**
+   * Validate a request completely, without touching the host or the store. A container request needs its target
+   * resolved first (resolveTarget: it asks the runtime).
+   */
+  prepare(req: InjectRequest, target: Target = HOST_TARGET) {
     const def = findFault(req.target, req.fault);
     if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
       throw badArgs(
@@ -137,12 +153,14 @@ export class Engine {
     let timeoutMs = 0;
     if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0)
       timeoutMs = parseDuration(req.timeout, 'timeout', 's');
-    if (req.containerId) {
-      throw badArgs('--container-id: container targets are not supported by this version yet (faults act on the host)');
-    }
-    if (req.containerRuntime && !['docker', 'containerd', 'crio', 'pouch'].includes(req.containerRuntime)) {
+    if (req.containerId && !isContainer(target)) throw new Error('internal: a container request without its target');
+    if (!req.containerId && (req.containerRuntime || req.containerdNamespace))
+      throw badArgs('--container-runtime and --containerd-namespace need --container-id');
+    if (isContainer(target) && !def.container) {
       throw badArgs(
-        `--container-runtime must be one of docker, containerd, crio, pouch, got ${shown(req.containerRuntime)}`,
+        def.containerRefusal
+          ? `${def.target} ${def.fault} acts on ${def.containerRefusal}: it cannot be confined to a container (drop --container-id)`
+          : `${def.target} ${def.fault} does not take --container-id yet (in a container now: network, file and cpu faults)`,
       );
     }
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
@@ -153,11 +171,12 @@ export class Engine {
       leaseMs = parseDuration(req.lease, 'lease', 's');
       if (leaseMs < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(req.lease)}`);
     }
-    const args = parseFlags(def.flags, req.args);
-    def.validate?.(args);
+    const args = parseFlags(def.flags, req.args, target);
+    def.validate?.(args, target);
     return {
       def,
       args,
+      target,
       timeoutMs,
       leaseMs: Math.round(leaseMs),
       uid: req.uid || newUid(),
@@ -166,14 +185,38 @@ export class Engine {
     };
   }
 
+  /** The request's target: this host, or the container its runtime names (exit 1 when not found or not running). */
+  async resolveTarget(req: InjectRequest): Promise<Target> {
+    if (!req.containerId) return HOST_TARGET;
+    return resolveContainer({
+      id: req.containerId,
+      runtime: req.containerRuntime,
+      namespace: req.containerdNamespace,
+    });
+  }
+
   async inject(req: InjectRequest): Promise<InjectResult> {
-    const p = this.prepare(req);
+    const p = this.prepare(req, await this.resolveTarget(req));
     const now = Date.now();
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 
     if (req.dryRun) {
-      const exec = new Executor(true, HOST);
-      const ctx = this.context(p.uid, deadline, exec, p.def, true);
+      const exec = executorFor(p.target, p.def.container, true);
+      if (isContainer(p.target)) {
+        const t = p.target;
+        exec.note(
+          `target: ${describeTarget(t)}, init pid ${t.pid}; ${
+            p.def.container === 'net'
+              ? `commands enter its net namespace only (nsenter -t ${t.pid} --net)`
+              : p.def.container === 'root'
+                ? `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`
+                : p.def.container === 'pid'
+                  ? `pids and names are those of its pid namespace`
+                  : `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`
+          }`,
+        );
+      }
+      const ctx = this.context(p.uid, deadline, exec, p.def, true, p.target);
       if (deadline && this.opts.watcher)
         exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
       await p.def.inject(p.args, ctx);
@@ -182,7 +225,10 @@ export class Engine {
 
     const row = this.row(p, now, deadline);
     row.schedule_id = req.scheduleId ?? null;
-    const claims = [...new Set(p.def.claims?.(p.args) ?? [])];
+    // claims are per target: two containers may each have a delay on their own eth0
+    const claims = [...new Set(p.def.claims?.(p.args) ?? [])].map((k) =>
+      isContainer(p.target) ? `container ${p.target.id.slice(0, 12)} ${k}` : k,
+    );
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
     const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
     w(() =>
@@ -215,8 +261,8 @@ export class Engine {
     );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
-    const exec = new Executor(false, HOST, (line) => this.log({ uid: p.uid, action: line }));
-    const ctx = this.context(p.uid, deadline, exec, p.def, false);
+    const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
+    const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
         await ctx.step('watcher', { deadline }, async () => ({
@@ -273,8 +319,9 @@ export class Engine {
       update_time: formatTime(now),
       create_ms: now,
       update_ms: now,
-      container_id: '',
-      container_runtime: '',
+      container_id: isContainer(p.target) ? p.target.id : '',
+      container_runtime: isContainer(p.target) ? p.target.runtime : '',
+      target_info: isContainer(p.target) ? JSON.stringify(p.target) : null,
       owner_pid: process.pid,
       lease_ms: p.leaseMs || null,
       lease_until: p.leaseMs ? now + p.leaseMs : null,
@@ -282,7 +329,14 @@ export class Engine {
     };
   }
 
-  private context(uid: string, deadline: number | null, exec: Executor, def: FaultDef, dryRun: boolean): InjectContext {
+  private context(
+    uid: string,
+    deadline: number | null,
+    exec: Executor,
+    def: FaultDef,
+    dryRun: boolean,
+    target: Target,
+  ): InjectContext {
     const store = this.store;
     const logFile = this.logFile;
     const workDir = () => (dryRun ? path.join(this.dataDir, 'work', uid) : this.workDir(uid));
@@ -291,6 +345,7 @@ export class Engine {
       deadline,
       dryRun,
       exec,
+      target,
       workDir,
       async step(kind, data, run) {
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
@@ -301,7 +356,9 @@ export class Engine {
         w(() => store.setStep(id, 'done', full));
         return full;
       },
-      async helper(mode, params) {
+      async helper(mode, own) {
+        // a helper for a container joins its namespaces and cgroups itself, before it reports ready
+        const params = { ...own, ...helperTargetParams(target, def.container) };
         if (dryRun) {
           const [file, argv] = helperArgv({ mode, uid, step: 0, params, deadline });
           exec.note(`start helper: ${[file, ...argv].join(' ')}`);
@@ -320,20 +377,32 @@ export class Engine {
 
   /** Undo every step not yet undone, newest first. Tries them all; throws once with every failure. */
   private async undoSteps(uid: string, def: FaultDef, notes: string[] = []): Promise<void> {
-    const exec = new Executor(false, HOST, (line) => this.log({ uid, action: line }));
+    const target = parseTarget(this.store.get(uid)?.target_info);
+    const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
+    // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
+    // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
+    const gone = isContainer(target) && !targetAlive(target);
+    let goneNoted = false;
     const failures: string[] = [];
     const workDir = () => this.workDir(uid);
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
       if (s.kind === 'watcher' && failures.length) continue;
+      if (gone && !BUILTIN_UNDO[s.kind]) {
+        if (!goneNoted && isContainer(target))
+          notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
+        goneNoted = true;
+        this.store.setStep(s.id, 'undone');
+        continue;
+      }
       const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
       if (!undo) {
         failures.push(`no undo for step ${s.kind}`);
         continue;
       }
       try {
-        await undo(JSON.parse(s.data), { uid, exec, stepId: s.id, workDir, note: (m) => notes.push(m) });
+        await undo(JSON.parse(s.data), { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
       } catch (e) {
         failures.push(`${s.kind}: ${(e as Error).message}`);
@@ -349,7 +418,10 @@ export class Engine {
       .steps(row.uid)
       .filter((s) => s.state === 'done')
       .map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
-    if (def.check) return def.check(JSON.parse(row.args), { uid: row.uid, steps, exec: new Executor(false, HOST) });
+    const target = parseTarget(row.target_info);
+    if (!targetAlive(target)) return 'gone';
+    if (def.check)
+      return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
     const helpers = steps.filter((s) => s.kind === 'helper');
     if (!helpers.length) return 'unknown';
     const up = helpers.filter(

@@ -56,6 +56,8 @@ export function createSchedule(
     throw badArgs('--timeout does not go with --schedule: each run lasts --duration');
   if (req.uid) throw badArgs('--uid does not go with --schedule: each run gets <schedule id>-<run number>');
   if (req.dryRun) throw badArgs('--dry-run does not go with --schedule');
+  if (req.containerId)
+    throw badArgs('--container-id does not go with --schedule yet (a container may be replaced between runs)');
   const p = engine.prepare({ ...req, uid: undefined, timeout: durationMs / 1000 });
   const now = Date.now();
   const row: ScheduleRow = {

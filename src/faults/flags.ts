@@ -4,6 +4,7 @@
  * flag and the accepted form. Validation never touches the host.
  */
 import { badArgs } from '../errors';
+import type { Target } from '../host/target';
 import { parseCpuList, parseDuration, parseSize, shown } from '../util/units';
 
 export interface FlagSpec<T = unknown> {
@@ -15,7 +16,8 @@ export interface FlagSpec<T = unknown> {
   /** enum choices, for help */
   options?: readonly string[];
   hidden?: boolean;
-  parse(raw: unknown, flag: string): T;
+  /** target: what the experiment acts on (a path flag resolves inside a container's root) */
+  parse(raw: unknown, flag: string, target?: Target): T;
 }
 
 const MAX_STRING = 4096;
@@ -131,7 +133,11 @@ export const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => '_' + c.t
  * Parse raw values keyed by camelCase, kebab-case or snake_case names. Unknown keys, missing required flags and
  * bad values are BadArgs. Absent optional flags take their default (or stay undefined).
  */
-export function parseFlags<F extends FlagSpecs>(specs: F, raw: Record<string, unknown>): ParsedFlags<F> {
+export function parseFlags<F extends FlagSpecs>(
+  specs: F,
+  raw: Record<string, unknown>,
+  target?: Target,
+): ParsedFlags<F> {
   const byName = new Map<string, string>();
   for (const k of Object.keys(specs)) {
     byName.set(k, k);
@@ -157,7 +163,7 @@ export function parseFlags<F extends FlagSpecs>(specs: F, raw: Record<string, un
     const name = kebab(k);
     // an empty value is "not given" (HTTP clients send "" for unset fields), for every kind
     if (k in values && values[k] !== '') {
-      out[k] = spec.parse(values[k], name);
+      out[k] = spec.parse(values[k], name, target);
     } else if (spec.required) {
       throw badArgs(`--${name} is required: ${spec.description}`);
     } else {

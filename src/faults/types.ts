@@ -1,6 +1,7 @@
 /** What one fault module declares. A fault is one file: flags, validation, inject, its undo kinds, and a check. */
 import type { Executor } from '../host/executor';
 import type { HelperSpec } from '../host/helpers';
+import type { Entry, Target } from '../host/target';
 import type { FlagSpecs, ParsedFlags } from './flags';
 
 /** What a check of the host says about a fault (read from the host, not from the store). */
@@ -16,7 +17,10 @@ export interface InjectContext {
   /** absolute deadline (epoch ms), or null when the fault runs until recovered */
   readonly deadline: number | null;
   readonly dryRun: boolean;
+  /** commands run in the target (for a container: the namespaces FaultDef.container names) */
   readonly exec: Executor;
+  /** what the fault acts on: this host or a container (paths: inTarget; helpers join it by themselves) */
+  readonly target: Target;
   /** a private directory for this experiment under the data dir (backups, helper inputs); created on first use */
   workDir(): string;
   /**
@@ -36,6 +40,7 @@ export interface InjectContext {
 export interface UndoContext {
   readonly uid: string;
   readonly exec: Executor;
+  readonly target: Target;
   readonly stepId: number;
   /** the experiment's private directory (see InjectContext.workDir) */
   workDir(): string;
@@ -49,6 +54,7 @@ export interface CheckContext {
   readonly uid: string;
   /** for reading the host (tc show, …); never changes it */
   readonly exec: Executor;
+  readonly target: Target;
   /** journaled steps that are done, with their data */
   readonly steps: Array<{ id: number; kind: string; data: Record<string, any> }>;
 }
@@ -63,8 +69,15 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
   /** full command lines; the README and tests run them */
   examples: string[];
   flags: F;
-  /** cross-flag checks; pure (reads the host at most, never changes it); throws BadArgs naming the flag */
-  validate?(args: ParsedFlags<F>): void;
+  /**
+   * How the fault acts on a container target (--container-id): in its net namespace, through its root, in its
+   * cgroups (helpers), or on its pid namespace's processes. Absent: the fault acts on the whole kernel or host and a
+   * container target is refused (containerRefusal says what it acts on).
+   */
+  container?: Entry;
+  containerRefusal?: string;
+  /** cross-flag checks; pure (reads the host or target at most, never changes it); throws BadArgs naming the flag */
+  validate?(args: ParsedFlags<F>, target: Target): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
   inject(args: ParsedFlags<F>, ctx: InjectContext): Promise<Record<string, unknown> | void>;
   /**

@@ -37,6 +37,8 @@ export interface ExperimentRow {
   /** failed recovers so far, and when the next automatic try is due (epoch ms; null = now) */
   recover_failures?: number;
   retry_ms?: number | null;
+  /** the target (host/target.ts) as JSON; null = this host */
+  target_info?: string | null;
 }
 
 export interface ScheduleRow {
@@ -113,6 +115,8 @@ const MIGRATIONS: string[] = [
   // 4: failed recovers: how many, and when the next try is due (one retry policy for watcher, daemon and CLI)
   `ALTER TABLE experiments ADD COLUMN recover_failures INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE experiments ADD COLUMN retry_ms INTEGER;`,
+  // 5: what the experiment acts on (JSON of host/target.ts Target; NULL = this host)
+  `ALTER TABLE experiments ADD COLUMN target_info TEXT;`,
 ];
 
 /** Status predicates, defined once (SQL and row forms agree): */

@@ -13,6 +13,7 @@ const FILL_CAP = 5_000_000;
 export default defineFault({
   target: 'kernel',
   fault: 'fdfull',
+  containerRefusal: "the whole kernel (fs.file-max and every process's open files)",
   volatile: true,
   summary: 'Exhaust the system-wide open-file table',
   description:

@@ -18,6 +18,7 @@ export function lookupUser(user: string): { uid: number; gid: number; name: stri
 export default defineFault({
   target: 'kernel',
   fault: 'nproc',
+  containerRefusal: "the whole kernel (a user's process limit)",
   volatile: true,
   summary: "Exhaust a user's process limit (RLIMIT_NPROC)",
   description:

@@ -1,0 +1,179 @@
+/**
+ * Find a container through its runtime's own API, as the host sees it: its full id, name, init pid and that
+ * process's start time (so a restarted container is never taken for the old one).
+ *   docker      the Engine API on /var/run/docker.sock (DOCKER_HOST=unix://… when set): GET /containers/ID/json
+ *   containerd  `ctr` (containerd's own client) on /run/containerd/containerd.sock, in --containerd-namespace
+ *               (default k8s.io), then moby and default when the id is not there
+ *   crio        CRI-O's info endpoint on its socket: GET /containers/ID on /var/run/crio/crio.sock
+ *               (CONTAINER_RUNTIME_ENDPOINT=unix://… when set)
+ * Not found, not running, ambiguous: exit 1 with the reason, before anything is recorded or changed.
+ */
+import * as http from 'node:http';
+import { badArgs } from '../errors';
+import { Executor } from './executor';
+import { alive, startTime } from './procs';
+import { ContainerTarget, Runtime, RUNTIMES } from './target';
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export interface ContainerQuery {
+  /** a full id, a unique prefix, a name (docker), or Kubernetes' docker://…, containerd://…, cri-o://… */
+  id: string;
+  runtime?: string;
+  /** containerd only */
+  namespace?: string;
+}
+
+/** Split Kubernetes' `runtime://id` form and check both parts; the prefix names the runtime. */
+export function parseContainerRef(q: ContainerQuery): { id: string; runtime: Runtime } {
+  let id = q.id.trim();
+  let runtime = q.runtime || '';
+  const m = /^([a-z-]+):\/\/(.*)$/.exec(id);
+  if (m) {
+    const named = ({ docker: 'docker', containerd: 'containerd', 'cri-o': 'crio', crio: 'crio' } as const)[
+      m[1] as 'docker'
+    ];
+    if (!named) throw badArgs(`--container-id ${q.id}: unknown runtime prefix ${m[1]}:// (docker, containerd, cri-o)`);
+    if (runtime && runtime !== named)
+      throw badArgs(`--container-id ${q.id} names runtime ${named} but --container-runtime is ${runtime}`);
+    runtime = named;
+    id = m[2];
+  }
+  if (runtime === 'pouch')
+    throw badArgs('--container-runtime pouch is not supported (pouch is unmaintained); use docker, containerd or crio');
+  if (!runtime) runtime = 'docker'; // as the original
+  if (!RUNTIMES.includes(runtime as Runtime))
+    throw badArgs(`--container-runtime must be one of ${RUNTIMES.join(', ')}, got "${runtime}"`);
+  if (!ID_RE.test(id))
+    throw badArgs(`--container-id must be a container id, unique prefix or name (letters, digits, _ . -), got "${id}"`);
+  if (q.namespace !== undefined && q.namespace !== '' && !ID_RE.test(q.namespace))
+    throw badArgs(`--containerd-namespace must be a namespace name (letters, digits, _ . -), got "${q.namespace}"`);
+  return { id, runtime: runtime as Runtime };
+}
+
+export async function resolveContainer(q: ContainerQuery): Promise<ContainerTarget> {
+  const { id, runtime } = parseContainerRef(q);
+  let found: { id: string; name: string; pid: number; namespace?: string; state: string };
+  if (runtime === 'docker') found = await docker(id);
+  else if (runtime === 'containerd') found = await containerd(id, q.namespace || 'k8s.io');
+  else found = await crio(id);
+  if (found.state !== 'running')
+    throw badArgs(`container ${found.id.slice(0, 12)} (${runtime}) is not running (${found.state}): nothing changed`);
+  if (!(found.pid > 0) || !alive(found.pid))
+    throw badArgs(`container ${found.id.slice(0, 12)} (${runtime}) has no live init process (pid ${found.pid})`);
+  const start = startTime(found.pid);
+  if (start === undefined) throw badArgs(`container ${found.id.slice(0, 12)}: its init process ${found.pid} is gone`);
+  return {
+    kind: 'container',
+    runtime,
+    id: found.id,
+    name: found.name,
+    namespace: found.namespace,
+    pid: found.pid,
+    start,
+  };
+}
+
+/** GET a path on a Unix socket; the parsed JSON body and the status. */
+export function unixGet(socketPath: string, p: string, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: p, headers: { Host: 'localhost' }, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        text += d;
+        if (text.length > 8 << 20) req.destroy(new Error('reply larger than 8 MB'));
+      });
+      res.on('end', () => {
+        let body: any = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* plain text (an error message) */
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
+    req.on('error', reject);
+  });
+}
+
+function socketFrom(env: string | undefined, fallback: string): string {
+  return env && env.startsWith('unix://') ? env.slice('unix://'.length) : fallback;
+}
+
+async function docker(id: string) {
+  const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+  let r;
+  try {
+    r = await unixGet(sock, `/containers/${encodeURIComponent(id)}/json`);
+  } catch (e) {
+    throw badArgs(`--container-id ${id}: cannot ask docker on ${sock}: ${(e as Error).message} (is dockerd running?)`);
+  }
+  if (r.status === 404) throw badArgs(`--container-id ${id}: no such docker container`);
+  if (r.status !== 200) {
+    const msg = typeof r.body === 'object' ? r.body.message : String(r.body);
+    // a prefix of several ids: docker says "multiple IDs found with provided prefix"
+    throw badArgs(`--container-id ${id}: docker says: ${String(msg).trim().slice(0, 300)}`);
+  }
+  const b = r.body;
+  const state = b.State?.Paused ? 'paused' : b.State?.Running ? 'running' : String(b.State?.Status ?? 'not running');
+  return { id: String(b.Id), name: String(b.Name ?? '').replace(/^\//, ''), pid: Number(b.State?.Pid), state };
+}
+
+async function containerd(id: string, namespace: string) {
+  const exec = new Executor(false);
+  const address = socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
+  const ctr = (ns: string, args: string[]) =>
+    exec.run('ctr', ['--address', address, '-n', ns, ...args], { allowFail: true });
+  const tried: string[] = [];
+  for (const ns of [...new Set([namespace, 'moby', 'default'])]) {
+    const ls = await ctr(ns, ['containers', 'ls', '-q']);
+    if (ls.exitCode !== 0) {
+      if (tried.length === 0 && /connect|no such file|permission/i.test(ls.stderr))
+        throw badArgs(`--container-id ${id}: cannot ask containerd on ${address}: ${ls.stderr.trim().slice(0, 200)}`);
+      tried.push(ns);
+      continue;
+    }
+    tried.push(ns);
+    const ids = ls.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const hits = ids.includes(id) ? [id] : ids.filter((c) => c.startsWith(id));
+    if (hits.length > 1)
+      throw badArgs(`--container-id ${id} is ambiguous in containerd namespace ${ns}: ${hits.slice(0, 5).join(', ')}`);
+    if (!hits.length) continue;
+    const full = hits[0];
+    const tasks = await ctr(ns, ['tasks', 'ls']);
+    const row = tasks.stdout
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .find((c) => c[0] === full);
+    const state = row ? row[2].toLowerCase() : 'created, no task';
+    return { id: full, name: full, pid: row ? Number(row[1]) : 0, namespace: ns, state };
+  }
+  throw badArgs(`--container-id ${id}: no such containerd container (namespaces ${tried.join(', ')})`);
+}
+
+async function crio(id: string) {
+  const sock = socketFrom(process.env.CONTAINER_RUNTIME_ENDPOINT, '/var/run/crio/crio.sock');
+  let r;
+  try {
+    r = await unixGet(sock, `/containers/${encodeURIComponent(id)}`);
+  } catch (e) {
+    throw badArgs(`--container-id ${id}: cannot ask CRI-O on ${sock}: ${(e as Error).message} (is crio running?)`);
+  }
+  if (r.status !== 200 || typeof r.body !== 'object')
+    throw badArgs(
+      `--container-id ${id}: CRI-O says: ${String(typeof r.body === 'object' ? JSON.stringify(r.body) : r.body)
+        .trim()
+        .slice(0, 300)}`,
+    );
+  const b = r.body;
+  const pid = Number(b.pid);
+  // CRI-O's info answer has no state: a container with a live init process is running
+  return { id, name: String(b.name ?? ''), pid, state: pid > 0 ? 'running' : 'not running' };
+}
