@@ -2,17 +2,20 @@
 import * as fs from 'node:fs';
 import { listPids } from './procs';
 
-/** Sockets bound to the port: for tcp/udp also the IPv6 ones (a dual-stack [::] socket holds the IPv4 port too). */
-export function portInodes(port: number, proto: 'tcp' | 'udp' | 'tcp6' | 'udp6'): string[] {
+/**
+ * Sockets bound to the port: for tcp/udp also the IPv6 ones (a dual-stack [::] socket holds the IPv4 port too).
+ * netPid: in that process's net namespace (a container's), else the host's.
+ */
+export function portInodes(port: number, proto: 'tcp' | 'udp' | 'tcp6' | 'udp6', netPid?: number): string[] {
   const tables = proto.endsWith('6') ? [proto] : [proto, `${proto}6`];
-  return tables.flatMap((t) => inodesIn(t, port, proto.startsWith('udp')));
+  return tables.flatMap((t) => inodesIn(t, port, proto.startsWith('udp'), netPid));
 }
 
-function inodesIn(table: string, port: number, udp: boolean): string[] {
+function inodesIn(table: string, port: number, udp: boolean, netPid?: number): string[] {
   const out: string[] = [];
   let text = '';
   try {
-    text = fs.readFileSync(`/proc/net/${table}`, 'utf8');
+    text = fs.readFileSync(netPid ? `/proc/${netPid}/net/${table}` : `/proc/net/${table}`, 'utf8');
   } catch {
     return out;
   }

@@ -27,11 +27,31 @@ export interface Qdisc {
   options?: Record<string, unknown>;
 }
 
-export function ifaceExists(name: string): boolean {
-  return fs.existsSync(`/sys/class/net/${name}`);
+/** The process whose net namespace the executor's commands enter (a container's init), or undefined: the host's. */
+export function netnsPid(exec?: Executor): number | undefined {
+  const t = exec?.target;
+  return t && t.kind === 'ns' && t.namespaces.includes('net') ? t.pid : undefined;
 }
 
-export function mtu(name: string): number {
+/** Does the interface exist where the executor's commands run (the host, or a container's net namespace)? */
+export function ifaceExists(name: string, exec?: Executor): boolean {
+  const pid = netnsPid(exec);
+  if (pid === undefined) return fs.existsSync(`/sys/class/net/${name}`);
+  try {
+    // /proc/PID/net/dev lists the interfaces of that process's net namespace
+    return fs
+      .readFileSync(`/proc/${pid}/net/dev`, 'utf8')
+      .split('\n')
+      .slice(2)
+      .some((l) => l.split(':')[0].trim() === name);
+  } catch {
+    return false;
+  }
+}
+
+/** The interface's MTU on the host; 1500 when it cannot be read (a container's sysfs is its own: not read). */
+export function mtu(name: string, exec?: Executor): number {
+  if (netnsPid(exec) !== undefined) return 1500;
   try {
     return Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, 'utf8'));
   } catch {
@@ -111,7 +131,7 @@ export async function addRoot(exec: Executor, dev: string, replaceForeign: boole
 
 /** Remove our root once no experiment's band is left under it; true when it was removed. */
 export async function removeRootIfUnused(exec: Executor, dev: string): Promise<boolean> {
-  if (!ifaceExists(dev)) return false;
+  if (!ifaceExists(dev, exec)) return false;
   if ((await usedBands(exec, dev)).some((b) => b !== 1)) return false; // another experiment still uses the tree
   if (!(await qdiscs(exec, dev)).some((q) => q.root && q.handle === ROOT)) return false;
   await exec.run('tc', ['qdisc', 'del', 'dev', dev, 'root']);
@@ -171,7 +191,7 @@ export async function addIngressRedirect(
   ifb: string,
   hasIngress: boolean,
 ): Promise<void> {
-  if (!ifaceExists(ifb)) await exec.run('ip', ['link', 'add', ifb, 'type', 'ifb']);
+  if (!ifaceExists(ifb, exec)) await exec.run('ip', ['link', 'add', ifb, 'type', 'ifb']);
   await exec.run('ip', ['link', 'set', ifb, 'up']);
   if (!hasIngress) await exec.run('tc', ['qdisc', 'add', 'dev', iface, 'handle', 'ffff:', 'ingress']);
   await exec.run('tc', [
@@ -206,14 +226,14 @@ export async function removeIngressRedirectIfUnused(
   ifb: string,
   hadIngress: boolean,
 ): Promise<void> {
-  if (ifaceExists(ifb) && (await usedBands(exec, ifb)).some((b) => b !== 1)) return;
+  if (ifaceExists(ifb, exec) && (await usedBands(exec, ifb)).some((b) => b !== 1)) return;
   const redirect = ['filter', 'del', 'dev', iface, 'parent', 'ffff:', 'protocol', 'all', 'pref', String(MIRRED_PREF)];
   await exec.run('tc', redirect, { allowFail: true });
   if (!hadIngress) await exec.run('tc', ['qdisc', 'del', 'dev', iface, 'ingress'], { allowFail: true });
-  if (ifaceExists(ifb)) await exec.run('ip', ['link', 'del', ifb], { allowFail: true });
+  if (ifaceExists(ifb, exec)) await exec.run('ip', ['link', 'del', ifb], { allowFail: true });
 }
 
 /** Is our redirect of `iface`'s ingress into its ifb in place? */
 export async function ingressRedirectInPlace(exec: Executor, iface: string, ifb: string): Promise<boolean> {
-  return (await filterPrefs(exec, iface, 'ffff:')).includes(MIRRED_PREF) && ifaceExists(ifb);
+  return (await filterPrefs(exec, iface, 'ffff:')).includes(MIRRED_PREF) && ifaceExists(ifb, exec);
 }

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { withLock } from '../../host/lock';
+import { Target, describeTarget, interfacesOf } from '../../host/target';
 import {
   PASS_CLASS,
   ROOT,
@@ -118,9 +119,10 @@ export interface NetArgs {
   dstPort?: string[];
 }
 
-export function validateNet(a: NetArgs): void {
+export function validateNet(a: NetArgs, target: Target): void {
   if (!whichTool('tc')) throw badArgs('tc is not installed (apt-get install iproute2)');
-  if (!ifaceExists(a.interface)) throw badArgs(`--interface ${shown(a.interface)}: no such network interface`);
+  if (!interfacesOf(target).includes(a.interface))
+    throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeTarget(target)}`);
   if (a.mode === 'exclude' && !a.srcIp && !a.dstIp && !a.srcPort && !a.dstPort) {
     throw badArgs('--mode exclude needs something to exclude: --src-ip, --dst-ip, --src-port or --dst-port');
   }
@@ -303,7 +305,7 @@ export async function netCheck(ctx: CheckContext, exec: import('../../host/execu
   // read each interface's tree once, however many of its classes the experiment made
   const seen = new Map<string, { handles: string[]; prefs: number[] }>();
   for (const c of classes) {
-    if (!ifaceExists(c.data.dev)) continue;
+    if (!ifaceExists(c.data.dev, exec)) continue;
     let tree = seen.get(c.data.dev);
     if (!tree) {
       tree = {

@@ -38,6 +38,7 @@ const rate: FlagSpec<number> & { required: true } = {
 export default defineFault({
   target: 'network',
   fault: 'limit',
+  container: 'net',
   volatile: true,
   summary: 'Limit bandwidth',
   description:
@@ -53,11 +54,11 @@ export default defineFault({
     }),
     ...netFlags,
   },
-  validate(a) {
-    validateNet(a);
+  validate(a, target) {
+    validateNet(a, target);
   },
   async inject(a, ctx) {
-    const burst = a.burst ?? Math.max(Math.ceil(a.rate / 8 / 10), 2 * mtu(a.interface), 16 * 1024);
+    const burst = a.burst ?? Math.max(Math.ceil(a.rate / 8 / 10), 2 * mtu(a.interface, ctx.exec), 16 * 1024);
     return applyLeaf(a, ['tbf', 'rate', `${a.rate}bit`, 'burst', String(burst), 'latency', '200ms'], ctx);
   },
   undo: netUndo,

@@ -36,12 +36,13 @@ function netemFault<F extends FlagSpecs>(
     target: 'network',
     fault,
     volatile: true,
+    container: 'net',
     summary,
     examples,
     flags: all,
     description: `${summary} with tc netem, on the traffic selected by --src-ip/--dst-ip/--src-port/--dst-port (all traffic when none; everything but those with --mode exclude), egress or ingress (--direction in, through an ifb device). Several experiments can share an interface; each is recovered on its own.`,
-    validate(a) {
-      validateNet(a as unknown as NetArgs);
+    validate(a, target) {
+      validateNet(a as unknown as NetArgs, target);
       validate?.(a);
     },
     inject: (a, ctx) => applyLeaf(a as unknown as NetArgs, ['netem', ...leaf(a as ParsedFlags<F>)], ctx),

@@ -1,6 +1,7 @@
 import { badArgs, injectError } from '../../errors';
 import { protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
 import { portInodes, socketOwners } from '../../host/sockets';
+import { Target, isContainer } from '../../host/target';
 import { boolean, integer, oneOf } from '../flags';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
 import { defineFault } from '../types';
@@ -8,6 +9,7 @@ import { defineFault } from '../types';
 export default defineFault({
   target: 'network',
   fault: 'occupy',
+  container: 'net',
   volatile: true,
   summary: 'Hold a port so nothing else can bind it',
   description:
@@ -28,9 +30,9 @@ export default defineFault({
     force: boolean({ char: 'f', description: 'kill the process holding the port first' }),
     ...recoverCmdFlags,
   },
-  validate(a) {
+  validate(a, target) {
     validateRecoverCmd(a);
-    const owners = socketOwners(portInodes(a.port, a.protocol));
+    const owners = socketOwners(portInodes(a.port, a.protocol, netPid(target)));
     for (const pid of owners) {
       const p = protection(pid);
       if (p) throw badArgs(`--port ${a.port}/${a.protocol} is held by pid ${pid}, ${p.why}; --force will not kill it`);
@@ -44,7 +46,7 @@ export default defineFault({
   claims: (a) => [`port:${a.protocol}:${a.port}`],
   async inject(a, ctx) {
     await journalRecoverCmd(a, ctx);
-    const owners = socketOwners(portInodes(a.port, a.protocol));
+    const owners = socketOwners(portInodes(a.port, a.protocol, netPid(ctx.target)));
     for (const pid of owners) {
       const t = { pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) };
       await ctx.step('kill-owner', t, async () => {
@@ -52,7 +54,7 @@ export default defineFault({
       });
     }
     const pid = await ctx.helper('occupy', { port: a.port, proto: a.protocol, 'retry-ms': owners.length ? 3000 : 0 });
-    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol)).includes(pid))
+    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol, netPid(ctx.target))).includes(pid))
       throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
     return { port: a.port, protocol: a.protocol, killed: owners, pids: [pid] };
   },
@@ -63,3 +65,8 @@ export default defineFault({
     ...recoverCmdUndo,
   },
 });
+
+/** The process whose net namespace the port lives in: the container's init, or none (the host's). */
+function netPid(t: Target): number | undefined {
+  return isContainer(t) ? t.pid : undefined;
+}

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { badArgs, injectError } from '../../errors';
 import { Executor, whichTool } from '../../host/executor';
-import { ifaceExists } from '../../host/tc';
+import { describeTarget, interfacesOf } from '../../host/target';
 import { shown } from '../../util/units';
 import { oneOf, string } from '../flags';
 import { defineFault, tally } from '../types';
@@ -53,6 +53,7 @@ function toolsFor(ips: string[] | undefined): Tool[] {
 export default defineFault({
   target: 'network',
   fault: 'partition',
+  container: 'net',
   volatile: true,
   summary: 'Cut traffic to and from given addresses or ports (iptables; no netem needed)',
   description:
@@ -87,13 +88,13 @@ export default defineFault({
       description: 'only on this interface',
     }),
   },
-  validate(a) {
+  validate(a, target) {
     for (const tool of toolsFor(a.ip))
       if (!whichTool(tool)) throw badArgs(`${tool} is not installed (apt-get install iptables)`);
     if (!a.ip && !a.port) throw badArgs('give --ip, --port or both: what to cut off');
     if (a.port && a.protocol !== 'tcp' && a.protocol !== 'udp') throw badArgs('--port needs --protocol tcp or udp');
-    if (a.interface && !ifaceExists(a.interface))
-      throw badArgs(`--interface ${shown(a.interface)}: no such network interface`);
+    if (a.interface && !interfacesOf(target).includes(a.interface))
+      throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeTarget(target)}`);
   },
   async inject(a, ctx) {
     const chain = chainOf(ctx.uid);
