@@ -3,13 +3,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../errors';
 import { resolveSafe } from '../host/safefs';
+import { Target, asSeen, inTarget, isContainer } from '../host/target';
 import { shown } from '../util/units';
 import type { FlagSpec } from './flags';
 
 const FORBIDDEN = ['/proc', '/sys', '/dev'];
 
-/** Resolve a user path to an absolute one and refuse pseudo filesystems (also through symlinks). */
-export function safePath(raw: unknown, flag: string): string {
+/**
+ * Resolve a user path to an absolute one and refuse pseudo filesystems (also through symlinks). For a container
+ * the path is the container's: the result is /proc/PID/root/… and every link on the way resolves inside that root.
+ */
+export function safePath(raw: unknown, flag: string, target?: Target): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw badArgs(`--${flag} must be a file path, got ${shown(raw)}`);
   if (raw.length > 4096) throw badArgs(`--${flag} is too long (${raw.length} characters, at most 4096)`);
   if (/[\0\n\r]/.test(raw)) throw badArgs(`--${flag} must not contain NUL or newline characters`);
@@ -17,6 +21,7 @@ export function safePath(raw: unknown, flag: string): string {
   if (raw.split('/').some((seg) => seg === '..' || seg === '.'))
     throw badArgs(`--${flag} must not contain "." or ".." segments, got ${shown(raw)}`);
   const abs = path.resolve(raw);
+  if (isContainer(target)) return containerPath(abs, raw, flag, target);
   let real = abs;
   // the nearest existing ancestor, resolved: a symlink into /proc is refused too
   for (let p = abs; ; p = path.dirname(p)) {
@@ -42,6 +47,27 @@ export function safePath(raw: unknown, flag: string): string {
     throw badArgs(`--${flag}: ${(e as Error).message}`);
   }
   return abs;
+}
+
+function forbidden(p: string): string | undefined {
+  return FORBIDDEN.find((f) => p === f || p.startsWith(f + '/'));
+}
+
+function containerPath(abs: string, raw: string, flag: string, target: Target): string {
+  const inside = inTarget(target, abs);
+  let real: string;
+  try {
+    real = asSeen(target, resolveSafe(inside, { followFinal: true }).path);
+  } catch (e) {
+    throw badArgs(`--${flag}: ${(e as Error).message}`);
+  }
+  const f = forbidden(abs) ?? forbidden(real);
+  if (f)
+    throw badArgs(
+      `--${flag} ${shown(raw)} is under ${f} in the container: chaosmetad does not change pseudo filesystems (/proc, /sys, /dev)`,
+    );
+  if (abs === '/') throw badArgs(`--${flag} must not be /`);
+  return inside;
 }
 
 export function pathFlag<const O extends { char?: string; description: string; required?: boolean }>(

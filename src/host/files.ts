@@ -47,6 +47,16 @@ export function meta(p: string): Meta {
   });
 }
 
+/** lstat through the safely opened parent (never a link on the way, inside a container's root too). */
+export function lstatSafe(p: string): fs.Stats {
+  return withParent(p, (dir, name) => fs.lstatSync(dir.at(name)));
+}
+
+/** stat of what p names, its final link followed only where safefs allows (inside a container's root). */
+export function statSafe(p: string): fs.Stats {
+  return withParent(p, (dir, name) => fs.statSync(dir.at(name)), { followFinal: true });
+}
+
 /** Does p exist (a dangling link counts)? Never follows a link others control; an unsafe path counts as absent. */
 export function exists(p: string): boolean {
   try {

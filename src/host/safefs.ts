@@ -14,6 +14,17 @@ import { ChaosError, ExitCode } from '../errors';
 const C = fs.constants;
 const MAX_LINKS = 40;
 
+/**
+ * A container's root as the host reaches it: /proc/PID/root. A path under it is resolved INSIDE it: an absolute
+ * link leads to that root, ".." stops at it — never to a host file (the kernel itself would resolve an absolute
+ * link met under /proc/PID/root against the host's root).
+ */
+const ROOT_RE = /^\/proc\/\d+\/root(?=\/|$)/;
+export function splitRoot(p: string): { base: string; rest: string } {
+  const m = ROOT_RE.exec(p);
+  return m ? { base: m[0], rest: p.slice(m[0].length) || '/' } : { base: '', rest: p };
+}
+
 export class UnsafePath extends ChaosError {
   constructor(message: string) {
     super(ExitCode.BadArgs, message);
@@ -48,13 +59,17 @@ export interface Resolved {
  */
 export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Resolved {
   if (!path.isAbsolute(p)) throw new UnsafePath(`${p} is not an absolute path`);
-  let todo = p.split('/').filter((c) => c && c !== '.');
-  let cur = '/';
+  const { base, rest } = splitRoot(p);
+  const top = base || '/';
+  let todo = rest.split('/').filter((c) => c && c !== '.');
+  let cur = top;
   let links = 0;
+  // the root's own stats: /proc/PID/root itself is a (magic) link to the directory
+  const dirStats = (d: string) => (d === top ? fs.statSync(d) : fs.lstatSync(d));
   while (todo.length) {
     const c = todo.shift()!;
     if (c === '..') {
-      cur = path.dirname(cur);
+      if (cur !== top) cur = path.dirname(cur);
       continue;
     }
     const next = path.join(cur, c);
@@ -68,7 +83,7 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
     const last = todo.length === 0;
     if (st.isSymbolicLink()) {
       if (last && !opts.followFinal) return { path: next, isLink: true, missing: false };
-      const dirSt = fs.lstatSync(cur);
+      const dirSt = dirStats(cur);
       if (!entryTrusted(dirSt, st)) {
         throw new UnsafePath(
           `${next} is a symbolic link in ${cur}, which uid ${dirSt.uid === 0 ? st.uid : dirSt.uid} can change: refusing to follow it as root`,
@@ -76,7 +91,7 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
       }
       if (++links > MAX_LINKS) throw new UnsafePath(`${p}: too many levels of symbolic links`);
       const target = fs.readlinkSync(next);
-      if (target.startsWith('/')) cur = '/';
+      if (target.startsWith('/')) cur = top;
       todo = [...target.split('/').filter((x) => x && x !== '.'), ...todo];
       continue;
     }
@@ -95,8 +110,10 @@ export class Dir {
 
   /** Open a directory whose path holds no symbolic link (resolveSafe's result): any link met is refused. */
   static open(dir: string): Dir {
-    let fd = fs.openSync('/', C.O_RDONLY | C.O_DIRECTORY);
-    const parts = dir.split('/').filter(Boolean);
+    const { base, rest } = splitRoot(dir);
+    // a container's root is entered through its magic link on purpose; below it no link is followed
+    let fd = fs.openSync(base || '/', C.O_RDONLY | C.O_DIRECTORY);
+    const parts = rest.split('/').filter(Boolean);
     try {
       for (const c of parts) {
         const next = fs.openSync(`/proc/self/fd/${fd}/${c}`, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
@@ -112,7 +129,7 @@ export class Dir {
         );
       throw e;
     }
-    return new Dir(fd, path.join('/', ...parts));
+    return new Dir(fd, path.join(base || '/', ...parts));
   }
 
   at(name: string): string {

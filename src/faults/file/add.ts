@@ -1,7 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { backupFile, exists, inodeOf, meta, removeTemp, restoreFile, sha256, writeAtomic } from '../../host/files';
+import {
+  backupFile,
+  exists,
+  inodeOf,
+  meta,
+  removeTemp,
+  restoreFile,
+  sha256,
+  writeAtomic,
+  lstatSafe,
+} from '../../host/files';
 import { withParent } from '../../host/safefs';
 import { boolean, string } from '../flags';
 import { defineFault } from '../types';
@@ -10,6 +20,7 @@ import { pathFlag, permissionFlag } from '../paths';
 export default defineFault({
   target: 'file',
   fault: 'add',
+  container: 'root',
   summary: 'Create a file (or, with --force, replace one)',
   description:
     'Writes --content to --path atomically. An existing file is refused unless --force, which also creates missing ' +
@@ -30,7 +41,7 @@ export default defineFault({
     force: boolean({ char: 'f', description: 'replace an existing file and create missing directories' }),
   },
   validate(a) {
-    if (exists(a.path) && fs.lstatSync(a.path).isDirectory()) throw badArgs(`--path ${a.path} is a directory`);
+    if (exists(a.path) && lstatSafe(a.path).isDirectory()) throw badArgs(`--path ${a.path} is a directory`);
     if (exists(a.path) && !a.force)
       throw badArgs(`--path ${a.path} exists; add --force to replace it (it is restored on recover)`);
     if (!exists(path.dirname(a.path)) && !a.force)

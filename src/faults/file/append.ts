@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { exists, meta, readFrom, restoreMeta, restoreXattrs, saveXattrs } from '../../host/files';
+import { exists, meta, readFrom, restoreMeta, restoreXattrs, saveXattrs, lstatSafe } from '../../host/files';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
 import { defineFault } from '../types';
@@ -71,6 +71,7 @@ export function withoutChunks(tail: Buffer, chunk: Buffer): Buffer {
 export default defineFault({
   target: 'file',
   fault: 'append',
+  container: 'root',
   summary: 'Append lines to a file (removed again on recover)',
   description:
     'Appends --content plus a newline to --path, --count times, --interval seconds apart (a helper keeps appending ' +
@@ -110,7 +111,7 @@ export default defineFault({
   validate(a) {
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     if (meta(a.path).link !== undefined) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
-    if (!fs.lstatSync(a.path).isFile()) throw badArgs(`--path ${a.path} is not a regular file`);
+    if (!lstatSafe(a.path).isFile()) throw badArgs(`--path ${a.path} is not a regular file`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
@@ -138,7 +139,7 @@ export default defineFault({
           removeInPlace(d.path, d.meta.size, d.ino, chunk),
         );
         if (done === 'unchanged') return; // nothing of ours is there (a crash before the first append)
-        if (fs.lstatSync(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
+        if (lstatSafe(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
         // last: a chown (in restoreMeta) drops file capabilities too
         if (d.xattrs && fs.existsSync(d.xattrs)) await restoreXattrs(ctx.exec, d.path, d.xattrs, d.ino);
       } catch (e) {

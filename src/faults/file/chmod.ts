@@ -4,7 +4,7 @@ import { badArgs } from '../../errors';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { defineFault } from '../types';
 import { pathFlag, permissionFlag } from '../paths';
-import { exists, meta } from '../../host/files';
+import { exists, meta, lstatSafe } from '../../host/files';
 
 /** chmod through a descriptor of the file itself (never a link's target); with expectIno, only that inode. */
 function fchmodPath(p: string, mode: number, expectIno?: string): void {
@@ -21,6 +21,7 @@ function fchmodPath(p: string, mode: number, expectIno?: string): void {
 export default defineFault({
   target: 'file',
   fault: 'chmod',
+  container: 'root',
   summary: "Change a file's permissions",
   description:
     'Sets the mode of --path to --permission; recover puts the original mode back — only on the same file: if the ' +
@@ -34,7 +35,7 @@ export default defineFault({
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
     const m = meta(a.path);
     if (m.link !== undefined) throw badArgs(`--path ${a.path} is a symbolic link; give its target`);
-    if (!fs.lstatSync(a.path).isFile() && !fs.lstatSync(a.path).isDirectory())
+    if (!lstatSafe(a.path).isFile() && !lstatSafe(a.path).isDirectory())
       throw badArgs(`--path ${a.path} is not a regular file or directory`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],

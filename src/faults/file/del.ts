@@ -3,13 +3,14 @@ import * as path from 'node:path';
 import { badArgs, recoverError } from '../../errors';
 import { boolean } from '../flags';
 import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial } from '../../host/files';
+import { exists, inodeOf, meta, move, removePartial, lstatSafe } from '../../host/files';
 import { withParent } from '../../host/safefs';
 import { pathFlag } from '../paths';
 
 export default defineFault({
   target: 'file',
   fault: 'del',
+  container: 'root',
   aliases: ['delete'],
   summary: 'Delete a file (kept aside, restored on recover)',
   description:
@@ -27,7 +28,7 @@ export default defineFault({
   },
   validate(a) {
     if (!exists(a.path)) throw badArgs(`--path ${a.path}: no such file`);
-    if (fs.lstatSync(a.path).isDirectory() && !a.recursive)
+    if (lstatSafe(a.path).isDirectory() && !a.recursive)
       throw badArgs(`--path ${a.path} is a directory; add --recursive to delete it`);
   },
   claims: (a) => [`file:${path.resolve(a.path)}`],
@@ -52,7 +53,7 @@ export default defineFault({
         return;
       }
       if (exists(d.path)) {
-        if (fs.lstatSync(d.path).isDirectory() || fs.lstatSync(d.backup).isDirectory()) {
+        if (lstatSafe(d.path).isDirectory() || lstatSafe(d.backup).isDirectory()) {
           throw recoverError(`${d.path} exists again; not overwriting it (the original is kept at ${d.backup})`);
         }
         ctx.note(`${d.path} had been recreated; replaced by the original`);

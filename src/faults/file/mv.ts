@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial } from '../../host/files';
+import { exists, inodeOf, meta, move, removePartial, statSafe } from '../../host/files';
 import { withParent } from '../../host/safefs';
 import { pathFlag } from '../paths';
 
 export default defineFault({
   target: 'file',
   fault: 'mv',
+  container: 'root',
   summary: 'Move a file away (moved back on recover)',
   description:
     'Moves --src to --dst (into it, when --dst is a directory). An existing --dst file is refused. Recover moves it back.',
@@ -65,5 +66,5 @@ export default defineFault({
 });
 
 function target(src: string, dst: string): string {
-  return exists(dst) && fs.statSync(dst).isDirectory() ? path.join(dst, path.basename(src)) : dst;
+  return exists(dst) && statSafe(dst).isDirectory() ? path.join(dst, path.basename(src)) : dst;
 }
