@@ -152,11 +152,6 @@ void catch_stop(void) {
 
 int stop_requested(void) { return g_stop; }
 
-void enter_target(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  /* the host: nothing to enter (see common.h) */
-}
 
 void common_init(int argc, char **argv) {
   g_mode = argv[1];

@@ -62,8 +62,11 @@ void catch_stop(void);
 int stop_requested(void);
 
 /*
- * Enter the target before the mode runs (and so before ready). Today the target is the host and this returns at
- * once; the containers issue adds keys (the target's pid and cgroup) to join its namespaces and cgroup here.
+ * Enter the target before the mode runs (and so before ready), in target.c. Without target_pid= the target is the
+ * host and this returns at once. With target_pid=PID target_start=TICKS (a container's init and its start time):
+ * ns=net joins that process's net namespace (setns), cgroup=1 joins every cgroup it is in (v1 hierarchies and the
+ * v2 unified one, found from /proc/PID/cgroup and this host's mounts), so the helper's CPU, memory and IO count
+ * against the container. Any failure fails the helper before ready: a helper never runs outside its target.
  */
 void enter_target(int argc, char **argv);
 

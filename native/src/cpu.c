@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 
 static int read_core(int core, unsigned long long *busy, unsigned long long *total) {
@@ -32,9 +33,19 @@ static int read_core(int core, unsigned long long *busy, unsigned long long *tot
   return found;
 }
 
+/* this process's own CPU time, in seconds */
+static double own_cpu_s(void) {
+  struct timespec t;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0) return -1;
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* self=1 (a container's share): hold this helper's OWN CPU time at percent of the core, whatever else runs there;
+   otherwise hold the core's TOTAL utilisation (as /proc/stat counts it) at percent */
 int run_burn(int argc, char **argv) {
   int core = (int)num(argc, argv, "core", -1, 0, 4095);
   int percent = (int)num(argc, argv, "percent", -1, 1, 100);
+  int self = (int)num(argc, argv, "self", 0, 0, 1);
   if (core < 0 || percent < 0) fail("burn needs core= and percent=");
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -42,8 +53,10 @@ int run_burn(int argc, char **argv) {
   if (sched_setaffinity(0, sizeof set, &set) != 0) fail("cannot pin to core %d: %s", core, strerror(errno));
   unsigned long long b0, t0;
   if (read_core(core, &b0, &t0) != 0) fail("core %d not in /proc/stat", core);
+  double c0 = own_cpu_s(), w0 = mono_s();
+  if (c0 < 0) fail("cannot read this process's CPU time: %s", strerror(errno));
   if (prctl(PR_SET_NAME, "chaosmeta_burn") != 0) fail("prctl: %s", strerror(errno));
-  ready("burn core=%d percent=%d", core, percent);
+  ready("burn core=%d percent=%d%s", core, percent, self ? " self" : "");
 
   const double period = 0.017; /* not a multiple of the tick, so sampling does not lock onto it */
   const double window = 0.5;   /* feedback from /proc/stat every half second */
@@ -62,7 +75,16 @@ int run_burn(int argc, char **argv) {
     sleep_s(start + period - mono_s());
     if (mono_s() - wstart >= window) {
       unsigned long long b1, t1;
-      if (read_core(core, &b1, &t1) == 0) {
+      if (self) {
+        double c1 = own_cpu_s(), w1 = mono_s();
+        if (c1 >= 0 && w1 > w0) {
+          own += 0.7 * (percent - 100.0 * (c1 - c0) / (w1 - w0));
+          if (own < 0) own = 0;
+          if (own > 100) own = 100;
+          c0 = c1;
+          w0 = w1;
+        }
+      } else if (read_core(core, &b1, &t1) == 0) {
         unreadable = 0;
         if (t1 > t0) {
           double measured = 100.0 * (double)(b1 - b0) / (double)(t1 - t0);

@@ -8,8 +8,8 @@
  * ready go (one JSON line each).
  * On success the helper writes one line "ready ..." to stdout; on failure before that, "error <reason>" and exits 1.
  * The uid tag in argv is how chaosmetad finds its helpers after a restart.
- * Sources: common.c (arguments, deadline, protocol, reports, stop, target), one file per family (cpu.c, mem.c,
- * file.c, kernel.c, net.c); a new mode is one function there and one line in the table below.
+ * Sources: common.c (arguments, deadline, protocol, reports, stop), target.c (entering a container), one file per
+ * family (cpu.c, mem.c, file.c, kernel.c, net.c); a new mode is one function there and one line in the table below.
  */
 #include "common.h"
 
@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const struct mode MODES[] = {
-    {"burn", "core=N percent=P  (hold core N's total utilisation at P %)", run_burn},
+    {"burn", "core=N percent=P [self=1]  (hold core N's total utilisation, or self=1 its own use, at P %)", run_burn},
     {"load", "threads=N  (N runnable SCHED_IDLE threads: raise the load average)", run_load},
     {"memfill", "mode=ram|cache bytes=N  (hold N bytes resident: anonymous + mlock, or shared memory)", run_memfill},
     {"oom", "mode=ram|cache  (allocate until the OOM killer acts; again after each kill)", run_oom},
@@ -32,6 +32,7 @@ static const struct mode MODES[] = {
 static int usage(void) {
   fprintf(stderr, "usage: chaosmetad-helper MODE --chaosmetad-uid=UID [deadline=EPOCH_MS] [log=PATH] key=value...\n");
   for (size_t i = 0; i < NMODES; i++) fprintf(stderr, "  %-8s %s\n", MODES[i].name, MODES[i].usage);
+  fprintf(stderr, "  any mode: target_pid=PID target_start=TICKS [ns=net] [cgroup=1] enters a container first\n");
   return 2;
 }
 

@@ -261,3 +261,99 @@ export async function removeThrottled(exec: Executor, version: CgroupVersion, di
   });
   return moved;
 }
+
+/** This host's cgroup mounts: the v1 hierarchies by their super options (controllers) and the v2 one (''). */
+function cgroupMounts(): Array<{ opts: string[]; point: string; v2: boolean }> {
+  const out: Array<{ opts: string[]; point: string; v2: boolean }> = [];
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!post) continue;
+    const f = pre.split(' ');
+    const [fstype, , superOpts = ''] = post.split(' ');
+    if (f[3] !== '/') continue; // a bind mount of a sub-tree
+    if (fstype === 'cgroup2') out.push({ opts: [], point: f[4], v2: true });
+    else if (fstype === 'cgroup') out.push({ opts: superOpts.split(','), point: f[4], v2: false });
+  }
+  return out;
+}
+
+/**
+ * The cgroup directories a process is in, on this host, by controller ('cpu', 'cpuset', 'memory', …; '' = the
+ * v2 unified hierarchy, which holds every v2 controller).
+ */
+export function cgroupDirs(pid: number): Map<string, string> {
+  const out = new Map<string, string>();
+  let text = '';
+  try {
+    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return out;
+  }
+  const mounts = cgroupMounts();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const ctrls = m[1] ? m[1].split(',') : [];
+    const mnt = ctrls.length
+      ? mounts.find((x) => !x.v2 && ctrls.every((c) => x.opts.includes(c)))
+      : mounts.find((x) => x.v2);
+    if (!mnt) continue;
+    const dir = path.join(mnt.point, m[2]);
+    if (ctrls.length) for (const c of ctrls) out.set(c, dir);
+    else out.set('', dir);
+  }
+  return out;
+}
+
+const readTrim = (p: string): string | undefined => {
+  try {
+    return fs.readFileSync(p, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/** A cpuset list like 0-3,6 as core numbers. */
+export function parseCores(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',').filter(Boolean)) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * How much CPU a process's cgroup may use: its CFS quota in CPUs (null: none) and the cores its cpuset allows
+ * (cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us and cpuset.cpus; v2: cpu.max and cpuset.cpus.effective).
+ */
+export function cpuLimits(pid: number, hostCores: number): { quota: number | null; cores: number[]; cgroup?: string } {
+  const dirs = cgroupDirs(pid);
+  let quota: number | null = null;
+  let cores: number[] = [];
+  const v2 = dirs.get('');
+  const cpuDir = dirs.get('cpu');
+  if (cpuDir) {
+    const q = Number(readTrim(path.join(cpuDir, 'cpu.cfs_quota_us')));
+    const per = Number(readTrim(path.join(cpuDir, 'cpu.cfs_period_us')));
+    if (q > 0 && per > 0) quota = q / per;
+  } else if (v2) {
+    const [q, per] = (readTrim(path.join(v2, 'cpu.max')) ?? 'max').split(' ');
+    if (q !== 'max' && Number(per) > 0) quota = Number(q) / Number(per);
+  }
+  const set = dirs.get('cpuset')
+    ? (readTrim(path.join(dirs.get('cpuset')!, 'cpuset.effective_cpus')) ??
+      readTrim(path.join(dirs.get('cpuset')!, 'cpuset.cpus')))
+    : v2
+      ? readTrim(path.join(v2, 'cpuset.cpus.effective'))
+      : undefined;
+  if (set) cores = parseCores(set).filter((c) => c < hostCores);
+  if (!cores.length) cores = Array.from({ length: hostCores }, (_, i) => i);
+  return { quota, cores, cgroup: cpuDir ?? v2 };
+}

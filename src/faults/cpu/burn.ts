@@ -1,5 +1,7 @@
 import * as os from 'node:os';
 import { badArgs } from '../../errors';
+import { cpuLimits } from '../../host/cgroup';
+import { Target, isContainer } from '../../host/target';
 import { cpuList, integer } from '../flags';
 import { defineFault } from '../types';
 
@@ -8,11 +10,14 @@ export const cpuCount = (): number => os.cpus().length || 1;
 export default defineFault({
   target: 'cpu',
   fault: 'burn',
+  container: 'cgroup',
   volatile: true,
   summary: 'Hold chosen cores at a total CPU utilisation',
   description:
     "One native helper per chosen core, pinned to it, holds that core's TOTAL utilisation (as /proc/stat counts it) at " +
-    '--percent, burning less when other work is running there. Cores: --list, else --count (0 = all).',
+    '--percent, burning less when other work is running there. Cores: --list, else --count (0 = all). ' +
+    'In a container (--container-id) the helpers join its cgroups, so the CPU counts against it, and --percent is of ' +
+    'the CPUs it may use (its CFS quota, else its cpuset): 50 in a 1-CPU container burns half a CPU there.',
   examples: [
     'chaosmetad inject cpu burn --percent 60 --count 1 --timeout 2m --uid cpu-test-1',
     'chaosmetad inject cpu burn -p 80 -l 0-1 -t 30s',
@@ -34,14 +39,21 @@ export default defineFault({
       description: 'how many cores to burn, 0 = all (more than the host has = all)',
     }),
   },
-  validate(a) {
+  validate(a, target) {
     const n = cpuCount();
-    if (a.list) {
+    if (a.list && isContainer(target)) {
+      const allowed = cpuLimits(target.pid, n).cores;
+      const bad = a.list.filter((c) => !allowed.includes(c));
+      if (bad.length)
+        throw badArgs(`--list names core ${bad.join(',')} but the container may use cores ${allowed.join(',')}`);
+    } else if (a.list) {
       const bad = a.list.filter((c) => c >= n);
       if (bad.length) throw badArgs(`--list names core ${bad.join(',')} but this host has cores 0-${n - 1}`);
     }
   },
   async inject(a, ctx) {
+    if (isContainer(ctx.target))
+      return burnInContainer(a, ctx.target, (core, percent) => ctx.helper('burn', { core, percent, self: 1 }));
     // more than the cores: all (as the original)
     const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount()));
     const pids: number[] = [];
@@ -53,4 +65,28 @@ export default defineFault({
 /** The `count` least busy cores right now would need sampling; the original takes the first ones. */
 function pickCores(count: number): number[] {
   return Array.from({ length: count }, (_, i) => i);
+}
+
+/**
+ * A container's share: percent of the CPUs it may use (quota, else its cpuset's cores), spread over the chosen
+ * cores (--list; else --count of its cores; else as many as the share needs), each helper holding its own use.
+ */
+async function burnInContainer(
+  a: { percent: number; list?: number[]; count: number },
+  t: Target & { kind: 'container' },
+  start: (core: number, percent: number) => Promise<number>,
+) {
+  const lim = cpuLimits(t.pid, cpuCount());
+  const share = Math.min(lim.quota ?? lim.cores.length, lim.cores.length);
+  const cores = a.list ?? lim.cores.slice(0, Math.min(a.count || Math.ceil(share), lim.cores.length));
+  const perCore = Math.min(100, Math.max(1, Math.round((a.percent * share) / cores.length)));
+  const pids: number[] = [];
+  for (const core of cores) pids.push(await start(core, perCore));
+  return {
+    cores,
+    pids,
+    container_cpus: Number(share.toFixed(3)),
+    cpus_from: lim.quota !== null ? 'cpu quota' : 'cpuset',
+    percent_per_core: perCore,
+  };
 }

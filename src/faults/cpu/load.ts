@@ -5,6 +5,7 @@ import { cpuCount } from './burn';
 export default defineFault({
   target: 'cpu',
   fault: 'load',
+  container: 'cgroup',
   volatile: true,
   summary: 'Raise the load average with runnable tasks',
   description:
