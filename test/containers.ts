@@ -1,0 +1,127 @@
+/**
+ * Real container runtimes for the tests: dockerd (Debian's docker.io, its containers in containerd's `moby`
+ * namespace) started when it is not running, and images built without a registry: a busybox-static rootfs
+ * (`cmtest/busybox`) and a "distroless" one holding a single static binary and no shell (`cmtest/distroless`).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sleep } from './helpers';
+
+export const DOCKER_SOCK = '/var/run/docker.sock';
+export const BUSYBOX_IMAGE = 'cmtest/busybox:1';
+export const DISTROLESS_IMAGE = 'cmtest/distroless:1';
+
+export function sh(cmd: string, args: string[], input?: string): { code: number; out: string; err: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 120_000 });
+  return { code: r.status ?? -1, out: (r.stdout ?? '').trim(), err: (r.stderr ?? '').trim() };
+}
+
+/** Why containers cannot be tested here ('' = they can). */
+export function dockerUnavailable(): string {
+  if (sh('sh', ['-c', 'command -v dockerd && command -v docker && command -v containerd']).code !== 0)
+    return 'dockerd, docker or containerd is not installed (apt-get install docker.io containerd runc)';
+  return '';
+}
+
+async function pingDocker(): Promise<boolean> {
+  return sh('docker', ['version', '--format', '{{.Server.Version}}']).code === 0;
+}
+
+export const CONTAINERD_SOCK = '/run/containerd/containerd.sock';
+
+/**
+ * containerd and dockerd running (started here, detached, when they are not: .ci/run starts them first the same
+ * way, scripts/start-runtimes.sh); dockerd uses that containerd, so `ctr -n moby` sees docker's containers.
+ */
+export async function ensureDocker(): Promise<void> {
+  if (await pingDocker()) return;
+  const r = sh(path.join(__dirname, '..', 'scripts', 'start-runtimes.sh'), []);
+  if (r.code !== 0) throw new Error(`scripts/start-runtimes.sh: ${r.out} ${r.err}`);
+  for (let i = 0; i < 50; i++) {
+    if (await pingDocker()) return;
+    await sleep(200);
+  }
+  throw new Error('dockerd does not answer');
+}
+
+function importImage(tag: string, files: Record<string, { from?: string; link?: string; text?: string }>): void {
+  if (sh('docker', ['image', 'inspect', tag]).code === 0) return;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmtest-rootfs-'));
+  try {
+    for (const [p, f] of Object.entries(files)) {
+      const dst = path.join(root, p);
+      fs.mkdirSync(path.dirname(dst), { recursive: true });
+      if (f.from) fs.copyFileSync(f.from, dst);
+      if (f.from) fs.chmodSync(dst, 0o755);
+      if (f.link) fs.symlinkSync(f.link, dst);
+      if (f.text !== undefined) fs.writeFileSync(dst, f.text);
+    }
+    for (const d of ['tmp', 'etc', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+    const tar = sh('sh', ['-c', `tar -C ${root} -c . | docker import - ${tag}`]);
+    if (tar.code !== 0) throw new Error(`docker import ${tag}: ${tar.err}`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** A static program that only sleeps (no shell, no libc in the image): the distroless stand-in. */
+function sleeperBinary(): string {
+  const out = path.join(os.tmpdir(), 'cmtest-sleeper');
+  if (fs.existsSync(out)) return out;
+  const src = `${out}.c`;
+  fs.writeFileSync(src, '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n');
+  const r = sh('cc', ['-static', '-O2', '-o', out, src]);
+  if (r.code !== 0) throw new Error(`cc: ${r.err}`);
+  return out;
+}
+
+export function ensureImages(): void {
+  const bb = '/bin/busybox';
+  const files: Record<string, { from?: string; link?: string; text?: string }> = { 'bin/busybox': { from: bb } };
+  for (const tool of [
+    'sh',
+    'sleep',
+    'cat',
+    'ls',
+    'ping',
+    'nc',
+    'ip',
+    'stat',
+    'echo',
+    'head',
+    'wc',
+    'dd',
+    'ln',
+    'chmod',
+    'true',
+  ])
+    files[`bin/${tool}`] = { link: 'busybox' };
+  files['etc/passwd'] = { text: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' };
+  files['etc/group'] = { text: 'root:x:0:\nnogroup:x:65534:\n' };
+  importImage(BUSYBOX_IMAGE, files);
+  importImage(DISTROLESS_IMAGE, { app: { from: sleeperBinary() } });
+}
+
+/** docker run -d …; returns the full id. */
+export function run(args: string[], image = BUSYBOX_IMAGE, cmd: string[] = ['sleep', '3600']): string {
+  const r = sh('docker', ['run', '-d', '--label', 'chaosmetad-test=1', ...args, image, ...cmd]);
+  if (r.code !== 0) throw new Error(`docker run: ${r.err}`);
+  return r.out.split('\n').pop()!;
+}
+
+export function exec(id: string, cmd: string[]): { code: number; out: string; err: string } {
+  return sh('docker', ['exec', id, ...cmd]);
+}
+
+export function inspect(id: string): any {
+  return JSON.parse(sh('docker', ['inspect', id]).out)[0];
+}
+
+/** Remove every container the tests made. */
+export function removeTestContainers(): void {
+  const ids = sh('docker', ['ps', '-aq', '--filter', 'label=chaosmetad-test=1']).out.split('\n').filter(Boolean);
+  if (ids.length) sh('docker', ['rm', '-f', ...ids]);
+}

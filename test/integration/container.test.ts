@@ -1,0 +1,409 @@
+/**
+ * Faults inside real docker containers (dockerd + containerd + runc from Debian; images built without a registry):
+ * the target resolved through each runtime's own API (docker's Engine API, containerd via ctr, CRI-O's info
+ * endpoint — CRI-O cannot be installed here: its recorded answer is served on a Unix socket in this test), then
+ * effects measured from the container's side (its cgroup's CPU, bytes through its eth0, files read through its
+ * root), and the container exactly as before after recover. Also: a link planted in the container never leads
+ * to a host file; a container that goes away is "gone" and recover touches nothing; a distroless image works.
+ */
+import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { cli, hostSettles, hostState, queryJson, sleep, tmpDir, uidOf } from '../helpers';
+import {
+  DISTROLESS_IMAGE,
+  dockerUnavailable,
+  ensureDocker,
+  ensureImages,
+  exec,
+  inspect,
+  removeTestContainers,
+  run,
+  sh,
+} from '../containers';
+
+jest.setTimeout(180_000);
+const why = dockerUnavailable();
+const d = why ? describe.skip : describe;
+const dir = tmpDir('container');
+let before: string;
+let web: string; // a busybox container with a 1-CPU quota
+let pid: number;
+
+if (why) test.skip(`container faults — skipped: ${why}`, () => {});
+
+const sha = (p: string) => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+const mode = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8);
+
+d('faults inside docker containers', () => {
+  beforeAll(async () => {
+    await ensureDocker();
+    ensureImages();
+    removeTestContainers();
+    before = hostState();
+    web = run(['--cpus', '1', '--name', 'cmtest-web']);
+    pid = inspect(web).State.Pid;
+  });
+  afterAll(async () => {
+    cli(dir, ['recover', '--all']);
+    removeTestContainers();
+    expect(await hostSettles(before, 10_000)).toBe(before);
+  });
+
+  test('the target: full id, prefix, name, docker://, containerd (moby namespace), CRI-O (stand-in); bad ones exit 1 and store nothing', async () => {
+    const f = '/tmp/target-check';
+    const forms: Array<[string, string[]]> = [
+      ['full id', ['--container-id', web]],
+      ['prefix', ['--container-id', web.slice(0, 10)]],
+      ['name', ['--container-id', 'cmtest-web']],
+      ['kubernetes form', ['--container-id', `docker://${web}`]],
+      ['containerd', ['--container-id', web, '--container-runtime', 'containerd']],
+      ['containerd://', ['--container-id', `containerd://${web.slice(0, 12)}`]],
+    ];
+    for (const [name, flags] of forms) {
+      const r = cli(dir, ['inject', 'file', 'add', '-p', f, '-c', name, ...flags]);
+      expect({ name, stderr: r.stderr, code: r.code }).toEqual({ name, stderr: '', code: 0 });
+      expect(exec(web, ['cat', f]).out).toBe(name); // the container sees it
+      expect(fs.existsSync(f)).toBe(false); // the host does not
+      const row = queryJson(dir, ['--uid', uidOf(r)]).experiments[0];
+      expect([row.container_id, row.container_runtime]).toEqual([
+        web,
+        flags.includes('docker://') ? 'docker' : /containerd/.test(flags.join(' ')) ? 'containerd' : 'docker',
+      ]);
+      expect(cli(dir, ['recover', uidOf(r)]).code).toBe(0);
+      expect(exec(web, ['ls', f]).code).not.toBe(0);
+    }
+    // query filters by container
+    expect(queryJson(dir, ['--container-id', web]).total).toBe(forms.length);
+
+    // CRI-O: its info endpoint answers GET /containers/<id> on its socket; here a recorded answer naming web's pid
+    const sock = path.join(tmpDir('crio'), 'crio.sock');
+    const crioId = 'c'.repeat(64);
+    const answer = {
+      name: 'k8s_app_web-0_default_0a1b_0',
+      pid,
+      image: 'docker.io/library/busybox:latest',
+      created_time: 1733000000000000000,
+      labels: {},
+      annotations: {},
+      crio_annotations: {},
+      log_path: '/var/log/pods/x.log',
+      root: '/var/lib/containers/storage/overlay/x/merged',
+      sandbox: 'f'.repeat(64),
+      ip_addresses: ['10.88.0.5'],
+    };
+    // in its own process: the CLI runs synchronously here, and would block a server in this one
+    const server = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('http').createServer((q, s) => {
+           if (q.url === '/containers/${crioId}') { s.setHeader('Content-Type', 'application/json'); s.end(process.argv[1]); }
+           else { s.statusCode = 404; s.end("can't find the container with id " + q.url.split('/').pop()); }
+         }).listen(${JSON.stringify(sock)}, () => console.log('listening'));`,
+        JSON.stringify(answer),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((r) => server.stdout.once('data', () => r()));
+    try {
+      const env = { CONTAINER_RUNTIME_ENDPOINT: `unix://${sock}` };
+      const r = cli(dir, ['inject', 'file', 'add', '-p', f, '-c', 'crio', '--container-id', `cri-o://${crioId}`], {
+        env,
+      });
+      expect(r.stderr).toBe('');
+      expect(exec(web, ['cat', f]).out).toBe('crio');
+      const row = queryJson(dir, ['--uid', uidOf(r)]).experiments[0];
+      expect([row.container_id, row.container_runtime]).toEqual([crioId, 'crio']);
+      expect(cli(dir, ['recover', uidOf(r)], { env }).code).toBe(0);
+      const missing = cli(
+        dir,
+        ['inject', 'file', 'add', '-p', f, '-c', 'x', '--container-id', 'd'.repeat(64), '--container-runtime', 'crio'],
+        { env },
+      );
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/CRI-O says: can't find the container/);
+    } finally {
+      server.kill();
+    }
+
+    const n = queryJson(dir).total;
+    const stopped = run(['--name', 'cmtest-stopped'], undefined, ['true']);
+    sh('docker', ['wait', stopped]);
+    const bad: Array<[string[], RegExp]> = [
+      [['--container-id', 'nosuchcontainer'], /no such docker container/],
+      [['--container-id', stopped], /is not running \(exited\)/],
+      [['--container-id', web, '--container-runtime', 'pouch'], /pouch is not supported/],
+      [
+        ['--container-id', 'nosuch', '--container-runtime', 'containerd'],
+        /no such containerd container \(namespaces k8s.io, moby, default\)/,
+      ],
+      [['--container-id', 'a/b'], /--container-id must be a container id/],
+    ];
+    for (const [flags, msg] of bad) {
+      const r = cli(dir, ['inject', 'file', 'add', '-p', f, '-c', 'x', ...flags]);
+      expect({ flags, code: r.code }).toEqual({ flags, code: 1 });
+      expect(r.stderr).toMatch(msg);
+    }
+    const k = cli(dir, ['inject', 'kernel', 'fdfull', '--count', '10', '--container-id', web]);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toMatch(/acts on the whole kernel .* cannot be confined to a container/);
+    expect(queryJson(dir).total).toBe(n); // nothing stored
+  });
+
+  test('a link planted in the container resolves inside it: the host files stay untouched', () => {
+    const shadow0 = [sha('/etc/shadow'), mode('/etc/shadow')];
+    // the container's /data is an absolute link to /etc; its /etc/shadow is its own
+    expect(
+      exec(web, [
+        'sh',
+        '-c',
+        'ln -s /etc /data && echo "root:*:1::::::" > /etc/shadow && chmod 640 /etc/shadow && ln -s /etc/shadow /app-conf',
+      ]).code,
+    ).toBe(0);
+    const r = cli(dir, [
+      'inject',
+      'file',
+      'chmod',
+      '-p',
+      '/data/shadow',
+      '-P',
+      '777',
+      '--container-id',
+      web,
+      '--uid',
+      'ct-link-1',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(exec(web, ['stat', '-c', '%a', '/etc/shadow']).out).toBe('777');
+    const add = cli(dir, [
+      'inject',
+      'file',
+      'add',
+      '-p',
+      '/data/chaosmetad-planted',
+      '-c',
+      'x',
+      '--container-id',
+      web,
+      '--uid',
+      'ct-link-2',
+    ]);
+    expect(add.stderr).toBe('');
+    expect(exec(web, ['cat', '/etc/chaosmetad-planted']).out).toBe('x');
+    expect(fs.existsSync('/etc/chaosmetad-planted')).toBe(false);
+    // a final link is not followed to change what it names
+    const app = cli(dir, ['inject', 'file', 'append', '-p', '/app-conf', '-c', 'evil', '--container-id', web]);
+    expect(app.code).toBe(1);
+    expect(app.stderr).toMatch(/symbolic link/);
+    expect([sha('/etc/shadow'), mode('/etc/shadow')]).toEqual(shadow0);
+    expect(cli(dir, ['recover', 'ct-link-1']).code).toBe(0);
+    expect(cli(dir, ['recover', 'ct-link-2']).code).toBe(0);
+    expect(exec(web, ['stat', '-c', '%a', '/etc/shadow']).out).toBe('640');
+    expect(exec(web, ['ls', '/etc/chaosmetad-planted']).code).not.toBe(0);
+    expect([sha('/etc/shadow'), mode('/etc/shadow')]).toEqual(shadow0);
+  });
+
+  test("network limit on the container's eth0: its egress measured on the host, two containers at once, host interfaces untouched", async () => {
+    const other = run(['--name', 'cmtest-other']);
+    const gw = inspect(web).NetworkSettings.Gateway as string;
+    // a sink on the docker bridge's host address: how fast can the container send 384 KiB?
+    let got = 0;
+    let first = 0;
+    let last = 0;
+    const sink = net.createServer((s) =>
+      s.on('data', (b) => {
+        if (!first) first = Date.now();
+        got += b.length;
+        last = Date.now();
+      }),
+    );
+    await new Promise<void>((r) => sink.listen(0, gw, r));
+    const port = (sink.address() as net.AddressInfo).port;
+    const send = async () => {
+      got = 0;
+      first = 0;
+      // asynchronously: the sink is in this process
+      const p = spawn('docker', [
+        'exec',
+        web,
+        'sh',
+        '-c',
+        `dd if=/dev/zero bs=1024 count=384 2>/dev/null | nc -w 2 ${gw} ${port}`,
+      ]);
+      const code = await new Promise<number | null>((r) => p.on('exit', r));
+      await sleep(300);
+      return { bytes: got, rate: (got * 8) / Math.max(0.001, (last - first) / 1000), code };
+    };
+    try {
+      const free = await send();
+      expect(free.bytes).toBe(384 * 1024);
+      const uid = uidOf(cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', web]));
+      // the second container has an eth0 too: its own claim, its own qdisc
+      const second = cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', other]);
+      expect(second.stderr).toBe('');
+      expect(sh('nsenter', ['-t', String(pid), '--net', 'tc', 'qdisc', 'show', 'dev', 'eth0']).out).toMatch(
+        /tbf .*rate 1Mbit/,
+      );
+      expect(cli(dir, ['check', uid]).stdout).toMatch(/effect: in-place/);
+      const limited = await send();
+      console.log(
+        `container eth0: free ${(free.rate / 1e6).toFixed(1)} Mbit/s, limited to 1mbit: ${(limited.rate / 1e6).toFixed(3)} Mbit/s`,
+      );
+      expect(limited.bytes).toBe(384 * 1024);
+      expect(Math.abs(limited.rate - 1e6) / 1e6).toBeLessThan(0.25);
+      expect(free.rate).toBeGreaterThan(10e6);
+      expect(cli(dir, ['recover', uid]).code).toBe(0);
+      expect(cli(dir, ['recover', uidOf(second)]).code).toBe(0);
+      expect(sh('nsenter', ['-t', String(pid), '--net', 'tc', 'qdisc', 'show', 'dev', 'eth0']).out).toMatch(
+        /^qdisc noqueue 0: root/,
+      );
+      expect((await send()).rate).toBeGreaterThan(10e6);
+    } finally {
+      sink.close();
+      sh('docker', ['rm', '-f', other]);
+    }
+  });
+
+  test('cpu burn 50 in a 1-CPU container: its cgroup uses half a CPU (±3 points), then nothing', async () => {
+    // the container's CPU as its cgroup counts it: v1 cpuacct.usage (wherever this host mounts cpuacct), else v2
+    const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+    const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes('cpuacct'));
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    const mountOf = (test: (fstype: string, opts: string[]) => boolean) =>
+      mounts
+        .map((l) => [l.split(' ')[4], ...(l.split(' - ')[1] ?? '').split(' ')])
+        .find(([, fstype, , opts]) => fstype && test(fstype, (opts ?? '').split(',')))?.[0];
+    const usageFile = v1
+      ? path.join(
+          mountOf((t, o) => t === 'cgroup' && o.includes('cpuacct'))!,
+          v1.split(':')[2],
+          'cpuacct.usage',
+        )
+      : path.join(
+          mountOf((t) => t === 'cgroup2')!,
+          lines.find((l) => l.startsWith('0::'))!.slice(3),
+          'cpu.stat',
+        );
+    const usageS = () => {
+      const t = fs.readFileSync(usageFile, 'utf8');
+      return usageFile.endsWith('cpu.stat') ? Number(/usage_usec (\d+)/.exec(t)![1]) / 1e6 : Number(t) / 1e9;
+    };
+    const share = async (ms: number) => {
+      const u0 = usageS();
+      const t0 = Date.now();
+      await sleep(ms);
+      return (100 * (usageS() - u0)) / ((Date.now() - t0) / 1000);
+    };
+    const idle = await share(1000);
+    const r = cli(dir, ['inject', 'cpu', 'burn', '-p', '50', '--container-id', web, '--uid', 'ct-burn-1']);
+    expect(r.stderr).toBe('');
+    await sleep(1500);
+    const busy = await share(4000);
+    console.log(`container cgroup CPU: idle ${idle.toFixed(1)} %, burn 50 of its 1 CPU: ${busy.toFixed(1)} %`);
+    expect(Math.abs(busy - 50)).toBeLessThan(3);
+    expect(JSON.parse(queryJson(dir, ['--uid', 'ct-burn-1']).experiments[0].runtime)).toMatchObject({
+      container_cpus: 1,
+      cpus_from: 'cpu quota',
+    });
+    expect(cli(dir, ['recover', 'ct-burn-1']).code).toBe(0);
+    await sleep(500);
+    expect(await share(1000)).toBeLessThan(3);
+  });
+
+  test('a distroless container (one static binary, no shell): network and file faults need nothing inside it', () => {
+    const dl = run(['--name', 'cmtest-distroless'], DISTROLESS_IMAGE, ['/app']);
+    const dpid = inspect(dl).State.Pid;
+    const a = cli(dir, [
+      'inject',
+      'network',
+      'limit',
+      '-i',
+      'eth0',
+      '-r',
+      '2mbit',
+      '--container-id',
+      dl,
+      '--uid',
+      'ct-dl-net',
+    ]);
+    expect(a.stderr).toBe('');
+    expect(sh('nsenter', ['-t', String(dpid), '--net', 'tc', 'qdisc', 'show', 'dev', 'eth0']).out).toMatch(
+      /tbf .*rate 2Mbit/,
+    );
+    const b = cli(dir, [
+      'inject',
+      'file',
+      'add',
+      '-p',
+      '/etc/chaos',
+      '-c',
+      'hi',
+      '--container-id',
+      dl,
+      '--uid',
+      'ct-dl-file',
+    ]);
+    expect(b.stderr).toBe('');
+    expect(fs.readFileSync(`/proc/${dpid}/root/etc/chaos`, 'utf8')).toBe('hi');
+    expect(cli(dir, ['recover', 'ct-dl-net']).code).toBe(0);
+    expect(cli(dir, ['recover', 'ct-dl-file']).code).toBe(0);
+    expect(fs.existsSync(`/proc/${dpid}/root/etc/chaos`)).toBe(false);
+    sh('docker', ['rm', '-f', dl]);
+  });
+
+  test('the container goes away while an experiment is live: check says gone, recover notes it and touches nothing', () => {
+    const tmp = run(['--name', 'cmtest-gone']);
+    const r = cli(dir, [
+      'inject',
+      'network',
+      'limit',
+      '-i',
+      'eth0',
+      '-r',
+      '1mbit',
+      '--container-id',
+      tmp,
+      '--uid',
+      'ct-gone-1',
+    ]);
+    expect(r.stderr).toBe('');
+    const f = cli(dir, [
+      'inject',
+      'file',
+      'add',
+      '-p',
+      '/tmp/x',
+      '-c',
+      'x',
+      '--container-id',
+      tmp,
+      '--uid',
+      'ct-gone-2',
+    ]);
+    expect(f.stderr).toBe('');
+    sh('docker', ['rm', '-f', tmp]);
+    expect(cli(dir, ['check', 'ct-gone-1']).stdout).toMatch(/effect: gone/);
+    for (const uid of ['ct-gone-1', 'ct-gone-2']) {
+      const rec = cli(dir, ['recover', uid]);
+      expect(rec.code).toBe(0);
+      expect(rec.stdout).toMatch(/is gone \(or restarted\): nothing to undo inside it/);
+    }
+  });
+
+  test('--dry-run names the namespaces entered and the cgroups joined; changes nothing', () => {
+    const n = queryJson(dir).total;
+    const a = cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', web, '--dry-run']);
+    expect(a.stdout).toMatch(/commands enter its net namespace only \(nsenter -t \d+ --net\)/);
+    expect(a.stdout).toMatch(/run: nsenter -t \d+ --net -- tc qdisc add dev eth0 root/);
+    const b = cli(dir, ['inject', 'cpu', 'burn', '-p', '10', '--container-id', web, '--dry-run']);
+    expect(b.stdout).toMatch(/helpers join its cgroups/);
+    expect(b.stdout).toMatch(/target_pid=\d+ target_start=\d+ cgroup=1/);
+    expect(queryJson(dir).total).toBe(n);
+    expect(sh('nsenter', ['-t', String(pid), '--net', 'tc', 'qdisc', 'show', 'dev', 'eth0']).out).toMatch(
+      /^qdisc noqueue 0: root/,
+    );
+  });
+});
