@@ -41,6 +41,17 @@ async function nftFilterTable(exec: Executor, tool: Tool = 'iptables'): Promise<
   return r.exitCode === 0 ? 'present' : 'absent';
 }
 
+/**
+ * The base chain's state in an nft `filter` table that exists (docker's, say, has FORWARD but no INPUT/OUTPUT):
+ * iptables-nft creates a missing base chain when a rule is first added to it, and leaves it behind.
+ */
+async function nftBaseChain(exec: Executor, tool: Tool, chain: string): Promise<'present' | 'absent'> {
+  const r = await exec.run('nft', ['list', 'chain', tool === 'iptables' ? 'ip' : 'ip6', 'filter', chain], {
+    allowFail: true,
+  });
+  return r.exitCode === 0 ? 'present' : 'absent';
+}
+
 /** The tools a selection needs: IPv4 addresses → iptables, IPv6 → ip6tables, ports only → both. */
 function toolsFor(ips: string[] | undefined): Tool[] {
   if (!ips) return ['iptables', 'ip6tables'];
@@ -124,6 +135,18 @@ export default defineFault({
         }
       }
     }
+    // base chains a jump will make iptables-nft create in an existing table: journaled, removed again when empty
+    if (!ctx.dryRun) {
+      for (const { tool, chain: base } of [
+        ...new Map(jumps.map((j) => [`${j.tool} ${j.spec[0]}`, { tool: j.tool, chain: j.spec[0] }])).values(),
+      ]) {
+        if (
+          (await nftFilterTable(ctx.exec, tool)) === 'present' &&
+          (await nftBaseChain(ctx.exec, tool, base)) === 'absent'
+        )
+          await ctx.step('base-chain', { tool, chain: base }, async () => {});
+      }
+    }
     for (const j of jumps) {
       await ctx.step('jump', j, async () => {
         await ctx.exec.run(j.tool, ['-w', '-I', ...j.spec]);
@@ -154,6 +177,17 @@ export default defineFault({
         await ctx.exec.run('nft', ['delete', 'table', tool === 'iptables' ? 'ip' : 'ip6', 'filter'], {
           allowFail: true,
         });
+    },
+    async 'base-chain'(d, ctx) {
+      const fam = d.tool === 'ip6tables' ? 'ip6' : 'ip';
+      const r = await ctx.exec.run('nft', ['list', 'chain', fam, 'filter', d.chain], { allowFail: true });
+      if (r.exitCode !== 0) return;
+      // only while empty: a rule someone else added since keeps it
+      const body = r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && l !== '}' && !/^(table|chain) /.test(l) && !/^type filter hook/.test(l));
+      if (!body.length) await ctx.exec.run('nft', ['delete', 'chain', fam, 'filter', d.chain], { allowFail: true });
     },
     async jump(d, ctx) {
       // -D removes one copy; loop in case a crash retried the insert
