@@ -357,3 +357,25 @@ export function cpuLimits(pid: number, hostCores: number): { quota: number | nul
   if (!cores.length) cores = Array.from({ length: hostCores }, (_, i) => i);
   return { quota, cores, cgroup: cpuDir ?? v2 };
 }
+
+/**
+ * A process's memory cgroup: its limit in bytes (null: none, or "max") and what it uses now (v1
+ * memory.limit_in_bytes / memory.usage_in_bytes; v2 memory.max / memory.current).
+ */
+export function memLimits(pid: number): { limit: number | null; usage: number } {
+  const dirs = cgroupDirs(pid);
+  const v1 = dirs.get('memory');
+  const v2 = dirs.get('');
+  if (v1) {
+    const limit = Number(readTrim(path.join(v1, 'memory.limit_in_bytes')));
+    const usage = Number(readTrim(path.join(v1, 'memory.usage_in_bytes')) ?? 0);
+    // "no limit" is a huge page-aligned number in v1
+    return { limit: limit > 0 && limit < 2 ** 60 ? limit : null, usage };
+  }
+  if (v2) {
+    const max = readTrim(path.join(v2, 'memory.max'));
+    const usage = Number(readTrim(path.join(v2, 'memory.current')) ?? 0);
+    return { limit: max && max !== 'max' ? Number(max) : null, usage };
+  }
+  return { limit: null, usage: 0 };
+}

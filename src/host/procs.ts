@@ -179,10 +179,13 @@ export function protection(
  * Processes whose command line contains key, as `ps -ef | grep key` would — never init, chaosmetad or its callers,
  * nor (the `guarded` list: sshd, container runtime, kubelet) unless `force`.
  */
-export function matchKey(key: string, opts: { force?: boolean } = {}): ProcInfo[] {
+export function matchKey(key: string, opts: { force?: boolean; nsOf?: number } = {}): ProcInfo[] {
   const out: ProcInfo[] = [];
+  const ns = opts.nsOf !== undefined ? pidNsOf(opts.nsOf) : undefined;
+  if (opts.nsOf !== undefined && !ns) return out;
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
+    if (ns && pidNsOf(pid) !== ns) continue;
     const argv = readArgv(pid);
     if (!argv || !alive(pid) || !argv.join(' ').includes(key)) continue;
     const p = protection(pid, argv);
@@ -190,6 +193,34 @@ export function matchKey(key: string, opts: { force?: boolean } = {}): ProcInfo[
     out.push({ pid, argv });
   }
   return out;
+}
+
+/** The pid namespace a process is in (its /proc/PID/ns/pid link, e.g. "pid:[4026532345]"), or undefined. */
+export function pidNsOf(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host pid of the process that is `nsPid` inside the pid namespace of `initPid` (a container's init): the last
+ * field of NSpid in /proc/PID/status is the pid as the innermost namespace sees it.
+ */
+export function hostPidIn(initPid: number, nsPid: number): number | undefined {
+  const ns = pidNsOf(initPid);
+  if (!ns) return undefined;
+  for (const pid of listPids()) {
+    if (pidNsOf(pid) !== ns) continue;
+    try {
+      const line = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (line && Number(line.trim().split(/\s+/).pop()) === nsPid) return pid;
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }
 
 /** A process as a fault records it: pid, start time (its identity across pid reuse) and command line. */

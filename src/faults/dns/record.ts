@@ -1,15 +1,19 @@
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
+import { exists } from '../../host/files';
+import { Target, asSeen, inTarget, isContainer } from '../../host/target';
 import { addLine, lineCheck, lineUndo, readText, removeLines } from './common';
 
 const HOSTS = process.env.CHAOSMETAD_HOSTS_FILE || '/etc/hosts';
+/** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
+const fileOf = (t: Target): string => (isContainer(t) ? inTarget(t, '/etc/hosts') : HOSTS);
 
 export default defineFault({
   target: 'dns',
   fault: 'record',
+  container: 'root',
   summary: 'Add or delete a name in /etc/hosts',
   description:
     'add: a line "IP DOMAIN" (tagged with the experiment uid) is added to /etc/hosts, so the name resolves to --ip. ' +
@@ -35,40 +39,44 @@ export default defineFault({
     }),
     mode: oneOf(['add', 'delete'] as const, { char: 'm', default: 'add', description: 'add or delete' }),
   },
-  validate(a) {
+  validate(a, target) {
+    const hosts = fileOf(target);
     if (a.ip !== undefined && !net.isIP(a.ip))
       throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
     if (a.mode === 'add' && !a.ip) throw badArgs('--ip is required with --mode add');
-    if (!fs.existsSync(HOSTS)) throw badArgs(`${HOSTS} does not exist`);
+    if (!exists(hosts)) throw badArgs(`${asSeen(target, hosts)} does not exist`);
     let text: string;
     try {
-      text = readText(HOSTS);
+      text = readText(hosts);
     } catch (e) {
-      throw badArgs(`${HOSTS}: ${(e as Error).message}`);
+      throw badArgs(`${asSeen(target, hosts)}: ${(e as Error).message}`);
     }
     if (
       a.mode === 'delete' &&
       !text.split('\n').some((l) => names(l).includes(a.domain) && (!a.ip || fields(l)[0] === a.ip))
     ) {
-      throw badArgs(`--domain ${a.domain} is not in ${HOSTS}${a.ip ? ` with ${a.ip}` : ''}; nothing to delete`);
+      throw badArgs(
+        `--domain ${a.domain} is not in ${asSeen(target, hosts)}${a.ip ? ` with ${a.ip}` : ''}; nothing to delete`,
+      );
     }
   },
   claims: (a) => [`dns-record:${a.domain.toLowerCase().replace(/\.$/, '')}`],
   async inject(a, ctx) {
+    const hosts = fileOf(ctx.target);
     if (a.mode === 'add') {
       const line = `${a.ip} ${a.domain} # chaosmetad:${ctx.uid}`;
-      await ctx.step('add-line', { file: HOSTS, line }, async () => addLine(ctx.exec, HOSTS, line));
-      return { file: HOSTS, added: line };
+      await ctx.step('add-line', { file: hosts, line }, async () => addLine(ctx.exec, hosts, line));
+      return { file: hosts, added: line };
     }
-    const r = await ctx.step('remove-lines', { file: HOSTS }, async () => ({
-      removed: await removeLines(ctx.exec, HOSTS, (l) => {
+    const r = await ctx.step('remove-lines', { file: hosts }, async () => ({
+      removed: await removeLines(ctx.exec, hosts, (l) => {
         const f = fields(l);
         if (!names(l).includes(a.domain) || (a.ip && f[0] !== a.ip)) return l;
         const rest = f.slice(1).filter((n) => n !== a.domain);
         return rest.length ? [f[0], ...rest].join(' ') : null;
       }),
     }));
-    return { file: HOSTS, removed: (r.removed as unknown[]).length };
+    return { file: hosts, removed: (r.removed as unknown[]).length };
   },
   undo: lineUndo,
   check: (_a, ctx) => lineCheck(ctx),

@@ -1,15 +1,19 @@
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
+import { exists } from '../../host/files';
+import { Target, asSeen, inTarget, isContainer } from '../../host/target';
 import { addLine, lineCheck, lineUndo, readText, removeLines } from './common';
 
 const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
+/** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
+const fileOf = (t: Target): string => (isContainer(t) ? inTarget(t, '/etc/resolv.conf') : RESOLV);
 
 export default defineFault({
   target: 'dns',
   fault: 'server',
+  container: 'root',
   summary: 'Add or delete a name server in /etc/resolv.conf',
   description:
     'add: a plain "nameserver IP" line goes first in /etc/resolv.conf, so it is asked first — ' +
@@ -24,30 +28,32 @@ export default defineFault({
     ip: string({ char: 'i', required: true, maxLength: 45, description: 'the name server address' }),
     mode: oneOf(['add', 'delete'] as const, { char: 'm', default: 'add', description: 'add or delete' }),
   },
-  validate(a) {
+  validate(a, target) {
+    const resolv = fileOf(target);
     if (!net.isIP(a.ip)) throw badArgs(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(a.ip)}`);
-    if (!fs.existsSync(RESOLV)) throw badArgs(`${RESOLV} does not exist`);
+    if (!exists(resolv)) throw badArgs(`${asSeen(target, resolv)} does not exist`);
     let text: string;
     try {
-      text = readText(RESOLV);
+      text = readText(resolv);
     } catch (e) {
-      throw badArgs(`${RESOLV}: ${(e as Error).message}`);
+      throw badArgs(`${asSeen(target, resolv)}: ${(e as Error).message}`);
     }
     if (a.mode === 'delete' && !text.split('\n').some((l) => isServer(l, a.ip))) {
-      throw badArgs(`--ip ${a.ip} is not a nameserver in ${RESOLV}; nothing to delete`);
+      throw badArgs(`--ip ${a.ip} is not a nameserver in ${asSeen(target, resolv)}; nothing to delete`);
     }
   },
   claims: (a) => [`dns-server:${a.ip}`],
   async inject(a, ctx) {
+    const resolv = fileOf(ctx.target);
     if (a.mode === 'add') {
       const line = `nameserver ${a.ip}`; // resolv.conf's syntax has no trailing comments
-      await ctx.step('add-line', { file: RESOLV, line }, async () => addLine(ctx.exec, RESOLV, line, true));
-      return { file: RESOLV, added: line };
+      await ctx.step('add-line', { file: resolv, line }, async () => addLine(ctx.exec, resolv, line, true));
+      return { file: resolv, added: line };
     }
-    const r = await ctx.step('remove-lines', { file: RESOLV }, async () => ({
-      removed: await removeLines(ctx.exec, RESOLV, (l) => (isServer(l, a.ip) ? null : l)),
+    const r = await ctx.step('remove-lines', { file: resolv }, async () => ({
+      removed: await removeLines(ctx.exec, resolv, (l) => (isServer(l, a.ip) ? null : l)),
     }));
-    return { file: RESOLV, removed: (r.removed as unknown[]).length };
+    return { file: resolv, removed: (r.removed as unknown[]).length };
   },
   undo: lineUndo,
   check: (_a, ctx) => lineCheck(ctx),

@@ -1,7 +1,7 @@
 /** What process kill and stop share: choosing the targets (--pid or --key) and naming signals. */
-import { constants } from 'node:os';
 import { badArgs } from '../../errors';
-import { type Target, identify, matchKey, protection, readArgv } from '../../host/procs';
+import { type Target, hostPidIn, identify, matchKey, protection, readArgv } from '../../host/procs';
+import { type Target as Where, isContainer } from '../../host/target';
 
 export type { Target };
 import { shown } from '../../util/units';
@@ -20,39 +20,47 @@ export const targetFlags = {
   }),
 };
 
-export function checkOneTarget(a: { pid?: number; key?: string; force?: boolean }): void {
+type Choice = { pid?: number; key?: string; force?: boolean };
+
+/** --pid as the host sees it: in a container it is the pid inside the container's pid namespace. */
+function hostPid(a: Choice, where?: Where): number | undefined {
+  if (a.pid === undefined || !isContainer(where)) return a.pid;
+  return hostPidIn(where.pid, a.pid);
+}
+
+export function checkOneTarget(a: Choice, where?: Where): void {
   if (a.pid === undefined && a.key === undefined) throw badArgs('one of --pid or --key is required');
   if (a.pid !== undefined && a.key !== undefined) throw badArgs('--pid and --key cannot be used together; choose one');
   if (a.key !== undefined && a.key.trim() === '') throw badArgs('--key must not be empty');
+  const inside = isContainer(where) ? ' in the container' : '';
   if (a.pid !== undefined) {
-    if (a.pid === 1) throw badArgs('--pid 1 is init; refusing to act on it');
-    const argv = readArgv(a.pid);
-    const p = protection(a.pid, argv ?? []);
+    if (a.pid === 1) throw badArgs(`--pid 1 is init${inside}; refusing to act on it`);
+    const pid = hostPid(a, where);
+    if (pid === undefined) throw badArgs(`--pid ${a.pid}: no such process in the container's pid namespace`);
+    const argv = readArgv(pid);
+    const p = protection(pid, argv ?? []);
     if (p?.level === 'never') throw badArgs(`--pid ${a.pid} is ${p.why}; refusing to act on it`);
     if (!argv) throw badArgs(`--pid ${a.pid}: no such process (or a kernel thread)`);
     if (p && !a.force) throw badArgs(`--pid ${a.pid} is ${p.why}; add --force to act on it anyway`);
-  } else if (!matchKey(a.key!, { force: a.force }).length) {
+  } else if (!matchKey(a.key!, { force: a.force, nsOf: isContainer(where) ? where.pid : undefined }).length) {
     throw badArgs(
-      `--key ${shown(a.key)} matches no process (init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched${a.force ? '' : ' without --force'})`,
+      `--key ${shown(a.key)} matches no process${inside} (init, chaosmetad, its caller, sshd, the container runtime and kubelet are never matched${a.force ? '' : ' without --force'})`,
     );
   }
 }
 
-/** Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse. */
-export function resolveTargets(a: { pid?: number; key?: string; force?: boolean }): Target[] {
-  return identify(a.pid !== undefined ? [a.pid] : matchKey(a.key!, { force: a.force }).map((p) => p.pid));
+/**
+ * Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse; in a container
+ * only its own processes, and its init never by --key.
+ */
+export function resolveTargets(a: Choice, where?: Where): Target[] {
+  if (a.pid !== undefined) {
+    const pid = hostPid(a, where);
+    return pid === undefined ? [] : identify([pid]);
+  }
+  const init = isContainer(where) ? where.pid : undefined;
+  const hits = matchKey(a.key!, { force: a.force, nsOf: init }).filter((p) => p.pid !== init);
+  return identify(hits.map((p) => p.pid));
 }
 
-/** A signal by number (9) or name (KILL, SIGKILL, kill). */
-export function parseSignal(raw: unknown, flag: string): NodeJS.Signals {
-  const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  const sigs = constants.signals as Record<string, number>;
-  if (/^\d{1,2}$/.test(s)) {
-    const name = Object.keys(sigs).find((k) => sigs[k] === Number(s));
-    if (name) return name as NodeJS.Signals;
-  } else if (s) {
-    const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
-    if (name in sigs) return name as NodeJS.Signals;
-  }
-  throw badArgs(`--${flag} must be a signal number (1-31) or name like KILL, TERM, HUP, got ${shown(raw)}`);
-}
+export { parseSignal } from '../signals';

@@ -1,20 +1,13 @@
 import { alive, sameProcess } from '../../host/procs';
-import type { FlagSpec } from '../flags';
+import { signalFlag } from '../signals';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
 import { defineFault, tally } from '../types';
-import { checkOneTarget, parseSignal, resolveTargets, targetFlags } from './common';
-
-const signal: FlagSpec<NodeJS.Signals> = {
-  kind: 'string',
-  char: 's',
-  default: 'SIGKILL',
-  description: 'signal number or name: 9, KILL, TERM, HUP… (default 9)',
-  parse: parseSignal,
-};
+import { checkOneTarget, resolveTargets, targetFlags } from './common';
 
 export default defineFault({
   target: 'process',
   fault: 'kill',
+  container: 'pid',
   summary: 'Kill processes by pid or command-line match',
   description:
     'Sends --signal (default 9) to the process given by --pid, or to every process whose command line contains --key ' +
@@ -27,15 +20,15 @@ export default defineFault({
   ],
   flags: {
     ...targetFlags,
-    signal,
+    signal: signalFlag,
     ...recoverCmdFlags,
   },
-  validate(a) {
-    checkOneTarget(a);
+  validate(a, target) {
+    checkOneTarget(a, target);
     validateRecoverCmd(a);
   },
   async inject(a, ctx) {
-    const targets = resolveTargets(a);
+    const targets = resolveTargets(a, ctx.target);
     await journalRecoverCmd(a, ctx);
     for (const t of targets) {
       await ctx.step('signal', { ...t, signal: a.signal }, async () => {

@@ -5,6 +5,7 @@ import { checkOneTarget, resolveTargets, targetFlags } from './common';
 export default defineFault({
   target: 'process',
   fault: 'stop',
+  container: 'pid',
   volatile: true,
   summary: 'Freeze processes (SIGSTOP) until recover (SIGCONT)',
   description:
@@ -17,7 +18,7 @@ export default defineFault({
   flags: { ...targetFlags },
   validate: checkOneTarget,
   async inject(a, ctx) {
-    const targets = resolveTargets(a);
+    const targets = resolveTargets(a, ctx.target);
     for (const t of targets) {
       await ctx.step('stop', { ...t }, async () => {
         await ctx.exec.change(`kill -STOP ${t.pid}  # ${t.cmdline}`, () => {
