@@ -160,7 +160,7 @@ export class Engine {
       throw badArgs(
         def.containerRefusal
           ? `${def.target} ${def.fault} acts on ${def.containerRefusal}: it cannot be confined to a container (drop --container-id)`
-          : `${def.target} ${def.fault} does not take --container-id yet (in a container now: network, file and cpu faults)`,
+          : `${def.target} ${def.fault} does not take --container-id yet (in a container now: network, file, dns, process, cpu, mem fill and container faults)`,
       );
     }
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
@@ -212,7 +212,9 @@ export class Engine {
                 ? `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`
                 : p.def.container === 'pid'
                   ? `pids and names are those of its pid namespace`
-                  : `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`
+                  : p.def.container === 'runtime'
+                    ? `it is acted on through ${t.runtime}'s API`
+                    : `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`
           }`,
         );
       }
@@ -381,7 +383,8 @@ export class Engine {
     const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
     // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
-    const gone = isContainer(target) && !targetAlive(target);
+    // (the faults that act on the container itself through its runtime handle its end in their own undo)
+    const gone = isContainer(target) && !targetAlive(target) && def.container !== 'runtime';
     let goneNoted = false;
     const failures: string[] = [];
     const workDir = () => this.workDir(uid);
@@ -419,7 +422,9 @@ export class Engine {
       .filter((s) => s.state === 'done')
       .map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
     const target = parseTarget(row.target_info);
-    if (!targetAlive(target)) return 'gone';
+    // a container that is gone took the fault with it — but for the faults that act on the container itself
+    // (kill, rm, restart) its end is the effect: they check for themselves
+    if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
     if (def.check)
       return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
     const helpers = steps.filter((s) => s.kind === 'helper');

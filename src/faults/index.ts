@@ -24,6 +24,10 @@ import networkPartition from './network/partition';
 import dnsRecord from './dns/record';
 import dnsServer from './dns/server';
 import { corrupt, delay, duplicate, loss, reorder } from './network/netem';
+import containerKill from './container/kill';
+import containerPause from './container/pause';
+import containerRestart from './container/restart';
+import containerRm from './container/rm';
 import type { FlagSpecs } from './flags';
 import type { FaultDef } from './types';
 
@@ -55,6 +59,10 @@ export const FAULTS: FaultDef<FlagSpecs>[] = [
   networkPartition,
   dnsRecord,
   dnsServer,
+  containerKill,
+  containerPause,
+  containerRestart,
+  containerRm,
 ];
 
 export function targets(): string[] {

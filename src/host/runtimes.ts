@@ -76,27 +76,153 @@ export async function resolveContainer(q: ContainerQuery): Promise<ContainerTarg
 
 /** GET a path on a Unix socket; the parsed JSON body and the status. */
 export function unixGet(socketPath: string, p: string, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
+  return unixRequest(socketPath, 'GET', p, timeoutMs);
+}
+
+/** One request on a Unix socket (no body); the parsed JSON body and the status. */
+export function unixRequest(
+  socketPath: string,
+  method: string,
+  p: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: p, headers: { Host: 'localhost' }, timeout: timeoutMs }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        text += d;
-        if (text.length > 8 << 20) req.destroy(new Error('reply larger than 8 MB'));
-      });
-      res.on('end', () => {
-        let body: any = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          /* plain text (an error message) */
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
+    const req = http.request(
+      { socketPath, method, path: p, headers: { Host: 'localhost' }, timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+          if (text.length > 8 << 20) req.destroy(new Error('reply larger than 8 MB'));
+        });
+        res.on('end', () => {
+          let body: any = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            /* plain text (an error message) */
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
     req.on('error', reject);
+    req.end();
   });
+}
+
+export type ContainerAction =
+  | { op: 'kill'; signal: string }
+  | { op: 'pause' }
+  | { op: 'unpause' }
+  | { op: 'restart'; waitS: number }
+  | { op: 'rm' };
+
+/**
+ * Act on the container itself through its runtime: docker's Engine API (kill, pause, unpause, restart, remove);
+ * containerd through ctr (task kill, pause, resume; rm = kill, task delete, container delete). What a runtime
+ * cannot do is refused before anything changes (validateAction).
+ */
+export async function containerAct(t: ContainerTarget, a: ContainerAction): Promise<void> {
+  if (t.runtime === 'docker') {
+    const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+    const id = encodeURIComponent(t.id);
+    const [method, p] =
+      a.op === 'kill'
+        ? ['POST', `/containers/${id}/kill?signal=${encodeURIComponent(a.signal)}`]
+        : a.op === 'restart'
+          ? ['POST', `/containers/${id}/restart?t=${a.waitS}`]
+          : a.op === 'rm'
+            ? ['DELETE', `/containers/${id}?force=true`]
+            : ['POST', `/containers/${id}/${a.op}`];
+    const r = await unixRequest(sock, method, p, 120_000);
+    if (r.status >= 300) {
+      const msg = typeof r.body === 'object' ? r.body.message : String(r.body);
+      throw new Error(`docker ${a.op} ${t.id.slice(0, 12)}: ${String(msg).trim().slice(0, 300)}`);
+    }
+    return;
+  }
+  if (t.runtime === 'containerd') {
+    const exec = new Executor(false);
+    const address = socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
+    const ctr = (args: string[]) => exec.run('ctr', ['--address', address, '-n', t.namespace ?? 'k8s.io', ...args]);
+    if (a.op === 'kill') await ctr(['tasks', 'kill', '-s', a.signal, t.id]);
+    else if (a.op === 'pause') await ctr(['tasks', 'pause', t.id]);
+    else if (a.op === 'unpause') await ctr(['tasks', 'resume', t.id]);
+    else if (a.op === 'rm') {
+      await exec.run(
+        'ctr',
+        ['--address', address, '-n', t.namespace ?? 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', t.id],
+        {
+          allowFail: true,
+        },
+      );
+      await ctr(['tasks', 'delete', '-f', t.id]);
+      await ctr(['containers', 'delete', t.id]);
+    } else throw new Error('containerd has no restart');
+    return;
+  }
+  throw new Error(`${a.op} through CRI-O needs its CRI API (not its info endpoint)`);
+}
+
+/** Refuse, before anything changes, what this runtime cannot do. */
+export function validateAction(t: ContainerTarget, op: ContainerAction['op']): void {
+  if (t.runtime === 'crio')
+    throw badArgs(
+      `container ${op} on CRI-O is not supported (it needs CRI-O's CRI API; crictl ${op === 'rm' ? 'rm -f' : op} does it)`,
+    );
+  if (t.runtime === 'containerd' && op === 'restart')
+    throw badArgs(
+      'container restart on containerd is not supported (containerd has no restart; its client restarts tasks)',
+    );
+}
+
+/** Is the container paused now (docker: State.Paused; containerd: its task's status)? */
+export async function isPaused(t: ContainerTarget): Promise<boolean> {
+  if (t.runtime === 'docker') {
+    const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+    const r = await unixGet(sock, `/containers/${encodeURIComponent(t.id)}/json`);
+    return r.status === 200 && r.body.State?.Paused === true;
+  }
+  if (t.runtime === 'containerd') {
+    const address = socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
+    const r = await new Executor(false).run(
+      'ctr',
+      ['--address', address, '-n', t.namespace ?? 'k8s.io', 'tasks', 'ls'],
+      {
+        allowFail: true,
+      },
+    );
+    return r.stdout.split('\n').some((l) => l.trim().split(/\s+/)[0] === t.id && /PAUSED/.test(l));
+  }
+  return false;
+}
+
+/** What a person needs to recreate a removed docker container: image, command, labels, mounts, env names. */
+export async function recipe(t: ContainerTarget): Promise<Record<string, unknown>> {
+  if (t.runtime !== 'docker') return { id: t.id, name: t.name };
+  const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+  const r = await unixGet(sock, `/containers/${encodeURIComponent(t.id)}/json`);
+  if (r.status !== 200) return { id: t.id, name: t.name };
+  const b = r.body;
+  return {
+    id: t.id,
+    name: t.name,
+    image: b.Config?.Image,
+    cmd: b.Config?.Cmd,
+    entrypoint: b.Config?.Entrypoint,
+    labels: b.Config?.Labels,
+    mounts: (b.Mounts ?? []).map((m: any) => ({
+      type: m.Type,
+      source: m.Source,
+      destination: m.Destination,
+      rw: m.RW,
+    })),
+    env_names: (b.Config?.Env ?? []).map((e: string) => e.split('=')[0]),
+    restart_policy: b.HostConfig?.RestartPolicy?.Name,
+  };
 }
 
 function socketFrom(env: string | undefined, fallback: string): string {

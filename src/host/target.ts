@@ -30,7 +30,7 @@ export type Target = { kind: 'host' } | ContainerTarget;
 export const HOST_TARGET: Target = { kind: 'host' };
 
 /** How a fault enters a container: its net namespace, its root (files), its cgroups (helpers), its pid namespace. */
-export type Entry = 'net' | 'root' | 'cgroup' | 'pid';
+export type Entry = 'net' | 'root' | 'cgroup' | 'pid' | 'runtime';
 
 export const isContainer = (t: Target | undefined): t is ContainerTarget => t?.kind === 'container';
 

@@ -89,7 +89,7 @@ test('fish completes the same', () => {
       .map((l) => l.split('\t')[0])
       .sort();
   };
-  expect(complete('chaosmetad inject c')).toEqual(['cpu']);
+  expect(complete('chaosmetad inject c')).toEqual(['container', 'cpu']);
   expect(complete('chaosmetad inject cpu burn --p')).toEqual(['--percent']);
   expect(complete('chaosmetad inject mem fill --mode ')).toEqual(['cache', 'ram']);
   expect(complete('chaosmetad inject file del')).toEqual(['del', 'delete']);

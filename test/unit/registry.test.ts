@@ -62,8 +62,8 @@ describe('fault registry', () => {
             expect(() => parseDuration(argv[++i], 'timeout')).not.toThrow();
             continue;
           }
-          if (a === '--uid') {
-            i++;
+          if (['--uid', '--container-id', '--container-runtime', '--containerd-namespace'].includes(a)) {
+            i++; // common inject flags (cli/inject-run.ts), not the fault's
             continue;
           }
           const key = a.startsWith('--')

@@ -1,0 +1,43 @@
+import { containerAct } from '../../host/runtimes';
+import { describeTarget, targetAlive } from '../../host/target';
+import { signalFlag } from '../signals';
+import { defineFault } from '../types';
+import { theContainer, waitGone } from './common';
+
+export default defineFault({
+  target: 'container',
+  fault: 'kill',
+  container: 'runtime',
+  summary: 'Send a signal to a container (through its runtime); not recoverable',
+  description:
+    "Sends --signal (default 9) to the container's main process through its runtime (docker kill, ctr task kill). " +
+    'A killed container cannot be un-killed: recover does nothing but record that (its restart policy or ' +
+    'orchestrator may start it again). Needs --container-id.',
+  examples: [
+    'chaosmetad inject container kill --container-id web',
+    'chaosmetad inject container kill --container-id web -s TERM',
+  ],
+  flags: { signal: signalFlag },
+  validate(_a, target) {
+    theContainer(target, 'kill');
+  },
+  async inject(a, ctx) {
+    const t = theContainer(ctx.target, 'kill');
+    await ctx.step('container-kill', { signal: a.signal }, async () => {
+      await ctx.exec.change(`${t.runtime}: kill -${a.signal} ${describeTarget(t)}`, () =>
+        containerAct(t, { op: 'kill', signal: a.signal ?? 'SIGKILL' }),
+      );
+    });
+    if (a.signal === 'SIGKILL' && !ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
+    return { signal: a.signal, id: t.id };
+  },
+  undo: {
+    async 'container-kill'(_d, ctx) {
+      ctx.note('a killed container cannot be un-killed; nothing to undo');
+    },
+  },
+  async check(a, ctx) {
+    if (a.signal !== 'SIGKILL') return 'unknown';
+    return targetAlive(ctx.target) ? 'gone' : 'in-place';
+  },
+});

@@ -1,0 +1,43 @@
+import { containerAct, isPaused } from '../../host/runtimes';
+import { describeTarget, isContainer, targetAlive } from '../../host/target';
+import { defineFault } from '../types';
+import { theContainer } from './common';
+
+export default defineFault({
+  target: 'container',
+  fault: 'pause',
+  container: 'runtime',
+  volatile: true,
+  summary: "Freeze a container (its runtime's pause) until recover",
+  description:
+    'Pauses every process of the container through its runtime (docker pause, ctr task pause: the cgroup freezer). ' +
+    'Recover, or the deadline, unpauses it. Needs --container-id.',
+  examples: ['chaosmetad inject container pause --container-id web -t 30s'],
+  flags: {},
+  validate(_a, target) {
+    theContainer(target, 'pause');
+  },
+  async inject(_a, ctx) {
+    const t = theContainer(ctx.target, 'pause');
+    await ctx.step('container-pause', {}, async () => {
+      await ctx.exec.change(`${t.runtime}: pause ${describeTarget(t)}`, () => containerAct(t, { op: 'pause' }));
+    });
+    return { id: t.id };
+  },
+  undo: {
+    async 'container-pause'(_d, ctx) {
+      const t = ctx.target;
+      if (!isContainer(t) || !targetAlive(t)) return;
+      if (!(await isPaused(t))) {
+        ctx.note(`${describeTarget(t)} was unpaused meanwhile`);
+        return;
+      }
+      await ctx.exec.change(`${t.runtime}: unpause ${describeTarget(t)}`, () => containerAct(t, { op: 'unpause' }));
+    },
+  },
+  async check(_a, ctx) {
+    const t = ctx.target;
+    if (!isContainer(t) || !targetAlive(t)) return 'gone';
+    return (await isPaused(t)) ? 'in-place' : 'gone';
+  },
+});

@@ -1,0 +1,43 @@
+import { containerAct } from '../../host/runtimes';
+import { describeTarget } from '../../host/target';
+import { integer } from '../flags';
+import { defineFault } from '../types';
+import { theContainer } from './common';
+
+export default defineFault({
+  target: 'container',
+  fault: 'restart',
+  container: 'runtime',
+  summary: 'Restart a container (through its runtime)',
+  description:
+    'Stops the container (SIGTERM, then SIGKILL after --wait-time seconds) and starts it again: docker restart. ' +
+    'An event, not a state: recover has nothing to undo. Needs --container-id (docker; containerd has no restart).',
+  examples: ['chaosmetad inject container restart --container-id web -w 5'],
+  flags: {
+    waitTime: integer({
+      char: 'w',
+      min: 0,
+      max: 3600,
+      default: 10,
+      description: 'seconds to wait for it to stop before it is killed (default 10)',
+    }),
+  },
+  validate(_a, target) {
+    theContainer(target, 'restart');
+  },
+  async inject(a, ctx) {
+    const t = theContainer(ctx.target, 'restart');
+    await ctx.step('container-restart', { wait: a.waitTime }, async () => {
+      await ctx.exec.change(`${t.runtime}: restart ${describeTarget(t)} (stop timeout ${a.waitTime}s)`, () =>
+        containerAct(t, { op: 'restart', waitS: a.waitTime }),
+      );
+    });
+    return { id: t.id, wait_time: a.waitTime };
+  },
+  undo: {
+    async 'container-restart'() {
+      /* a restart is an event: nothing to undo */
+    },
+  },
+  check: async () => 'unknown',
+});

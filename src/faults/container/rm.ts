@@ -1,0 +1,35 @@
+import { containerAct, recipe } from '../../host/runtimes';
+import { describeTarget, targetAlive } from '../../host/target';
+import { defineFault } from '../types';
+import { theContainer, waitGone } from './common';
+
+export default defineFault({
+  target: 'container',
+  fault: 'rm',
+  container: 'runtime',
+  summary: 'Remove a container (force); not recoverable',
+  description:
+    'Removes the container through its runtime (docker rm -f; ctr task kill, task delete, container delete). It ' +
+    'cannot be brought back by chaosmetad: the experiment keeps what a person needs to recreate it — image, command, ' +
+    'labels, mounts, the names of its environment variables — in its runtime summary. Needs --container-id.',
+  examples: ['chaosmetad inject container rm --container-id web'],
+  flags: {},
+  validate(_a, target) {
+    theContainer(target, 'rm');
+  },
+  async inject(_a, ctx) {
+    const t = theContainer(ctx.target, 'rm');
+    const was = ctx.dryRun ? {} : await recipe(t);
+    await ctx.step('container-rm', { was }, async () => {
+      await ctx.exec.change(`${t.runtime}: remove ${describeTarget(t)} (forced)`, () => containerAct(t, { op: 'rm' }));
+    });
+    if (!ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
+    return { removed: was };
+  },
+  undo: {
+    async 'container-rm'(_d, ctx) {
+      ctx.note('a removed container cannot be brought back by chaosmetad; its recipe is in the runtime summary');
+    },
+  },
+  check: async (_a, ctx) => (targetAlive(ctx.target) ? 'gone' : 'in-place'),
+});
