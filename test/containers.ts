@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { sleep } from './helpers';
 
 export const DOCKER_SOCK = '/var/run/docker.sock';
-export const BUSYBOX_IMAGE = 'cmtest/busybox:1';
+export const BUSYBOX_IMAGE = 'cmtest/busybox:2';
 export const DISTROLESS_IMAGE = 'cmtest/distroless:1';
 
 export function sh(cmd: string, args: string[], input?: string): { code: number; out: string; err: string } {
@@ -97,6 +97,9 @@ export function ensureImages(): void {
     'ln',
     'chmod',
     'true',
+    'pidof',
+    'ps',
+    'kill',
   ])
     files[`bin/${tool}`] = { link: 'busybox' };
   files['etc/passwd'] = { text: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' };

@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { cli, hostSettles, hostState, queryJson, sleep, tmpDir, uidOf } from '../helpers';
 import {
+  BUSYBOX_IMAGE,
   DISTROLESS_IMAGE,
   dockerUnavailable,
   ensureDocker,
@@ -231,7 +232,7 @@ d('faults inside docker containers', () => {
         web,
         'sh',
         '-c',
-        `dd if=/dev/zero bs=1024 count=384 2>/dev/null | nc -w 2 ${gw} ${port}`,
+        `dd if=/dev/zero bs=1024 count=512 2>/dev/null | nc -w 2 ${gw} ${port}`,
       ]);
       const code = await new Promise<number | null>((r) => p.on('exit', r));
       await sleep(300);
@@ -239,7 +240,7 @@ d('faults inside docker containers', () => {
     };
     try {
       const free = await send();
-      expect(free.bytes).toBe(384 * 1024);
+      expect(free.bytes).toBe(512 * 1024);
       const uid = uidOf(cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', web]));
       // the second container has an eth0 too: its own claim, its own qdisc
       const second = cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', other]);
@@ -252,7 +253,7 @@ d('faults inside docker containers', () => {
       console.log(
         `container eth0: free ${(free.rate / 1e6).toFixed(1)} Mbit/s, limited to 1mbit: ${(limited.rate / 1e6).toFixed(3)} Mbit/s`,
       );
-      expect(limited.bytes).toBe(384 * 1024);
+      expect(limited.bytes).toBe(512 * 1024);
       expect(Math.abs(limited.rate - 1e6) / 1e6).toBeLessThan(0.25);
       expect(free.rate).toBeGreaterThan(10e6);
       expect(cli(dir, ['recover', uid]).code).toBe(0);
@@ -311,6 +312,155 @@ d('faults inside docker containers', () => {
     expect(cli(dir, ['recover', 'ct-burn-1']).code).toBe(0);
     await sleep(500);
     expect(await share(1000)).toBeLessThan(3);
+  });
+
+  test("dns record in the container: its own /etc/hosts (docker's bind mount) changes, the host's does not; restored exactly", () => {
+    const host0 = sha('/etc/hosts');
+    const inside0 = exec(web, ['cat', '/etc/hosts']).out;
+    const r = cli(dir, [
+      'inject',
+      'dns',
+      'record',
+      '--domain',
+      'cm-ct.example',
+      '--ip',
+      '10.9.9.9',
+      '--container-id',
+      web,
+      '--uid',
+      'ct-dns-1',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(exec(web, ['cat', '/etc/hosts']).out).toMatch(/^10\.9\.9\.9 cm-ct\.example # chaosmetad:ct-dns-1$/m);
+    expect(sha('/etc/hosts')).toBe(host0);
+    expect(cli(dir, ['check', 'ct-dns-1']).stdout).toMatch(/effect: in-place/);
+    expect(cli(dir, ['recover', 'ct-dns-1']).code).toBe(0);
+    expect(exec(web, ['cat', '/etc/hosts']).out).toBe(inside0);
+    expect(sha('/etc/hosts')).toBe(host0);
+  });
+
+  test('process stop and kill by the pid and names the container sees; the same command line on the host is never hit', async () => {
+    const hostTwin = spawn('sleep', ['3601'], { stdio: 'ignore' });
+    try {
+      expect(exec(web, ['sh', '-c', 'sleep 3601 >/dev/null 2>&1 &']).code).toBe(0);
+      await sleep(300);
+      const nsPid = exec(web, ['pidof', 'sleep'])
+        .out.split(' ')
+        .map(Number)
+        .filter((p) => p !== 1)[0];
+      expect(nsPid).toBeGreaterThan(1);
+      const nsOfWeb = fs.readlinkSync(`/proc/${pid}/ns/pid`);
+      const hostPid = fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number)
+        .find((p) => {
+          try {
+            return (
+              fs.readFileSync(`/proc/${p}/cmdline`, 'latin1') === 'sleep\u00003601\u0000' &&
+              fs.readlinkSync(`/proc/${p}/ns/pid`) === nsOfWeb
+            );
+          } catch {
+            return false;
+          }
+        })!;
+      const state = (p: number) => {
+        const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        return st.slice(st.lastIndexOf(')') + 2)[0];
+      };
+      const stop = cli(dir, [
+        'inject',
+        'process',
+        'stop',
+        '-p',
+        String(nsPid),
+        '--container-id',
+        web,
+        '--uid',
+        'ct-stop-1',
+      ]);
+      expect(stop.stderr).toBe('');
+      expect(state(hostPid)).toBe('T');
+      expect(cli(dir, ['recover', 'ct-stop-1']).code).toBe(0);
+      expect(state(hostPid)).not.toBe('T');
+      const kill = cli(dir, [
+        'inject',
+        'process',
+        'kill',
+        '--key',
+        'sleep 3601',
+        '--container-id',
+        web,
+        '--uid',
+        'ct-kill-1',
+      ]);
+      expect(kill.stderr).toBe('');
+      expect(fs.existsSync(`/proc/${hostPid}`) && state(hostPid) !== 'Z').toBe(false);
+      expect(state(hostTwin.pid!)).not.toBe('Z'); // the host's own "sleep 3601" lives
+      expect(exec(web, ['true']).code).toBe(0); // and so does the container (its init is never matched by --key)
+      expect(cli(dir, ['recover', 'ct-kill-1']).code).toBe(0);
+      const missing = cli(dir, ['inject', 'process', 'stop', '-p', '4000000', '--container-id', web]);
+      expect(missing.stderr).toMatch(/no such process in the container's pid namespace/);
+    } finally {
+      hostTwin.kill('SIGKILL');
+    }
+  });
+
+  test('mem fill in a 256 MB container: charged to its memory cgroup; --percent is of its limit', async () => {
+    const m = run(['--memory', '256m', '--name', 'cmtest-mem']);
+    const mpid = inspect(m).State.Pid;
+    const lines = fs.readFileSync(`/proc/${mpid}/cgroup`, 'utf8').split('\n');
+    const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
+    const usage = () =>
+      v1
+        ? Number(fs.readFileSync(path.join('/sys/fs/cgroup/memory', v1.split(':')[2], 'memory.usage_in_bytes'), 'utf8'))
+        : Number(
+            fs.readFileSync(
+              path.join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::'))!.slice(3), 'memory.current'),
+              'utf8',
+            ),
+          );
+    const MB = 1024 * 1024;
+    try {
+      const u0 = usage();
+      const r = cli(dir, [
+        'inject',
+        'mem',
+        'fill',
+        '-b',
+        '64MB',
+        '-m',
+        'cache',
+        '--container-id',
+        m,
+        '--uid',
+        'ct-mem-1',
+      ]);
+      expect(r.stderr).toBe('');
+      const u1 = usage();
+      console.log(
+        `container memory cgroup: ${(u0 / MB).toFixed(1)} MB, with mem fill 64MB: ${(u1 / MB).toFixed(1)} MB`,
+      );
+      expect((u1 - u0) / MB).toBeGreaterThan(60);
+      expect((u1 - u0) / MB).toBeLessThan(72);
+      expect(JSON.parse(queryJson(dir, ['--uid', 'ct-mem-1']).experiments[0].runtime).relative_to).toMatch(
+        /the container's memory limit \(256/,
+      );
+      expect(cli(dir, ['recover', 'ct-mem-1']).code).toBe(0);
+      await sleep(300);
+      expect(Math.abs(usage() - u0) / MB).toBeLessThan(8);
+      const p = cli(dir, ['inject', 'mem', 'fill', '-p', '50', '-m', 'ram', '--container-id', m, '--uid', 'ct-mem-2']);
+      expect(p.stderr).toBe('');
+      const half = usage() / (256 * MB);
+      console.log(`mem fill -p 50 in the 256 MB container: ${(100 * half).toFixed(1)} % of its limit`);
+      expect(Math.abs(half - 0.5)).toBeLessThan(0.05);
+      expect(cli(dir, ['recover', 'ct-mem-2']).code).toBe(0);
+      const big = cli(dir, ['inject', 'mem', 'fill', '-b', '300MB', '--container-id', m]);
+      expect(big.code).toBe(3);
+      expect(big.stderr).toMatch(/can be filled safely within the container's memory limit/);
+    } finally {
+      sh('docker', ['rm', '-f', m]);
+    }
   });
 
   test('a distroless container (one static binary, no shell): network and file faults need nothing inside it', () => {
@@ -390,6 +540,52 @@ d('faults inside docker containers', () => {
       const rec = cli(dir, ['recover', uid]);
       expect(rec.code).toBe(0);
       expect(rec.stdout).toMatch(/is gone \(or restarted\): nothing to undo inside it/);
+    }
+  });
+
+  test('container pause (recover and the deadline unpause), kill, restart, rm — through docker; without --container-id: exit 1', async () => {
+    const c = run(['--name', 'cmtest-lifecycle']);
+    const cpid = inspect(c).State.Pid;
+    try {
+      expect(cli(dir, ['inject', 'container', 'pause']).stderr).toMatch(/--container-id is required/);
+      const p = cli(dir, ['inject', 'container', 'pause', '--container-id', c, '--uid', 'ct-pause-1']);
+      expect(p.stderr).toBe('');
+      expect(inspect(c).State.Paused).toBe(true);
+      expect(cli(dir, ['check', 'ct-pause-1']).stdout).toMatch(/effect: in-place/);
+      expect(cli(dir, ['recover', 'ct-pause-1']).code).toBe(0);
+      expect(inspect(c).State).toMatchObject({ Paused: false, Running: true, Pid: cpid });
+      // the deadline unpauses too (the watcher)
+      expect(
+        cli(dir, ['inject', 'container', 'pause', '--container-id', c, '-t', '2s', '--uid', 'ct-pause-2']).code,
+      ).toBe(0);
+      expect(inspect(c).State.Paused).toBe(true);
+      const until = Date.now() + 10_000;
+      while (inspect(c).State.Paused && Date.now() < until) await sleep(200);
+      expect(inspect(c).State).toMatchObject({ Paused: false, Running: true, Pid: cpid });
+
+      const r = cli(dir, ['inject', 'container', 'restart', '-w', '1', '--container-id', c, '--uid', 'ct-restart-1']);
+      expect(r.stderr).toBe('');
+      const after = inspect(c).State;
+      expect(after.Running).toBe(true);
+      expect(after.Pid).not.toBe(cpid); // a new init: the old target is gone, the container runs again
+      expect(cli(dir, ['recover', 'ct-restart-1']).code).toBe(0);
+
+      const k = cli(dir, ['inject', 'container', 'kill', '--container-id', c, '--uid', 'ct-kill-c']);
+      expect(k.stderr).toBe('');
+      expect(inspect(c).State.Running).toBe(false);
+      const rk = cli(dir, ['recover', 'ct-kill-c']);
+      expect(rk.code).toBe(0);
+      expect(rk.stdout).toMatch(/cannot be un-killed/);
+
+      sh('docker', ['start', c]);
+      const rm = cli(dir, ['inject', 'container', 'rm', '--container-id', c, '--uid', 'ct-rm-1']);
+      expect(rm.stderr).toBe('');
+      expect(sh('docker', ['inspect', c]).code).not.toBe(0);
+      const kept = JSON.parse(queryJson(dir, ['--uid', 'ct-rm-1']).experiments[0].runtime).removed;
+      expect(kept).toMatchObject({ id: c, name: 'cmtest-lifecycle', image: BUSYBOX_IMAGE, cmd: ['sleep', '3600'] });
+      expect(cli(dir, ['recover', 'ct-rm-1']).code).toBe(0);
+    } finally {
+      sh('docker', ['rm', '-f', c]);
     }
   });
 
