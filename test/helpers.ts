@@ -164,19 +164,24 @@ export function vmUnavailable(): string {
 /** Run a bash script in the VM; its output and the KEY=value lines it printed. */
 export function runInVm(script: string): { code: number; out: string; vars: Record<string, string> } {
   // handed over as a file: the VM's /bin/sh cannot take bash's $'…' quoting of a multi-line argument
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-')), 'script.sh');
-  fs.writeFileSync(file, script);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-'));
+  const file = path.join(dir, 'script.sh');
+  // its output goes to a file in a directory shared read-write (VM_RW), not to the serial console, where the
+  // guest kernel's own messages (an RCU stall report on a busy host) can land in the middle of a line
+  const outFile = path.join(dir, 'out');
+  fs.writeFileSync(file, `exec >${outFile} 2>&1\n${script}`);
   const r = spawnSync(VM_RUNNER, ['bash', file], {
     encoding: 'utf8',
     cwd: ROOT,
     timeout: 850_000,
     // one vCPU: as fast for these scripts (one emulation thread), and the other core stays free for the host suites
     // that run beside the VM lane (scripts/test-integration.sh)
-    env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800' },
+    env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800', VM_RW: dir },
   });
-  const out = `${r.stdout}${r.stderr}`;
+  const printed = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+  const out = `${printed}${r.stdout}${r.stderr}`;
   const vars: Record<string, string> = {};
-  for (const m of `${r.stdout}`.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
+  for (const m of printed.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();
   return { code: r.status ?? -1, out, vars };
 }
 

@@ -589,6 +589,32 @@ d('faults inside docker containers', () => {
     }
   });
 
+  test('hostile flags of the container faults are refused naming the flag, and nothing is stored', () => {
+    const n = queryJson(dir).total;
+    const bad: Array<[string[], RegExp]> = [
+      [['kill', '-s', '$(reboot)'], /--signal must be a signal number/],
+      [['kill', '-s', '99'], /--signal must be a signal number/],
+      [['kill', '--signal', 'KILL;rm -rf /'], /--signal must be a signal number/],
+      [['restart', '-w', '-1'], /--wait-time/],
+      [['restart', '-w', '1e9'], /--wait-time/],
+      [['restart', '-w', 'abc'], /--wait-time/],
+      [['pause', '--container-id', '../../etc'], /--container-id must be a container id/],
+      [['rm', '--container-id', 'docker://'], /--container-id must be a container id/],
+    ];
+    for (const [args, msg] of bad) {
+      const r = cli(dir, [
+        'inject',
+        'container',
+        ...args,
+        ...(args.includes('--container-id') ? [] : ['--container-id', web]),
+      ]);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.stderr).toMatch(msg);
+    }
+    expect(queryJson(dir).total).toBe(n);
+    expect(inspect(web).State).toMatchObject({ Running: true, Paused: false, Pid: pid });
+  });
+
   test('--dry-run names the namespaces entered and the cgroups joined; changes nothing', () => {
     const n = queryJson(dir).total;
     const a = cli(dir, ['inject', 'network', 'limit', '-i', 'eth0', '-r', '1mbit', '--container-id', web, '--dry-run']);
