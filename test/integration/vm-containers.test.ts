@@ -1,0 +1,73 @@
+/**
+ * A container on cgroup v2: containerd + runc (Debian's, from this host's / read-only) started inside the throwaway
+ * VM of scripts/vm (stock kernel, unified hierarchy only), a container run from a busybox rootfs with a 1-CPU quota
+ * and a 128 MB limit; then cpu burn and mem fill with --container-runtime containerd measured from its v2 cgroup
+ * (cpu.stat, memory.current), and the cgroup as before after recover.
+ */
+import * as fs from 'node:fs';
+import { SEA, runInVm, vmUnavailable } from '../helpers';
+
+jest.setTimeout(900_000);
+const why =
+  vmUnavailable() ||
+  (fs.existsSync('/usr/bin/containerd') ? '' : 'containerd is not installed (apt-get install containerd runc)');
+
+(why ? test.skip : test)(
+  why
+    ? `a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup — skipped: ${why}`
+    : 'a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup',
+  () => {
+    const script = `
+set -u
+C="${SEA}"
+export CHAOSMETAD_DATA_DIR=/tmp/cmd-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-cache
+echo "CGROUP=$(stat -fc %T /sys/fs/cgroup)"
+mkdir -p /run/containerd /tmp/ctd
+containerd --root /tmp/ctd/root --state /tmp/ctd/state >/tmp/ctd.log 2>&1 &
+for i in $(seq 1 120); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
+ctr version >/dev/null 2>&1 || { echo "CONTAINERD=failed"; tail -5 /tmp/ctd.log; exit 1; }
+R=/tmp/rootfs; mkdir -p $R/bin $R/proc $R/sys $R/dev $R/tmp $R/etc
+cp /bin/busybox $R/bin/busybox; ln -s busybox $R/bin/sleep; ln -s busybox $R/bin/sh
+ctr -n default run -d --cpu-quota 100000 --cpu-period 100000 --memory-limit 134217728 --rootfs $R cm-v2 /bin/sleep 3600 >/tmp/run.log 2>&1 || { echo "RUN=failed"; cat /tmp/run.log; exit 1; }
+sleep 1
+PID=$(ctr -n default tasks ls | awk '$1 == "cm-v2" {print $2}')
+CG=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$PID/cgroup)
+echo "CG=$CG"
+usage() { awk '/^usage_usec/ {print $2}' $CG/cpu.stat; }
+share() { a=$(usage); sleep "$1"; b=$(usage); echo $(( (b - a) / ($1 * 10000) )); }
+echo "IDLE=$(share 2)"
+$C inject cpu burn -p 50 --container-id cm-v2 --container-runtime containerd --containerd-namespace default --uid v2-ct-burn > /tmp/inj.txt 2>&1 || { echo "BURN_INJECT=failed"; cat /tmp/inj.txt; }
+sleep 2
+echo "BURN=$(share 6)"
+echo "HELPER_CG=$(cat /proc/$(pgrep -f 'chaosmetad-uid=v2-ct-burn' | head -1)/cgroup)"
+$C recover v2-ct-burn >/dev/null || echo "BURN_RECOVER=failed"
+sleep 1
+echo "AFTER=$(share 2)"
+M0=$(cat $CG/memory.current)
+$C inject mem fill -b 32MB -m cache --container-id containerd://cm-v2 --containerd-namespace default --uid v2-ct-mem > /tmp/inj2.txt 2>&1 || { echo "MEM_INJECT=failed"; cat /tmp/inj2.txt; }
+M1=$(cat $CG/memory.current)
+echo "MEM_ADDED=$(( (M1 - M0) / 1048576 ))"
+echo "MEM_OF=$($C query --uid v2-ct-mem --format json | grep -o "the container's memory limit ([^)]*)" | head -1)"
+$C recover v2-ct-mem >/dev/null || echo "MEM_RECOVER=failed"
+sleep 0.5
+echo "MEM_BACK=$(( ($(cat $CG/memory.current) - M0) / 1048576 ))"
+echo "PROCS=$(wc -l < $CG/cgroup.procs)"
+ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
+`;
+    const v = runInVm(script).vars;
+    console.log(`containerd container on cgroup v2 in the VM: ${JSON.stringify(v)}`);
+    expect(v.CGROUP).toBe('cgroup2fs');
+    expect([v.CONTAINERD, v.RUN, v.BURN_INJECT, v.BURN_RECOVER, v.MEM_INJECT, v.MEM_RECOVER]).toEqual(
+      Array(6).fill(undefined),
+    );
+    expect(v.HELPER_CG).toBe(`0::${v.CG.slice('/sys/fs/cgroup'.length)}`);
+    // an emulated CPU: its accounting is coarser than the host's (±3 points there)
+    expect(Math.abs(Number(v.BURN) - 50)).toBeLessThan(8);
+    expect(Number(v.AFTER)).toBeLessThan(5);
+    expect(Number(v.MEM_ADDED)).toBeGreaterThanOrEqual(31);
+    expect(Number(v.MEM_ADDED)).toBeLessThan(36);
+    expect(v.MEM_OF).toMatch(/memory limit \(128/);
+    expect(Number(v.MEM_BACK)).toBeLessThan(3);
+    expect(v.PROCS).toBe('1'); // only the container's own process is left in its cgroup
+  },
+);
