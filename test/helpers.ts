@@ -161,6 +161,15 @@ export function vmUnavailable(): string {
   return '';
 }
 
+/**
+ * A test that runs in the VM, or is skipped with the reason in its title (the VM missing, or `also`: something else
+ * it needs, '' when there).
+ */
+export function vmTest(title: string, fn: () => void, also = ''): void {
+  const why = vmUnavailable() || also;
+  (why ? test.skip : test)(why ? `${title} — skipped: ${why}` : title, fn);
+}
+
 /** Run a bash script in the VM; its output and the KEY=value lines it printed. */
 export function runInVm(script: string): { code: number; out: string; vars: Record<string, string> } {
   // handed over as a file: the VM's /bin/sh cannot take bash's $'…' quoting of a multi-line argument

@@ -4,15 +4,11 @@
  * namespaces inside the VM, then the interface back to its default qdisc. The single executable runs the faults:
  * under emulation it starts in a third of the time of node + lib/ read over 9p.
  */
-import { SEA, runInVm, vmUnavailable } from '../helpers';
+import { runInVm, SEA, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
-const why = vmUnavailable();
-
-(why ? test.skip : test)(
-  why
-    ? `netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc — skipped: ${why}`
-    : 'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc',
+vmTest(
+  'netem faults measured in the VM: delay, jitter, loss, duplicate, corrupt, reorder, the headline example on lo; recover restores the qdisc',
   () => {
     const script = `
 set -u

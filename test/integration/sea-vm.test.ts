@@ -4,17 +4,11 @@
  * died with exit 14 "Invalid snapshot data"). dist/chaosmetad itself — not bin/chaosmetad — runs there: version,
  * inject, query, check, recover.
  */
-import { SEA, runInVm, vmUnavailable } from '../helpers';
+import { runInVm, SEA, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
-const why = vmUnavailable();
-
-(why ? test.skip : test)(
-  why
-    ? `the single executable runs on another CPU model — skipped: ${why}`
-    : 'the single executable runs on another CPU model: version, inject, query, check, recover',
-  () => {
-    const script = `
+vmTest('the single executable runs on another CPU model: version, inject, query, check, recover', () => {
+  const script = `
 set -u
 export CHAOSMETAD_DATA_DIR=/tmp/cmd-sea-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-sea-cache
 grep -m1 'model name' /proc/cpuinfo | sed 's/^.*: /CPU=/'
@@ -27,16 +21,15 @@ echo "CHECK=$(${SEA} check sea-vm-1)"
 ${SEA} recover sea-vm-1 > /dev/null 2>&1; echo "RECOVER_EXIT=$?"
 echo "AFTER=$(tr '\\n' '|' < /tmp/target.txt)"
 `;
-    const r = runInVm(script);
-    console.log(`single executable in the VM (${r.vars.CPU ?? '?'}): ${JSON.stringify(r.vars)}`);
-    expect(r.vars.VERSION_EXIT).toBe('0');
-    expect(JSON.parse(r.vars.VERSION)).toHaveProperty('version');
-    expect(r.vars.INJECT_EXIT).toBe('0');
-    expect(r.vars.INJECT).toMatch(/uid: sea-vm-1/);
-    expect(r.vars.DURING).toBe('hello|vm-line|');
-    expect(JSON.parse(r.vars.QUERY).experiments[0]).toMatchObject({ uid: 'sea-vm-1', status: 'success' });
-    expect(r.vars.CHECK).toMatch(/effect: in-place/);
-    expect(r.vars.RECOVER_EXIT).toBe('0');
-    expect(r.vars.AFTER).toBe('hello|');
-  },
-);
+  const r = runInVm(script);
+  console.log(`single executable in the VM (${r.vars.CPU ?? '?'}): ${JSON.stringify(r.vars)}`);
+  expect(r.vars.VERSION_EXIT).toBe('0');
+  expect(JSON.parse(r.vars.VERSION)).toHaveProperty('version');
+  expect(r.vars.INJECT_EXIT).toBe('0');
+  expect(r.vars.INJECT).toMatch(/uid: sea-vm-1/);
+  expect(r.vars.DURING).toBe('hello|vm-line|');
+  expect(JSON.parse(r.vars.QUERY).experiments[0]).toMatchObject({ uid: 'sea-vm-1', status: 'success' });
+  expect(r.vars.CHECK).toMatch(/effect: in-place/);
+  expect(r.vars.RECOVER_EXIT).toBe('0');
+  expect(r.vars.AFTER).toBe('hello|');
+});

@@ -2,17 +2,11 @@
  * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of scripts/vm: a stock Debian
  * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
  */
-import { HELPER, SEA, runInVm, vmUnavailable } from '../helpers';
+import { HELPER, runInVm, SEA, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
-const why = vmUnavailable();
-
-(why ? test.skip : test)(
-  why
-    ? `diskio limit and hang on cgroup v2 (io.max): measured, and the host put back — skipped: ${why}`
-    : 'diskio limit and hang on cgroup v2 (io.max): measured, and the host put back',
-  () => {
-    const script = `
+vmTest('diskio limit and hang on cgroup v2 (io.max): measured, and the host put back', () => {
+  const script = `
 set -u
 C="${SEA}"
 export CHAOSMETAD_DATA_DIR=/tmp/cmd-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-cache
@@ -50,21 +44,20 @@ echo "LEFT=$(ls /sys/fs/cgroup | grep -c chaosmetad)"
 echo "SUBTREE=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
 kill $V; wait
 `;
-    const v = runInVm(script).vars;
-    console.log(`cgroup v2 in the VM: ${JSON.stringify(v)}`);
-    expect(v.CGROUP).toBe('cgroup2fs');
-    expect(v.INJECT).toBeUndefined();
-    expect(v.IOMAX).toMatch(/^7:\d+ rbps=max wbps=1048576 riops=max wiops=max$/);
-    expect(v.CG_DURING).toBe('0::/chaosmetad-v2-limit-1');
-    const limited = Number(v.LIMITED);
-    expect(Math.abs(limited - 1048576) / 1048576).toBeLessThan(0.2);
-    expect(Number(v.FREE)).toBeGreaterThan(3 * 1048576);
-    expect(v.CHECK).toMatch(/in-place/);
-    expect(v.CG_AFTER).toBe(v.CG_BEFORE);
-    expect(Number(v.AFTER)).toBeGreaterThan(3 * 1048576);
-    expect(Number(v.HUNG)).toBeLessThan(65536);
-    expect(Number(v.RESUMED)).toBeGreaterThan(3 * 1048576);
-    expect(v.LEFT).toBe('0');
-    expect(v.SUBTREE ?? '').not.toMatch(/\bio\b/); // the io controller we enabled is disabled again
-  },
-);
+  const v = runInVm(script).vars;
+  console.log(`cgroup v2 in the VM: ${JSON.stringify(v)}`);
+  expect(v.CGROUP).toBe('cgroup2fs');
+  expect(v.INJECT).toBeUndefined();
+  expect(v.IOMAX).toMatch(/^7:\d+ rbps=max wbps=1048576 riops=max wiops=max$/);
+  expect(v.CG_DURING).toBe('0::/chaosmetad-v2-limit-1');
+  const limited = Number(v.LIMITED);
+  expect(Math.abs(limited - 1048576) / 1048576).toBeLessThan(0.2);
+  expect(Number(v.FREE)).toBeGreaterThan(3 * 1048576);
+  expect(v.CHECK).toMatch(/in-place/);
+  expect(v.CG_AFTER).toBe(v.CG_BEFORE);
+  expect(Number(v.AFTER)).toBeGreaterThan(3 * 1048576);
+  expect(Number(v.HUNG)).toBeLessThan(65536);
+  expect(Number(v.RESUMED)).toBeGreaterThan(3 * 1048576);
+  expect(v.LEFT).toBe('0');
+  expect(v.SUBTREE ?? '').not.toMatch(/\bio\b/); // the io controller we enabled is disabled again
+});

@@ -5,17 +5,15 @@
  * (cpu.stat, memory.current), and the cgroup as before after recover.
  */
 import * as fs from 'node:fs';
-import { SEA, runInVm, vmUnavailable } from '../helpers';
+import { runInVm, SEA, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
-const why =
-  vmUnavailable() ||
-  (fs.existsSync('/usr/bin/containerd') ? '' : 'containerd is not installed (apt-get install containerd runc)');
+const needs = fs.existsSync('/usr/bin/containerd')
+  ? ''
+  : 'containerd is not installed (apt-get install containerd runc)';
 
-(why ? test.skip : test)(
-  why
-    ? `a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup — skipped: ${why}`
-    : 'a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup',
+vmTest(
+  'a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup',
   () => {
     const script = `
 set -u
@@ -70,4 +68,5 @@ ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
     expect(Number(v.MEM_BACK)).toBeLessThan(3);
     expect(v.PROCS).toBe('1'); // only the container's own process is left in its cgroup
   },
+  needs,
 );
