@@ -32,7 +32,7 @@ static const struct mode MODES[] = {
 static int usage(void) {
   fprintf(stderr, "usage: chaosmetad-helper MODE --chaosmetad-uid=UID [deadline=EPOCH_MS] [log=PATH] key=value...\n");
   for (size_t i = 0; i < NMODES; i++) fprintf(stderr, "  %-8s %s\n", MODES[i].name, MODES[i].usage);
-  fprintf(stderr, "  any mode: target_pid=PID target_start=TICKS [ns=net] [cgroup=1] enters a container first\n");
+  fprintf(stderr, "  any mode: target_pid=PID target_start=TICKS [ns=net|mnt] [cgroup=1] enters a container first\n");
   return 2;
 }
 

@@ -1,4 +1,4 @@
-/* Enter a container before ready: its net namespace (setns) and its cgroups (see common.h). */
+/* Enter a container before ready: its net or mount namespace (setns) and its cgroups (see common.h). */
 #include "common.h"
 
 #include <errno.h>
@@ -107,16 +107,31 @@ void enter_target(int argc, char **argv) {
   if (start < 0) fail("target_pid= needs target_start=");
   if (start_of(pid) != start) fail("the container's init process %lld is gone (it stopped or restarted)", pid);
   const char *ns = arg(argc, argv, "ns");
+  int mnt_fd = -1;
   if (ns) {
-    if (strcmp(ns, "net") != 0) fail("ns=%s: only net is entered by a helper", ns);
+    /* net: the helper's sockets and traffic are the container's; mnt: its paths resolve in the container's
+       filesystem (its root and cwd become the container's), entered last: the cgroups are joined through the
+       host's /sys/fs/cgroup and the start time read from the host's /proc before */
+    int is_net = strcmp(ns, "net") == 0, is_mnt = strcmp(ns, "mnt") == 0;
+    if (!is_net && !is_mnt) fail("ns=%s: a helper enters net or mnt only", ns);
     char p[64];
-    snprintf(p, sizeof p, "/proc/%lld/ns/net", pid);
+    snprintf(p, sizeof p, "/proc/%lld/ns/%s", pid, ns);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail("cannot open %s: %s", p, strerror(errno));
-    if (setns(fd, CLONE_NEWNET) != 0) fail("cannot enter the net namespace of %lld: %s", pid, strerror(errno));
-    close(fd);
+    if (is_net) {
+      if (setns(fd, CLONE_NEWNET) != 0) fail("cannot enter the net namespace of %lld: %s", pid, strerror(errno));
+      close(fd);
+    } else {
+      mnt_fd = fd;
+    }
   }
   if (num(argc, argv, "cgroup", 0, 0, 1)) join_cgroups(pid);
-  /* the same process still, after all that: not one that reused its pid meanwhile */
+  /* the same process still, after all that: not one that reused its pid meanwhile (so the namespace descriptors
+     opened above were the container's) */
   if (start_of(pid) != start) fail("the container's init process %lld is gone (it stopped or restarted)", pid);
+  if (mnt_fd >= 0) {
+    if (setns(mnt_fd, CLONE_NEWNS) != 0) fail("cannot enter the mount namespace of %lld: %s", pid, strerror(errno));
+    close(mnt_fd);
+    if (chdir("/") != 0) fail("chdir / in the container: %s", strerror(errno));
+  }
 }

@@ -160,7 +160,7 @@ export class Engine {
       throw badArgs(
         def.containerRefusal
           ? `${def.target} ${def.fault} acts on ${def.containerRefusal}: it cannot be confined to a container (drop --container-id)`
-          : `${def.target} ${def.fault} does not take --container-id yet (in a container now: network, file, dns, process, cpu, mem fill and container faults)`,
+          : `${def.target} ${def.fault} does not take --container-id yet (every fault but kernel ones takes it)`,
       );
     }
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
@@ -228,7 +228,7 @@ export class Engine {
     const row = this.row(p, now, deadline);
     row.schedule_id = req.scheduleId ?? null;
     // claims are per target: two containers may each have a delay on their own eth0
-    const claims = [...new Set(p.def.claims?.(p.args) ?? [])].map((k) =>
+    const claims = [...new Set(p.def.claims?.(p.args, p.target) ?? [])].map((k) =>
       isContainer(p.target) ? `container ${p.target.id.slice(0, 12)} ${k}` : k,
     );
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
@@ -392,7 +392,7 @@ export class Engine {
       if (s.state === 'undone') continue;
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
       if (s.kind === 'watcher' && failures.length) continue;
-      if (gone && !BUILTIN_UNDO[s.kind]) {
+      if (gone && !BUILTIN_UNDO[s.kind] && !def.undoWhenGone?.includes(s.kind)) {
         if (!goneNoted && isContainer(target))
           notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
         goneNoted = true;

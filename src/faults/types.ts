@@ -76,6 +76,11 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    */
   container?: Entry;
   containerRefusal?: string;
+  /**
+   * Step kinds whose undo still runs when the container is gone (stopped, restarted, removed): they reach what
+   * the fault left on the host side (e.g. a fill file in the container's writable layer) and check for themselves.
+   */
+  undoWhenGone?: string[];
   /** cross-flag checks; pure (reads the host or target at most, never changes it); throws BadArgs naming the flag */
   validate?(args: ParsedFlags<F>, target: Target): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
@@ -84,7 +89,7 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    * Host objects this experiment alters exclusively (e.g. `file:/etc/app.conf`, `port:tcp:8080`): a second live
    * experiment claiming the same key is refused before anything changes, so two never fight over one object.
    */
-  claims?(args: ParsedFlags<F>): string[];
+  claims?(args: ParsedFlags<F>, target: Target): string[];
   /** undo functions for the step kinds this fault journals (helper steps are undone by the engine) */
   undo?: Record<string, UndoFn>;
   /**

@@ -100,6 +100,22 @@ export function liftLimits(version: CgroupVersion, dir: string, devs: string[]):
   }
 }
 
+/** Put a device's limits back exactly as they were read (readLimits) before: kinds that had none get none. */
+export function restoreLimits(version: CgroupVersion, dir: string, dev: string, before: IoLimits): void {
+  if (version === 1) liftLimits(version, dir, [dev]);
+  if (version === 2 || Object.values(before).some(Boolean)) writeLimits(version, dir, dev, before);
+}
+
+/**
+ * A process's own block I/O cgroup (a container's) and whether its limits can be set there: v1 blkio.throttle
+ * files, v2 io.max (present only when the parent enables the io controller for it). Undefined when neither.
+ */
+export function ioCgroupOf(version: CgroupVersion, pid: number): string | undefined {
+  const dir = cgroupDirs(pid).get(version === 1 ? 'blkio' : '');
+  if (!dir) return undefined;
+  return fs.existsSync(path.join(dir, version === 1 ? 'blkio.throttle.read_bps_device' : 'io.max')) ? dir : undefined;
+}
+
 /** The limits in place for a device, read back from the kernel (for verification and check). */
 export function readLimits(version: CgroupVersion, dir: string, dev: string): IoLimits {
   const out: IoLimits = {};

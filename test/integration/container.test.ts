@@ -38,6 +38,30 @@ if (why) test.skip(`container faults — skipped: ${why}`, () => {});
 const sha = (p: string) => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 const mode = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8);
 
+/** A process's cgroup directory on this host for a v1 controller ('' = the v2 unified hierarchy). */
+function cgroupDir(p: number, ctrl: string): string {
+  const line = fs
+    .readFileSync(`/proc/${p}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => (ctrl ? l.split(':')[1]?.split(',').includes(ctrl) : l.startsWith('0::')))!;
+  const point = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => [l.split(' ')[4], ...(l.split(' - ')[1] ?? '').split(' ')])
+    .find(([, t, , o]) => (ctrl ? t === 'cgroup' && (o ?? '').split(',').includes(ctrl) : t === 'cgroup2'))![0];
+  return path.join(point, line.split(':')[2]);
+}
+
+/** rmdir a cgroup tree docker left behind (a --cgroup-parent's slices) in every hierarchy. */
+function removeCgroups(top: string): void {
+  for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+    const root = path.join('/sys/fs/cgroup', h, top);
+    if (fs.existsSync(root)) sh('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
+  if (fs.existsSync(path.join('/sys/fs/cgroup', top)))
+    sh('find', [path.join('/sys/fs/cgroup', top), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+}
+
 d('faults inside docker containers', () => {
   beforeAll(async () => {
     await ensureDocker();
@@ -460,6 +484,182 @@ d('faults inside docker containers', () => {
       expect(big.stderr).toMatch(/can be filled safely within the container's memory limit/);
     } finally {
       sh('docker', ['rm', '-f', m]);
+    }
+  });
+
+  test('mem oom in a 128 MB container under a kubepods.slice path: OOM kills in its memory cgroup only, its own processes live', async () => {
+    // a systemd-shaped parent (slices) through docker's cgroupfs driver: the paths are read from /proc/PID/cgroup
+    const parent = '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podcmtest.slice';
+    const m = run(['--memory', '128m', '--cgroup-parent', parent, '--name', 'cmtest-oom']);
+    const mpid = inspect(m).State.Pid;
+    const memDir = cgroupDir(mpid, 'memory');
+    expect(memDir).toContain('kubepods-burstable-podcmtest.slice');
+    const kills = () =>
+      memDir.startsWith('/sys/fs/cgroup/memory')
+        ? Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(memDir, 'memory.oom_control'), 'utf8'))![1])
+        : Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(memDir, 'memory.events'), 'utf8'))![1]);
+    const hostKills = () => Number(/oom_kill (\d+)/.exec(fs.readFileSync('/proc/vmstat', 'utf8'))?.[1] ?? 0);
+    try {
+      const k0 = kills();
+      const h0 = hostKills();
+      const r = cli(dir, ['inject', 'mem', 'oom', '-m', 'ram', '--container-id', m, '--uid', 'ct-oom-1']);
+      expect(r.stderr).toBe('');
+      const t0 = Date.now();
+      while (kills() - k0 < 3 && Date.now() - t0 < 20_000) await sleep(100);
+      const k = kills() - k0;
+      console.log(`mem oom in the 128 MB container: ${k} OOM kills in its cgroup in ${Date.now() - t0} ms`);
+      expect(k).toBeGreaterThanOrEqual(3);
+      // every OOM kill on the host was in that cgroup
+      expect(hostKills() - h0).toBe(kills() - k0);
+      expect(exec(m, ['echo', 'alive']).out).toBe('alive');
+      expect(inspect(m).State.Pid).toBe(mpid);
+      expect(cli(dir, ['check', 'ct-oom-1']).stdout).toMatch(/effect: in-place/);
+      expect(cli(dir, ['recover', 'ct-oom-1']).code).toBe(0);
+      await sleep(700);
+      const after = kills();
+      await sleep(1000);
+      expect(kills()).toBe(after);
+      expect(fs.readFileSync(path.join(memDir, 'cgroup.procs'), 'utf8').trim()).toBe(String(mpid));
+      // without a memory limit the OOM would be the host's: refused, nothing stored
+      const total = queryJson(dir, []).total;
+      const free = cli(dir, ['inject', 'mem', 'oom', '--container-id', web]);
+      expect(free.code).toBe(1);
+      expect(free.stderr).toMatch(/no memory limit/);
+      expect(queryJson(dir, []).total).toBe(total);
+    } finally {
+      sh('docker', ['rm', '-f', m]);
+      removeCgroups(parent.split('/')[1]);
+    }
+  });
+
+  test('disk fill in the container fills the filesystem it sees at /tmp; stopped first, recover removes the file from its layer', async () => {
+    const MB = 1024 * 1024;
+    const df = (id: string) => Number(exec(id, ['busybox', 'df', '-k', '/tmp']).out.split('\n')[1].split(/\s+/)[3]) * 1024;
+    const c = run(['--name', 'cmtest-disk']);
+    try {
+      const free0 = df(c);
+      const r = cli(dir, ['inject', 'disk', 'fill', '-b', '200MB', '--container-id', c, '--uid', 'ct-fill-1']);
+      expect(r.stderr).toBe('');
+      const free1 = df(c);
+      console.log(
+        `disk fill 200MB in the container: its /tmp free ${(free0 / MB).toFixed(0)} → ${(free1 / MB).toFixed(0)} MB`,
+      );
+      expect((free0 - free1) / MB).toBeGreaterThan(190);
+      const files = exec(c, ['ls', '/tmp']).out;
+      expect(files).toMatch(/^chaosmetad_fill_ct-fill-1_[\w-]+\.dat$/);
+      expect(fs.readdirSync('/tmp').filter((f) => f.startsWith('chaosmetad_fill_ct-fill-1'))).toEqual([]);
+      const row = JSON.parse(queryJson(dir, ['--uid', 'ct-fill-1']).experiments[0].runtime);
+      expect(row.path).toBe(`/tmp/${files}`); // as the container sees it
+      expect(cli(dir, ['recover', 'ct-fill-1']).code).toBe(0);
+      expect(exec(c, ['ls', '/tmp']).out).toBe('');
+      expect(Math.abs(df(c) - free0) / MB).toBeLessThan(20);
+      // the container stops while the fill is in place: recover still removes the file (from its writable layer)
+      expect(cli(dir, ['inject', 'disk', 'fill', '-b', '100MB', '--container-id', c, '--uid', 'ct-fill-2']).code).toBe(
+        0,
+      );
+      const upper = inspect(c).GraphDriver.Data.UpperDir as string;
+      const name = fs.readdirSync(path.join(upper, 'tmp')).find((f) => f.startsWith('chaosmetad_fill_ct-fill-2'))!;
+      expect(fs.statSync(path.join(upper, 'tmp', name)).size).toBe(100 * MB);
+      sh('docker', ['stop', '-t', '1', c]);
+      expect(cli(dir, ['check', 'ct-fill-2']).stdout).toMatch(/effect: gone/);
+      const rec = cli(dir, ['recover', 'ct-fill-2']);
+      expect(rec.code).toBe(0);
+      expect(rec.stdout).toMatch(/removed its fill file from the host/);
+      expect(fs.readdirSync(path.join(upper, 'tmp'))).toEqual([]);
+      sh('docker', ['start', c]);
+      expect(exec(c, ['ls', '/tmp']).out).toBe('');
+    } finally {
+      sh('docker', ['rm', '-f', c]);
+    }
+  });
+
+  test("diskio burn is charged to the container's blkio cgroup; diskio limit on its cgroup holds its direct writes, then the old limit is back exactly", async () => {
+    // the disk under docker's storage, and its /dev node, for a limit docker itself sets first
+    const majmin = sh('findmnt', ['-n', '-o', 'MAJ:MIN', '-T', '/var/lib/docker']).out.trim();
+    const devName = /DEVNAME=(\S+)/.exec(fs.readFileSync(`/sys/dev/block/${majmin}/uevent`, 'utf8'))?.[1];
+    const disk = fs.existsSync(`/sys/dev/block/${majmin}/partition`)
+      ? fs.readFileSync(path.join(fs.realpathSync(`/sys/dev/block/${majmin}`), '..', 'dev'), 'utf8').trim()
+      : majmin;
+    const c = run([...(devName ? ['--device-read-bps', `/dev/${devName}:50mb`] : []), '--name', 'cmtest-io']);
+    const cpid = inspect(c).State.Pid;
+    const v1 = fs.existsSync('/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device');
+    const ioDir = cgroupDir(cpid, v1 ? 'blkio' : '');
+    const limitsFile = () =>
+      v1
+        ? ['read_bps_device', 'write_bps_device'].map((f) =>
+            fs.readFileSync(path.join(ioDir, `blkio.throttle.${f}`), 'utf8').trim(),
+          )
+        : [fs.readFileSync(path.join(ioDir, 'io.max'), 'utf8').trim()];
+    const written = () =>
+      v1
+        ? Number(
+            /Write (\d+)/.exec(fs.readFileSync(path.join(ioDir, 'blkio.throttle.io_service_bytes'), 'utf8'))?.[1] ?? 0,
+          )
+        : Number(/wbytes=(\d+)/.exec(fs.readFileSync(path.join(ioDir, 'io.stat'), 'utf8'))?.[1] ?? 0);
+    const MB = 1024 * 1024;
+    try {
+      const w0 = written();
+      const b = cli(dir, [
+        'inject',
+        'diskio',
+        'burn',
+        '-m',
+        'write',
+        '-b',
+        '1M',
+        '--container-id',
+        c,
+        '--uid',
+        'ct-io-1',
+      ]);
+      expect(b.stderr).toBe('');
+      await sleep(2000);
+      const burnt = written() - w0;
+      console.log(`diskio burn in the container: ${(burnt / MB).toFixed(0)} MB written in 2 s, charged to its cgroup`);
+      expect(burnt).toBeGreaterThan(20 * MB);
+      expect(exec(c, ['ls', '/tmp']).out).toMatch(/^chaosmetad_diskio_ct-io-1_[\w-]+\.dat$/);
+      expect(cli(dir, ['recover', 'ct-io-1']).code).toBe(0);
+      expect(exec(c, ['ls', '/tmp']).out).toBe('');
+
+      const before = limitsFile();
+      if (devName) expect(before.join(' ')).toContain(`${disk} 52428800`);
+      const rate = () => {
+        const t0 = Date.now();
+        const r = exec(c, ['dd', 'if=/dev/zero', 'of=/tmp/io-probe', 'bs=1M', 'count=12', 'oflag=direct']);
+        expect(r.code).toBe(0);
+        return (12 * MB) / ((Date.now() - t0) / 1000);
+      };
+      const freeRate = rate();
+      const l = cli(dir, [
+        'inject',
+        'diskio',
+        'limit',
+        '--write-bytes',
+        '2MB',
+        '--container-id',
+        c,
+        '--uid',
+        'ct-io-2',
+      ]);
+      expect(l.stderr).toBe('');
+      expect(cli(dir, ['check', 'ct-io-2']).stdout).toMatch(/effect: in-place/);
+      const limited = rate();
+      console.log(
+        `container direct writes: free ${(freeRate / MB).toFixed(0)} MB/s, diskio limit 2MB: ${(limited / MB).toFixed(2)} MB/s`,
+      );
+      // 12 MB at 2 MB/s: 6 s, less the first slice the throttle lets through
+      expect(limited / MB).toBeGreaterThan(1.6);
+      expect(limited / MB).toBeLessThan(2.6);
+      // one container, one set of limits: a second is refused
+      expect(cli(dir, ['inject', 'diskio', 'hang', '--container-id', c]).code).not.toBe(0);
+      expect(cli(dir, ['recover', 'ct-io-2']).code).toBe(0);
+      expect(limitsFile()).toEqual(before); // docker's own read limit is still there, nothing of ours
+      expect(rate() / MB).toBeGreaterThan(10);
+      const sel = cli(dir, ['inject', 'diskio', 'limit', '--write-bytes', '2MB', '-p', '1', '--container-id', c]);
+      expect(sel.code).toBe(1);
+      expect(sel.stderr).toMatch(/drop --pid-list and --key/);
+    } finally {
+      sh('docker', ['rm', '-f', c]);
     }
   });
 

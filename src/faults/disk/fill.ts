@@ -5,9 +5,11 @@ import { fsUsage } from '../../host/fsinfo';
 import { formatBytes } from '../../util/units';
 import { boolean, integer, size } from '../flags';
 import { defineFault } from '../types';
-import { Dir, createExclusive, unguessable, withParent, workDirChecked } from '../../host/safefs';
+import { Dir, createExclusive, unguessable, workDirChecked } from '../../host/safefs';
 import { pathFlag } from '../paths';
 import { exists } from '../../host/files';
+import { asSeen } from '../../host/target';
+import { confirmHostPath, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
 
 /** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
 export const RESERVE_BYTES = 8 * 1024 * 1024;
@@ -19,13 +21,17 @@ const MB = 1024 * 1024;
 export default defineFault({
   target: 'disk',
   fault: 'fill',
+  container: 'root',
+  undoWhenGone: ['fill-file', 'reserve'],
   summary: 'Fill the filesystem holding a directory',
   description:
     'Creates one fill file in --dir (fallocate, or plain writes where the filesystem has no fallocate) so that the ' +
     'filesystem reaches --percent usage, or grows by --bytes. A fill that would leave less than 1 % or 100 MB free ' +
     'needs --force. Recover deletes the file (its path is recorded before it is created). The fill file has a name ' +
     'nobody can guess and is created exclusively; a --dir other users can write without the sticky bit is refused. ' +
-    "On the data dir's own filesystem a few MB are held back for the experiment store, so recover always works.",
+    "On the data dir's own filesystem a few MB are held back for the experiment store, so recover always works. " +
+    "In a container (--container-id) --dir is the container's (default its /tmp) and the filesystem it sees there " +
+    'is filled; when the container stops before recover, the fill file is removed from its writable layer on the host.',
   examples: [
     'chaosmetad inject disk fill --dir /tmp --bytes 100MB -t 1m',
     'chaosmetad inject disk fill -d /var/tmp -p 80 -t 5m',
@@ -41,17 +47,19 @@ export default defineFault({
     dir: pathFlag({ char: 'd', description: 'a directory on the filesystem to fill (default /tmp)' }),
     force: boolean({ char: 'f', description: 'allow leaving less than 1 % or 100 MB free' }),
   },
-  validate(a) {
+  validate(a, target) {
     if (a.percent === undefined && a.bytes === undefined) throw badArgs('one of --percent or --bytes is required');
     if (a.percent !== undefined && a.bytes !== undefined)
       throw badArgs('--percent and --bytes cannot be used together; choose one');
-    const dir = a.dir ?? '/tmp';
-    if (!exists(dir) || !fs.statSync(dir).isDirectory()) throw badArgs(`--dir ${dir} is not a directory`);
+    const dir = dirOf(a.dir, target);
+    if (!exists(dir) || !fs.statSync(dir).isDirectory())
+      throw badArgs(`--dir ${asSeen(target, dir)} is not a directory`);
     workDirChecked(dir, 'dir');
   },
   async inject(a, ctx) {
-    const dir = workDirChecked(a.dir ?? '/tmp', 'dir');
-    const storeHere = !ctx.dryRun && fs.statSync(dir).dev === fs.statSync(ctx.workDir()).dev;
+    const dir = workDirChecked(dirOf(a.dir, ctx.target), 'dir');
+    const seen = asSeen(ctx.target, dir);
+    const storeHere = !ctx.dryRun && sameFilesystem(dir, ctx.workDir());
     if (storeHere) {
       // the experiment store lives on this filesystem: keep room for it to record the recover
       const reserve = path.join(ctx.workDir(), 'reserve');
@@ -66,26 +74,30 @@ export default defineFault({
     if (a.percent !== undefined) {
       if (u.percent >= a.percent)
         throw injectError(
-          `the filesystem of ${dir} is already ${u.percent.toFixed(1)}% used, not below --percent ${a.percent}`,
+          `the filesystem of ${seen} is already ${u.percent.toFixed(1)}% used, not below --percent ${a.percent}`,
         );
       bytes = Math.ceil((a.percent / 100) * (u.used + u.avail) - u.used);
     }
     // on the store's filesystem: room for the store to finish recording this inject (the reserve is for the recover)
     if (storeHere) bytes = Math.min(bytes, u.avail - STORE_MARGIN);
     if (bytes > u.avail)
-      throw injectError(`${dir} has ${formatBytes(u.avail)} available; cannot add ${formatBytes(bytes)}`);
+      throw injectError(`${seen} has ${formatBytes(u.avail)} available; cannot add ${formatBytes(bytes)}`);
     const left = u.avail - bytes;
     if (left < Math.max(0.01 * u.total, 100 * MB) && !a.force) {
       throw injectError(
-        `filling ${formatBytes(bytes)} would leave ${formatBytes(left)} free on the filesystem of ${dir} (less than 1 % or 100 MB); add --force to do it anyway`,
+        `filling ${formatBytes(bytes)} would leave ${formatBytes(left)} free on the filesystem of ${seen} (less than 1 % or 100 MB); add --force to do it anyway`,
       );
     }
     const file = path.join(dir, unguessable(`chaosmetad_fill_${ctx.uid}_`) + '.dat');
-    await ctx.step('fill-file', { path: file, bytes }, async () => {
-      await ctx.exec.change(`create ${file} of ${formatBytes(bytes)}`, async () => {
+    // in a container: where the file is on the host too, to remove it should the container stop first
+    const host = hostPathFor(ctx.target, file);
+    await ctx.step('fill-file', { path: file, bytes, ...host }, async () => {
+      let ino: number | undefined;
+      await ctx.exec.change(`create ${asSeen(ctx.target, file)} of ${formatBytes(bytes)}`, async () => {
         const d = Dir.open(dir);
         const fd = createExclusive(d, path.basename(file));
         d.close();
+        ino = fs.fstatSync(fd).ino;
         try {
           const r = await ctx.exec.run('fallocate', ['-l', String(bytes), '/proc/self/fd/3'], {
             allowFail: true,
@@ -96,19 +108,17 @@ export default defineFault({
           fs.closeSync(fd);
         }
       });
+      return confirmHostPath(host, ino!);
     });
     return {
-      path: file,
+      path: asSeen(ctx.target, file),
       bytes,
       usage_before: Number(u.percent.toFixed(2)),
       usage_after: Number(fsUsage(dir).percent.toFixed(2)),
     };
   },
   undo: {
-    async 'fill-file'(d, ctx) {
-      if (exists(d.path))
-        await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
-    },
+    'fill-file': (d, ctx) => removeWorkFile(d as { path: string }, ctx, 'fill file'),
     async reserve(d) {
       // (the engine releases it first thing at recover; this is the journal's record)
       fs.rmSync(d.path, { force: true });
@@ -116,11 +126,21 @@ export default defineFault({
   },
   async check(_a, ctx) {
     const s = ctx.steps.find((x) => x.kind === 'fill-file');
-    return s && exists(s.data.path) && fs.statSync(s.data.path).blocks * 512 >= s.data.bytes * 0.99
-      ? 'in-place'
-      : 'gone';
+    const st = s ? lstatOrNone(s.data.path) : undefined;
+    return st && st.blocks * 512 >= s!.data.bytes * 0.99 ? 'in-place' : 'gone';
   },
 });
+
+/**
+ * Do two paths live on one filesystem? The same device, or (a container's overlay, a bind mount: other device
+ * numbers over the same disk) the same size, free space and inode count.
+ */
+function sameFilesystem(a: string, b: string): boolean {
+  if (fs.statSync(a).dev === fs.statSync(b).dev) return true;
+  const x = fs.statfsSync(a);
+  const y = fs.statfsSync(b);
+  return x.blocks === y.blocks && x.bsize === y.bsize && x.files === y.files && Math.abs(x.bfree - y.bfree) < 4096;
+}
 
 /** The fallback where fallocate is not supported: write zeros, with progress on a terminal when it takes a while. */
 async function writeZeros(fd: number, file: string, bytes: number): Promise<void> {

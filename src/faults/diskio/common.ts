@@ -12,6 +12,7 @@ import {
   currentCgroup,
   disableIoController,
   enableIoController,
+  ioCgroupOf,
   ioCgroupPath,
   ioCgroupVersion,
   ioControllerEnabled,
@@ -20,8 +21,14 @@ import {
   moveProcess,
   parseDevList,
   releaseProcess,
+  readLimits,
   removeThrottled,
+  restoreLimits,
+  wholeDisk,
+  writeLimits,
 } from '../../host/cgroup';
+import { deviceOf } from '../../host/mounts';
+import { ContainerTarget, Target, isContainer } from '../../host/target';
 import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
@@ -58,9 +65,17 @@ export interface Selection {
   devList?: string[];
 }
 
-export function validateSelection(a: Selection): void {
+export function validateSelection(a: Selection, target: Target): void {
   if (!ioCgroupVersion())
     throw badArgs('no cgroup block I/O controller on this host (neither cgroup v1 blkio nor v2 io)');
+  if (isContainer(target)) {
+    if (a.pidList || a.key !== undefined)
+      throw badArgs(
+        'in a container (--container-id) the whole container is throttled, through its own cgroup: drop --pid-list and --key',
+      );
+    containerIo(target, a.devList);
+    return;
+  }
   if (!a.pidList && a.key === undefined) throw badArgs('one of --pid-list or --key is required');
   if (a.pidList && a.key !== undefined) throw badArgs('--pid-list and --key cannot be used together; choose one');
   for (const pid of a.pidList ?? []) {
@@ -90,8 +105,49 @@ function devicesOf(pid: number): string {
   );
 }
 
+/** A container's block I/O cgroup and the devices to limit there (default: the disk under its root filesystem). */
+function containerIo(t: ContainerTarget, devList?: string[]): { version: CgroupVersion; dir: string; devs: string[] } {
+  const version = ioCgroupVersion() as CgroupVersion;
+  const dir = ioCgroupOf(version, t.pid);
+  if (!dir)
+    throw badArgs(
+      version === 1
+        ? 'the container has no blkio cgroup of its own on this host'
+        : "the container's cgroup has no io.max: its parent does not enable the io controller for it",
+    );
+  const dev = devList ? undefined : deviceOf(t.pid, '/');
+  const disk = dev ? wholeDisk(dev) : undefined;
+  if (!devList && !disk)
+    throw badArgs("the container's root filesystem is on no block device this host can limit; give --dev-list");
+  return { version, dir, devs: devList ?? [disk!] };
+}
+
+/**
+ * In a container: its own cgroup gets the limits (its processes stay where they are; a process it starts later
+ * is throttled too). The limits that were there are read first and put back exactly at recover.
+ */
+async function throttleContainer(t: ContainerTarget, a: Selection, limits: IoLimits, ctx: InjectContext) {
+  const { version, dir, devs } = containerIo(t, a.devList);
+  const before: Record<string, IoLimits> = {};
+  for (const dev of devs) before[dev] = readLimits(version, dir, dev);
+  await ctx.step('container-io', { version, dir, devs, before }, async () => {
+    for (const dev of devs) {
+      const want = { ...before[dev], ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v)) };
+      await ctx.exec.change(`limit ${dev} in the container's cgroup ${dir}: ${JSON.stringify(limits)}`, () =>
+        writeLimits(version, dir, dev, want),
+      );
+    }
+  });
+  if (!ctx.dryRun) {
+    const why = limitNotTaken(version, dir, devs, limits);
+    if (why) throw injectError(why);
+  }
+  return { cgroup_version: version, cgroup: dir, devices: devs, limits, before };
+}
+
 /** Journal and apply: our cgroup with the limits on every device, then each process moved in. */
 export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContext): Promise<Record<string, unknown>> {
+  if (isContainer(ctx.target)) return throttleContainer(ctx.target, a, limits, ctx);
   const version = ioCgroupVersion() as CgroupVersion;
   const pids = targets(a);
   const devs = a.devList ?? [...new Set(pids.map(devicesOf))];
@@ -117,6 +173,13 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
 }
 
 export const undo: Record<string, UndoFn> = {
+  async 'container-io'(d, ctx) {
+    for (const dev of d.devs as string[]) {
+      await ctx.exec.change(`put back the limits of ${dev} in ${d.dir}: ${JSON.stringify(d.before[dev])}`, () =>
+        restoreLimits(d.version, d.dir, dev, d.before[dev] as IoLimits),
+      );
+    }
+  },
   async move(d, ctx) {
     await releaseProcess(ctx.exec, d as Parameters<typeof releaseProcess>[1], sameProcess(d.pid, d.start));
   },
@@ -134,7 +197,14 @@ export const undo: Record<string, UndoFn> = {
   },
 };
 
-export async function check(ctx: CheckContext): Promise<'in-place' | 'partial' | 'gone'> {
+export async function check(ctx: CheckContext, limits?: IoLimits): Promise<'in-place' | 'partial' | 'gone'> {
+  const own = ctx.steps.find((s) => s.kind === 'container-io');
+  if (own) {
+    const held = (own.data.devs as string[]).filter(
+      (dev) => !limits || !limitNotTaken(own.data.version, own.data.dir, [dev], limits),
+    );
+    return fs.existsSync(own.data.dir) ? tally(held.length, own.data.devs.length) : 'gone';
+  }
   const moves = ctx.steps.filter((s) => s.kind === 'move');
   const cg = ctx.steps.find((s) => s.kind === 'cgroup');
   if (!cg || !fs.existsSync(cg.data.dir)) return 'gone';

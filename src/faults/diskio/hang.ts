@@ -1,5 +1,6 @@
 import { oneOf } from '../flags';
 import { defineFault } from '../types';
+import { isContainer } from '../../host/target';
 import { check, selectFlags, throttle, undo, validateSelection } from './common';
 
 /**
@@ -11,11 +12,13 @@ const HANG = 512;
 export default defineFault({
   target: 'diskio',
   fault: 'hang',
+  container: 'cgroup',
   volatile: true,
   summary: "Make processes' disk I/O hang",
   description:
     'Like diskio limit, with reads and/or writes held to 512 bytes per second on the devices (--mode all, read or ' +
-    'write): the processes block in I/O until recover moves them back.',
+    'write): the processes block in I/O until recover moves them back. In a container (--container-id, no ' +
+    "--pid-list or --key) the whole container's I/O hangs, through its own cgroup.",
   examples: ['chaosmetad inject diskio hang --key "my-db" --mode write -t 30s'],
   flags: {
     ...selectFlags,
@@ -26,8 +29,13 @@ export default defineFault({
     }),
   },
   validate: validateSelection,
-  inject: (a, ctx) =>
-    throttle(a, { rbps: a.mode !== 'write' ? HANG : undefined, wbps: a.mode !== 'read' ? HANG : undefined }, ctx),
+  claims: (_a, target) => (isContainer(target) ? ['blkio limits'] : []),
+  inject: (a, ctx) => throttle(a, limitsOf(a.mode), ctx),
   undo,
-  check: (_a, ctx) => check(ctx),
+  check: (a, ctx) => check(ctx, limitsOf(a.mode)),
+});
+
+const limitsOf = (mode: 'all' | 'read' | 'write') => ({
+  rbps: mode !== 'write' ? HANG : undefined,
+  wbps: mode !== 'read' ? HANG : undefined,
 });
