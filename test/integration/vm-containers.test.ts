@@ -1,8 +1,8 @@
 /**
  * A container on cgroup v2: containerd + runc (Debian's, from this host's / read-only) started inside the throwaway
  * VM of scripts/vm (stock kernel, unified hierarchy only), a container run from a busybox rootfs with a 1-CPU quota
- * and a 128 MB limit; then cpu burn and mem fill with --container-runtime containerd measured from its v2 cgroup
- * (cpu.stat, memory.current), and the cgroup as before after recover.
+ * and a 128 MB limit; then cpu burn, mem fill and mem oom with --container-runtime containerd measured from its v2 cgroup
+ * (cpu.stat, memory.current, memory.events), and the cgroup as before after recover.
  */
 import * as fs from 'node:fs';
 import { runInVm, SEA, vmTest } from '../helpers';
@@ -13,7 +13,7 @@ const needs = fs.existsSync('/usr/bin/containerd')
   : 'containerd is not installed (apt-get install containerd runc)';
 
 vmTest(
-  'a containerd container on cgroup v2: cpu burn and mem fill counted in its cgroup',
+  'a containerd container on cgroup v2: cpu burn, mem fill and mem oom counted in its cgroup',
   () => {
     const script = `
 set -u
@@ -49,6 +49,12 @@ echo "MEM_OF=$($C query --uid v2-ct-mem --format json | grep -o "the container's
 $C recover v2-ct-mem >/dev/null || echo "MEM_RECOVER=failed"
 sleep 0.5
 echo "MEM_BACK=$(( ($(cat $CG/memory.current) - M0) / 1048576 ))"
+K0=$(awk '/^oom_kill /{print $2}' $CG/memory.events); K=$K0
+$C inject mem oom -m ram --container-id cm-v2 --container-runtime containerd --containerd-namespace default --uid v2-ct-oom > /tmp/inj3.txt 2>&1 || { echo "OOM_INJECT=failed"; cat /tmp/inj3.txt; }
+for i in $(seq 1 120); do K=$(awk '/^oom_kill /{print $2}' $CG/memory.events); [ $((K - K0)) -ge 2 ] && break; sleep 0.5; done
+echo "OOM_KILLS=$((K - K0))"
+$C recover v2-ct-oom >/dev/null || echo "OOM_RECOVER=failed"
+sleep 0.5
 echo "PROCS=$(wc -l < $CG/cgroup.procs)"
 ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
 `;
@@ -58,6 +64,9 @@ ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
     expect([v.CONTAINERD, v.RUN, v.BURN_INJECT, v.BURN_RECOVER, v.MEM_INJECT, v.MEM_RECOVER]).toEqual(
       Array(6).fill(undefined),
     );
+    expect([v.OOM_INJECT, v.OOM_RECOVER]).toEqual([undefined, undefined]);
+    // the OOM killer acted in the container's v2 memory cgroup (memory.events), and its own process lived
+    expect(Number(v.OOM_KILLS)).toBeGreaterThanOrEqual(2);
     expect(v.HELPER_CG).toBe(`0::${v.CG.slice('/sys/fs/cgroup'.length)}`);
     // an emulated CPU: its accounting is coarser than the host's (±3 points there)
     expect(Math.abs(Number(v.BURN) - 50)).toBeLessThan(8);
