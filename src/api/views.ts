@@ -21,6 +21,7 @@ export const COMPAT_COLUMNS = [
   'update_time',
   'container_id',
   'container_runtime',
+  'parent_uid',
 ] as const;
 
 /** One experiment, exactly the original's fields in its order; args and runtime are JSON strings. */
@@ -38,6 +39,8 @@ export interface ExperimentView {
   update_time: string;
   container_id: string;
   container_runtime: string;
+  /** added: only when the experiment is part of another (kube inject's uid) */
+  parent_uid?: string;
 }
 
 export type { LiveView } from '../engine/live';
@@ -57,6 +60,7 @@ export function experimentJson(r: ExperimentRow): ExperimentView {
     update_time: r.update_time,
     container_id: r.container_id,
     container_runtime: r.container_runtime,
+    ...(r.parent_uid ? { parent_uid: r.parent_uid } : {}),
   };
 }
 

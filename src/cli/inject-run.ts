@@ -32,6 +32,10 @@ export const COMMON_INJECT_FLAGS: Record<
     description: 'containerd: the namespace to look in first (default k8s.io; then moby and default)',
     helpGroup: 'EXPERIMENT',
   },
+  'parent-uid': {
+    description: 'the experiment this one is part of (set by kube inject on every node it reaches)',
+    helpGroup: 'EXPERIMENT',
+  },
   'dry-run': {
     boolean: true,
     description: 'print the exact changes it would make; change nothing, store nothing',
@@ -70,6 +74,7 @@ export async function runInject(
     containerId: s('container-id'),
     containerRuntime: s('container-runtime'),
     containerdNamespace: s('containerd-namespace'),
+    parentUid: s('parent-uid'),
     dryRun: flags['dry-run'] === true,
     lease: s('lease'),
     schedule: s('schedule'),

@@ -26,6 +26,7 @@ export default class Query extends ChaosCommand {
     creator: Flags.string({ char: 'c', description: 'only this creator' }),
     'container-id': Flags.string({ description: 'only this container' }),
     'container-runtime': Flags.string({ description: 'only this container runtime' }),
+    'parent-uid': Flags.string({ description: 'only the parts of this experiment (kube inject)' }),
     offset: Flags.string({ char: 'o', description: 'skip this many (default 0)' }),
     limit: Flags.string({ char: 'l', description: 'show at most this many, 0 = all (default 10)' }),
     all: Flags.boolean({
@@ -94,6 +95,7 @@ export default class Query extends ChaosCommand {
       creator: flags.creator,
       containerId: flags['container-id'],
       containerRuntime: flags['container-runtime'],
+      parentUid: flags['parent-uid'],
       offset: uint(flags.offset, 'offset', 0),
       limit: uint(flags.limit, 'limit', 10),
       live: flags.all,

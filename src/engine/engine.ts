@@ -50,6 +50,8 @@ export interface InjectRequest {
   lease?: string | number;
   /** set by the daemon for a scheduled run */
   scheduleId?: string;
+  /** the experiment this one is part of (kube inject's uid; same form as a uid) */
+  parentUid?: string;
 }
 
 export interface InjectResult {
@@ -163,6 +165,11 @@ export class Engine {
           : `${def.target} ${def.fault} does not take --container-id yet (every fault but kernel ones takes it)`,
       );
     }
+    if (req.parentUid !== undefined && req.parentUid !== '' && !UID_RE.test(req.parentUid)) {
+      throw badArgs(
+        `--parent-uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.parentUid)}`,
+      );
+    }
     if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
       throw badArgs('--creator must be at most 128 characters without control characters');
     }
@@ -182,6 +189,7 @@ export class Engine {
       uid: req.uid || newUid(),
       timeout: timeoutMs ? String(req.timeout) : '',
       creator: req.creator || defaultCreator(),
+      parentUid: req.parentUid || null,
     };
   }
 
@@ -324,6 +332,7 @@ export class Engine {
       container_id: isContainer(p.target) ? p.target.id : '',
       container_runtime: isContainer(p.target) ? p.target.runtime : '',
       target_info: isContainer(p.target) ? JSON.stringify(p.target) : null,
+      parent_uid: p.parentUid,
       owner_pid: process.pid,
       lease_ms: p.leaseMs || null,
       lease_until: p.leaseMs ? now + p.leaseMs : null,

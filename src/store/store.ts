@@ -39,6 +39,8 @@ export interface ExperimentRow {
   retry_ms?: number | null;
   /** the target (host/target.ts) as JSON; null = this host */
   target_info?: string | null;
+  /** the experiment this one is part of (kube: one uid over many nodes; each node's part records it) */
+  parent_uid?: string | null;
 }
 
 export interface ScheduleRow {
@@ -79,6 +81,7 @@ export interface QueryFilter {
   creator?: string;
   containerId?: string;
   containerRuntime?: string;
+  parentUid?: string;
   offset?: number;
   limit?: number;
 }
@@ -117,6 +120,9 @@ const MIGRATIONS: string[] = [
    ALTER TABLE experiments ADD COLUMN retry_ms INTEGER;`,
   // 5: what the experiment acts on (JSON of host/target.ts Target; NULL = this host)
   `ALTER TABLE experiments ADD COLUMN target_info TEXT;`,
+  // 6: the experiment this one is a part of (kube inject: one uid, a sub-experiment per target and node)
+  `ALTER TABLE experiments ADD COLUMN parent_uid TEXT;
+   CREATE INDEX experiments_parent ON experiments(parent_uid) WHERE parent_uid IS NOT NULL;`,
 ];
 
 /** Status predicates, defined once (SQL and row forms agree): */
@@ -310,6 +316,7 @@ export class Store {
     eq('creator', f.creator);
     eq('container_id', f.containerId);
     eq('container_runtime', f.containerRuntime);
+    eq('parent_uid', f.parentUid);
     return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
   }
 

@@ -61,7 +61,7 @@ test('bash completes commands, targets, faults, flags and enumerated values', ()
   ]);
   expect(bash(s, ['inject', 'n'])).toEqual(['network']);
   expect(bash(s, ['inject', 'file', 'de'])).toEqual(['del', 'delete']);
-  expect(bash(s, ['inject', 'cpu', 'burn', '--p'])).toEqual(['--percent']);
+  expect(bash(s, ['inject', 'cpu', 'burn', '--pe'])).toEqual(['--percent']);
   expect(bash(s, ['inject', 'mem', 'fill', '--mode', ''])).toEqual(['cache', 'ram']);
   expect(bash(s, ['inject', 'network', 'delay', '-i', 'eth0', '--dir'])).toEqual(['--direction']);
   expect(bash(s, ['server', '--allow-r'])).toEqual(['--allow-recover-cmd']);
@@ -90,7 +90,7 @@ test('fish completes the same', () => {
       .sort();
   };
   expect(complete('chaosmetad inject c')).toEqual(['container', 'cpu']);
-  expect(complete('chaosmetad inject cpu burn --p')).toEqual(['--percent']);
+  expect(complete('chaosmetad inject cpu burn --pe')).toEqual(['--percent']);
   expect(complete('chaosmetad inject mem fill --mode ')).toEqual(['cache', 'ram']);
   expect(complete('chaosmetad inject file del')).toEqual(['del', 'delete']);
 });

@@ -45,10 +45,10 @@ describe('store', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(30000);
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL: a journal step survives a power cut
-    expect(store.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(6);
     // a second open of a migrated store changes nothing
     const again = new Store(dir);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(6);
     again.close();
   });
 
@@ -110,7 +110,7 @@ describe('store', () => {
       PRAGMA user_version = 1;`);
     db.close();
     const s2 = new Store(d1);
-    expect(s2.db.pragma('user_version', { simple: true })).toBe(5);
+    expect(s2.db.pragma('user_version', { simple: true })).toBe(6);
     expect(s2.get('old-one')).toMatchObject({
       status: 'success',
       lease_ms: null,
