@@ -8,6 +8,7 @@ import Query from './cli/query';
 import { Renew, ScheduleList, ScheduleRemove } from './cli/lease';
 import Recover from './cli/recover';
 import Server from './server/command';
+import { KubeAgents, KubeQuery, KubeRecover, kubeInjectCommand } from './cli/kube';
 
 export const COMMANDS: Record<string, Command.Class> = {
   query: Query,
@@ -20,5 +21,9 @@ export const COMMANDS: Record<string, Command.Class> = {
   'schedule:list': ScheduleList,
   'schedule:remove': ScheduleRemove,
   completion: Completion,
+  'kube:query': KubeQuery,
+  'kube:recover': KubeRecover,
+  'kube:agents': KubeAgents,
 };
 for (const def of FAULTS) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);
+for (const def of FAULTS) COMMANDS[`kube:inject:${def.target}:${def.fault}`] = kubeInjectCommand(def);

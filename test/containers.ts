@@ -46,7 +46,11 @@ export async function ensureDocker(): Promise<void> {
   throw new Error('dockerd does not answer');
 }
 
-function importImage(tag: string, files: Record<string, { from?: string; link?: string; text?: string }>): void {
+export function importImage(
+  tag: string,
+  files: Record<string, { from?: string; link?: string; text?: string }>,
+  changes: string[] = [],
+): void {
   if (sh('docker', ['image', 'inspect', tag]).code === 0) return;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmtest-rootfs-'));
   try {
@@ -60,7 +64,8 @@ function importImage(tag: string, files: Record<string, { from?: string; link?: 
     }
     for (const d of ['tmp', 'etc', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(root, d), { recursive: true });
     fs.chmodSync(path.join(root, 'tmp'), 0o1777);
-    const tar = sh('sh', ['-c', `tar -C ${root} -c . | docker import - ${tag}`]);
+    const change = changes.map((c) => `--change '${c}'`).join(' ');
+    const tar = sh('sh', ['-c', `tar -C ${root} -c . | docker import ${change} - ${tag}`]);
     if (tar.code !== 0) throw new Error(`docker import ${tag}: ${tar.err}`);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -127,4 +132,24 @@ export function inspect(id: string): any {
 export function removeTestContainers(): void {
   const ids = sh('docker', ['ps', '-aq', '--filter', 'label=chaosmetad-test=1']).out.split('\n').filter(Boolean);
   if (ids.length) sh('docker', ['rm', '-f', ...ids]);
+}
+
+/**
+ * The agent image as deploy/Dockerfile builds it — the single executable on a glibc base — but without a registry:
+ * dist/chaosmetad and the glibc libraries it links (from this host), docker-imported. Tagged by the executable's
+ * build, so a new build gets a new image.
+ */
+export function agentImage(): string {
+  const exe = path.join(__dirname, '..', 'dist', 'chaosmetad');
+  if (!fs.existsSync(exe)) throw new Error('dist/chaosmetad is missing: npm run build');
+  const st = fs.statSync(exe);
+  const tag = `cmtest/agent:${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
+  const files: Record<string, { from?: string; link?: string; text?: string }> = {
+    'usr/local/bin/chaosmetad': { from: exe },
+    'etc/passwd': { text: 'root:x:0:0:root:/root:/bin/false\n' },
+  };
+  const ldd = sh('ldd', [exe]).out;
+  for (const m of ldd.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) files[m[1].slice(1)] = { from: m[1] };
+  importImage(tag, files, ['ENTRYPOINT ["/usr/local/bin/chaosmetad"]']);
+  return tag;
 }

@@ -69,5 +69,6 @@ int stop_requested(void);
  * against the container. Any failure fails the helper before ready: a helper never runs outside its target.
  */
 void enter_target(int argc, char **argv);
+int run_hostexec(int argc, char **argv);
 
 #endif

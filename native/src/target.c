@@ -74,30 +74,51 @@ static int mount_of(const char *controllers, char *out, size_t size) {
   return found;
 }
 
-static void join_cgroups(long long pid) {
+/* Join every cgroup of pid found on this host (in each hierarchy mounted here); 0, or -1 with why in err. */
+static int join_cgroups_of(long long pid, char *err, size_t errlen) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%lld/cgroup", pid);
   FILE *f = fopen(path, "re");
-  if (!f) fail("cannot read %s: %s", path, strerror(errno));
+  if (!f) {
+    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    return -1;
+  }
   char line[4096];
-  int joined = 0;
-  while (fgets(line, sizeof line, f)) {
+  int joined = 0, rc = 0;
+  while (rc == 0 && fgets(line, sizeof line, f)) {
     line[strcspn(line, "\n")] = 0;
     char *c1 = strchr(line, ':');
     char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2) continue;
     *c1 = *c2 = 0;
     const char *controllers = c1 + 1, *rel = c2 + 1;
-    if (strstr(rel, "..")) fail("refusing cgroup path %s of pid %lld", rel, pid);
+    if (strstr(rel, "..")) {
+      snprintf(err, errlen, "refusing cgroup path %s of pid %lld", rel, pid);
+      rc = -1;
+      break;
+    }
     char mnt[1024], procs[4096];
     if (!mount_of(controllers, mnt, sizeof mnt)) continue; /* a hierarchy this host does not mount (e.g. named) */
     snprintf(procs, sizeof procs, "%s%s/cgroup.procs", mnt, rel);
-    int rc = write_file(procs, "0");
-    if (rc != 0) fail("cannot join the container's cgroup %s%s: %s", mnt, rel, strerror(-rc));
+    int w = write_file(procs, "0");
+    if (w != 0) {
+      snprintf(err, errlen, "cannot join the cgroup %s%s: %s", mnt, rel, strerror(-w));
+      rc = -1;
+      break;
+    }
     joined++;
   }
   fclose(f);
-  if (!joined) fail("found none of the cgroups of pid %lld on this host", pid);
+  if (rc == 0 && !joined) {
+    snprintf(err, errlen, "found none of the cgroups of pid %lld on this host", pid);
+    rc = -1;
+  }
+  return rc;
+}
+
+static void join_cgroups(long long pid) {
+  char err[1200];
+  if (join_cgroups_of(pid, err, sizeof err) != 0) fail("%s", err);
 }
 
 void enter_target(int argc, char **argv) {
@@ -134,4 +155,66 @@ void enter_target(int argc, char **argv) {
     close(mnt_fd);
     if (chdir("/") != 0) fail("chdir / in the container: %s", strerror(errno));
   }
+}
+
+/*
+ * hostexec PID PROGRAM [ARG...]: enter the cgroup, uts and mount namespaces and the cgroups of PID (the node's init, or the process an agent
+ * is told to take as the node's) and exec PROGRAM there, as `nsenter -t PID -m -u` would — without needing nsenter
+ * in the agent's image. Exit 125 when it cannot enter, 126/127 when PROGRAM cannot run.
+ */
+int run_hostexec(int argc, char **argv) {
+  /* --keep-cgroups: stay in the pod's cgroups (the agent's own daemon: it lives and dies with its pod) */
+  int keep = argc > 2 && strcmp(argv[2], "--keep-cgroups") == 0;
+  if (keep) {
+    argv++;
+    argc--;
+  }
+  if (argc < 4) {
+    fprintf(stderr, "usage: chaosmetad-helper hostexec [--keep-cgroups] PID PROGRAM [ARG...]\n");
+    return 125;
+  }
+  char *end = NULL;
+  long long pid = strtoll(argv[2], &end, 10);
+  if (!end || *end || pid < 1) {
+    fprintf(stderr, "chaosmetad-helper hostexec: bad pid %s\n", argv[2]);
+    return 125;
+  }
+  static const struct {
+    const char *name;
+    int type;
+  } NS[] = {{"cgroup", CLONE_NEWCGROUP}, {"uts", CLONE_NEWUTS}, {"mnt", CLONE_NEWNS}};
+  int fds[3];
+  for (int i = 0; i < 3; i++) {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%lld/ns/%s", pid, NS[i].name);
+    fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      fprintf(stderr, "chaosmetad-helper hostexec: cannot open %s: %s\n", p, strerror(errno));
+      return 125;
+    }
+  }
+  for (int i = 0; i < 3; i++) {
+    if (setns(fds[i], NS[i].type) != 0) {
+      fprintf(stderr, "chaosmetad-helper hostexec: cannot enter the %s namespace of %lld: %s\n", NS[i].name, pid,
+              strerror(errno));
+      return 125;
+    }
+    close(fds[i]);
+  }
+  if (chdir("/") != 0) {
+    fprintf(stderr, "chaosmetad-helper hostexec: chdir /: %s\n", strerror(errno));
+    return 125;
+  }
+  /* out of the agent pod's cgroups into the node's (those of PID): what runs on the node — helpers, watchers —
+     is neither limited by the pod's resources nor killed with it when the pod restarts. Read after entering the
+     node's cgroup and mount namespaces: its paths and its /sys/fs/cgroup */
+  char err[1200];
+  if (!keep && join_cgroups_of(pid, err, sizeof err) != 0) {
+    fprintf(stderr, "chaosmetad-helper hostexec: %s\n", err);
+    return 125;
+  }
+  execv(argv[3], argv + 3);
+  int e = errno;
+  fprintf(stderr, "chaosmetad-helper hostexec: cannot run %s on the node: %s\n", argv[3], strerror(e));
+  return e == ENOENT ? 127 : 126;
 }

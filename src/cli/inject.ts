@@ -19,7 +19,8 @@ const COMMON_FLAGS = {
 
 type Char = Interfaces.AlphabetLowercase | Interfaces.AlphabetUppercase;
 
-function oclifFlags(def: FaultDef): Interfaces.FlagInput {
+/** The fault's own flags for oclif; `taken` are short flags the command uses itself (the fault's lose theirs). */
+export function oclifFlags(def: FaultDef, taken: string[] = []): Interfaces.FlagInput {
   const out: Interfaces.FlagInput = {};
   for (const [key, spec] of Object.entries(def.flags)) {
     let description = spec.description;
@@ -27,7 +28,8 @@ function oclifFlags(def: FaultDef): Interfaces.FlagInput {
       description += ` (one of ${spec.options!.join(', ')})`;
     if (spec.required) description += ' (required)';
     if (spec.default !== undefined && spec.default !== false) description += ` (default: ${spec.default})`;
-    const base = { char: spec.char as Char | undefined, description, hidden: spec.hidden };
+    const char = spec.char && !taken.includes(spec.char) ? (spec.char as Char) : undefined;
+    const base = { char, description, hidden: spec.hidden };
     out[kebab(key)] = spec.kind === 'boolean' ? Flags.boolean(base) : Flags.string(base); // values are checked by the fault's own parser (one message format for CLI and HTTP)
   }
   return out;

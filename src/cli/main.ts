@@ -3,6 +3,7 @@ import { run, settings } from '@oclif/core';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault, targets } from '../faults/index';
+import { effectiveArgv } from './argv0';
 
 /** `inject <target> <fault>` with a name that does not exist: say which ones do (before oclif's generic message). */
 function checkInjectNames(argv: string[]): void {
@@ -25,7 +26,7 @@ function exitCodeOf(err: unknown): [ExitCode, string] {
 settings.enableAutoTranspile = false;
 
 export async function main(
-  argv: string[] = process.argv.slice(2),
+  argv: string[] = effectiveArgv(process.argv.slice(2)),
   root = path.resolve(__dirname, '..', '..'),
 ): Promise<number> {
   try {
@@ -43,7 +44,7 @@ export async function main(
 
 /** Run and exit once stdout is flushed. */
 export function runCli(root?: string): void {
-  void main(process.argv.slice(2), root).then((code) => {
+  void main(effectiveArgv(process.argv.slice(2)), root).then((code) => {
     process.exitCode = code;
   });
 }

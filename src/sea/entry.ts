@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { versionInfo } from '../api/version';
 import { seaRuntimeDir } from '../host/assets';
+import { effectiveArgv } from '../cli/argv0';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as {
@@ -42,9 +43,15 @@ function prepareRoot(): string {
 }
 
 function start(): void {
+  // in an agent pod: every command runs on the node instead (host/hostexec.ts)
+  if (process.env.CHAOSMETAD_HOST_EXEC) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runOnNode } = require('../host/hostexec') as typeof import('../host/hostexec');
+    if (runOnNode()) return;
+  }
   // `version` (scripts and probes call it often) prints without loading the command tree: the bundle's modules are
   // loaded lazily, at the require()s below, so this costs what an empty single executable costs
-  const argv = process.argv.slice(2);
+  const argv = effectiveArgv(process.argv.slice(2));
   if (argv.length === 1 && argv[0] === 'version') {
     process.stdout.write(JSON.stringify(versionInfo()) + '\n');
     return;

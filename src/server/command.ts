@@ -52,6 +52,11 @@ export default class Server extends ChaosCommand {
       description:
         'accept recover_cmd / recover_shell over HTTP (remote root: every token holder can run any command as root)',
     }),
+    'metrics-addr': Flags.string({
+      description:
+        'also serve GET /metrics and /healthz, and nothing else, without a token on HOST:PORT (e.g. 0.0.0.0:29596: Prometheus scraping each node)',
+      helpValue: 'HOST:PORT',
+    }),
     cert: Flags.string({ description: 'TLS certificate (PEM); with --key serves HTTPS' }),
     key: Flags.string({ description: 'TLS private key (PEM)' }),
     'data-dir': dataDirFlag,
@@ -91,6 +96,13 @@ export default class Server extends ChaosCommand {
         );
       if (tcp && !isLoopback(host))
         throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
+    }
+    let metricsAt: { host: string; port: number } | undefined;
+    if (flags['metrics-addr'] !== undefined) {
+      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags['metrics-addr']);
+      if (!m || Number(m[2]) > 65535)
+        throw badArgs(`--metrics-addr must be HOST:PORT, e.g. 0.0.0.0:29596, got "${flags['metrics-addr']}"`);
+      metricsAt = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
     }
     if (!!flags.cert !== !!flags.key) throw badArgs('--cert and --key go together');
     let tls: { cert: Buffer; key: Buffer } | undefined;
@@ -219,6 +231,29 @@ export default class Server extends ChaosCommand {
         servers.push(server);
         await listenUnix(server, flags.socket, socketGid);
       }
+      if (metricsAt) {
+        // counts and latencies only: nothing to steer, nothing secret, so no token (Prometheus scrapes it as is)
+        const { createServer: plain } = require('node:http') as typeof import('node:http'); // eslint-disable-line @typescript-eslint/no-require-imports
+        const server = plain((req, res) => {
+          req.resume();
+          const url = (req.url ?? '').split('?')[0];
+          if (req.method === 'GET' && url === '/metrics') {
+            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+            res.end(metrics.render(gauges()));
+          } else if (req.method === 'GET' && url === '/healthz') {
+            res.writeHead(200, { 'content-type': 'text/plain' });
+            res.end('ok\n');
+          } else {
+            res.writeHead(404, { 'content-type': 'text/plain' });
+            res.end('only GET /metrics and /healthz here\n');
+          }
+        });
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(metricsAt.port, metricsAt.host, () => resolve());
+        });
+      }
     } catch (e) {
       for (const s of servers) s.close();
       await daemon.stop();
@@ -230,6 +265,7 @@ export default class Server extends ChaosCommand {
       event: 'listening',
       ...(tcp ? { addr: host, port: boundPort } : {}),
       ...(flags.socket ? { socket: flags.socket } : {}),
+      ...(metricsAt ? { metrics: `${metricsAt.host}:${metricsAt.port}` } : {}),
       tls: !!tls,
       auth: token ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}` : 'none (--insecure-no-auth)',
       data_dir: engine.dataDir,

@@ -52,6 +52,7 @@ test('bash completes commands, targets, faults, flags and enumerated values', ()
     'check',
     'completion',
     'inject',
+    'kube',
     'query',
     'recover',
     'renew',

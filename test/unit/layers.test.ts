@@ -32,7 +32,8 @@ const layer = (rel: string): string => (rel.includes(path.sep) ? rel.split(path.
 const ALLOWED: Record<string, string[]> = {
   commands: ['cli', 'server', 'oclif', 'faults'],
   sea: ['commands', 'cli', 'api', 'host'],
-  cli: ['oclif', 'api', 'faults'],
+  cli: ['oclif', 'api', 'faults', 'kube'],
+  kube: ['api', 'faults'],
   server: ['oclif', 'api', 'engine', 'store', 'host'],
   oclif: ['api', 'engine'],
   api: ['engine', 'store'],
