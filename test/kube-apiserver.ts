@@ -4,8 +4,8 @@
  * `pods/exec` over kubectl's WebSocket protocol (v5.channel.k8s.io; SPDY not offered) — from real docker
  * containers: each pod is a docker container (its status names it docker://ID), and exec runs the command in it
  * (`docker exec`), streaming stdout and stderr back and the exit code on the error channel, as the kubelet does.
- * The REAL kubectl talks to it through a kubeconfig. `failNextExec` makes the next exec into a pod run and then lose
- * its connection (a transport failure after the command ran).
+ *  The REAL kubectl talks to it through a kubeconfig. An exec can be made to run and then lose
+ * its connection (`dropExec`: a transport failure after the command ran).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -42,7 +42,8 @@ export class TestApiServer {
   nodes: string[] = [];
   /** exec calls served, by pod name */
   execs: Array<{ pod: string; command: string[] }> = [];
-  failNextExec = new Set<string>();
+  /** the next exec into `pod` whose command matches runs, then loses its connection before its exit status */
+  dropExec: Array<{ pod: string; when: (command: string[]) => boolean }> = [];
   private server?: http.Server;
   private wss = new WebSocketServer({
     noServer: true,
@@ -235,7 +236,8 @@ export class TestApiServer {
         reason: 'NotFound',
       });
     this.execs.push({ pod: name, command });
-    const drop = this.failNextExec.delete(name);
+    const i = this.dropExec.findIndex((x) => x.pod === name && x.when(command));
+    const drop = i >= 0 && this.dropExec.splice(i, 1).length > 0;
     const child = spawn('docker', ['exec', c.docker, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => frame(CHANNEL.stdout, d));
     child.stderr.on('data', (d: Buffer) => frame(CHANNEL.stderr, d));
@@ -254,9 +256,17 @@ export class TestApiServer {
   }
 }
 
-/** kubectl is installed (the tests use the real one). */
+/** Why the real kubectl cannot be used here ('' = it can): missing, or older than 1.30 (exec over WebSocket). */
 export function kubectlMissing(): string {
-  return spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0
-    ? ''
-    : 'kubectl is not installed';
+  const r = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) return 'kubectl is not installed';
+  try {
+    const v = (JSON.parse(r.stdout) as { clientVersion: { major: string; minor: string } }).clientVersion;
+    const minor = parseInt(v.minor, 10);
+    if (Number(v.major) === 1 && minor < 30)
+      return `kubectl 1.${minor} execs over SPDY only; the test server speaks WebSocket (1.30+)`;
+  } catch {
+    return 'kubectl version --client -o json is not readable';
+  }
+  return '';
 }

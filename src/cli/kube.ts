@@ -74,6 +74,26 @@ function resultsTable(results: TargetResult[]): string {
   );
 }
 
+/**
+ * How many of the matching targets: --target-count N / --target-percent P, also spelled --count / --percent for the
+ * faults that have no flag of that name themselves (cpu burn's --percent stays the CPU's).
+ */
+function pickFlags(def: FaultDef) {
+  const own = new Set(Object.keys(def.flags).map(kebab));
+  return {
+    'target-count': Flags.string({
+      description: 'only N of the matching targets, chosen at random',
+      aliases: own.has('count') ? [] : ['count'],
+      helpGroup: 'TARGETS',
+    }),
+    'target-percent': Flags.string({
+      description: 'only P % of the matching targets (at least one), at random',
+      aliases: own.has('percent') ? [] : ['percent'],
+      helpGroup: 'TARGETS',
+    }),
+  };
+}
+
 export function kubeInjectCommand(def: FaultDef): Command.Class {
   class KubeInject extends Command {
     static override summary = `${def.summary} — in pods or on nodes, through the agents`;
@@ -112,11 +132,7 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
         multiple: true,
         helpGroup: 'TARGETS',
       }),
-      count: Flags.string({ description: 'only N of the matching targets, chosen at random', helpGroup: 'TARGETS' }),
-      percent: Flags.string({
-        description: 'only P % of the matching targets (at least one), at random',
-        helpGroup: 'TARGETS',
-      }),
+      ...pickFlags(def),
       seed: Flags.string({
         description: 'seed of the random choice (the same seed picks the same targets)',
         helpGroup: 'TARGETS',
@@ -160,11 +176,17 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
       const { flags } = await this.parse(KubeInject);
       const f = flags as Record<string, unknown> & ConnFlags;
       const format = outputOf(f);
-      const count = int(flags.count, 'count', 1, 100_000);
-      const percent = int(flags.percent, 'percent', 1, 100);
-      if (count !== undefined && percent !== undefined) throw badArgs('--count and --percent cannot be used together');
+      const count = int(f['target-count'] as string | undefined, 'target-count', 1, 100_000);
+      const percent = int(f['target-percent'] as string | undefined, 'target-percent', 1, 100);
+      if (count !== undefined && percent !== undefined)
+        throw badArgs('--target-count and --target-percent cannot be used together');
       const follow = flags.follow;
       const lease = flags.lease ?? (follow ? '30s' : undefined);
+      if (follow && lease) {
+        const { parseDuration } = require('../util/units') as typeof import('../util/units'); // eslint-disable-line @typescript-eslint/no-require-imports
+        if (parseDuration(lease, 'lease', 's') < 5000)
+          throw badArgs(`--follow needs a --lease of at least 5s (each renewal is a kubectl exec), got ${lease}`);
+      }
       const args: Record<string, unknown> = {};
       for (const name of Object.keys(def.flags).map(kebab)) if (f[name] !== undefined) args[name] = f[name];
       const kube = kubeOf(f);
@@ -231,10 +253,20 @@ async function followParts(kube: Kube, uid: string, results: TargetResult[], lea
     .filter((r) => r.result === 'injected')
     .map((r) => ({ r, agent: agents.find((a) => `${a.namespace}/${a.name}` === r.agent)!, effect: '', done: false }));
   let stop = false;
-  let wake: () => void = () => {};
+  const wakers = new Set<() => void>();
+  const pause = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wakers.delete(done);
+        r();
+      }
+      wakers.add(done);
+    });
   const onSignal = () => {
     stop = true;
-    wake();
+    for (const w of [...wakers]) w();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -244,48 +276,57 @@ async function followParts(kube: Kube, uid: string, results: TargetResult[], lea
         ? JSON.stringify({ time: new Date().toISOString(), ...o })
         : `${new Date().toISOString()} ${text}`,
     );
+  const period = leaseMs / 3;
   say(
     { event: 'following', uid, lease },
-    `following ${uid}: renewing every ${Math.round(leaseMs / 3000)}s; Ctrl-C recovers`,
+    `following ${uid}: renewing every ${(period / 1000).toFixed(1)}s; Ctrl-C recovers`,
   );
-  while (!stop) {
-    await bounded(
-      parts.filter((p) => !p.done),
-      10,
-      async (p) => {
-        const api = kube.api(p.agent);
-        try {
-          await api.renew(p.r.sub_uid);
-        } catch (e) {
-          if (e instanceof ChaosError && e.code !== ExitCode.Internal) {
-            p.done = true; // recovered meanwhile (its timeout, or someone else)
-            say(
-              { event: 'ended', sub_uid: p.r.sub_uid, message: e.message },
-              `${p.r.sub_uid} on ${p.r.node}: ended (${e.message})`,
-            );
-            return;
+  const live = () => parts.filter((p) => !p.done);
+  // renewals on their own clock (a round starts every lease/3, however long the last one took); effects beside it
+  const renewals = (async () => {
+    while (!stop && live().length) {
+      const t0 = Date.now();
+      await Promise.all(
+        live().map(async (p) => {
+          try {
+            await kube.api(p.agent).renew(p.r.sub_uid);
+          } catch (e) {
+            if (e instanceof ChaosError && e.code !== ExitCode.Internal) {
+              p.done = true; // recovered meanwhile (its timeout, or someone else)
+              say(
+                { event: 'ended', sub_uid: p.r.sub_uid, message: e.message },
+                `${p.r.sub_uid} on ${p.r.node}: ended (${e.message})`,
+              );
+            }
           }
-        }
-        try {
-          const c = await api.check(p.r.sub_uid);
-          if (c.effect !== p.effect) {
-            p.effect = c.effect;
-            say(
-              { event: 'effect', sub_uid: p.r.sub_uid, target: p.r.target, effect: c.effect },
-              `${p.r.sub_uid} ${p.r.target}: ${c.effect}`,
-            );
+        }),
+      );
+      await pause(Math.max(0, period - (Date.now() - t0)));
+    }
+  })();
+  const effects = (async () => {
+    while (!stop && live().length) {
+      await Promise.all(
+        live().map(async (p) => {
+          try {
+            const c = await kube.api(p.agent).check(p.r.sub_uid);
+            if (c.effect !== p.effect && !p.done) {
+              p.effect = c.effect;
+              say(
+                { event: 'effect', sub_uid: p.r.sub_uid, target: p.r.target, effect: c.effect },
+                `${p.r.sub_uid} ${p.r.target}: ${c.effect}`,
+              );
+            }
+          } catch {
+            /* the next round */
           }
-        } catch {
-          /* the next round */
-        }
-      },
-    );
-    if (parts.every((p) => p.done)) return;
-    await new Promise<void>((r) => {
-      wake = r;
-      setTimeout(r, Math.max(500, leaseMs / 3));
-    });
-  }
+        }),
+      );
+      await pause(2000);
+    }
+  })();
+  await Promise.all([renewals, effects]);
+  if (!stop) return;
   say({ event: 'recovering', uid }, `recovering ${uid} on every node`);
   const r = await kube.recover(uid);
   for (const x of r.results)

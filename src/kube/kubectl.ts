@@ -24,6 +24,14 @@ export interface ExecResult {
 /** kubectl exec reports a command's non-zero exit as this line (and exits with the same code). */
 const REMOTE_EXIT = /command terminated with exit code (\d+)/;
 
+/** kubectl's own summary of a failure is its last line (client-go logs its retries before it). */
+const lastLine = (text: string): string =>
+  text
+    .trim()
+    .split('\n')
+    .filter((l) => !/^[EWI]\d{4} /.test(l))
+    .pop() ?? text.trim().split('\n').pop() ?? '';
+
 export class Kubectl {
   constructor(readonly opts: KubeOptions = {}) {}
 
@@ -59,7 +67,7 @@ export class Kubectl {
     if (r.code !== 0)
       throw new ChaosError(
         ExitCode.BadArgs,
-        `kubectl get ${args.join(' ')}: ${r.timedOut ? 'timed out' : r.stderr.trim() || `exit ${r.code}`}`,
+        `kubectl get ${args.join(' ')}: ${r.timedOut ? 'timed out' : lastLine(r.stderr) || `exit ${r.code}`}`,
       );
     try {
       return JSON.parse(r.stdout) as T;

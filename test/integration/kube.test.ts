@@ -7,7 +7,8 @@
  * Effects are measured from the pods' side (bytes through their eth0, their cgroup's CPU); the node's store is read
  * with the node's own `chaosmetad query`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -148,6 +149,7 @@ d('kubectl chaosmetad through agent pods', () => {
     removeTestContainers();
     await api.stop();
     const after = await hostSettles(before, 15_000);
+    fs.rmSync(tmp, { recursive: true, force: true }); // (the installed executable: 100 MB)
     expect(after).toBe(before);
   });
 
@@ -163,6 +165,22 @@ d('kubectl chaosmetad through agent pods', () => {
     expect(fs.statSync(`${install}/chaosmetad`).size).toBe(fs.statSync(SEA).size);
     const table = await kube(['agents']);
     expect(table.stdout).toMatch(/NODE\s+POD\s+READY\s+VERSION/);
+    // as a kubectl plugin: the single executable linked as kubectl-chaosmetad on PATH (argv[0] decides)
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin);
+    fs.symlinkSync(SEA, path.join(bin, 'kubectl-chaosmetad'));
+    const plugin = await new Promise<RunResult>((resolve) => {
+      const p = spawn('kubectl', ['chaosmetad', 'agents', '-o', 'json', '--kubeconfig', kubeconfig], {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+    expect(plugin.stderr).toBe('');
+    expect(JSON.parse(plugin.stdout).agents).toEqual(agents);
   });
 
   test('network limit into 2 of 3 selected pods: those two send at 1 Mbit/s, the third untouched; query and recover from a fresh HOME', async () => {
@@ -261,6 +279,290 @@ d('kubectl chaosmetad through agent pods', () => {
       sink.close();
     }
   });
+  test('cpu burn 50 in one pod (--pod, --container): its cgroup uses half its CPU; a node fault with --node', async () => {
+    const cg = cpuacct(inspect(web['web-2']).State.Pid as number);
+    const share = async (ms: number) => {
+      const u0 = Number(fs.readFileSync(cg, 'utf8'));
+      const t0 = Date.now();
+      await sleep(ms);
+      return (100 * (Number(fs.readFileSync(cg, 'utf8')) - u0)) / 1e9 / ((Date.now() - t0) / 1000);
+    };
+    const r = await kube([
+      'inject',
+      'cpu',
+      'burn',
+      '--pod',
+      'shop/web-2',
+      '--container',
+      'app',
+      '-p',
+      '50',
+      '--uid',
+      'kube-burn',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/shop\/web-2\s+node-b\s+app\s+kube-burn-1\s+injected/);
+    await sleep(1500);
+    const busy = await share(4000);
+    console.log(`kube cpu burn 50 in shop/web-2 (1 CPU): its cgroup ${busy.toFixed(1)} %`);
+    expect(Math.abs(busy - 50)).toBeLessThan(3);
+    expect((await kube(['recover', 'kube-burn'])).code).toBe(0);
+    await sleep(500);
+    expect(await share(1000)).toBeLessThan(3);
+    // a host fault on a node: it lands in that node's store, as the node's own experiments do
+    const n = await kube([
+      'inject',
+      'file',
+      'add',
+      '--node',
+      'node-b',
+      '-p',
+      path.join(tmp, 'on-node-b'),
+      '-c',
+      'x',
+      '--uid',
+      'kube-node',
+    ]);
+    expect(n.stderr).toBe('');
+    expect(fs.readFileSync(path.join(tmp, 'on-node-b'), 'utf8')).toBe('x');
+    expect(nodeQuery('node-b', ['--parent-uid', 'kube-node']).experiments.map((e) => e.uid)).toEqual(['kube-node-1']);
+    expect((await kube(['recover', 'kube-node'])).code).toBe(0);
+    expect(fs.existsSync(path.join(tmp, 'on-node-b'))).toBe(false);
+  });
+
+  test('a target whose node has no agent: exit 3, the others recovered (or kept with --keep-partial); bad flags change nothing', async () => {
+    const f = '/tmp/kube-partial';
+    const args = ['inject', 'file', 'add', '--pod', 'shop/web-1', '--pod', 'shop/db-1', '-p', f, '-c', 'x'];
+    const r = await kube([...args, '--uid', 'kube-part', '-o', 'json']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/1 of 2 targets failed \(shop\/db-1: no ready chaosmetad agent on node node-c\)/);
+    const res = JSON.parse(r.stdout).results as Array<Record<string, string>>;
+    expect(res.map((x) => [x.target, x.result])).toEqual([
+      ['shop/db-1', 'failed'],
+      ['shop/web-1', 'recovered'],
+    ]);
+    expect(exec(web['web-1'], ['ls', f]).code).not.toBe(0);
+    expect(nodeQuery('node-a', ['--parent-uid', 'kube-part']).experiments.map((e) => e.status)).toEqual(['destroyed']);
+    const keep = await kube([...args, '--uid', 'kube-keep', '--keep-partial']);
+    expect(keep.code).toBe(3);
+    expect(exec(web['web-1'], ['cat', f]).out).toBe('x');
+    expect((await kube(['recover', 'kube-keep'])).code).toBe(0);
+    expect(exec(web['web-1'], ['ls', f]).code).not.toBe(0);
+    // a bad value is refused on the first target before anything changes, with the fault's own message
+    const total = nodeQuery('node-a').total + nodeQuery('node-b').total;
+    const bad = await kube(['inject', 'cpu', 'burn', '-n', 'shop', '-l', 'app=web', '-p', '500']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--percent/);
+    expect(nodeQuery('node-a').total + nodeQuery('node-b').total).toBe(total);
+  });
+
+  test('a connection lost after the inject ran is retried: one sub-experiment, not two', async () => {
+    const agent = 'chaosmetad-agent-node-a';
+    api.dropExec.push({ pod: agent, when: (c) => c.includes('inject') && !c.includes('--dry-run') });
+    const n0 = api.execs.length;
+    const r = await kube([
+      'inject',
+      'cpu',
+      'load',
+      '--pod',
+      'shop/web-3',
+      '-c',
+      '1',
+      '--uid',
+      'kube-retry',
+      '-o',
+      'json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout).results[0] as Record<string, unknown>;
+    expect([res.result, res.attempts]).toEqual(['injected', 1]);
+    expect(String(res.message)).toMatch(/already in place after a lost connection/);
+    const calls = api.execs
+      .slice(n0)
+      .map((e) => e.command.slice(1, 2)[0] + (e.command.includes('--dry-run') ? ' --dry-run' : ''));
+    expect(calls).toEqual(['inject --dry-run', 'inject', 'query']);
+    expect(nodeQuery('node-a', ['--parent-uid', 'kube-retry']).experiments.map((e) => e.uid)).toEqual(['kube-retry-1']);
+    expect((await kube(['recover', 'kube-retry'])).code).toBe(0);
+  });
+
+  test('--dry-run prints per target the node, the agent pod and the exact command, and runs nothing', async () => {
+    const n0 = api.execs.length;
+    const r = await kube([
+      'inject',
+      'cpu',
+      'burn',
+      '-n',
+      'shop',
+      '-l',
+      'app=web',
+      '-p',
+      '10',
+      '--timeout',
+      '1m',
+      '--dry-run',
+      '--uid',
+      'kube-dry',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^\[dry-run\] kube inject cpu burn would, for uid: kube-dry/);
+    expect(r.stdout).toContain(
+      `shop/web-1 on node node-a via chaosmetad/chaosmetad-agent-node-a: kubectl exec -n chaosmetad chaosmetad-agent-node-a -c agent -- /usr/local/bin/chaosmetad inject cpu burn --percent=10 --uid=kube-dry-1 --parent-uid=kube-dry --timeout=1m --container-id=docker://${web['web-1']} --container-runtime=docker --json`,
+    );
+    expect(r.stdout.split('\n').filter((l) => l.includes(' on node '))).toHaveLength(3);
+    expect(api.execs.length).toBe(n0);
+  });
+
+  test('--follow renews the leases and shows each effect; SIGINT recovers every part', async () => {
+    const p = spawn(process.execPath, [
+      BIN,
+      'kube',
+      'inject',
+      'cpu',
+      'load',
+      '-n',
+      'shop',
+      '-l',
+      'app=web',
+      '-c',
+      '1',
+      '--follow',
+      '--lease',
+      '5s',
+      '--uid',
+      'kube-follow',
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    expect(await waitFor(() => (out.match(/: in-place/g) ?? []).length === 3, 60_000)).toBe(true);
+    await sleep(7000); // past the 5 s lease: renewed meanwhile
+    expect(nodeQuery('node-a', ['--parent-uid', 'kube-follow']).experiments.map((e) => e.status)).toEqual([
+      'success',
+      'success',
+    ]);
+    p.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/kube-follow-1 on node-a: recovered/);
+    const all = [
+      ...nodeQuery('node-a', ['--parent-uid', 'kube-follow']).experiments,
+      ...nodeQuery('node-b', ['--parent-uid', 'kube-follow']).experiments,
+    ];
+    expect(all.map((e) => e.status)).toEqual(['destroyed', 'destroyed', 'destroyed']);
+  });
+
+  test('the follower killed: the leases expire and every node recovers its part by itself within lease + 1 s', async () => {
+    // its own process group: the follower and its kubectl children die together, as when its machine dies
+    const p = spawn(
+      process.execPath,
+      [
+        BIN,
+        'kube',
+        'inject',
+        'cpu',
+        'load',
+        '--pod',
+        'shop/web-1',
+        '--pod',
+        'shop/web-2',
+        '-c',
+        '1',
+        '--follow',
+        '--lease',
+        '5s',
+        '--uid',
+        'kube-dead',
+        '--kubeconfig',
+        kubeconfig,
+      ],
+      { detached: true },
+    );
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    expect(await waitFor(() => (out.match(/: in-place/g) ?? []).length === 2, 60_000)).toBe(true);
+    const killed = Date.now();
+    process.kill(-p.pid!, 'SIGKILL');
+    const status = () =>
+      [
+        ...nodeQuery('node-a', ['--parent-uid', 'kube-dead']).experiments,
+        ...nodeQuery('node-b', ['--parent-uid', 'kube-dead']).experiments,
+      ].map((e) => e.status);
+    expect(await waitFor(() => status().every((s) => s === 'destroyed'), 15_000, 200)).toBe(true);
+    const took = Date.now() - killed;
+    // when each lease ended and when its node recovered the part, from the nodes' stores
+    const rows = ['node-a', 'node-b'].flatMap((n) => {
+      const db = new Database(path.join(dataOf(n), 'chaosmetad.db'), { readonly: true });
+      try {
+        return db
+          .prepare("SELECT uid, lease_until, update_ms FROM experiments WHERE parent_uid = 'kube-dead'")
+          .all() as Array<{
+          uid: string;
+          lease_until: number;
+          update_ms: number;
+        }>;
+      } finally {
+        db.close();
+      }
+    });
+    const late = rows.map((r) => r.update_ms - r.lease_until);
+    const lastRenewal = Math.max(...rows.map((r) => r.lease_until - 5000)) - killed;
+    console.log(
+      `follower killed: parts recovered ${took} ms later; each ${late.join(', ')} ms after its lease ended; ` +
+        `the last renewal landed ${lastRenewal} ms after the kill (one already in flight)`,
+    );
+    // every node recovered its part within 1 s of its lease's end
+    for (const l of late) expect(l).toBeLessThan(1000);
+    // and no renewal came later than one that was in flight at the kill
+    expect(lastRenewal).toBeLessThan(2000);
+  });
+
+  test("ChaosMeta's inject-operator command lines run unchanged against the installed executable", () => {
+    // what the operator execs in its daemonset pod (its `nsenter -t 1`: this machine's pid 1 cannot be entered,
+    // so the node is this test's process, as for the agents)
+    const bin = `${install}/chaosmetad`;
+    const bash = (line: string) => {
+      const r = sh('env', [
+        `CHAOSMETAD_DATA_DIR=${dataOf('node-a')}`,
+        '/bin/bash',
+        '-c',
+        `nsenter -t ${process.pid} -m -u ${bin} ${line}`,
+      ]);
+      return r;
+    };
+    const inj = bash(
+      `inject cpu load --uid op-load-1 --count=1 --timeout=1m --container-runtime docker --container-id ${web['web-1']}`,
+    );
+    expect(inj.err).toBe('');
+    expect(inj.out).toBe('[success] inject cpu load success, uid: op-load-1');
+    const q = JSON.parse(bash('query -u op-load-1 --format json').out) as {
+      experiments: Array<Record<string, string>>;
+      total: number;
+    };
+    expect([q.total, q.experiments[0].status, q.experiments[0].container_id, q.experiments[0].timeout]).toEqual([
+      1,
+      'success',
+      web['web-1'],
+      '1m',
+    ]);
+    expect(bash('recover op-load-1').out).toMatch(/^\[success\] recover op-load-1 success/);
+    const v = JSON.parse(bash('version').out) as Record<string, string>;
+    expect(Object.keys(v)).toEqual(['version', 'build-date']);
+  });
 });
 
-export type { ChildProcess };
+/** The cpuacct.usage file of a process's cgroup (v1 here; cpu.stat's usage_usec on v2 is not read by this test). */
+function cpuacct(pid: number): string {
+  const line = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1]?.split(',').includes('cpuacct'))!;
+  const point = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => [l.split(' ')[4], ...(l.split(' - ')[1] ?? '').split(' ')])
+    .find(([, t, , o]) => t === 'cgroup' && (o ?? '').split(',').includes('cpuacct'))![0];
+  return path.join(point, line.split(':')[2], 'cpuacct.usage');
+}
