@@ -61,7 +61,7 @@ export class TestApiServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.exec(ws, m[1], m[2], url));
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server!.address() as AddressInfo).port;
+    this.port = (this.server.address() as AddressInfo).port;
     return this.port;
   }
 

@@ -231,7 +231,7 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
       const failed = results.filter((r) => !r.ok);
       if (failed.length)
         throw new ChaosError(
-          (failed[0].code as ExitCode) || ExitCode.Inject,
+          failed[0].code || ExitCode.Inject,
           `${failed.length} of ${results.length} targets failed (${failed[0].target}: ${failed[0].message})`,
         );
       if (follow) await followParts(kube, uid, results, lease!, format);

@@ -3,9 +3,10 @@
  * the tools (tc, iptables, nsenter, ctr), the runtime sockets and the experiment store. With
  * CHAOSMETAD_HOST_EXEC=PATH (the DaemonSet sets it; PATH is a hostPath mounted at the same path), every command
  * started in the pod — the agent's `server` and each `kubectl exec` — copies the executable to PATH on the node
- * once (atomically, by build), then runs it there in the node's mount, uts and cgroup namespaces and cgroups (the native helper's
- * `hostexec`, as `nsenter -t 1 -m -u` would), with the same arguments, environment and exit code. So experiments
- * driven through Kubernetes and by hand on the node share one store, and `chaosmetad query` on the node shows both.
+ * once (atomically, by build), then runs it there — in the node's mount, uts and cgroup namespaces and cgroups (the
+ * native helper's `hostexec`, as `nsenter -t 1 -m -u` would) — with the same arguments, environment and exit code.
+ * So experiments driven through Kubernetes and by hand on the node share one store, and `chaosmetad query` on the
+ * node shows both.
  * CHAOSMETAD_HOST_PID names the node's process whose namespaces to enter (default 1; hostPID makes it the node's).
  */
 import { spawn } from 'node:child_process';

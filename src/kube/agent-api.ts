@@ -42,7 +42,9 @@ export function injectArgv(req: InjectRequest): string[] {
   const a = ['inject', req.target, req.fault];
   for (const [k, v] of Object.entries(req.args)) {
     if (v === undefined || v === false) continue;
-    a.push(v === true ? `--${kebab(k)}` : `--${kebab(k)}=${String(v)}`);
+    const value =
+      typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+    a.push(v === true ? `--${kebab(k)}` : `--${kebab(k)}=${value}`);
   }
   const opt = (name: string, v: string | number | undefined) => {
     if (v !== undefined && v !== '') a.push(`--${name}=${String(v)}`);
@@ -83,7 +85,7 @@ export class AgentApi implements ChaosApi {
       throw new TransportError(`kubectl exec into ${this.where}: ${r.stderr.trim() || `exit ${r.code}`}`);
     if (r.code !== 0) {
       const msg = r.stderr.trim().replace(/^\[error\] /gm, '') || `exit ${r.code}`;
-      throw new ChaosError(r.code as ExitCode, msg);
+      throw new ChaosError(r.code, msg);
     }
     return r;
   }

@@ -92,8 +92,7 @@ export class Kube {
       throw badArgs(
         `--uid must be 5 to 32 characters of letters, digits, "_" and "-" (each target adds -N), got "${uid}"`,
       );
-    const targets = await resolveTargets(this.kubectl, o.selection);
-    const agents = await this.agents();
+    const [targets, agents] = await Promise.all([resolveTargets(this.kubectl, o.selection), this.agents()]);
     const reqOf = (t: Target, i: number) => ({
       target: o.target,
       fault: o.fault,
@@ -133,8 +132,9 @@ export class Kube {
         }),
       };
     }
-    // validated once, on a real target, before anything changes: a bad flag fails here with its message
-    const first = targets.findIndex((t) => agentFor(agents, t.node));
+    // validated once, on a real target, before anything changes: a bad flag fails here with its message (one
+    // target needs no rehearsal: its inject validates before it changes anything)
+    const first = targets.length > 1 ? targets.findIndex((t) => agentFor(agents, t.node)) : -1;
     if (first >= 0) {
       const api = this.api(agentFor(agents, targets[first].node)!);
       try {
@@ -285,9 +285,7 @@ export class Kube {
   }
 
   /** Recover every part of an experiment not yet recovered, on every node. */
-  async recover(
-    uid: string,
-  ): Promise<{
+  async recover(uid: string): Promise<{
     results: Array<{ sub_uid: string; node: string; ok: boolean; message: string }>;
     unreachable: string[];
   }> {

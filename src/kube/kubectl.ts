@@ -30,7 +30,9 @@ const lastLine = (text: string): string =>
     .trim()
     .split('\n')
     .filter((l) => !/^[EWI]\d{4} /.test(l))
-    .pop() ?? text.trim().split('\n').pop() ?? '';
+    .pop() ??
+  text.trim().split('\n').pop() ??
+  '';
 
 export class Kubectl {
   constructor(readonly opts: KubeOptions = {}) {}

@@ -59,7 +59,7 @@ export function podTarget(p: PodJson, container?: string): Target {
   return {
     label,
     node,
-    pod: { namespace: p.metadata.namespace, name: p.metadata.name, container: name! },
+    pod: { namespace: p.metadata.namespace, name: p.metadata.name, container: name },
     containerId: st.containerID,
     runtime: RUNTIME_OF[m[1]],
   };

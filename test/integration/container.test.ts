@@ -534,7 +534,8 @@ d('faults inside docker containers', () => {
 
   test('disk fill in the container fills the filesystem it sees at /tmp; stopped first, recover removes the file from its layer', async () => {
     const MB = 1024 * 1024;
-    const df = (id: string) => Number(exec(id, ['busybox', 'df', '-k', '/tmp']).out.split('\n')[1].split(/\s+/)[3]) * 1024;
+    const df = (id: string) =>
+      Number(exec(id, ['busybox', 'df', '-k', '/tmp']).out.split('\n')[1].split(/\s+/)[3]) * 1024;
     const c = run(['--name', 'cmtest-disk']);
     try {
       const free0 = df(c);

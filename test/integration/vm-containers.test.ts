@@ -1,8 +1,8 @@
 /**
  * A container on cgroup v2: containerd + runc (Debian's, from this host's / read-only) started inside the throwaway
  * VM of scripts/vm (stock kernel, unified hierarchy only), a container run from a busybox rootfs with a 1-CPU quota
- * and a 128 MB limit; then cpu burn, mem fill and mem oom with --container-runtime containerd measured from its v2 cgroup
- * (cpu.stat, memory.current, memory.events), and the cgroup as before after recover.
+ * and a 128 MB limit; then cpu burn, mem fill and mem oom with --container-runtime containerd measured from its v2
+ * cgroup (cpu.stat, memory.current, memory.events), and the cgroup as before after recover.
  */
 import * as fs from 'node:fs';
 import { runInVm, SEA, vmTest } from '../helpers';

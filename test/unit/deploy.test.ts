@@ -41,7 +41,7 @@ const docs: Obj[] = manifests.flatMap((f) =>
 );
 
 test.each(docs.map((d) => [`${d.kind} ${d.metadata.name}`, d]))('%s is valid against the API schema', (_n, d) => {
-  expect(() => validate(d as Obj)).not.toThrow();
+  expect(() => validate(d)).not.toThrow();
 });
 
 test('the validation can fail: a wrong type or a missing required field is refused', () => {
