@@ -11,9 +11,11 @@ apt-get update -qq
 # the tools the faults drive, and what the test suite reads and sets (npm test): e2fsprogs, openssl, acl and
 # libcap2-bin (ACLs, file capabilities), zsh and fish (completion); the VM tests also want qemu-system-x86,
 # busybox-static and xz-utils plus scripts/vm/build-kernel.sh once, the container tests docker.io, containerd and
-# runc (they start the daemons themselves: scripts/start-runtimes.sh); both say why they skip without them
+# runc (they start the daemons themselves: scripts/start-runtimes.sh); both say why they skip without them.
+# openjdk-17-jdk-headless + libjavassist-java + unzip: the Java agent of the JVM faults is built from jvm/ (javac,
+# javassist packed in); the JVM tests run a real JVM
 apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables nftables \
-  e2fsprogs openssl acl libcap2-bin zsh fish >/dev/null
+  e2fsprogs openssl acl libcap2-bin zsh fish openjdk-17-jdk-headless libjavassist-java unzip >/dev/null
 npm ci --no-audit --no-fund
 npm run build
 install -m 0755 dist/chaosmetad /usr/local/bin/chaosmetad

@@ -153,3 +153,37 @@ export function agentImage(): string {
   importImage(tag, files, ['ENTRYPOINT ["/usr/local/bin/chaosmetad"]']);
   return tag;
 }
+
+/**
+ * A JVM image with no shell and no JDK tools: only this host's OpenJDK 17 runtime (bin/java, lib/, conf/, links
+ * resolved) and the glibc libraries it links. The program's classes are mounted at /app when it runs.
+ */
+export function jreImage(): string {
+  const tag = 'cmtest/jre:1';
+  if (sh('docker', ['image', 'inspect', tag]).code === 0) return tag;
+  const jdk = '/usr/lib/jvm/java-17-openjdk-amd64';
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmtest-jre-'));
+  try {
+    fs.mkdirSync(path.join(root, 'jre', 'bin'), { recursive: true });
+    // cp -L: Debian's JDK links its conf files to /etc; a dangling link (an optional library) is left out
+    sh('cp', ['-rL', `${jdk}/lib`, `${jdk}/conf`, `${jdk}/release`, path.join(root, 'jre')]);
+    fs.copyFileSync(`${jdk}/bin/java`, path.join(root, 'jre', 'bin', 'java'));
+    fs.chmodSync(path.join(root, 'jre', 'bin', 'java'), 0o755);
+    const libs = new Set<string>();
+    for (const f of [`${jdk}/bin/java`, `${jdk}/lib/server/libjvm.so`, `${jdk}/lib/libjli.so`, `${jdk}/lib/libzip.so`])
+      for (const m of sh('ldd', [f]).out.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) libs.add(m[1]);
+    for (const l of libs) {
+      if (l.startsWith(jdk)) continue;
+      fs.mkdirSync(path.join(root, path.dirname(l)), { recursive: true });
+      fs.copyFileSync(l, path.join(root, l));
+    }
+    for (const d of ['tmp', 'app', 'proc', 'sys', 'dev', 'etc']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+    fs.writeFileSync(path.join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/nonexistent\n');
+    const r = sh('sh', ['-c', `tar -C ${root} -c . | docker import --change 'ENTRYPOINT ["/jre/bin/java"]' - ${tag}`]);
+    if (r.code !== 0) throw new Error(`docker import ${tag}: ${r.err}`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return tag;
+}

@@ -70,5 +70,6 @@ int stop_requested(void);
  */
 void enter_target(int argc, char **argv);
 int run_hostexec(int argc, char **argv);
+int run_jattach(int argc, char **argv);
 
 #endif

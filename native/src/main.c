@@ -34,6 +34,7 @@ static int usage(void) {
   for (size_t i = 0; i < NMODES; i++) fprintf(stderr, "  %-8s %s\n", MODES[i].name, MODES[i].usage);
   fprintf(stderr, "  hostexec [--keep-cgroups] PID PROGRAM [ARG...]  (enter PID's cgroup, uts and mount namespaces and its cgroups, run PROGRAM: an agent "
                   "pod's way onto its node)\n");
+  fprintf(stderr, "  jattach PID NSPID UID GID JAR OPTIONS  (HotSpot attach: load the Java agent JAR=OPTIONS)\n");
   fprintf(stderr, "  any mode: target_pid=PID target_start=TICKS [ns=net|mnt] [cgroup=1] enters a container first\n");
   return 2;
 }
@@ -42,6 +43,8 @@ int main(int argc, char **argv) {
   if (argc < 2) return usage();
   /* not a fault helper: a way into the node's mount namespace for the executable in an agent pod */
   if (strcmp(argv[1], "hostexec") == 0) return run_hostexec(argc, argv);
+  /* nor this: HotSpot's dynamic attach, for the JVM faults */
+  if (strcmp(argv[1], "jattach") == 0) return run_jattach(argc, argv);
   for (size_t i = 0; i < NMODES; i++) {
     if (strcmp(argv[1], MODES[i].name) != 0) continue;
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -28,6 +28,9 @@ import containerKill from './container/kill';
 import containerPause from './container/pause';
 import containerRestart from './container/restart';
 import containerRm from './container/rm';
+import jvmMethodDelay from './jvm/methoddelay';
+import jvmMethodException from './jvm/methodexception';
+import jvmMethodReturn from './jvm/methodreturn';
 import type { FlagSpecs } from './flags';
 import type { FaultDef } from './types';
 
@@ -63,6 +66,9 @@ export const FAULTS: FaultDef<FlagSpecs>[] = [
   containerPause,
   containerRestart,
   containerRm,
+  jvmMethodDelay,
+  jvmMethodException,
+  jvmMethodReturn,
 ];
 
 export function targets(): string[] {

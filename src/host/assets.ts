@@ -164,6 +164,13 @@ export function helperPath(): string {
   return path.join(repoRoot(), 'native', 'build', 'chaosmetad-helper');
 }
 
+/** chaosmetad's Java agent (jvm/): the JVM faults load it into the target JVM. */
+export function agentJar(): string {
+  if (process.env.CHAOSMETAD_AGENT_JAR) return process.env.CHAOSMETAD_AGENT_JAR;
+  if (isSea()) return assetFile('chaosmetad-agent.jar', 0o644);
+  return path.join(repoRoot(), 'jvm', 'build', 'chaosmetad-agent.jar');
+}
+
 /** better-sqlite3's native binding: undefined from a checkout (it finds its own), the loaded addon in a SEA. */
 export function sqliteBinding(): object | undefined {
   if (!isSea()) return undefined;

@@ -10,10 +10,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FAULTS as ALL_FAULTS } from '../../src/faults/index';
 
+// the JVM faults need a JVM to aim at: one runs here when Java and the agent do (else jvm.test.ts says why it skips)
+const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
+const WITH_JVM =
+  fs.existsSync(JAVA) && fs.existsSync(path.join(__dirname, '..', '..', 'jvm', 'build', 'chaosmetad-agent.jar'));
+let jvm: ChildProcess | undefined;
 // the container faults act on a live container: their hostile inputs are tried in container.test.ts, against one
-const FAULTS = ALL_FAULTS.filter((f) => f.target !== 'container');
+const FAULTS = ALL_FAULTS.filter((f) => f.target !== 'container' && (f.target !== 'jvm' || WITH_JVM));
 import { kebab, snake } from '../../src/faults/flags';
-import { cli, hostSettles, hostState, tmpDir } from '../helpers';
+import { cli, hostSettles, hostState, sleep, tmpDir } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(600_000);
@@ -84,6 +89,9 @@ function base(target: string, fault: string, flag: string): Record<string, unkno
     'network partition': { ip: '10.77.9.9' },
     'dns record': { domain: 'hostile.example', ip: '10.9.9.9' },
     'dns server': { ip: '192.0.2.53' },
+    'jvm methoddelay': { pid: jvm?.pid, method: 'Loop@work@1' },
+    'jvm methodexception': { pid: jvm?.pid, method: 'Loop@work@boom' },
+    'jvm methodreturn': { pid: jvm?.pid, method: 'Loop@value@1' },
   };
   const args = b[`${target} ${fault}`];
   if (!args) throw new Error(`no base fixture for ${target} ${fault}: add one to test/integration/hostile.test.ts`);
@@ -116,6 +124,12 @@ beforeAll(async () => {
   fs.rmSync(PWN, { force: true });
   fs.writeFileSync(path.join(files, 'a'), 'original\n', { mode: 0o644 });
   sleeper = spawn('sleep', ['3607'], { stdio: 'ignore' });
+  if (WITH_JVM) {
+    const classes = `${files}-classes`;
+    spawnSync('javac', ['-d', classes, path.join(__dirname, '..', 'jvm', 'Loop.java')]);
+    jvm = spawn(JAVA, ['-cp', classes, 'Loop'], { stdio: 'ignore' });
+    await sleep(1500); // its classes loaded
+  }
   spawnSync('ip', ['netns', 'add', NETNS]);
   spawnSync('ip', ['link', 'add', 'cmhv0', 'type', 'veth', 'peer', 'name', 'cmhv1', 'netns', NETNS]);
   const d = await startDaemon(dir);
@@ -128,6 +142,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopDaemons();
   sleeper.kill('SIGKILL');
+  jvm?.kill('SIGTERM');
   spawnSync('ip', ['link', 'del', 'cmhv0']);
   spawnSync('ip', ['netns', 'del', NETNS]);
   cli(dir, ['recover', '--all']);

@@ -1,6 +1,6 @@
 /**
  * Kill -9 at any point: `chaosmetad inject` (and `recover`) SIGKILLed at random moments across cpu, mem, file, dns,
- * process, disk and network (tbf, partition, occupy) faults. After each kill: if the host changed, the store knows
+ * process, disk, network (tbf, partition, occupy) and JVM faults. After each kill: if the host changed, the store knows
  * the experiment (live, or failed with steps left to undo); `recover --all` then returns the host to exactly its
  * state before (scripts/host-state.js plus the files, /etc files and the target process this test watches).
  */
@@ -16,6 +16,13 @@ const files = tmpDir('kill-files');
 const NETNS = 'cmkill';
 const KILLS_PER_FAULT = Number(process.env.KILLS_PER_FAULT || 5);
 let sleeper: ChildProcess;
+// a JVM calling work() every 10 ms (test/jvm/Loop.java), when Java and the agent are here: its state is part of
+// the fingerprint (is work() delayed? what did chaosmetad leave in its /tmp?)
+const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
+const withJvm =
+  fs.existsSync(JAVA) && fs.existsSync(path.join(__dirname, '..', '..', 'jvm', 'build', 'chaosmetad-agent.jar'));
+let jvm: ChildProcess | undefined;
+let jvmLast = '';
 
 // a small seeded PRNG: a failure can be replayed with KILL_SEED
 const seed = Number(process.env.KILL_SEED || Date.now() % 100000);
@@ -42,7 +49,17 @@ function fingerprint(): string {
       return `${f} ${st.mode.toString(8)} ${st.size} ${st.isFile() ? fs.readFileSync(path.join(files, f), 'utf8').slice(0, 100) : ''}`;
     });
   const sleeperState = procState(sleeper.pid!).replace('S', 'S/R').replace('R', 'S/R');
-  return [hostState(), ...listing, `sleeper ${sleeperState}`].join('\n');
+  const jvmState = jvm
+    ? [
+        `jvm work() ${JSON.parse(jvmLast || '{"avg_ms":0}').avg_ms > 10 ? 'delayed' : 'as before'}`,
+        `jvm /tmp: ${fs
+          .readdirSync('/tmp')
+          .filter((f) => /^chaosmetad-(agent|cmd|hook)-/.test(f))
+          .sort()
+          .join(' ')}`,
+      ]
+    : [];
+  return [hostState(), ...listing, `sleeper ${sleeperState}`, ...jvmState].join('\n');
 }
 async function settles(expected: string, ms = 6000): Promise<string> {
   let now = fingerprint();
@@ -71,6 +88,11 @@ const CASES: Array<[string, () => string[]]> = [
   ['network limit (tbf)', () => ['network', 'limit', '-i', 'cmkv0', '-r', '1mbit', '-t', '1m']],
   ['network partition', () => ['network', 'partition', '--ip', '10.78.0.2']],
   ['network occupy', () => ['network', 'occupy', '--port', '29981']],
+  ...(withJvm
+    ? ([
+        ['jvm methoddelay', () => ['jvm', 'methoddelay', '-p', String(jvm!.pid), '-m', 'Loop@work@30', '-t', '1m']],
+      ] as Array<[string, () => string[]]>)
+    : []),
 ];
 
 const report: string[] = [];
@@ -85,11 +107,24 @@ beforeAll(() => {
   spawnSync('ip', ['link', 'add', 'cmkv0', 'type', 'veth', 'peer', 'name', 'cmkv1', 'netns', NETNS]);
   spawnSync('ip', ['addr', 'add', '10.78.0.1/24', 'dev', 'cmkv0']);
   spawnSync('ip', ['link', 'set', 'cmkv0', 'up']);
+  if (withJvm) {
+    const classes = path.join(files, '..', `${path.basename(files)}-classes`);
+    spawnSync('javac', ['-d', classes, path.join(__dirname, '..', 'jvm', 'Loop.java')]);
+    jvm = spawn(JAVA, ['-cp', classes, 'Loop'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let buf = '';
+    jvm.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      if (lines.length) jvmLast = lines[lines.length - 1];
+    });
+  }
 });
 
 afterAll(() => {
   cli(dir, ['recover', '--all']);
   sleeper.kill('SIGKILL');
+  jvm?.kill('SIGTERM');
   spawnSync('ip', ['link', 'del', 'cmkv0']);
   spawnSync('ip', ['netns', 'del', NETNS]);
   console.log(
