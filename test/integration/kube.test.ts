@@ -317,7 +317,8 @@ d('kubectl chaosmetad through agent pods', () => {
     await sleep(1500);
     const busy = await share(4000);
     console.log(`kube cpu burn 50 in shop/web-2 (1 CPU): its cgroup ${busy.toFixed(1)} %`);
-    expect(Math.abs(busy - 50)).toBeLessThan(3);
+    // (this suite runs beside the VM lane's one core: ±5 here; container.test.ts holds ±3 in the measuring lane)
+    expect(Math.abs(busy - 50)).toBeLessThan(5);
     expect((await kube(['recover', 'kube-burn'])).code).toBe(0);
     await sleep(500);
     expect(await share(1000)).toBeLessThan(3);
