@@ -73,32 +73,15 @@ function kube(args, kubeconfig) {
     const pods = [];
     for (const node of ['node-a', 'node-b']) {
       const data = path.join(tmp, `data-${node}`);
-      const id = run(
-        [
-          '--cap-add',
-          'ALL',
-          '--cap-drop',
-          'SYS_RESOURCE',
-          '--security-opt',
-          'seccomp=unconfined',
-          '--security-opt',
-          'apparmor=unconfined',
-          '--pid',
-          'host',
-          '--network',
-          'host',
-          '-e',
-          `CHAOSMETAD_HOST_EXEC=${install}/chaosmetad`,
-          '-e',
-          `CHAOSMETAD_HOST_PID=${process.pid}`,
-          '-e',
-          `CHAOSMETAD_DATA_DIR=${data}`,
-          '-v',
-          `${install}:${install}`,
-        ],
+      const id = containers.runAgent({
+        name: `cmbench-agent-${node}-${process.pid}`,
         image,
-        ['server', '--socket', `${data}.sock`],
-      );
+        install,
+        dataDir: data,
+        hostPid: process.pid,
+        labels: ['chaosmetad-bench=1'],
+      });
+      ids.push(id);
       pods.push({
         namespace: 'chaosmetad',
         name: `agent-${node}`,

@@ -187,3 +187,50 @@ export function jreImage(): string {
   }
   return tag;
 }
+
+/**
+ * docker run's stand-in for --privileged: every capability but the one this machine withholds even from root
+ * (CAP_SYS_RESOURCE; docker --privileged asks for all and fails here), no seccomp or AppArmor profile, /proc and
+ * /sys unmasked.
+ */
+export const PRIVILEGED = [
+  '--cap-add',
+  'ALL',
+  '--cap-drop',
+  'SYS_RESOURCE',
+  '--security-opt',
+  'seccomp=unconfined',
+  '--security-opt',
+  'apparmor=unconfined',
+  '--security-opt',
+  'systempaths=unconfined',
+];
+
+/**
+ * An agent pod as deploy/daemonset.yaml runs one, as a docker container of the agent image: host pid and network,
+ * the executable installed on the "node" at install/chaosmetad, `server` on a Unix socket (and /metrics), a data
+ * dir of its own, hostPid standing for the node's process. Returns the container id.
+ */
+export function runAgent(o: {
+  name: string;
+  image: string;
+  install: string;
+  dataDir: string;
+  hostPid: number;
+  metrics?: string;
+  labels?: string[];
+}): string {
+  return run(
+    [
+      '--name',
+      o.name,
+      ...(o.labels ?? []).flatMap((l) => ['--label', l]),
+      ...PRIVILEGED,
+      ...['--pid', 'host', '--network', 'host', '-v', `${o.install}:${o.install}`],
+      ...['-e', `CHAOSMETAD_HOST_EXEC=${o.install}/chaosmetad`, '-e', `CHAOSMETAD_HOST_PID=${o.hostPid}`],
+      ...['-e', `CHAOSMETAD_DATA_DIR=${o.dataDir}`],
+    ],
+    o.image,
+    ['server', '--socket', `${o.dataDir}.sock`, ...(o.metrics ? ['--metrics-addr', o.metrics] : [])],
+  );
+}

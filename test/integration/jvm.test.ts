@@ -68,6 +68,9 @@ class Loop {
   }
 }
 
+/** chaosmetad inject jvm FAULT … */
+const jinject = (fault: string, args: string[]) => cli(dir, ['inject', 'jvm', fault, ...args]);
+
 const mean = (ws: Window[], k: keyof Window) => ws.reduce((s, w) => s + Number(w[k]), 0) / ws.length;
 
 d('JVM faults in a running JVM', () => {
@@ -91,17 +94,7 @@ d('JVM faults in a running JVM', () => {
   test('a JVM that dies before recover: check says gone, recover notes it and removes the agent jar it had', async () => {
     const short = new Loop([JAVA, '-cp', classes, 'Loop']);
     expect(await waitFor(() => short.windows.length >= 2, 20_000)).toBe(true);
-    const r = cli(dir, [
-      'inject',
-      'jvm',
-      'methoddelay',
-      '-p',
-      String(short.pid),
-      '-m',
-      'Loop@work@5',
-      '--uid',
-      'jvm-dies',
-    ]);
+    const r = jinject('methoddelay', ['-p', String(short.pid), '-m', 'Loop@work@5', '--uid', 'jvm-dies']);
     expect(r.stderr).toBe('');
     const jars = () => fs.readdirSync('/tmp').filter((f) => f.startsWith('chaosmetad-agent-'));
     expect(jars()).toHaveLength(1);
@@ -117,17 +110,7 @@ d('JVM faults in a running JVM', () => {
 
   test('methoddelay 200 ms: work() takes +200 ms (±20), then exactly as before; the JVM never restarted', async () => {
     const before = mean(await loop.next(2), 'avg_ms');
-    const r = cli(dir, [
-      'inject',
-      'jvm',
-      'methoddelay',
-      '--pid',
-      String(loop.pid),
-      '--method',
-      'Loop@work@200',
-      '--uid',
-      'jvm-delay',
-    ]);
+    const r = jinject('methoddelay', ['--pid', String(loop.pid), '--method', 'Loop@work@200', '--uid', 'jvm-delay']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const during = mean(await loop.next(4), 'avg_ms');
@@ -145,17 +128,7 @@ d('JVM faults in a running JVM', () => {
   });
 
   test('methodexception: the caller counts the injected exceptions with their message (RuntimeException, or a named class)', async () => {
-    const r = cli(dir, [
-      'inject',
-      'jvm',
-      'methodexception',
-      '-p',
-      String(loop.pid),
-      '-m',
-      'Loop@work@injected boom',
-      '--uid',
-      'jvm-exc',
-    ]);
+    const r = jinject('methodexception', ['-p', String(loop.pid), '-m', 'Loop@work@injected boom', '--uid', 'jvm-exc']);
     expect(r.stderr).toBe('');
     const ws = await loop.next(2);
     expect(ws.map((w) => [w.exceptions, w.last_exception])).toEqual(
@@ -164,10 +137,7 @@ d('JVM faults in a running JVM', () => {
     expect(cli(dir, ['recover', 'jvm-exc']).code).toBe(0);
     expect((await loop.next(2)).map((w) => w.exceptions)).toEqual([0, 0]);
     // an exception class it cannot build with a message: refused before anything changes
-    const named = cli(dir, [
-      'inject',
-      'jvm',
-      'methodexception',
+    const named = jinject('methodexception', [
       '-p',
       String(loop.pid),
       '-m',
@@ -175,10 +145,7 @@ d('JVM faults in a running JVM', () => {
     ]);
     expect(named.code).toBe(1);
     expect(named.stderr).toMatch(/java.io.UncheckedIOException has no public \(String\) or \(\) constructor/);
-    const io = cli(dir, [
-      'inject',
-      'jvm',
-      'methodexception',
+    const io = jinject('methodexception', [
       '-p',
       String(loop.pid),
       '-m',
@@ -192,10 +159,7 @@ d('JVM faults in a running JVM', () => {
   });
 
   test('methodreturn: the caller sees the injected values (int and String, two methods in one experiment), then the real ones', async () => {
-    const r = cli(dir, [
-      'inject',
-      'jvm',
-      'methodreturn',
+    const r = jinject('methodreturn', [
       '-p',
       String(loop.pid),
       '-m',
@@ -254,10 +218,7 @@ d('JVM faults in a running JVM', () => {
   });
 
   test('the rule carries its deadline: with chaosmetad and its watcher gone, the JVM restores itself', async () => {
-    const r = cli(dir, [
-      'inject',
-      'jvm',
-      'methoddelay',
+    const r = jinject('methoddelay', [
       '-p',
       String(loop.pid),
       '-m',
@@ -291,17 +252,7 @@ d('JVM faults in a running JVM', () => {
       expect(await waitFor(() => other.windows.length >= 2, 20_000)).toBe(true);
       const pid =
         Number(spawnSync('pgrep', ['-P', String(other.pid)], { encoding: 'utf8' }).stdout.trim()) || other.pid;
-      const r = cli(dir, [
-        'inject',
-        'jvm',
-        'methodreturn',
-        '-p',
-        String(pid),
-        '-m',
-        'Loop@value@7',
-        '--uid',
-        'jvm-nobody',
-      ]);
+      const r = jinject('methodreturn', ['-p', String(pid), '-m', 'Loop@value@7', '--uid', 'jvm-nobody']);
       expect(r.stderr).toBe('');
       expect((await other.next(2)).map((w) => w.value)).toEqual([7, 7]);
       expect(cli(dir, ['recover', 'jvm-nobody']).code).toBe(0);
@@ -337,10 +288,7 @@ d('JVM faults in a running JVM', () => {
         expect(sh('docker', ['exec', name, 'sh', '-c', 'true']).code).not.toBe(0); // no shell in there
         const hostPid = inspect(name).State.Pid as number;
         const before = mean(await boxed.next(2), 'avg_ms');
-        const r = cli(dir, [
-          'inject',
-          'jvm',
-          'methoddelay',
+        const r = jinject('methoddelay', [
           '--container-id',
           name,
           '--pid',

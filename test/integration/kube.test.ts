@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { BIN, SEA, type RunResult, cli, hostSettles, hostState, sleep, tmpDir, waitFor } from '../helpers';
 import {
+  runAgent,
   agentImage,
   dockerUnavailable,
   ensureDocker,
@@ -37,6 +38,9 @@ const dataOf = (node: string) => path.join(tmp, `data-${node}`);
 const kubeconfig = path.join(tmp, 'kubeconfig');
 const api = new TestApiServer();
 let before: string;
+
+/** An argv from a line of plain words (no quoting: none of these arguments holds a space). */
+const words = (line: string): string[] => line.split(' ');
 
 /** chaosmetad kube … (asynchronously: the API server lives in this process). */
 function kube(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
@@ -62,19 +66,6 @@ const nodeQuery = (node: string, args: string[] = []) => {
   return JSON.parse(r.stdout) as { experiments: Array<Record<string, string>>; total: number };
 };
 
-const PRIVILEGED = [
-  '--cap-add',
-  'ALL',
-  '--cap-drop',
-  'SYS_RESOURCE',
-  '--security-opt',
-  'seccomp=unconfined',
-  '--security-opt',
-  'apparmor=unconfined',
-  '--security-opt',
-  'systempaths=unconfined',
-];
-
 const web: Record<string, string> = {}; // pod name → docker id
 const metricsPort = (node: string) => 29700 + (node === 'node-a' ? 1 : 2) + (process.pid % 50) * 2;
 
@@ -91,31 +82,15 @@ d('kubectl chaosmetad through agent pods', () => {
     api.nodes = ['node-a', 'node-b', 'node-c'];
     const pods: FakePod[] = [];
     for (const node of ['node-a', 'node-b']) {
-      const id = run(
-        [
-          '--name',
-          `cmtest-agent-${node}`,
-          // privileged, but for the one capability this machine withholds even from root (CAP_SYS_RESOURCE):
-          // docker --privileged asks for every one and fails here
-          ...PRIVILEGED,
-          '--pid',
-          'host',
-          '--network',
-          'host',
-          '-e',
-          `CHAOSMETAD_HOST_EXEC=${install}/chaosmetad`,
-          // this machine's pid 1 refuses to be entered (even by root): the test's own process stands for the node
-          '-e',
-          `CHAOSMETAD_HOST_PID=${process.pid}`,
-          '-e',
-          `CHAOSMETAD_DATA_DIR=${dataOf(node)}`,
-          '-v',
-          `${install}:${install}`,
-        ],
+      const id = runAgent({
+        name: `cmtest-agent-${node}`,
         image,
-        // as the DaemonSet runs it: a Unix socket, and /metrics for Prometheus (here one port per "node")
-        ['server', '--socket', `${dataOf(node)}.sock`, '--metrics-addr', `127.0.0.1:${metricsPort(node)}`],
-      );
+        install,
+        dataDir: dataOf(node),
+        // this machine's pid 1 refuses to be entered (even by root): the test's own process stands for the node
+        hostPid: process.pid,
+        metrics: `127.0.0.1:${metricsPort(node)}`,
+      });
       pods.push({
         namespace: 'chaosmetad',
         name: `chaosmetad-agent-${node}`,
@@ -156,7 +131,7 @@ d('kubectl chaosmetad through agent pods', () => {
   });
 
   test('agents: one ready agent pod per node, its version; the executable installed on the node once', async () => {
-    const r = await kube(['agents', '-o', 'json']);
+    const r = await kube(words('agents -o json'));
     expect(r.stderr).toBe('');
     const agents = JSON.parse(r.stdout).agents as Array<Record<string, unknown>>;
     const version = JSON.parse(cli(tmp, ['version']).stdout).version as string;
@@ -175,7 +150,7 @@ d('kubectl chaosmetad through agent pods', () => {
       });
       expect(inj.status).toBe(404);
     }
-    const table = await kube(['agents']);
+    const table = await kube(words('agents'));
     expect(table.stdout).toMatch(/NODE\s+POD\s+READY\s+VERSION/);
     // as a kubectl plugin: the single executable linked as kubectl-chaosmetad on PATH (argv[0] decides)
     const bin = path.join(tmp, 'bin');
@@ -227,27 +202,9 @@ d('kubectl chaosmetad through agent pods', () => {
       return (g.bytes * 8) / Math.max(0.001, (g.last - g.first) / 1000) / 1e6;
     };
     try {
-      const r = await kube([
-        'inject',
-        'network',
-        'limit',
-        '-n',
-        'shop',
-        '-l',
-        'app=web',
-        '--count',
-        '2',
-        '--seed',
-        '7',
-        '-i',
-        'eth0',
-        '-r',
-        '1mbit',
-        '--timeout',
-        '5m',
-        '-o',
-        'json',
-      ]);
+      const r = await kube(
+        words('inject network limit -n shop -l app=web --count 2 --seed 7 -i eth0 -r 1mbit --timeout 5m -o json'),
+      );
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const { uid, results } = JSON.parse(r.stdout) as { uid: string; results: Array<Record<string, unknown>> };
@@ -299,19 +256,7 @@ d('kubectl chaosmetad through agent pods', () => {
       await sleep(ms);
       return (100 * (Number(fs.readFileSync(cg, 'utf8')) - u0)) / 1e9 / ((Date.now() - t0) / 1000);
     };
-    const r = await kube([
-      'inject',
-      'cpu',
-      'burn',
-      '--pod',
-      'shop/web-2',
-      '--container',
-      'app',
-      '-p',
-      '50',
-      '--uid',
-      'kube-burn',
-    ]);
+    const r = await kube(words('inject cpu burn --pod shop/web-2 --container app -p 50 --uid kube-burn'));
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/shop\/web-2\s+node-b\s+app\s+kube-burn-1\s+injected/);
     await sleep(1500);
@@ -319,7 +264,7 @@ d('kubectl chaosmetad through agent pods', () => {
     console.log(`kube cpu burn 50 in shop/web-2 (1 CPU): its cgroup ${busy.toFixed(1)} %`);
     // (this suite runs beside the VM lane's one core: ±5 here; container.test.ts holds ±3 in the measuring lane)
     expect(Math.abs(busy - 50)).toBeLessThan(5);
-    expect((await kube(['recover', 'kube-burn'])).code).toBe(0);
+    expect((await kube(words('recover kube-burn'))).code).toBe(0);
     await sleep(500);
     expect(await share(1000)).toBeLessThan(3);
     // a host fault on a node: it lands in that node's store, as the node's own experiments do
@@ -339,7 +284,7 @@ d('kubectl chaosmetad through agent pods', () => {
     expect(n.stderr).toBe('');
     expect(fs.readFileSync(path.join(tmp, 'on-node-b'), 'utf8')).toBe('x');
     expect(nodeQuery('node-b', ['--parent-uid', 'kube-node']).experiments.map((e) => e.uid)).toEqual(['kube-node-1']);
-    expect((await kube(['recover', 'kube-node'])).code).toBe(0);
+    expect((await kube(words('recover kube-node'))).code).toBe(0);
     expect(fs.existsSync(path.join(tmp, 'on-node-b'))).toBe(false);
   });
 
@@ -359,11 +304,11 @@ d('kubectl chaosmetad through agent pods', () => {
     const keep = await kube([...args, '--uid', 'kube-keep', '--keep-partial']);
     expect(keep.code).toBe(3);
     expect(exec(web['web-1'], ['cat', f]).out).toBe('x');
-    expect((await kube(['recover', 'kube-keep'])).code).toBe(0);
+    expect((await kube(words('recover kube-keep'))).code).toBe(0);
     expect(exec(web['web-1'], ['ls', f]).code).not.toBe(0);
     // a bad value is refused on the first target before anything changes, with the fault's own message
     const total = nodeQuery('node-a').total + nodeQuery('node-b').total;
-    const bad = await kube(['inject', 'cpu', 'burn', '-n', 'shop', '-l', 'app=web', '-p', '500']);
+    const bad = await kube(words('inject cpu burn -n shop -l app=web -p 500'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--percent/);
     expect(nodeQuery('node-a').total + nodeQuery('node-b').total).toBe(total);
@@ -373,19 +318,7 @@ d('kubectl chaosmetad through agent pods', () => {
     const agent = 'chaosmetad-agent-node-a';
     api.dropExec.push({ pod: agent, when: (c) => c.includes('inject') && !c.includes('--dry-run') });
     const n0 = api.execs.length;
-    const r = await kube([
-      'inject',
-      'cpu',
-      'load',
-      '--pod',
-      'shop/web-3',
-      '-c',
-      '1',
-      '--uid',
-      'kube-retry',
-      '-o',
-      'json',
-    ]);
+    const r = await kube(words('inject cpu load --pod shop/web-3 -c 1 --uid kube-retry -o json'));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout).results[0] as Record<string, unknown>;
@@ -397,27 +330,12 @@ d('kubectl chaosmetad through agent pods', () => {
     // one target: no rehearsal (its inject validates first); the lost inject, then the question that finds it live
     expect(calls).toEqual(['inject', 'query']);
     expect(nodeQuery('node-a', ['--parent-uid', 'kube-retry']).experiments.map((e) => e.uid)).toEqual(['kube-retry-1']);
-    expect((await kube(['recover', 'kube-retry'])).code).toBe(0);
+    expect((await kube(words('recover kube-retry'))).code).toBe(0);
   });
 
   test('--dry-run prints per target the node, the agent pod and the exact command, and runs nothing', async () => {
     const n0 = api.execs.length;
-    const r = await kube([
-      'inject',
-      'cpu',
-      'burn',
-      '-n',
-      'shop',
-      '-l',
-      'app=web',
-      '-p',
-      '10',
-      '--timeout',
-      '1m',
-      '--dry-run',
-      '--uid',
-      'kube-dry',
-    ]);
+    const r = await kube(words('inject cpu burn -n shop -l app=web -p 10 --timeout 1m --dry-run --uid kube-dry'));
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^\[dry-run\] kube inject cpu burn would, for uid: kube-dry/);
     expect(r.stdout).toContain(
