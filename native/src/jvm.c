@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -54,6 +55,12 @@ int run_jattach(int argc, char **argv) {
   if (argc != 8) {
     fprintf(stderr, "usage: chaosmetad-helper jattach PID NSPID UID GID JAR OPTIONS\n");
     return 5;
+  }
+  /* dies with chaosmetad: an inject killed mid-attach never has its command arrive after the recover's (the JVM
+     serves attach connections one at a time, so one already sent is done before the next) */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    fprintf(stderr, "jattach: prctl: %s\n", strerror(errno));
+    return 4;
   }
   long pid = strtol(argv[2], NULL, 10), nspid = strtol(argv[3], NULL, 10);
   uid_t uid = (uid_t)strtol(argv[4], NULL, 10);

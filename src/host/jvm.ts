@@ -5,6 +5,7 @@
  * names nobody can guess, readable by the JVM); the agent answers in <command file>.reply, read back the same way.
  */
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { agentJar, helperPath } from './assets';
@@ -117,6 +118,25 @@ export function sweepCommands(tmpDir: string, uid: string): number {
 
 /** The JVM's /tmp as the host opens it (through its root). */
 export const jvmTmp = (j: Jvm): string => tmpOf(j);
+
+/**
+ * Is the agent jar at `seen` complete (the same bytes as this build's)? One cut short by a kill while it was being
+ * written was never attached with: the attach comes after the jar is whole.
+ */
+export function jarComplete(j: Jvm, seen: string): boolean {
+  try {
+    const have = withParent(`/proc/${j.pid}/root${seen}`, (dir, name) => {
+      if (!fs.lstatSync(dir.at(name)).isFile()) throw new Error('not a file');
+      return fs.readFileSync(dir.at(name));
+    });
+    const want = fs.readFileSync(agentJar());
+    return have.length === want.length && sha(have) === sha(want);
+  } catch {
+    return false;
+  }
+}
+
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 /** Is a file chaosmetad put in the JVM's /tmp still there? */
 export function existsInJvm(j: Jvm, seen: string): boolean {

@@ -242,7 +242,7 @@ test.each(CASES)('kill -9 during inject and recover: %s', async (name, argsOf) =
       hostChangedUnknownToStore: mid !== clean && !storeKnows(uid),
     }).toEqual({ fault: name, kill: atStep ? `at step ${atStep}` : `${ms} ms`, hostChangedUnknownToStore: false });
     const rec = cli(dir, ['recover', '--all']);
-    expect(rec.code).toBe(0);
+    expect([rec.code, rec.code ? rec.stdout + rec.stderr : '']).toEqual([0, '']);
     after = await settles(clean);
     if (after !== clean) {
       leaks++;

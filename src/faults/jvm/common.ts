@@ -14,6 +14,7 @@ import {
   AttachError,
   agentCommand,
   existsInJvm,
+  jarComplete,
   jvmOf,
   newJarPath,
   notAttachable,
@@ -174,6 +175,11 @@ export const undo: Record<string, UndoFn> = {
     }
     sweepCommands(jvmTmp(j), ctx.uid); // left by a chaosmetad killed mid-attach
     if (!existsInJvm(j, j.jar)) return; // the jar was never put there: no attach happened
+    if (!jarComplete(j, j.jar)) {
+      // cut short by a kill while it was written: the attach comes after, so none happened with it
+      removeInJvm(j, j.jar);
+      return;
+    }
     await ctx.exec.change(`remove the rule of ${ctx.uid} from JVM ${j.pid} (its original bytecode back)`, async () => {
       const reply = await agentCommand(j, j.jar, { op: 'remove', uid: ctx.uid });
       if (!reply.ok) throw new Error(`JVM ${j.pid}: ${reply.error}`);
