@@ -118,6 +118,8 @@ export function createServer(
     origins: opts.origins,
   };
   const table = routes(api, metrics, opts);
+  /** the metric series of each route and reply code (a bounded set: known routes, 'other'; a handful of codes) */
+  const series = new Map<string, { c: { v: number }; h: { add(seconds: number): void } }>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0];
@@ -127,11 +129,16 @@ export function createServer(
     const finish = (status: number, code: number, message: string) => {
       const secs = Number(process.hrtime.bigint() - started) / 1e9;
       const route = known ? path : 'other';
-      metrics.inc('chaosmetad_http_requests_total', 'HTTP requests by route and reply code', {
-        route,
-        code: String(code),
-      });
-      metrics.observe('chaosmetad_http_request_duration_seconds', 'HTTP request latency', { route }, secs);
+      const key = `${route} ${code}`;
+      let s = series.get(key);
+      if (!s) {
+        const labels = { route, code: String(code) };
+        const c = metrics.counter('chaosmetad_http_requests_total', 'HTTP requests by route and reply code', labels);
+        const h = metrics.histogram('chaosmetad_http_request_duration_seconds', 'HTTP request latency', { route });
+        series.set(key, (s = { c, h }));
+      }
+      s.c.v++;
+      s.h.add(secs);
       log({
         trace_id: traceId,
         method: req.method,

@@ -14,6 +14,7 @@ interface Hist {
   counts: number[];
   sum: number;
   count: number;
+  add(seconds: number): void;
 }
 
 export class Metrics {
@@ -21,23 +22,44 @@ export class Metrics {
   private hists = new Map<string, { help: string; values: Map<string, Hist> }>();
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
-    let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
-    const key = fmt(labels);
-    const e = c.values.get(key);
-    if (e) e.v += by;
-    else c.values.set(key, { labels, v: by });
+    this.counter(name, help, labels).v += by;
   }
 
   observe(name: string, help: string, labels: Labels, seconds: number): void {
+    this.histogram(name, help, labels).add(seconds);
+  }
+
+  /** One counter series (created at 0 when new): hot paths keep it and bump `.v` without formatting labels. */
+  counter(name: string, help: string, labels: Labels = {}): { v: number } {
+    let c = this.counters.get(name);
+    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
+    const key = fmt(labels);
+    let e = c.values.get(key);
+    if (!e) c.values.set(key, (e = { labels, v: 0 }));
+    return e;
+  }
+
+  /** One histogram series, kept by hot paths like counter(). */
+  histogram(name: string, help: string, labels: Labels = {}): { add(seconds: number): void } {
     let h = this.hists.get(name);
     if (!h) this.hists.set(name, (h = { help, values: new Map() }));
     const key = fmt(labels);
     let e = h.values.get(key);
-    if (!e) h.values.set(key, (e = { labels, counts: BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) e.counts[i]++;
-    e.sum += seconds;
-    e.count++;
+    if (!e) {
+      const made: Hist = {
+        labels,
+        counts: BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+        add(seconds: number) {
+          for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) made.counts[i]++;
+          made.sum += seconds;
+          made.count++;
+        },
+      };
+      h.values.set(key, (e = made));
+    }
+    return e;
   }
 
   /** gauges are computed at scrape time and passed in */

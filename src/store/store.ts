@@ -325,12 +325,11 @@ export class Store {
    * changed by this one (total_changes). Two reads of a few µs; lets a daemon answer repeated queries from memory.
    */
   changeMark(): string {
-    // one cached statement (db.pragma() prepares a new one on every call: ~60 µs)
-    const r = this.sql('SELECT (SELECT data_version FROM pragma_data_version) v, total_changes() t').get() as {
-      v: number;
-      t: number;
-    };
-    return `${r.v}:${r.t}`;
+    // two cached statements: PRAGMA data_version (other connections' commits) and total_changes() (this one's);
+    // 2.8 µs together, where one SELECT through the pragma_data_version table cost 6.5 µs
+    const v = this.sql('PRAGMA data_version').pluck().get() as number;
+    const t = this.sql('SELECT total_changes()').pluck().get() as number;
+    return `${v}:${t}`;
   }
 
   /** Newest first. `columns` narrows what is read (the compat JSON needs 13 of the columns: a hot path). */
