@@ -1,6 +1,6 @@
 /** oclif's explicit command list (package.json oclif.commands), generated from the fault registry. */
 import type { Command } from '@oclif/core';
-import { FAULTS } from './faults/index';
+import { allFaults } from './faults/index';
 import { injectCommand } from './cli/inject';
 import Completion from './cli/completion';
 import { Check, Version, Watch } from './cli/misc';
@@ -25,5 +25,5 @@ export const COMMANDS: Record<string, Command.Class> = {
   'kube:recover': KubeRecover,
   'kube:agents': KubeAgents,
 };
-for (const def of FAULTS) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);
-for (const def of FAULTS) COMMANDS[`kube:inject:${def.target}:${def.fault}`] = kubeInjectCommand(def);
+for (const def of allFaults()) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);
+for (const def of allFaults()) COMMANDS[`kube:inject:${def.target}:${def.fault}`] = kubeInjectCommand(def);

@@ -1,5 +1,8 @@
 /** Which engine API a command talks to: a daemon's (--server) or the local engine. The one place that decides. */
 import { openEngine } from '../engine/engine';
+
+/** The deadline watcher's own process (engine/engine.ts runWatcher), for the start-up fast path. */
+export { runWatcher } from '../engine/engine';
 import type { ChaosApi } from './api';
 import { HttpApi } from './http-client';
 import { LocalApi } from './local';

@@ -8,7 +8,7 @@
 import { Args, Command } from '@oclif/core';
 import { badArgs } from '../errors';
 import { kebab } from '../faults/flags';
-import { FAULTS } from '../faults/index';
+import { allFaults } from '../faults/index';
 
 /** One completion node: a command path ("inject cpu burn") and what may follow it. */
 export interface Node {
@@ -57,7 +57,7 @@ export function completionTree(commands: Record<string, CommandInfo>): Node[] {
       copy.values = n.values;
     }
   }
-  for (const def of FAULTS) {
+  for (const def of allFaults()) {
     const n = node(`inject ${def.target} ${def.fault}`);
     for (const [key, spec] of Object.entries(def.flags)) {
       if (spec.kind !== 'enum' || !spec.options) continue;

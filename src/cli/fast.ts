@@ -6,7 +6,7 @@
  * missing value, a value that starts with "-", an extra argument) returns undefined and the full oclif CLI handles
  * the command, messages and all. Results, messages and exit codes are the same on both paths (cli/inject-run.ts).
  */
-import { openApi } from '../api/factory';
+import { openApi, runWatcher } from '../api/factory';
 import { ChaosError, ExitCode } from '../errors';
 import { kebab } from '../faults/flags';
 import { findFault } from '../faults/index';
@@ -83,5 +83,16 @@ export async function fastInject(argv: string[]): Promise<number | undefined> {
     return err.code;
   } finally {
     api?.close();
+  }
+}
+
+/** The deadline watcher (as inject starts it) without oclif; undefined for any other form (the full CLI runs it). */
+export async function fastWatch(argv: string[]): Promise<number | undefined> {
+  try {
+    return (await runWatcher(argv)) ? ExitCode.Ok : undefined;
+  } catch (e) {
+    const err = e instanceof ChaosError ? e : new ChaosError(ExitCode.Internal, (e as Error)?.message ?? String(e));
+    process.stderr.write(`[error] ${err.message}\n`);
+    return err.code;
   }
 }

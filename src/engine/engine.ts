@@ -28,7 +28,7 @@ import {
 } from '../host/target';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
-import { TAG_PREFIX, alive, findTagged, isChaosmetad, readArgv, startTime, terminate } from '../host/procs';
+import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startTime, terminate } from '../host/procs';
 import { parseDuration, shown } from '../util/units';
 import { ExperimentRow, QueryFilter, Store, defaultDataDir, formatTime, isBusy, isLive } from '../store/store';
 import { spawnSelfDetached } from './self';
@@ -67,6 +67,27 @@ export interface RecoverResult {
 }
 
 /** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
+/** The deadline watcher's command line, as inject starts it: `watch UID --chaosmetad-uid=UID --data-dir DIR`. */
+export function watcherArgv(uid: string, dataDir: string): string[] {
+  return ['watch', uid, TAG_PREFIX + uid, '--data-dir', dataDir];
+}
+
+/**
+ * Be the watcher of exactly that command line, without the CLI: it starts beside every inject with a deadline, on
+ * the same cores, while the inject is starting its helpers. false (nothing done) for any other argv.
+ */
+export async function runWatcher(argv: string[]): Promise<boolean> {
+  const [, uid, , , dataDir] = argv;
+  if (argv.length !== 5 || !uid || argv.join('\0') !== watcherArgv(uid, dataDir).join('\0')) return false;
+  const engine = openEngine(dataDir);
+  try {
+    await engine.watch(uid);
+  } finally {
+    engine.store.close();
+  }
+  return true;
+}
+
 export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
   return new Engine(new Store(dataDir || defaultDataDir(), { nativeBinding: sqliteBinding() }), opts);
 }
@@ -276,7 +297,7 @@ export class Engine {
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
         await ctx.step('watcher', { deadline }, async () => ({
-          pid: spawnSelfDetached(['watch', p.uid, TAG_PREFIX + p.uid, '--data-dir', this.dataDir]),
+          pid: spawnSelfDetached(watcherArgv(p.uid, this.dataDir)),
         }));
       }
       const runtime = (await p.def.inject(p.args, ctx)) ?? {};
@@ -438,9 +459,7 @@ export class Engine {
       return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
     const helpers = steps.filter((s) => s.kind === 'helper');
     if (!helpers.length) return 'unknown';
-    const up = helpers.filter(
-      (s) => alive(s.data.pid) && findTagged([TAG_PREFIX + row.uid, stepTag(s.id)]).some((p) => p.pid === s.data.pid),
-    );
+    const up = helpers.filter((s) => isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]));
     return tally(up.length, helpers.length);
   }
 

@@ -51,6 +51,12 @@ export function findTagged(tags: string[]): ProcInfo[] {
   return out;
 }
 
+/** Is this live process the one tagged so (argv carries every tag)? One /proc read, where findTagged reads all. */
+export function isTagged(pid: number, tags: string[]): boolean {
+  const argv = readArgv(pid);
+  return !!argv && tags.every((t) => argv.includes(t)) && alive(pid);
+}
+
 /** All live processes tagged for some experiment, keyed by uid. */
 export function allTagged(): Map<string, ProcInfo[]> {
   const m = new Map<string, ProcInfo[]>();

@@ -56,11 +56,12 @@ function start(): void {
     process.stdout.write(JSON.stringify(versionInfo()) + '\n');
     return;
   }
-  // `inject …` in its plain forms runs without oclif (cli/fast.ts); anything else, or what it declines, runs the CLI
-  if (argv[0] === 'inject') {
+  // `inject …` in its plain forms, and the deadline watcher, run without oclif (cli/fast.ts); anything else, or what
+  // they decline, runs the CLI
+  if (argv[0] === 'inject' || argv[0] === 'watch') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { fastInject } = require('../cli/fast') as typeof import('../cli/fast');
-    void fastInject(argv).then((code) => {
+    const { fastInject, fastWatch } = require('../cli/fast') as typeof import('../cli/fast');
+    void (argv[0] === 'inject' ? fastInject(argv) : fastWatch(argv)).then((code) => {
       if (code === undefined) fullCli();
       else process.exitCode = code;
     });

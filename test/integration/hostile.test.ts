@@ -8,7 +8,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FAULTS as ALL_FAULTS } from '../../src/faults/index';
+import { allFaults } from '../../src/faults/index';
 
 // the JVM faults need a JVM to aim at: one runs here when Java and the agent do (else jvm.test.ts says why it skips)
 const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
@@ -16,7 +16,7 @@ const WITH_JVM =
   fs.existsSync(JAVA) && fs.existsSync(path.join(__dirname, '..', '..', 'jvm', 'build', 'chaosmetad-agent.jar'));
 let jvm: ChildProcess | undefined;
 // the container faults act on a live container: their hostile inputs are tried in container.test.ts, against one
-const FAULTS = ALL_FAULTS.filter((f) => f.target !== 'container' && (f.target !== 'jvm' || WITH_JVM));
+const FAULTS = allFaults().filter((f) => f.target !== 'container' && (f.target !== 'jvm' || WITH_JVM));
 import { kebab, snake } from '../../src/faults/flags';
 import { cli, hostSettles, hostState, sleep, tmpDir } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';

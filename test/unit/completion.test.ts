@@ -5,8 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMMANDS } from '../../src/commands';
 import { bashScript, completionTree, fishScript, zshScript } from '../../src/cli/completion';
-import { FAULTS } from '../../src/faults/index';
+import { allFaults } from '../../src/faults/index';
 
+const FAULTS = allFaults();
 const tree = completionTree(COMMANDS);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-unit-compl-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import { Parser } from '@oclif/core';
 import { COMMANDS } from '../../src/commands';
 import { parseInjectArgv } from '../../src/cli/fast';
-import { FAULTS, findFault } from '../../src/faults/index';
+import { allFaults, findFault } from '../../src/faults/index';
 import { splitArgv } from '../../src/util/argv';
 
 async function oclifFlags(target: string, fault: string, tokens: string[]): Promise<Record<string, unknown>> {
@@ -14,6 +14,7 @@ async function oclifFlags(target: string, fault: string, tokens: string[]): Prom
   return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined && v !== false));
 }
 
+const FAULTS = allFaults();
 const examples = FAULTS.flatMap((def) =>
   def.examples.map((line) => {
     const argv = splitArgv(line, 'example');

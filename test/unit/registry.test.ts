@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FAULTS, findFault, targets } from '../../src/faults/index';
+import { allFaults, findFault, registryNames, targets } from '../../src/faults/index';
 import { HOST_TARGET } from '../../src/host/target';
 import { kebab, parseFlags, argsJson } from '../../src/faults/flags';
 import { splitArgv } from '../../src/util/argv';
@@ -8,9 +8,16 @@ import { parseDuration } from '../../src/util/units';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json');
+const FAULTS = allFaults();
 const COMMON_CHARS = ['t'];
 
 describe('fault registry', () => {
+  test('the lazy registry names each module by its own target, fault and aliases', () => {
+    expect(FAULTS.map((f) => ({ target: f.target, fault: f.fault, aliases: f.aliases ?? [] }))).toEqual(
+      registryNames(),
+    );
+  });
+
   test('every fault is complete: summary, examples that name it, flags with descriptions', () => {
     for (const f of FAULTS) {
       expect(f.summary.length).toBeGreaterThan(10);

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { badArgs } from '../../errors';
 import { cpuLimits } from '../../host/cgroup';
 import { Target, isContainer } from '../../host/target';
+import { allSettledOrThrow } from '../../util/settle';
 import { cpuList, integer } from '../flags';
 import { defineFault } from '../types';
 
@@ -56,8 +57,8 @@ export default defineFault({
       return burnInContainer(a, ctx.target, (core, percent) => ctx.helper('burn', { core, percent, self: 1 }));
     // more than the cores: all (as the original)
     const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount()));
-    const pids: number[] = [];
-    for (const core of cores) pids.push(await ctx.helper('burn', { core, percent: a.percent }));
+    // one helper per core, started together (each waits for its helper's ready)
+    const pids = await allSettledOrThrow(cores.map((core) => () => ctx.helper('burn', { core, percent: a.percent })));
     return { cores, pids };
   },
 });
@@ -80,8 +81,7 @@ async function burnInContainer(
   const share = Math.min(lim.quota ?? lim.cores.length, lim.cores.length);
   const cores = a.list ?? lim.cores.slice(0, Math.min(a.count || Math.ceil(share), lim.cores.length));
   const perCore = Math.min(100, Math.max(1, Math.round((a.percent * share) / cores.length)));
-  const pids: number[] = [];
-  for (const core of cores) pids.push(await start(core, perCore));
+  const pids = await allSettledOrThrow(cores.map((core) => () => start(core, perCore)));
   return {
     cores,
     pids,
