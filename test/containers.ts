@@ -73,7 +73,7 @@ export function importImage(
 }
 
 /** A static program that only sleeps (no shell, no libc in the image): the distroless stand-in. */
-function sleeperBinary(): string {
+export function sleeperBinary(): string {
   const out = path.join(os.tmpdir(), 'cmtest-sleeper');
   if (fs.existsSync(out)) return out;
   const src = `${out}.c`;

@@ -395,3 +395,43 @@ export function memLimits(pid: number): { limit: number | null; usage: number } 
   }
   return { limit: null, usage: 0 };
 }
+
+/**
+ * The freezer of a process's cgroup (v1 freezer.state, v2 cgroup.freeze): how a container is paused when its
+ * runtime has no pause of its own to call (CRI-O: the CRI has none). Refused for a hierarchy's root (that would
+ * freeze the host) and for the cgroup chaosmetad itself is in.
+ */
+export function freezerOf(pid: number): { version: CgroupVersion; dir: string } {
+  const dirs = cgroupDirs(pid);
+  const v1 = dirs.get('freezer');
+  const found: { version: CgroupVersion; dir: string } | undefined = v1
+    ? { version: 1, dir: v1 }
+    : dirs.has('')
+      ? { version: 2, dir: dirs.get('')! }
+      : undefined;
+  if (!found) throw new Error(`process ${pid} is in no freezer cgroup (v1 freezer or v2)`);
+  const root = cgroupMounts().find((m) => (found.version === 1 ? !m.v2 && m.opts.includes('freezer') : m.v2));
+  if (!root || path.resolve(found.dir) === path.resolve(root.point))
+    throw new Error(`process ${pid} is in the root cgroup: freezing it would freeze the host`);
+  const mine = found.version === 1 ? cgroupDirs(process.pid).get('freezer') : cgroupDirs(process.pid).get('');
+  if (mine && path.resolve(mine) === path.resolve(found.dir))
+    throw new Error(`process ${pid} shares chaosmetad's own cgroup ${found.dir}: refusing to freeze it`);
+  return found;
+}
+
+/** Is that freezer cgroup frozen (all its processes stopped)? */
+export function isFrozen(f: { version: CgroupVersion; dir: string }): boolean {
+  if (f.version === 1) return readTrim(path.join(f.dir, 'freezer.state')) === 'FROZEN';
+  return /^frozen 1$/m.test(readTrim(path.join(f.dir, 'cgroup.events')) ?? '');
+}
+
+/** Freeze or thaw, then wait (up to 10 s) until the kernel says it is done. */
+export async function setFrozen(f: { version: CgroupVersion; dir: string }, frozen: boolean): Promise<void> {
+  const file = path.join(f.dir, f.version === 1 ? 'freezer.state' : 'cgroup.freeze');
+  fs.writeFileSync(file, f.version === 1 ? (frozen ? 'FROZEN' : 'THAWED') : frozen ? '1' : '0');
+  const until = Date.now() + 10_000;
+  while (isFrozen(f) !== frozen) {
+    if (Date.now() > until) throw new Error(`${file}: still not ${frozen ? 'frozen' : 'thawed'} after 10 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -7,11 +7,15 @@
  *   crio        CRI-O's info endpoint on its socket: GET /containers/ID on /var/run/crio/crio.sock
  *               (CONTAINER_RUNTIME_ENDPOINT=unix://… when set)
  * Not found, not running, ambiguous: exit 1 with the reason, before anything is recorded or changed.
+ * Actions on the container itself (containerAct): docker's Engine API, ctr, and for CRI-O its CRI (host/cri.ts) on
+ * the same socket, or the kernel where the CRI has no call (kill: a signal to the init; pause: the freezer).
  */
 import type * as http from 'node:http';
 import { badArgs } from '../errors';
 import { Executor } from './executor';
-import { alive, startTime } from './procs';
+import { criRemove, criStatus, criStop } from './cri';
+import { freezerOf, isFrozen, setFrozen } from './cgroup';
+import { alive, sameProcess, startTime } from './procs';
 import { ContainerTarget, Runtime, RUNTIMES } from './target';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -164,18 +168,27 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
     } else throw new Error('containerd has no restart');
     return;
   }
-  throw new Error(`${a.op} through CRI-O needs its CRI API (not its info endpoint)`);
+  // CRI-O: the CRI has no kill with a signal and no pause; those act on the container's init and cgroup directly
+  // (the identity of its init checked first), rm goes through the CRI on CRI-O's socket
+  if (a.op === 'kill') {
+    if (!sameProcess(t.pid, t.start)) throw new Error(`${t.id.slice(0, 12)}: its init process ${t.pid} is gone`);
+    process.kill(t.pid, a.signal);
+  } else if (a.op === 'pause' || a.op === 'unpause') await setFrozen(freezerOf(t.pid), a.op === 'pause');
+  else if (a.op === 'rm') {
+    const sock = crioSocket();
+    await criStop(sock, t.id, 0);
+    await criRemove(sock, t.id);
+  } else throw new Error('CRI-O has no restart');
 }
+
+const crioSocket = () => socketFrom(process.env.CONTAINER_RUNTIME_ENDPOINT, '/var/run/crio/crio.sock');
 
 /** Refuse, before anything changes, what this runtime cannot do. */
 export function validateAction(t: ContainerTarget, op: ContainerAction['op']): void {
-  if (t.runtime === 'crio')
+  if (t.runtime !== 'docker' && op === 'restart')
     throw badArgs(
-      `container ${op} on CRI-O is not supported (it needs CRI-O's CRI API; crictl ${op === 'rm' ? 'rm -f' : op} does it)`,
-    );
-  if (t.runtime === 'containerd' && op === 'restart')
-    throw badArgs(
-      'container restart on containerd is not supported (containerd has no restart; its client restarts tasks)',
+      `container restart on ${t.runtime === 'crio' ? 'CRI-O' : 'containerd'} is not supported (it has no restart: ` +
+        'the kubelet or its client restarts what stops; `inject container kill` stops it)',
     );
 }
 
@@ -197,11 +210,30 @@ export async function isPaused(t: ContainerTarget): Promise<boolean> {
     );
     return r.stdout.split('\n').some((l) => l.trim().split(/\s+/)[0] === t.id && /PAUSED/.test(l));
   }
-  return false;
+  return isFrozen(freezerOf(t.pid));
 }
 
 /** What a person needs to recreate a removed docker container: image, command, labels, mounts, env names. */
 export async function recipe(t: ContainerTarget): Promise<Record<string, unknown>> {
+  if (t.runtime === 'crio') {
+    try {
+      const st = await criStatus(crioSocket(), t.id);
+      const config = (st.info.config ?? {}) as Record<string, unknown>;
+      return {
+        id: t.id,
+        name: st.name || t.name,
+        image: st.image,
+        command: config.command,
+        args: config.args,
+        labels: st.labels,
+        annotations: st.annotations,
+        mounts: st.mounts,
+        env_names: Array.isArray(config.envs) ? config.envs.map((e: { key?: string }) => e.key) : undefined,
+      };
+    } catch (e) {
+      return { id: t.id, name: t.name, note: `CRI ContainerStatus failed: ${(e as Error).message}` };
+    }
+  }
   if (t.runtime !== 'docker') return { id: t.id, name: t.name };
   const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
   const r = await unixGet(sock, `/containers/${encodeURIComponent(t.id)}/json`);

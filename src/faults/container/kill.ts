@@ -10,7 +10,8 @@ export default defineFault({
   container: 'runtime',
   summary: 'Send a signal to a container (through its runtime); not recoverable',
   description:
-    "Sends --signal (default 9) to the container's main process through its runtime (docker kill, ctr task kill). " +
+    "Sends --signal (default 9) to the container's main process through its runtime (docker kill, ctr task kill; " +
+    "CRI-O, whose CRI has no kill: kill(2) of its init, that process checked to be the container's). " +
     'A killed container cannot be un-killed: recover does nothing but record that (its restart policy or ' +
     'orchestrator may start it again). Needs --container-id.',
   examples: [

@@ -10,7 +10,8 @@ export default defineFault({
   volatile: true,
   summary: "Freeze a container (its runtime's pause) until recover",
   description:
-    'Pauses every process of the container through its runtime (docker pause, ctr task pause: the cgroup freezer). ' +
+    'Pauses every process of the container through its runtime (docker pause, ctr task pause: the cgroup freezer; ' +
+    "CRI-O, whose CRI has no pause: the container's freezer cgroup, v1 or v2, directly). " +
     'Recover, or the deadline, unpauses it. Needs --container-id.',
   examples: ['chaosmetad inject container pause --container-id web -t 30s'],
   flags: {},

@@ -11,7 +11,7 @@ export default defineFault({
   summary: 'Restart a container (through its runtime)',
   description:
     'Stops the container (SIGTERM, then SIGKILL after --wait-time seconds) and starts it again: docker restart. ' +
-    'An event, not a state: recover has nothing to undo. Needs --container-id (docker; containerd has no restart).',
+    'An event, not a state: recover has nothing to undo. Needs --container-id (docker; containerd and CRI-O have no restart).',
   examples: ['chaosmetad inject container restart --container-id web -w 5'],
   flags: {
     waitTime: integer({

@@ -9,7 +9,8 @@ export default defineFault({
   container: 'runtime',
   summary: 'Remove a container (force); not recoverable',
   description:
-    'Removes the container through its runtime (docker rm -f; ctr task kill, task delete, container delete). It ' +
+    'Removes the container through its runtime (docker rm -f; ctr task kill, task delete, container delete; CRI-O: ' +
+    'the CRI StopContainer and RemoveContainer on its socket). It ' +
     'cannot be brought back by chaosmetad: the experiment keeps what a person needs to recreate it — image, command, ' +
     'labels, mounts, the names of its environment variables — in its runtime summary. Needs --container-id.',
   examples: ['chaosmetad inject container rm --container-id web'],
