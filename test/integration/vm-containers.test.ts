@@ -2,7 +2,8 @@
  * A container on cgroup v2: containerd + runc (Debian's, from this host's / read-only) started inside the throwaway
  * VM of scripts/vm (stock kernel, unified hierarchy only), a container run from a busybox rootfs with a 1-CPU quota
  * and a 128 MB limit; then cpu burn, mem fill and mem oom with --container-runtime containerd measured from its v2
- * cgroup (cpu.stat, memory.current, memory.events), and the cgroup as before after recover.
+ * cgroup (cpu.stat, memory.current, memory.events), and the cgroup as before after recover; then container pause
+ * on CRI-O (the v2 freezer; CRI-O's info endpoint stood in) of a busy container, measured from cpu.stat.
  */
 import * as fs from 'node:fs';
 import { runInVm, SEA, vmTest } from '../helpers';
@@ -13,7 +14,7 @@ const needs = fs.existsSync('/usr/bin/containerd')
   : 'containerd is not installed (apt-get install containerd runc)';
 
 vmTest(
-  'a containerd container on cgroup v2: cpu burn, mem fill and mem oom counted in its cgroup',
+  'a containerd container on cgroup v2: cpu burn, mem fill and mem oom counted in its cgroup; CRI-O pause frozen',
   () => {
     const script = `
 set -u
@@ -57,6 +58,24 @@ $C recover v2-ct-oom >/dev/null || echo "OOM_RECOVER=failed"
 sleep 0.5
 echo "PROCS=$(wc -l < $CG/cgroup.procs)"
 ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
+# container pause on CRI-O (its CRI has no pause: the v2 freezer, cgroup.freeze): a busy container, CRI-O's info
+# endpoint stood in on a socket naming its pid
+cp -a $R /tmp/rootfs2
+ctr -n default run -d --rootfs /tmp/rootfs2 cm-frz /bin/sh -c 'while :; do :; done' >/tmp/run2.log 2>&1 || { echo "RUN2=failed"; cat /tmp/run2.log; }
+sleep 1
+PID2=$(ctr -n default tasks ls | awk '$1 == "cm-frz" {print $2}')
+CG=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$PID2/cgroup)
+node -e "require('http').createServer((q, s) => s.end(JSON.stringify({ name: 'cm-frz', pid: Number(process.argv[1]) }))).listen('/tmp/crio.sock')" $PID2 &
+for i in $(seq 1 100); do [ -S /tmp/crio.sock ] && break; sleep 0.2; done
+FID=$(printf '%064d' 0 | tr 0 f)
+echo "BUSY=$(share 2)"
+CONTAINER_RUNTIME_ENDPOINT=unix:///tmp/crio.sock $C inject container pause --container-id cri-o://$FID --uid v2-crio-pause > /tmp/inj4.txt 2>&1 || { echo "PAUSE_INJECT=failed"; cat /tmp/inj4.txt; }
+echo "FROZEN=$(awk '/^frozen /{print $2}' $CG/cgroup.events)"
+echo "PAUSED_USE=$(share 2)"
+CONTAINER_RUNTIME_ENDPOINT=unix:///tmp/crio.sock $C recover v2-crio-pause >/dev/null || echo "PAUSE_RECOVER=failed"
+echo "THAWED=$(awk '/^frozen /{print $2}' $CG/cgroup.events) $(cat $CG/cgroup.freeze)"
+echo "THAWED_USE=$(share 2)"
+ctr -n default tasks kill -s KILL cm-frz >/dev/null 2>&1
 `;
     const v = runInVm(script).vars;
     console.log(`containerd container on cgroup v2 in the VM: ${JSON.stringify(v)}`);
@@ -76,6 +95,12 @@ ctr -n default tasks kill -s KILL cm-v2 >/dev/null 2>&1
     expect(v.MEM_OF).toMatch(/memory limit \(128/);
     expect(Number(v.MEM_BACK)).toBeLessThan(3);
     expect(v.PROCS).toBe('1'); // only the container's own process is left in its cgroup
+    // CRI-O's pause on v2: cgroup.freeze, the kernel says frozen, a busy container uses nothing; then thawed
+    expect([v.RUN2, v.PAUSE_INJECT, v.PAUSE_RECOVER]).toEqual([undefined, undefined, undefined]);
+    expect(Number(v.BUSY)).toBeGreaterThan(30);
+    expect([v.FROZEN, v.PAUSED_USE]).toEqual(['1', '0']);
+    expect(v.THAWED).toBe('0 0');
+    expect(Number(v.THAWED_USE)).toBeGreaterThan(30);
   },
   needs,
 );
