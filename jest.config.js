@@ -4,7 +4,7 @@
  * host suites that measure no CPU, rate or latency.
  */
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] };
-const VM = ['network-vm', 'vm-cgroup2', 'vm-containers', 'sea-vm'];
+const VM = ['network-vm', 'vm-cgroup2', 'vm-containers', 'vm-systemd', 'sea-vm'];
 module.exports = {
   projects: [
     {

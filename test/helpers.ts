@@ -170,8 +170,11 @@ export function vmTest(title: string, fn: () => void, also = ''): void {
   (why ? test.skip : test)(why ? `${title} — skipped: ${why}` : title, fn);
 }
 
-/** Run a bash script in the VM; its output and the KEY=value lines it printed. */
-export function runInVm(script: string): { code: number; out: string; vars: Record<string, string> } {
+/** Run a bash script in the VM (env: e.g. VM_INIT=systemd); its output and the KEY=value lines it printed. */
+export function runInVm(
+  script: string,
+  env: Record<string, string> = {},
+): { code: number; out: string; vars: Record<string, string> } {
   // handed over as a file: the VM's /bin/sh cannot take bash's $'…' quoting of a multi-line argument
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-vm-'));
   const file = path.join(dir, 'script.sh');
@@ -185,7 +188,7 @@ export function runInVm(script: string): { code: number; out: string; vars: Reco
     timeout: 850_000,
     // one vCPU: as fast for these scripts (one emulation thread), and the other core stays free for the host suites
     // that run beside the VM lane (scripts/test-integration.sh)
-    env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800', VM_RW: dir },
+    env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800', VM_RW: dir, ...env },
   });
   const printed = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
   const out = `${printed}${r.stdout}${r.stderr}`;

@@ -5,11 +5,14 @@
 # with its code: 125 = could not cd, 255 = the VM failed or timed out.
 # Env: VM_DIR (kernel, default ~/.cache/chaosmetad-vm), VM_MEM (1G), VM_CPUS (2), VM_TIMEOUT (600 s),
 #      VM_RW=DIR (one host directory shared read-write at the same path), VM_ACCEL (kvm|tcg, chosen when unset),
-#      VM_TRACE=1 (trace the guest's init).
+#      VM_TRACE=1 (trace the guest's init), VM_INIT=systemd (PID 1 is systemd, the command one of its units).
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARG…]" >&2; exit 2; }
 dir=${VM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chaosmetad-vm}
 [ -s "$dir/initramfs.cpio.gz" ] || { echo "run: no VM kernel in $dir (run scripts/vm/build-kernel.sh)" >&2; exit 255; }
+# an initramfs packed before scripts/vm/init last changed is packed again (the kernel is kept: a few seconds)
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "$here/init" -nt "$dir/initramfs.cpio.gz" ]; then "$here/build-kernel.sh" "$dir" >&2 || exit 255; fi
 job=$(mktemp -d /tmp/chaosmetad-vm.XXXXXX); trap 'rm -rf "$job"' EXIT
 extra=()
 {
@@ -17,6 +20,29 @@ extra=()
   printf 'cd %q || exit 125\n' "$PWD"
   printf '%q ' "$@"; echo
 } > "$job/run.sh"
+if [ "${VM_INIT:-}" = systemd ]; then
+  # PID 1 is the host's systemd; the job is one unit (no default dependencies: nothing else of the host's starts),
+  # and the machine powers off when it ends
+  cat > "$job/pid1" <<'EOF'
+#!/.vm/busybox sh
+/.vm/busybox mkdir -p /run/systemd/system
+/.vm/busybox cat > /run/systemd/system/cm-job.service <<'UNIT'
+[Unit]
+Description=the throwaway VM's job
+DefaultDependencies=no
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+[Service]
+Type=oneshot
+ExecStart=/.vm/busybox sh -c '/bin/sh /.vm/job/run.sh < /dev/null; echo $$? > /.vm/job/rc; sync'
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+UNIT
+exec /lib/systemd/systemd --unit=cm-job.service
+EOF
+  chmod 0755 "$job/pid1"
+fi
 if [ -n "${VM_RW:-}" ]; then
   rw=$(realpath "$VM_RW"); echo "$rw" > "$job/rw"
   extra=(-fsdev "local,id=rw,path=$rw,security_model=none" -device virtio-9p-pci,fsdev=rw,mount_tag=rw)

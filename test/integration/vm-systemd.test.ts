@@ -1,0 +1,75 @@
+/**
+ * The systemd cgroup driver: in the throwaway VM booted with systemd as PID 1 (scripts/vm VM_INIT=systemd; this
+ * host has no running systemd), containerd + runc run a container with runc's systemd cgroup manager — a transient
+ * scope unit under system.slice, made by systemd over its bus — with a 1-CPU quota and a 128 MB limit. cpu burn and
+ * mem fill in it are measured from that scope's v2 cgroup, and the scope is as before after recover.
+ */
+import * as fs from 'node:fs';
+import { runInVm, SEA, vmTest } from '../helpers';
+
+jest.setTimeout(900_000);
+const needs = ['/usr/bin/containerd', '/lib/systemd/systemd'].every((f) => fs.existsSync(f))
+  ? ''
+  : 'containerd or systemd is not installed (apt-get install containerd runc systemd)';
+
+vmTest(
+  "a container in a systemd scope (runc's systemd cgroup driver): cpu burn and mem fill counted in the scope",
+  () => {
+    const script = `
+set -u
+C="${SEA}"
+export CHAOSMETAD_DATA_DIR=/tmp/cmd-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-cache
+echo "INIT=$(cat /proc/1/comm)"
+mkdir -p /run/containerd /tmp/ctd
+containerd --root /tmp/ctd/root --state /tmp/ctd/state >/tmp/ctd.log 2>&1 &
+for i in $(seq 1 120); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
+ctr version >/dev/null 2>&1 || { echo "CONTAINERD=failed"; tail -5 /tmp/ctd.log; exit 1; }
+R=/tmp/rootfs; mkdir -p $R/bin $R/proc $R/sys $R/dev $R/tmp $R/etc
+cp /bin/busybox $R/bin/busybox; ln -s busybox $R/bin/sleep; ln -s busybox $R/bin/sh
+ctr -n default run -d --runc-systemd-cgroup --cgroup system.slice:cm:sd --cpu-quota 100000 --cpu-period 100000 --memory-limit 134217728 --rootfs $R cm-sd /bin/sleep 3600 >/tmp/run.log 2>&1 || { echo "RUN=failed"; cat /tmp/run.log; exit 1; }
+sleep 1
+PID=$(ctr -n default tasks ls | awk '$1 == "cm-sd" {print $2}')
+CGPATH=$(sed -n 's/^0:://p' /proc/$PID/cgroup)
+echo "CGPATH=$CGPATH"
+echo "SCOPE=$(systemctl show -p ActiveState --value cm-sd.scope) $(systemctl show -p ControlGroup --value cm-sd.scope)"
+CG=/sys/fs/cgroup$CGPATH
+usage() { awk '/^usage_usec/ {print $2}' $CG/cpu.stat; }
+share() { a=$(usage); sleep "$1"; b=$(usage); echo $(( (b - a) / ($1 * 10000) )); }
+$C inject cpu burn -p 50 --container-id cm-sd --container-runtime containerd --containerd-namespace default --uid sd-burn > /tmp/inj.txt 2>&1 || { echo "BURN_INJECT=failed"; cat /tmp/inj.txt; }
+sleep 2
+echo "BURN=$(share 6)"
+echo "HELPER_CG=$(cat /proc/$(pgrep -f 'chaosmetad-uid=sd-burn' | head -1)/cgroup)"
+$C recover sd-burn >/dev/null || echo "BURN_RECOVER=failed"
+sleep 1
+echo "AFTER=$(share 2)"
+M0=$(cat $CG/memory.current)
+$C inject mem fill -b 32MB -m cache --container-id cm-sd --container-runtime containerd --containerd-namespace default --uid sd-mem > /tmp/inj2.txt 2>&1 || { echo "MEM_INJECT=failed"; cat /tmp/inj2.txt; }
+echo "MEM_ADDED=$(( ($(cat $CG/memory.current) - M0) / 1048576 ))"
+echo "MEM_OF=$($C query --uid sd-mem --format json | grep -o "the container's memory limit ([^)]*)" | head -1)"
+$C recover sd-mem >/dev/null || echo "MEM_RECOVER=failed"
+sleep 0.5
+echo "MEM_BACK=$(( ($(cat $CG/memory.current) - M0) / 1048576 ))"
+echo "PROCS=$(wc -l < $CG/cgroup.procs)"
+ctr -n default tasks kill -s KILL cm-sd >/dev/null 2>&1
+`;
+    const v = runInVm(script, { VM_INIT: 'systemd' }).vars;
+    console.log(`containerd container in a systemd scope in the VM: ${JSON.stringify(v)}`);
+    expect(v.INIT).toBe('systemd');
+    expect([v.CONTAINERD, v.RUN, v.BURN_INJECT, v.BURN_RECOVER, v.MEM_INJECT, v.MEM_RECOVER]).toEqual(
+      Array(6).fill(undefined),
+    );
+    // the systemd driver's layout: a transient scope unit of systemd's, under system.slice
+    expect(v.CGPATH).toBe('/system.slice/cm-sd.scope');
+    expect(v.SCOPE).toBe('active /system.slice/cm-sd.scope');
+    expect(v.HELPER_CG).toBe(`0::${v.CGPATH}`);
+    // an emulated CPU: its accounting is coarser than the host's (±3 points there)
+    expect(Math.abs(Number(v.BURN) - 50)).toBeLessThan(8);
+    expect(Number(v.AFTER)).toBeLessThan(5);
+    expect(Number(v.MEM_ADDED)).toBeGreaterThanOrEqual(31);
+    expect(Number(v.MEM_ADDED)).toBeLessThan(36);
+    expect(v.MEM_OF).toMatch(/memory limit \(128/);
+    expect(Number(v.MEM_BACK)).toBeLessThan(3);
+    expect(v.PROCS).toBe('1');
+  },
+  needs,
+);
