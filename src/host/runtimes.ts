@@ -151,21 +151,16 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
   if (t.runtime === 'containerd') {
     const exec = new Executor(false);
     const address = socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
-    const ctr = (args: string[]) => exec.run('ctr', ['--address', address, '-n', t.namespace ?? 'k8s.io', ...args]);
+    const base = ['--address', address, '-n', t.namespace ?? 'k8s.io'];
+    const ctr = (args: string[]) => exec.run('ctr', [...base, ...args]);
     if (a.op === 'kill') await ctr(['tasks', 'kill', '-s', a.signal, t.id]);
     else if (a.op === 'pause') await ctr(['tasks', 'pause', t.id]);
     else if (a.op === 'unpause') await ctr(['tasks', 'resume', t.id]);
     else if (a.op === 'rm') {
-      await exec.run(
-        'ctr',
-        ['--address', address, '-n', t.namespace ?? 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', t.id],
-        {
-          allowFail: true,
-        },
-      );
+      await exec.run('ctr', [...base, 'tasks', 'kill', '-s', 'SIGKILL', t.id], { allowFail: true });
       await ctr(['tasks', 'delete', '-f', t.id]);
       await ctr(['containers', 'delete', t.id]);
-    } else throw new Error('containerd has no restart');
+    } else await restartTask(t, a.waitS, (args, allowFail) => exec.run('ctr', [...base, ...args], { allowFail }));
     return;
   }
   // CRI-O: the CRI has no kill with a signal and no pause; those act on the container's init and cgroup directly
@@ -181,14 +176,57 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
   } else throw new Error('CRI-O has no restart');
 }
 
+/**
+ * containerd has no restart; its clients (ctr, nerdctl) stop the task and start a new one from the same container:
+ * SIGTERM, SIGKILL after waitS, delete the task, start a new one — its output where nerdctl's log URI label says,
+ * else to /dev/null. (CRI-managed ones, namespace k8s.io, are refused before: the kubelet restarts those.)
+ */
+async function restartTask(
+  t: ContainerTarget,
+  waitS: number,
+  ctr: (args: string[], allowFail?: boolean) => Promise<{ exitCode: number; stdout: string }>,
+): Promise<void> {
+  const stopped = async () => {
+    const ls = await ctr(['tasks', 'ls'], true);
+    const row = ls.stdout.split('\n').find((l) => l.trim().split(/\s+/)[0] === t.id);
+    return !row || /STOPPED/.test(row);
+  };
+  const waitStopped = async (ms: number) => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
+      if (await stopped()) return true;
+    return stopped();
+  };
+  await ctr(['tasks', 'kill', '-s', 'SIGTERM', t.id], true);
+  if (!(await waitStopped(waitS * 1000))) {
+    await ctr(['tasks', 'kill', '-s', 'SIGKILL', t.id], true);
+    if (!(await waitStopped(10_000))) throw new Error(`${t.id}: its task did not stop after SIGKILL`);
+  }
+  await ctr(['tasks', 'delete', t.id]);
+  let logUri = '';
+  try {
+    const info = JSON.parse((await ctr(['containers', 'info', t.id])).stdout) as { Labels?: Record<string, string> };
+    logUri = info.Labels?.['nerdctl/log-uri'] ?? '';
+  } catch {
+    /* no labels: /dev/null */
+  }
+  await ctr(['tasks', 'start', '-d', ...(logUri ? ['--log-uri', logUri] : ['--null-io']), t.id]);
+}
+
 const crioSocket = () => socketFrom(process.env.CONTAINER_RUNTIME_ENDPOINT, '/var/run/crio/crio.sock');
 
 /** Refuse, before anything changes, what this runtime cannot do. */
 export function validateAction(t: ContainerTarget, op: ContainerAction['op']): void {
-  if (t.runtime !== 'docker' && op === 'restart')
+  if (op !== 'restart') return;
+  if (t.runtime === 'crio')
     throw badArgs(
-      `container restart on ${t.runtime === 'crio' ? 'CRI-O' : 'containerd'} is not supported (it has no restart: ` +
-        'the kubelet or its client restarts what stops; `inject container kill` stops it)',
+      'container restart on CRI-O is not supported (the CRI has no restart: the kubelet restarts what stops; ' +
+        '`inject container kill` stops it)',
+    );
+  if (t.runtime === 'containerd' && (t.namespace ?? 'k8s.io') === 'k8s.io')
+    throw badArgs(
+      `container restart of ${t.id.slice(0, 12)} in containerd namespace k8s.io is not supported: the kubelet's CRI ` +
+        'manages it (a task started behind its back would confuse it) and restarts what stops; ' +
+        '`inject container kill` stops it',
     );
 }
 

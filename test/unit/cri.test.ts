@@ -1,5 +1,6 @@
-/** The CRI client's protobuf coder: round trips, and a hostile or broken server's bytes are errors, not hangs. */
+/** The CRI client's protobuf coder (a hostile or broken server's bytes are errors), and what needs no CRI call. */
 import { pbDecode, pbInt, pbMessage, pbString } from '../../src/host/cri';
+import { validateAction } from '../../src/host/runtimes';
 
 test('fields round-trip: strings, varints (int64 negatives too), nested messages, repeated fields', () => {
   const buf = Buffer.concat([
@@ -25,4 +26,12 @@ test.each([
   ['a wire type no message here uses', Buffer.from([0x0b])],
 ])('%s is an error', (_why, bytes) => {
   expect(() => pbDecode(bytes)).toThrow(/protobuf/);
+});
+
+test("restart is refused where the kubelet's CRI manages the container (containerd k8s.io, CRI-O)", () => {
+  const t = { kind: 'container' as const, id: 'a'.repeat(64), name: 'x', pid: 1, start: 1 };
+  expect(() => validateAction({ ...t, runtime: 'containerd', namespace: 'k8s.io' }, 'restart')).toThrow(/k8s.io/);
+  expect(() => validateAction({ ...t, runtime: 'crio' }, 'restart')).toThrow(/CRI-O/);
+  expect(() => validateAction({ ...t, runtime: 'containerd', namespace: 'default' }, 'restart')).not.toThrow();
+  expect(() => validateAction({ ...t, runtime: 'crio' }, 'pause')).not.toThrow();
 });

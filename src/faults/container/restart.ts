@@ -10,8 +10,10 @@ export default defineFault({
   container: 'runtime',
   summary: 'Restart a container (through its runtime)',
   description:
-    'Stops the container (SIGTERM, then SIGKILL after --wait-time seconds) and starts it again: docker restart. ' +
-    'An event, not a state: recover has nothing to undo. Needs --container-id (docker; containerd and CRI-O have no restart).',
+    'Stops the container (SIGTERM, then SIGKILL after --wait-time seconds) and starts it again: docker restart; ' +
+    'containerd (which has none): its task stopped the same way, deleted, and a new one started, as ' +
+    "its clients do — not in namespace k8s.io, which the kubelet's CRI manages; not on CRI-O (the CRI has none). " +
+    'An event, not a state: recover has nothing to undo. Needs --container-id.',
   examples: ['chaosmetad inject container restart --container-id web -w 5'],
   flags: {
     waitTime: integer({
