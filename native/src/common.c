@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,6 +152,27 @@ void catch_stop(void) {
 }
 
 int stop_requested(void) { return g_stop; }
+
+pid_t fork_worker(void) {
+  sigset_t stops, old;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGINT);
+  if (sigprocmask(SIG_BLOCK, &stops, &old) != 0) fail("sigprocmask: %s", strerror(errno));
+  pid_t c = fork();
+  if (c == 0) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);
+    /* a stop sent meanwhile is pending: it acts now, with the default action */
+    if (sigprocmask(SIG_SETMASK, &old, NULL) != 0) _exit(1);
+    return 0;
+  }
+  int saved = errno;
+  if (sigprocmask(SIG_SETMASK, &old, NULL) != 0) fail("sigprocmask: %s", strerror(errno));
+  errno = saved;
+  return c;
+}
 
 
 void common_init(int argc, char **argv) {

@@ -7,6 +7,7 @@
 #define CHAOSMETAD_HELPER_COMMON_H
 
 #define _GNU_SOURCE
+#include <sys/types.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -60,6 +61,10 @@ int write_file(const char *path, const char *text);
 /* SIGTERM/SIGINT set stop_requested() instead of killing (for modes that clean up after themselves) */
 void catch_stop(void);
 int stop_requested(void);
+/* fork a worker that dies of SIGTERM/SIGINT (default actions) and with its parent (PR_SET_PDEATHSIG SIGKILL), with no
+   moment where a stop signal meant for it reaches catch_stop()'s handler instead: both are blocked across the fork
+   and until the child has reset them. Returns fork()'s result. */
+pid_t fork_worker(void);
 
 /*
  * Enter the target before the mode runs (and so before ready), in target.c. Without target_pid= the target is the

@@ -69,16 +69,15 @@ int run_nproc(int argc, char **argv) {
   long long n = 0;
   int err = 0;
   while (count == 0 || n < count) {
-    pid_t c = fork();
+    /* a worker that has not yet reset its handlers when the stop comes would keep catch_stop()'s and never die,
+       and the waitpid() below would wait for it forever: fork_worker() closes that window */
+    pid_t c = fork_worker();
     if (c < 0) {
       err = errno;
       break;
     }
-    if (c == 0) {
-      signal(SIGTERM, SIG_DFL);
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);
+    if (c == 0)
       for (;;) pause();
-    }
     n++;
   }
   if (n == 0) fail("cannot fork as uid %lld: %s", uid, strerror(err));

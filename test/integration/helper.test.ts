@@ -4,8 +4,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { HELPER, ROOT, tmpDir, waitFor } from '../helpers';
+import { HELPER, ROOT, sleep, taggedPids, tmpDir, waitFor } from '../helpers';
 
 jest.setTimeout(60_000);
 
@@ -66,6 +67,33 @@ test('a failure after ready (disk full under diskio) is reported to the experime
     await new Promise((r) => (child.exitCode !== null || child.signalCode ? r(null) : child.once('exit', r)));
     spawnSync('umount', [mnt]);
   }
+});
+
+test('nproc stopped right after ready ends with all its workers (none left holding the handler it had)', async () => {
+  // a worker forked just before the stop kept the parent's SIGTERM handler until it first ran: it then took the stop
+  // for its parent's, paused forever, and the helper waited for it forever (seen on a busy CI machine). Made likely
+  // here: the helper shares one core with two busy loops (before the fix: 22 of 100 rounds hung; after: 0 of 200).
+  const core = String(os.cpus().length - 1);
+  const hogs = [0, 1].map(() => spawn('taskset', ['-c', core, 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  const hung: number[] = [];
+  try {
+    for (let round = 0; round < 100; round++) {
+      const child = spawn(
+        'taskset',
+        ['-c', core, HELPER, 'nproc', `--chaosmetad-uid=helper-t5-${round}`, 'uid=65534', 'gid=65534', 'count=2'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.kill('SIGTERM');
+      if ((await Promise.race([exited, sleep(3000).then(() => 'hung')])) === 'hung') hung.push(round);
+    }
+  } finally {
+    for (const h of hogs) h.kill('SIGKILL');
+    spawnSync('pkill', ['-KILL', '-f', '--', '--chaosmetad-uid=helper-t5-']);
+  }
+  expect(hung).toEqual([]);
+  expect(Array.from({ length: 100 }, (_, i) => taggedPids(`helper-t5-${i}`)).flat()).toEqual([]);
 });
 
 test('log= is opened while still root: nproc, running as nobody, holds the root-only log as its stderr', async () => {
