@@ -170,6 +170,14 @@ export function vmTest(title: string, fn: () => void, also = ''): void {
   (why ? test.skip : test)(why ? `${title} — skipped: ${why}` : title, fn);
 }
 
+/** For a VM script: containerd started in the VM (its own root and state under /tmp), $R a busybox rootfs. */
+export const VM_CONTAINERD = `mkdir -p /run/containerd /tmp/ctd
+containerd --root /tmp/ctd/root --state /tmp/ctd/state >/tmp/ctd.log 2>&1 &
+for i in $(seq 1 120); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
+ctr version >/dev/null 2>&1 || { echo "CONTAINERD=failed"; tail -5 /tmp/ctd.log; exit 1; }
+R=/tmp/rootfs; mkdir -p $R/bin $R/proc $R/sys $R/dev $R/tmp $R/etc
+cp /bin/busybox $R/bin/busybox; ln -s busybox $R/bin/sleep; ln -s busybox $R/bin/sh`;
+
 /** Run a bash script in the VM (env: e.g. VM_INIT=systemd); its output and the KEY=value lines it printed. */
 export function runInVm(
   script: string,

@@ -282,28 +282,32 @@ async function followParts(kube: Kube, uid: string, results: TargetResult[], lea
     `following ${uid}: renewing every ${(period / 1000).toFixed(1)}s; Ctrl-C recovers`,
   );
   const live = () => parts.filter((p) => !p.done);
-  // renewals on their own clock (a round starts every lease/3, however long the last one took); effects beside it
-  const renewals = (async () => {
-    while (!stop && live().length) {
-      const t0 = Date.now();
-      await Promise.all(
-        live().map(async (p) => {
-          try {
-            await kube.api(p.agent).renew(p.r.sub_uid);
-          } catch (e) {
-            if (e instanceof ChaosError && e.code !== ExitCode.Internal) {
-              p.done = true; // recovered meanwhile (its timeout, or someone else)
-              say(
-                { event: 'ended', sub_uid: p.r.sub_uid, message: e.message },
-                `${p.r.sub_uid} on ${p.r.node}: ended (${e.message})`,
-              );
-            }
+  // each part renewed on its own clock (every lease/3; a slow kubectl exec to one node does not hold back the
+  // others); a renewal that could not reach its node is said, and tried again next period
+  const renewals = Promise.all(
+    parts.map(async (p) => {
+      while (!stop && !p.done) {
+        const t0 = Date.now();
+        try {
+          await kube.api(p.agent).renew(p.r.sub_uid);
+        } catch (e) {
+          if (e instanceof ChaosError && e.code !== ExitCode.Internal) {
+            p.done = true; // recovered meanwhile (its timeout, or someone else)
+            say(
+              { event: 'ended', sub_uid: p.r.sub_uid, message: e.message },
+              `${p.r.sub_uid} on ${p.r.node}: ended (${e.message})`,
+            );
+            return;
           }
-        }),
-      );
-      await pause(Math.max(0, period - (Date.now() - t0)));
-    }
-  })();
+          say(
+            { event: 'renew-failed', sub_uid: p.r.sub_uid, message: (e as Error).message },
+            `${p.r.sub_uid} on ${p.r.node}: renew failed, trying again (${(e as Error).message})`,
+          );
+        }
+        await pause(Math.max(0, period - (Date.now() - t0)));
+      }
+    }),
+  );
   const effects = (async () => {
     while (!stop && live().length) {
       await Promise.all(
@@ -334,7 +338,15 @@ async function followParts(kube: Kube, uid: string, results: TargetResult[], lea
       { event: 'recovered', ...x },
       `${x.sub_uid} on ${x.node}: ${x.ok ? 'recovered' : `recover failed: ${x.message}`}`,
     );
-  if (r.results.some((x) => !x.ok)) throw new ChaosError(ExitCode.Recover, 'some parts could not be recovered');
+  // a part its node had already recovered (its lease ran out, or someone recovered it) is said too, never skipped
+  for (const p of parts.filter((q) => !r.results.some((x) => x.sub_uid === q.r.sub_uid)))
+    say(
+      { event: 'already-ended', sub_uid: p.r.sub_uid, node: p.r.node },
+      `${p.r.sub_uid} on ${p.r.node}: had already ended on its node (nothing to recover)`,
+    );
+  for (const u of r.unreachable) say({ event: 'unreachable', node: u }, `unreachable: ${u}`);
+  if (r.results.some((x) => !x.ok) || r.unreachable.length)
+    throw new ChaosError(ExitCode.Recover, 'some parts could not be recovered');
 }
 
 export class KubeQuery extends Command {

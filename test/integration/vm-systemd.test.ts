@@ -5,7 +5,7 @@
  * mem fill in it are measured from that scope's v2 cgroup, and the scope is as before after recover.
  */
 import * as fs from 'node:fs';
-import { runInVm, SEA, vmTest } from '../helpers';
+import { runInVm, SEA, VM_CONTAINERD, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
 const needs = ['/usr/bin/containerd', '/lib/systemd/systemd'].every((f) => fs.existsSync(f))
@@ -20,12 +20,7 @@ set -u
 C="${SEA}"
 export CHAOSMETAD_DATA_DIR=/tmp/cmd-data CHAOSMETAD_CACHE_DIR=/tmp/cmd-cache
 echo "INIT=$(cat /proc/1/comm)"
-mkdir -p /run/containerd /tmp/ctd
-containerd --root /tmp/ctd/root --state /tmp/ctd/state >/tmp/ctd.log 2>&1 &
-for i in $(seq 1 120); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
-ctr version >/dev/null 2>&1 || { echo "CONTAINERD=failed"; tail -5 /tmp/ctd.log; exit 1; }
-R=/tmp/rootfs; mkdir -p $R/bin $R/proc $R/sys $R/dev $R/tmp $R/etc
-cp /bin/busybox $R/bin/busybox; ln -s busybox $R/bin/sleep; ln -s busybox $R/bin/sh
+${VM_CONTAINERD}
 ctr -n default run -d --runc-systemd-cgroup --cgroup system.slice:cm:sd --cpu-quota 100000 --cpu-period 100000 --memory-limit 134217728 --rootfs $R cm-sd /bin/sleep 3600 >/tmp/run.log 2>&1 || { echo "RUN=failed"; cat /tmp/run.log; exit 1; }
 sleep 1
 PID=$(ctr -n default tasks ls | awk '$1 == "cm-sd" {print $2}')
