@@ -130,8 +130,9 @@ export default class Server extends ChaosCommand {
       if (!/^[A-Za-z0-9._:-]{1,253}$/.test(h))
         throw badArgs(`--allow-host must be a host name or address, got ${JSON.stringify(h)}`);
     const engine = this.engine(flags['data-dir'], { watcher: true });
-    // one JSON line per event, written once per turn of the event loop: a write per request (stdout is
-    // synchronous for files and pipes) cost ~40 µs of each query request under load
+    // one JSON line per event, written together at most every 10 ms (and at exit): a write per request (stdout is
+    // synchronous for files and pipes) cost ~40 µs of each query request under load, one per turn of the event
+    // loop still ~8 µs (under load a turn holds one or two requests)
     let pending: string[] = [];
     const flush = () => {
       if (!pending.length) return;
@@ -140,9 +141,16 @@ export default class Server extends ChaosCommand {
       process.stdout.write(text);
     };
     process.on('exit', flush);
+    // the time's text is made once per millisecond and put in front of the event's own JSON (no spread copy):
+    // 2.3 µs a line where {time, ...e} cost 4.5
+    let isoMs = 0;
+    let iso = '';
     const log = (e: Record<string, unknown>) => {
-      pending.push(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
-      if (pending.length === 1) setImmediate(flush);
+      const now = Date.now();
+      if (now !== isoMs) iso = new Date((isoMs = now)).toISOString();
+      const rest = JSON.stringify(e);
+      pending.push(rest === '{}' ? `{"time":"${iso}"}\n` : `{"time":"${iso}",${rest.slice(1)}\n`);
+      if (pending.length === 1) setTimeout(flush, 10);
     };
     const metrics = new Metrics();
     const startedAt = Date.now();
