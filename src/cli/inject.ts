@@ -2,20 +2,10 @@
 import { Command, Flags, Interfaces } from '@oclif/core';
 import { kebab } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
-import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
+import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag, oclifFlagsOf } from '../oclif/base';
 import { COMMON_INJECT_FLAGS, runInject } from './inject-run';
 
-const COMMON_FLAGS = {
-  ...Object.fromEntries(
-    Object.entries(COMMON_INJECT_FLAGS).map(([name, f]) => {
-      const o = { char: f.char, description: f.description, helpGroup: f.helpGroup };
-      return [name, f.boolean ? Flags.boolean(o) : Flags.string(o)];
-    }),
-  ),
-  json: jsonFlag,
-  'data-dir': dataDirFlag,
-  ...clientFlags,
-};
+const COMMON_FLAGS = { ...oclifFlagsOf(COMMON_INJECT_FLAGS), json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags };
 
 type Char = Interfaces.AlphabetLowercase | Interfaces.AlphabetUppercase;
 

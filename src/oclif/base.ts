@@ -1,35 +1,37 @@
 /** What every oclif command shares, the CLI's and the daemon's: the base class and the common flags. */
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
 import type { ChaosApi } from '../api/api';
 import { openApi } from '../api/factory';
 import { type Engine, openEngine } from '../engine/engine';
 
-export const dataDirFlag = Flags.string({
-  description: 'where the experiment store lives (env CHAOSMETAD_DATA_DIR; default /var/lib/chaosmetad)',
-  helpValue: 'DIR',
-});
+/** oclif flags from a plain flag table (util/plain-argv.ts): the fast paths parse the same table. */
+export function oclifFlagsOf(table: CliFlags): Interfaces.FlagInput {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, f]) => {
+      const o = { char: f.char as Char | undefined, description: f.description, helpGroup: f.helpGroup };
+      return [name, f.boolean ? Flags.boolean(o) : Flags.string({ ...o, helpValue: f.helpValue })];
+    }),
+  );
+}
 
-export const jsonFlag = Flags.boolean({ description: 'print the result as JSON' });
+type Char = Interfaces.AlphabetLowercase | Interfaces.AlphabetUppercase;
+
+const { json, server, 'data-dir': dataDir, 'token-file': tokenFile } = CLIENT_FLAGS;
+
+export const dataDirFlag = Flags.string({ description: dataDir.description, helpValue: dataDir.helpValue });
+
+export const jsonFlag = Flags.boolean({ description: json.description });
 
 /** The flags that choose where a command's requests go (api/factory.ts decides; commands never branch on it). */
 export const clientFlags = {
-  server: Flags.string({
-    description:
-      'act through a chaosmetad daemon at this URL (e.g. http://10.0.0.5:29595 or unix:/run/chaosmetad.sock) instead of locally',
-    helpGroup: 'REMOTE',
-  }),
-  'token-file': Flags.string({
-    description:
-      'with --server: file holding the bearer token (else env CHAOSMETAD_TOKEN; for a daemon on this host, DATA_DIR/token)',
-    helpGroup: 'REMOTE',
-  }),
+  server: Flags.string({ description: server.description, helpGroup: server.helpGroup }),
+  'token-file': Flags.string({ description: tokenFile.description, helpGroup: tokenFile.helpGroup }),
 };
 
-interface Where {
-  server?: string;
-  'token-file'?: string;
-  'data-dir'?: string;
-}
+/** The flags that say where (typed loosely: commands built from a plain flag table have loosely typed flags). */
+type Where = Record<string, unknown>;
+const opt = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Base for chaosmetad commands: gets the engine API from the factory, prints results, leaves errors to main(). */
 export abstract class ChaosCommand extends Command {
@@ -39,9 +41,9 @@ export abstract class ChaosCommand extends Command {
   /** The engine API these flags name: a daemon's (--server) or this host's. */
   protected api(flags: Where, opts: { watcher?: boolean } = {}): ChaosApi {
     this.opened ??= openApi({
-      server: flags.server,
-      tokenFile: flags['token-file'],
-      dataDir: flags['data-dir'],
+      server: opt(flags.server),
+      tokenFile: opt(flags['token-file']),
+      dataDir: opt(flags['data-dir']),
       watcher: opts.watcher,
     });
     return this.opened;

@@ -56,12 +56,13 @@ function start(): void {
     process.stdout.write(JSON.stringify(versionInfo()) + '\n');
     return;
   }
-  // `inject …` in its plain forms, and the deadline watcher, run without oclif (cli/fast.ts); anything else, or what
-  // they decline, runs the CLI
-  if (argv[0] === 'inject' || argv[0] === 'watch') {
+  // `inject …`, `query …` and `recover …` in their plain forms, and the deadline watcher, run without oclif
+  // (cli/fast.ts); anything else, or what they decline, runs the CLI
+  if (argv[0] === 'inject' || argv[0] === 'watch' || argv[0] === 'query' || argv[0] === 'recover') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { fastInject, fastWatch } = require('../cli/fast') as typeof import('../cli/fast');
-    void (argv[0] === 'inject' ? fastInject(argv) : fastWatch(argv)).then((code) => {
+    const fast = require('../cli/fast') as typeof import('../cli/fast');
+    const run = argv[0] === 'inject' ? fast.fastInject : argv[0] === 'watch' ? fast.fastWatch : fast.fastQueryOrRecover;
+    void run(argv).then((code) => {
       if (code === undefined) fullCli();
       else process.exitCode = code;
     });
