@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Build dist/chaosmetad: one file carrying the CLI, the native helper and better-sqlite3's addon.
-// Driven by pkg.config.json. Steps: esbuild bundle (CJS) -> SEA blob -> copy of node -> postject.
+// Driven by pkg.config.json. Steps: esbuild bundle (CJS) -> code cache from a training run (warmCodeCache) -> SEA
+// blob -> copy of node -> postject.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -67,6 +68,27 @@ function seaFromScript({
 
 module.exports = { seaFromScript };
 
+/**
+ * The single executable's main with a warm code cache: the bundle compiled from its asset with the cache made by
+ * scripts/sea-train.js. V8 checks the cache (its version, flags and the source's hash) and compiles without it when
+ * it does not fit (e.g. NODE_OPTIONS with V8 flags): slower then, never wrong.
+ */
+function loaderSource() {
+  const { WRAP_HEAD, WRAP_TAIL } = require('./sea-wrap');
+  return `'use strict';
+const sea = require('node:sea');
+const vm = require('node:vm');
+const script = new vm.Script(${JSON.stringify(WRAP_HEAD)} + sea.getAsset('chaosmetad.cjs', 'utf8') + ${JSON.stringify(WRAP_TAIL)}, {
+  filename: process.execPath,
+  cachedData: Buffer.from(sea.getAsset('chaosmetad.cache')),
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
+if (process.env.CHAOSMETAD_DEBUG)
+  process.stderr.write('chaosmetad: code cache ' + (script.cachedDataRejected ? 'rejected' : 'used') + '\\n');
+script.runInThisContext()(module.exports, require, module, __filename, __dirname);
+`;
+}
+
 function build() {
   for (const [name, file] of Object.entries(cfg.assets)) {
     if (!fs.existsSync(abs(file)))
@@ -111,11 +133,31 @@ function build() {
   fs.writeFileSync(abs(cfg.bundle), bundle);
 
   const out = abs(cfg.output);
+  const assets = Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)]));
+  let main = abs(cfg.bundle);
+  if (cfg.warmCodeCache) {
+    // the bundle and a code cache from a training run are assets; the executable's main is a small loader that
+    // compiles the one with the other (node's own SEA code cache holds only the bundle's top level: every module
+    // of a command was still compiled at each start)
+    const cache = `${abs(cfg.bundle)}.cache`;
+    const trained = spawnSync(process.execPath, [path.join(__dirname, 'sea-train.js'), abs(cfg.bundle), cache], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (!fs.existsSync(cache)) {
+      process.stderr.write(trained.stdout + trained.stderr);
+      throw new Error('the code cache training run failed');
+    }
+    assets['chaosmetad.cjs'] = abs(cfg.bundle);
+    assets['chaosmetad.cache'] = cache;
+    main = `${abs(cfg.bundle)}.loader.js`;
+    fs.writeFileSync(main, loaderSource());
+  }
   seaFromScript({
-    main: abs(cfg.bundle),
+    main,
     blob: abs(cfg.blob),
     output: out,
-    assets: Object.fromEntries(Object.entries(cfg.assets).map(([k, v]) => [k, abs(v)])),
+    assets,
     useCodeCache: !!cfg.useCodeCache,
     useSnapshot: !!cfg.useSnapshot,
     stripDebug: !!cfg.stripDebug,

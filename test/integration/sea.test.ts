@@ -72,6 +72,29 @@ test('its watcher is the executable itself and recovers at the deadline', async 
   expect(await waitFor(() => taggedPids('sea-timeout-1').length === 0, 3000)).toBe(true);
 });
 
+test('its bundle runs with the code cache of the build-time training run; V8 flags that do not fit it only cost the cache', () => {
+  const used = cli(dir, ['version'], {
+    exe,
+    cwd: alone,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CHAOSMETAD_CACHE_DIR: cache, CHAOSMETAD_DEBUG: '1' },
+  });
+  expect(used.code).toBe(0);
+  expect(used.stderr).toBe('chaosmetad: code cache used\n');
+  const other = cli(dir, ['version'], {
+    exe,
+    cwd: alone,
+    env: {
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+      CHAOSMETAD_CACHE_DIR: cache,
+      CHAOSMETAD_DEBUG: '1',
+      NODE_OPTIONS: '--max-old-space-size=300',
+    },
+  });
+  expect(other.code).toBe(0);
+  expect(other.stderr).toMatch(/chaosmetad: code cache rejected/);
+  expect(JSON.parse(other.stdout)).toEqual(JSON.parse(used.stdout));
+});
+
 test('bad input: exit 1 and the same message as from a checkout', () => {
   const r = run(['inject', 'cpu', 'burn', '--percent', '20%']);
   expect(r.code).toBe(1);
