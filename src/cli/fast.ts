@@ -12,7 +12,7 @@ import { ChaosError, ExitCode } from '../errors';
 import { kebab } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { FaultDef } from '../faults/types';
-import { CLIENT_FLAGS, type CliFlags, parsePlainArgv } from '../util/plain-argv';
+import { CLIENT_FLAGS, type CliFlags, type ParsedFlags, parsePlainArgv } from '../util/plain-argv';
 import { COMMON_INJECT_FLAGS, type ParsedInjectFlags, runInject } from './inject-run';
 import { QUERY_FLAGS, runQuery } from './query-run';
 import { RECOVER_FLAGS, runRecover } from './recover-run';
@@ -29,7 +29,7 @@ export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFl
 
 /** Open the API the flags name, run fn with it, print an error as the CLI does; the exit code. */
 async function withApi(
-  flags: Record<string, string | boolean | undefined>,
+  flags: ParsedFlags,
   watcher: boolean,
   fn: (api: ChaosApi, out: (line: string) => void) => Promise<void>,
 ): Promise<number> {

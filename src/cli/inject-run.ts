@@ -6,6 +6,7 @@ import type { ChaosApi } from '../api/api';
 import type { ScheduleView } from '../api/views';
 import { kebab } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
+import type { ParsedFlags } from '../util/plain-argv';
 
 /** The flags of every inject besides the fault's own (name → char, boolean, help). */
 export const COMMON_INJECT_FLAGS: Record<
@@ -53,7 +54,7 @@ export const COMMON_INJECT_FLAGS: Record<
 };
 
 /** Flags keyed by their long names (kebab-case), as oclif parses them. */
-export type ParsedInjectFlags = Record<string, string | boolean | undefined>;
+export type ParsedInjectFlags = ParsedFlags;
 
 export async function runInject(
   def: FaultDef,

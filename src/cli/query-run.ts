@@ -5,7 +5,7 @@
 import type { ChaosApi } from '../api/api';
 import { STATUSES } from '../api/api';
 import { badArgs } from '../errors';
-import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
+import { CLIENT_FLAGS, type CliFlags, type ParsedFlags } from '../util/plain-argv';
 import { formatBytes, shown } from '../util/units';
 import { table } from './present';
 
@@ -29,9 +29,6 @@ export const QUERY_FLAGS = {
   schedules: { boolean: true, description: 'list the registered schedules instead of experiments' },
   ...CLIENT_FLAGS,
 } satisfies CliFlags;
-
-/** Parsed flags: a string per value flag, true for a boolean one that is set. */
-export type ParsedFlags = Record<string, string | boolean | undefined>;
 
 function uint(raw: string | undefined, flag: string, def: number): number {
   if (raw === undefined) return def;

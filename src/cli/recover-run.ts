@@ -4,8 +4,7 @@
  */
 import type { ChaosApi, RecoverResult } from '../api/api';
 import { ChaosError, ExitCode, badArgs } from '../errors';
-import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
-import type { ParsedFlags } from './query-run';
+import { CLIENT_FLAGS, type CliFlags, type ParsedFlags } from '../util/plain-argv';
 
 export const RECOVER_FLAGS = {
   all: { char: 'a', boolean: true, description: 'every experiment not yet recovered' },

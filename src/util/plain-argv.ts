@@ -15,6 +15,9 @@ export interface CliFlag {
 
 export type CliFlags = Record<string, CliFlag>;
 
+/** Parsed flags, from oclif or the fast path: a string per value flag, true for a boolean one that is set. */
+export type ParsedFlags = Record<string, string | boolean | undefined>;
+
 /** The flags every command that talks to an engine takes: where the store or the daemon is, and JSON output. */
 export const CLIENT_FLAGS = {
   json: { boolean: true, description: 'print the result as JSON' },
