@@ -28,8 +28,10 @@ CGPATH=$(sed -n 's/^0:://p' /proc/$PID/cgroup)
 echo "CGPATH=$CGPATH"
 echo "SCOPE=$(systemctl show -p ActiveState --value cm-sd.scope) $(systemctl show -p ControlGroup --value cm-sd.scope)"
 CG=/sys/fs/cgroup$CGPATH
-usage() { awk '/^usage_usec/ {print $2}' $CG/cpu.stat; }
-share() { a=$(usage); sleep "$1"; b=$(usage); echo $(( (b - a) / ($1 * 10000) )); }
+# per cent of one CPU over the time that really passed, read with the usage in one process (a loaded host's emulated
+# VM can overrun a sleep, and each fork there takes a while)
+sample() { awk 'FILENAME == "/proc/uptime" { t = $1 * 1000000; next } /^usage_usec/ { u = $2 } END { printf "%.0f %.0f\\n", u, t }' $CG/cpu.stat /proc/uptime; }
+share() { read -r a t0 <<<"$(sample)"; sleep "$1"; read -r b t1 <<<"$(sample)"; echo $(( (b - a) * 100 / (t1 - t0) )); }
 $C inject cpu burn -p 50 --container-id cm-sd --container-runtime containerd --containerd-namespace default --uid sd-burn > /tmp/inj.txt 2>&1 || { echo "BURN_INJECT=failed"; cat /tmp/inj.txt; }
 sleep 2
 echo "BURN=$(share 6)"
