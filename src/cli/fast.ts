@@ -27,6 +27,15 @@ export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFl
   return parsePlainArgv({ ...own, ...COMMON_INJECT_FLAGS, ...CLIENT_FLAGS }, tokens)?.flags;
 }
 
+/** An error on stderr as the full CLI prints it; its exit code returned. */
+function reportError(e: unknown): number {
+  const err = e instanceof ChaosError ? e : new ChaosError(ExitCode.Internal, (e as Error)?.message ?? String(e));
+  process.stderr.write(`[error] ${err.message}\n`);
+  if (err.code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
+    process.stderr.write(String((e as Error).stack) + '\n');
+  return err.code;
+}
+
 /** Open the API the flags name, run fn with it, print an error as the CLI does; the exit code. */
 async function withApi(
   flags: ParsedFlags,
@@ -40,11 +49,7 @@ async function withApi(
     await fn(api, (line) => process.stdout.write(line + '\n'));
     return ExitCode.Ok;
   } catch (e) {
-    const err = e instanceof ChaosError ? e : new ChaosError(ExitCode.Internal, (e as Error)?.message ?? String(e));
-    process.stderr.write(`[error] ${err.message}\n`);
-    if (err.code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
-      process.stderr.write(String((e as Error).stack) + '\n');
-    return err.code;
+    return reportError(e);
   } finally {
     api?.close();
   }
@@ -82,8 +87,6 @@ export async function fastWatch(argv: string[]): Promise<number | undefined> {
   try {
     return (await runWatcher(argv)) ? ExitCode.Ok : undefined;
   } catch (e) {
-    const err = e instanceof ChaosError ? e : new ChaosError(ExitCode.Internal, (e as Error)?.message ?? String(e));
-    process.stderr.write(`[error] ${err.message}\n`);
-    return err.code;
+    return reportError(e);
   }
 }
