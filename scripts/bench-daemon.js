@@ -18,6 +18,10 @@ const WRK_ROUNDS = Number(process.env.BENCH_WRK_ROUNDS || 5);
 const WRK_SECS = Number(process.env.BENCH_WRK_SECS || 4);
 // wrk's threads (-t): 2 by default; with 1 the server has a core of its own on a 2-core machine
 const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS || 2);
+// the daemon runs as the shipped systemd unit runs it (its V8 heap option), or with BENCH_DAEMON_NODE_OPTIONS
+const UNIT = fs.readFileSync(path.join(__dirname, 'systemd', 'chaosmetad.service'), 'utf8');
+const DAEMON_NODE_OPTIONS =
+  process.env.BENCH_DAEMON_NODE_OPTIONS ?? /^Environment=NODE_OPTIONS=(.*)$/m.exec(UNIT)?.[1] ?? '';
 
 function rss(pid) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -66,7 +70,7 @@ function seed(dir, n) {
 
 function start(dir) {
   const proc = spawn(exe, ['server', '-p', '0'], {
-    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir },
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: dir, NODE_OPTIONS: DAEMON_NODE_OPTIONS },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -225,7 +229,8 @@ async function wrkSideBySide(port, dir) {
     return;
   }
   console.log(
-    `# daemon (dist/chaosmetad server), ${os.cpus().length} cores, load generator: this node process, keep-alive`,
+    `# daemon (dist/chaosmetad server, NODE_OPTIONS=${DAEMON_NODE_OPTIONS || '(none)'}), ${os.cpus().length} cores, ` +
+      'load generator: this node process, keep-alive',
   );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-bench-d-'));
   seed(dir, 10_000);

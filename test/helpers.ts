@@ -199,6 +199,7 @@ export function runInVm(
     env: { VM_CPUS: '1', ...process.env, VM_TIMEOUT: '800', VM_RW: dir, ...env },
   });
   const printed = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+  fs.rmSync(dir, { recursive: true, force: true });
   const out = `${printed}${r.stdout}${r.stderr}`;
   const vars: Record<string, string> = {};
   for (const m of printed.matchAll(/^([A-Z_]+)=(.*)$/gm)) vars[m[1]] = m[2].trim();

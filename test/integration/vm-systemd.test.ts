@@ -5,6 +5,7 @@
  * mem fill in it are measured from that scope's v2 cgroup, and the scope is as before after recover.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { runInVm, SEA, VM_CONTAINERD, vmTest } from '../helpers';
 
 jest.setTimeout(900_000);
@@ -67,6 +68,44 @@ ctr -n default tasks kill -s KILL cm-sd >/dev/null 2>&1
     expect(v.MEM_OF).toMatch(/memory limit \(128/);
     expect(Number(v.MEM_BACK)).toBeLessThan(3);
     expect(v.PROCS).toBe('1');
+  },
+  needs,
+);
+
+vmTest(
+  'the shipped unit (scripts/systemd/chaosmetad.service) under systemd: starts, serves an inject and a recover, stops',
+  () => {
+    const unit = path.resolve(__dirname, '../../scripts/systemd/chaosmetad.service');
+    const script = `
+set -u
+cp "${SEA}" /usr/local/bin/chaosmetad && cp "${unit}" /etc/systemd/system/ && systemctl daemon-reload || { echo "INSTALL=failed"; exit 1; }
+systemctl start chaosmetad || echo "START=failed"
+C="/usr/local/bin/chaosmetad"
+S="--server http://127.0.0.1:29595 --token-file /var/lib/chaosmetad/token"
+for i in $(seq 1 200); do $C query $S >/dev/null 2>&1 && break; sleep 0.1; done
+PID=$(systemctl show -p MainPID --value chaosmetad)
+echo "STATE=$(systemctl show -p ActiveState --value chaosmetad)"
+echo "HEAP_OPTION=$(tr '\\0' '\\n' < /proc/$PID/environ | grep '^NODE_OPTIONS=')"
+$C inject cpu burn -p 20 --uid unit-burn $S > /tmp/inj.txt 2>&1 || { echo "INJECT=failed"; cat /tmp/inj.txt; }
+echo "BURNING=$(pgrep -c -x chaosmeta_burn)"
+echo "QUERY=$($C query -u unit-burn $S | grep unit-burn)"
+$C recover unit-burn $S > /tmp/rec.txt 2>&1 || { echo "RECOVER=failed"; cat /tmp/rec.txt; }
+echo "LEFT=$(pgrep -c -x chaosmeta_burn)"
+systemctl stop chaosmetad
+echo "STOPPED=$(systemctl show -p ActiveState --value chaosmetad) $(systemctl show -p ExecMainStatus --value chaosmetad)"
+echo "WARNINGS=$(journalctl -u chaosmetad -o cat 2>/dev/null | grep -ci warning)"
+`;
+    const v = runInVm(script, { VM_INIT: 'systemd' }).vars;
+    console.log(`the shipped systemd unit in the VM: ${JSON.stringify(v)}`);
+    expect([v.INSTALL, v.START, v.INJECT, v.RECOVER]).toEqual(Array(4).fill(undefined));
+    expect(v.STATE).toBe('active');
+    // V8's young generation kept small (RSS after scripts/bench-daemon.js: ~90 MB, ~108 MB without)
+    expect(v.HEAP_OPTION).toBe('NODE_OPTIONS=--max-semi-space-size=4');
+    expect(Number(v.BURNING)).toBeGreaterThanOrEqual(1);
+    expect(v.QUERY).toMatch(/unit-burn.*success/);
+    expect(v.LEFT).toBe('0');
+    expect(v.STOPPED).toBe('inactive 0');
+    expect(v.WARNINGS).toBe('0');
   },
   needs,
 );
