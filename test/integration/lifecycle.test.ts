@@ -37,10 +37,12 @@ const status = (uid: string) => queryJson(dir, ['--uid', uid]).experiments[0]?.s
 const wrapper = path.join(dir, 'helper-wrapper.sh');
 const failCore1 = path.join(dir, 'fail-core1');
 const slowStart = path.join(dir, 'slow-start');
+const slowCore1 = path.join(dir, 'slow-core1');
 fs.writeFileSync(
   wrapper,
   `#!/bin/sh
 case "$*" in *core=1*) [ -e ${failCore1} ] && { echo "error injected failure for core 1"; exit 1; } ;; esac
+case "$*" in *core=1*) [ -e ${slowCore1} ] && sleep "$(cat ${slowCore1})" ;; esac
 [ -e ${slowStart} ] && sleep "$(cat ${slowStart})"
 exec ${HELPER} "$@"
 `,
@@ -109,6 +111,7 @@ test('an inject that fails half-way undoes what it did and stores the error', ()
 });
 
 test('a CLI killed mid-inject leaves a record that recover finishes', async () => {
+  setSwitch(slowCore1, '3');
   const child = spawn(
     process.execPath,
     [BIN, 'inject', 'cpu', 'burn', '-p', '30', '-l', '0,1', '--uid', 'killed-mid-1'],
@@ -117,15 +120,29 @@ test('a CLI killed mid-inject leaves a record that recover finishes', async () =
       stdio: 'ignore',
     },
   );
-  // first helper starts at once; make the second slow by waiting for the first, then killing
-  await waitFor(() => taggedPids('killed-mid-1').length >= 1, 10_000, 20);
+  const exited = new Promise((r) => child.on('exit', (_code, signal) => r(signal)));
+  // core 0's helper burning, core 1's still starting (its wrapper sleeps): the CLI is killed half-way. (Waiting
+  // for any tagged process was not enough once the helpers started together: the inject could end first.)
+  const burning = () =>
+    taggedPids('killed-mid-1').filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'chaosmeta_burn';
+      } catch {
+        return false;
+      }
+    });
+  await waitFor(() => burning().length >= 1, 10_000, 20);
   child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
-  expect(['created', 'success']).toContain(status('killed-mid-1'));
+  expect(await exited).toBe('SIGKILL');
+  setSwitch(slowCore1);
+  expect(burning().length).toBe(1);
+  expect(status('killed-mid-1')).toBe('created');
   const r = cli(dir, ['recover', 'killed-mid-1']);
   expect(r.code).toBe(0);
   expect(status('killed-mid-1')).toBe('destroyed');
   expect(await waitFor(() => taggedPids('killed-mid-1').length === 0, 3000)).toBe(true);
+  await sleep(3500); // had core 1's wrapper survived, it would now exec its helper
+  expect(taggedPids('killed-mid-1')).toEqual([]);
 });
 
 test('a CLI killed while a helper is starting: the journal already names it, recover stops it', async () => {
@@ -138,9 +155,10 @@ test('a CLI killed while a helper is starting: the journal already names it, rec
       stdio: 'ignore',
     },
   );
+  const exited = new Promise((r) => child.on('exit', (_code, signal) => r(signal)));
   await waitFor(() => taggedPids('killed-mid-2').length >= 1, 10_000, 20); // the wrapper, still sleeping
   child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
+  expect(await exited).toBe('SIGKILL');
   setSwitch(slowStart);
   expect(status('killed-mid-2')).toBe('created');
   expect(cli(dir, ['recover', 'killed-mid-2']).code).toBe(0);

@@ -161,31 +161,73 @@ export default defineFault({
 
 /**
  * Take our chunks out of the bytes after the original end, on the same inode, through one descriptor opened
- * without following a link. Another writer appending meanwhile: the size is checked again right before the write,
- * and the edit redone on the grown tail.
+ * without following a link. Another writer appending meanwhile (O_APPEND: always at the end of the file) loses
+ * nothing that landed before the last size check: what grew while we edited is moved down after our kept bytes
+ * before the file is cut, and the size is checked again right before the cut. The cut itself cannot be atomic
+ * against such a writer (Linux has no "truncate if the size is still N"); the window is the two system calls.
  */
 function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer): 'unchanged' | 'edited' {
   return withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, fs.constants.O_RDWR, 0, ino);
     try {
-      for (let attempt = 0; ; attempt++) {
-        const size = fs.fstatSync(fd).size;
-        const tail = Buffer.allocUnsafe(Math.max(0, size - origSize));
-        for (let off = 0; off < tail.length;) {
-          const n = fs.readSync(fd, tail, off, tail.length - off, origSize + off);
-          if (n <= 0) break;
-          off += n;
+      let seen = fs.fstatSync(fd).size;
+      const tail = readRange(fd, origSize, seen - origSize);
+      seen = origSize + tail.length;
+      const kept = withoutChunks(tail, chunk);
+      if (kept.length === tail.length) return 'unchanged';
+      writeRange(fd, kept, origSize);
+      let end = origSize + kept.length;
+      warmTruncate();
+      const probe = Buffer.alloc(1);
+      for (;;) {
+        // has it grown past what we read? A one-byte read there, then the cut at once: nothing between the two
+        // calls that could wait (no stat object, no first-call compile: a cold ftruncateSync took ~50 us)
+        if (fs.readSync(fd, probe, 0, 1, seen) === 0) {
+          fs.ftruncateSync(fd, end);
+          break;
         }
-        const kept = withoutChunks(tail, chunk);
-        if (kept.length === tail.length) return 'unchanged';
-        if (fs.fstatSync(fd).size !== size && attempt < 5) continue; // grew while we read: redo
-        for (let off = 0; off < kept.length;) off += fs.writeSync(fd, kept, off, kept.length - off, origSize + off);
-        fs.ftruncateSync(fd, origSize + kept.length);
-        fs.fsyncSync(fd);
-        return 'edited';
+        const now = fs.fstatSync(fd).size;
+        // appended while we edited: those bytes follow ours (end < seen, so this never overwrites unread bytes)
+        const grown = readRange(fd, seen, now - seen);
+        writeRange(fd, grown, end);
+        end += grown.length;
+        seen += grown.length;
       }
+      fs.fsyncSync(fd);
+      return 'edited';
     } finally {
       fs.closeSync(fd);
     }
   });
+}
+
+/** ftruncateSync's first call in a process is slow (compiled then); make it on /dev/null (EINVAL), not on the file. */
+function warmTruncate(): void {
+  const fd = fs.openSync('/dev/null', 'r+');
+  try {
+    for (let i = 0; i < 2; i++) {
+      try {
+        fs.ftruncateSync(fd, 0);
+      } catch {
+        /* EINVAL: /dev/null has no size */
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readRange(fd: number, from: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(Math.max(0, length));
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.readSync(fd, buf, off, buf.length - off, from + off);
+    if (n <= 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
+}
+
+function writeRange(fd: number, data: Buffer, at: number): void {
+  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, at + off);
 }
