@@ -1,5 +1,5 @@
 /** Shared by the integration tests: run the real CLI, read the host, snapshot its state. */
-import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -280,4 +280,33 @@ export function nobodyHttp(
 /** The environment of a live process (NUL-separated /proc/PID/environ as text). */
 export function environOf(pid: number): string {
   return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').replace(/\0/g, '\n');
+}
+
+/**
+ * Something on the host that keeps continuing `pid` (SIGCONT in a loop), so a stop cannot hold: at real-time
+ * priority on a core of its own, returned once the loop itself runs. A plain loop on a loaded 2-core CI machine did
+ * not always run between a stop and the check right after it (reboot.test once, daemon.test once).
+ */
+export async function startContinuer(pid: number): Promise<ChildProcess> {
+  const core = String(os.cpus().length - 1);
+  const c = spawn(
+    'taskset',
+    ['-c', core, 'chrt', '-f', '10', 'bash', '-c', `while kill -CONT ${pid} 2>/dev/null; do :; done`],
+    { stdio: 'ignore' },
+  );
+  c.unref();
+  // the loop itself running (bash, SCHED_FIFO = policy 1 in /proc/PID/stat), not still taskset or chrt starting
+  const looping = () => {
+    try {
+      const st = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+      return st.includes('(bash)') && st.slice(st.lastIndexOf(')') + 2).split(' ')[38] === '1';
+    } catch {
+      return false;
+    }
+  };
+  if (!(await waitFor(looping, 10_000))) {
+    c.kill('SIGKILL');
+    throw new Error('the continuer loop did not start');
+  }
+  return c;
 }

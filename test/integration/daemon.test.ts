@@ -13,6 +13,7 @@ import {
   killAndWait,
   queryJson,
   sleep,
+  startContinuer,
   taggedPids,
   tmpDir,
   uidOf,
@@ -370,9 +371,7 @@ test('SIGTERM finishes the request in flight, then exits 0', async () => {
   const d = await startDaemon(dir);
   // an inject that takes ~2 s: a stop that something keeps undoing (the fault then fails its check, exit 3)
   const victim = spawn('sleep', ['3610'], { stdio: 'ignore' });
-  const continuer = spawn('bash', ['-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`], {
-    stdio: 'ignore',
-  });
+  const continuer = await startContinuer(victim.pid!);
   try {
     const pending = call(d.port, 'POST', '/v1/experiment/inject', {
       target: 'process',

@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   cli,
@@ -15,6 +14,7 @@ import {
   killAndWait,
   queryJson,
   sleep,
+  startContinuer,
   taggedPids,
   tmpDir,
   uidOf,
@@ -148,27 +148,9 @@ test('after a simulated reboot: the daemon recovers what is gone (and says so) a
 test('success reported, no effect: an inject whose effect is gone at once fails (exit 3) and is undone', async () => {
   const dir = tmpDir('noeffect');
   const victim: ChildProcess = spawn('sleep', ['3609'], { stdio: 'ignore' });
-  // something on the host that keeps continuing the process: a stop cannot hold. Real-time priority on a core of
-  // its own: a plain loop, on a loaded 2-core CI machine, once did not run between the stop and the check
-  const core = String(os.cpus().length - 1);
-  const continuer = spawn(
-    'taskset',
-    ['-c', core, 'chrt', '-f', '10', 'bash', '-c', `while kill -CONT ${victim.pid} 2>/dev/null; do :; done`],
-    { stdio: 'ignore' },
-  );
   victim.unref();
-  continuer.unref();
+  const continuer = await startContinuer(victim.pid!); // a stop cannot hold
   try {
-    // the loop itself running (bash, SCHED_FIFO = policy 1 in /proc/PID/stat), not still taskset or chrt starting
-    const looping = () => {
-      try {
-        const st = fs.readFileSync(`/proc/${continuer.pid}/stat`, 'utf8');
-        return st.includes('(bash)') && st.slice(st.lastIndexOf(')') + 2).split(' ')[38] === '1';
-      } catch {
-        return false;
-      }
-    };
-    expect(await waitFor(looping, 10_000)).toBe(true);
     const r = cli(dir, ['inject', 'process', 'stop', '-p', String(victim.pid), '--uid', 'noeffect-1']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/not in place right after inject \(check: gone\)/);
