@@ -122,8 +122,21 @@ export function removeTemp(p: string): void {
   }
 }
 
-function writeAll(fd: number, data: Buffer, at = 0): void {
+/** Write all of `data` at offset `at` of an open file. */
+export function writeAll(fd: number, data: Buffer, at = 0): void {
   for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, at + off);
+}
+
+/** Up to `length` bytes of an open file from offset `from` (fewer where it ends first). */
+export function readRange(fd: number, from: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(Math.max(0, length));
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.readSync(fd, buf, off, buf.length - off, from + off);
+    if (n <= 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
 }
 
 /**
@@ -192,14 +205,7 @@ export function readFrom(p: string, from = 0, expectIno?: string): Buffer {
   return withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
     try {
-      const size = fs.fstatSync(fd).size;
-      const buf = Buffer.allocUnsafe(Math.max(0, size - from));
-      for (let off = 0; off < buf.length;) {
-        const n = fs.readSync(fd, buf, off, buf.length - off, from + off);
-        if (n <= 0) return buf.subarray(0, off);
-        off += n;
-      }
-      return buf;
+      return readRange(fd, from, fs.fstatSync(fd).size - from);
     } finally {
       fs.closeSync(fd);
     }

@@ -1,7 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { exists, meta, readFrom, restoreMeta, restoreXattrs, saveXattrs, lstatSafe } from '../../host/files';
+import {
+  exists,
+  lstatSafe,
+  meta,
+  readFrom,
+  readRange,
+  restoreMeta,
+  restoreXattrs,
+  saveXattrs,
+  writeAll,
+} from '../../host/files';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
 import { defineFault } from '../types';
@@ -175,13 +185,13 @@ function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer):
       seen = origSize + tail.length;
       const kept = withoutChunks(tail, chunk);
       if (kept.length === tail.length) return 'unchanged';
-      writeRange(fd, kept, origSize);
+      writeAll(fd, kept, origSize);
       let end = origSize + kept.length;
       warmTruncate();
       const probe = Buffer.alloc(1);
       for (;;) {
         // has it grown past what we read? A one-byte read there, then the cut at once: nothing between the two
-        // calls that could wait (no stat object, no first-call compile: a cold ftruncateSync took ~50 us)
+        // calls that could wait (no stat object, no first-call compile of ftruncateSync)
         if (fs.readSync(fd, probe, 0, 1, seen) === 0) {
           fs.ftruncateSync(fd, end);
           break;
@@ -189,7 +199,7 @@ function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer):
         const now = fs.fstatSync(fd).size;
         // appended while we edited: those bytes follow ours (end < seen, so this never overwrites unread bytes)
         const grown = readRange(fd, seen, now - seen);
-        writeRange(fd, grown, end);
+        writeAll(fd, grown, end);
         end += grown.length;
         seen += grown.length;
       }
@@ -215,19 +225,4 @@ function warmTruncate(): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function readRange(fd: number, from: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(Math.max(0, length));
-  let off = 0;
-  while (off < buf.length) {
-    const n = fs.readSync(fd, buf, off, buf.length - off, from + off);
-    if (n <= 0) break;
-    off += n;
-  }
-  return buf.subarray(0, off);
-}
-
-function writeRange(fd: number, data: Buffer, at: number): void {
-  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, at + off);
 }
