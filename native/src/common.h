@@ -76,5 +76,6 @@ pid_t fork_worker(void);
 void enter_target(int argc, char **argv);
 int run_hostexec(int argc, char **argv);
 int run_jattach(int argc, char **argv);
+int run_tree(int argc, char **argv);
 
 #endif

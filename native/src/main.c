@@ -35,6 +35,7 @@ static int usage(void) {
   fprintf(stderr, "  hostexec [--keep-cgroups] PID PROGRAM [ARG...]  (enter PID's cgroup, uts and mount namespaces and its cgroups, run PROGRAM: an agent "
                   "pod's way onto its node)\n");
   fprintf(stderr, "  jattach PID NSPID UID GID JAR OPTIONS  (HotSpot attach: load the Java agent JAR=OPTIONS)\n");
+  fprintf(stderr, "  tree copy SRCDIRFD SRCNAME DSTDIRFD DSTNAME | tree rm DIRFD NAME  (a file tree, on descriptors only)\n");
   fprintf(stderr, "  any mode: target_pid=PID target_start=TICKS [ns=net|mnt] [cgroup=1] enters a container first\n");
   return 2;
 }
@@ -45,6 +46,8 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "hostexec") == 0) return run_hostexec(argc, argv);
   /* nor this: HotSpot's dynamic attach, for the JVM faults */
   if (strcmp(argv[1], "jattach") == 0) return run_jattach(argc, argv);
+  /* nor this: copy or remove a file tree on descriptors only, for the file faults */
+  if (strcmp(argv[1], "tree") == 0) return run_tree(argc, argv);
   for (size_t i = 0; i < NMODES; i++) {
     if (strcmp(argv[1], MODES[i].name) != 0) continue;
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -1,14 +1,16 @@
 /**
  * File primitives for the file and dns faults, all symlink-proof (see safefs.ts): metadata, hashes, atomic and
  * in-place writes, backups and exact restores (bytes, mode, owner, nanosecond times, extended attributes — file
- * capabilities and ACLs — via `cp --preserve=all`), and moves that never leave a partial copy in place of an
- * intact original. Backups are fsynced before the change they protect is made.
+ * capabilities and ACLs — copied on descriptors by the native helper's `tree` mode, never by a path), and moves
+ * that never leave a partial copy in place of an intact original. Backups are synced before the change they
+ * protect is made.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Executor } from './executor';
-import { Dir, UnsafePath, createExclusive, lstatAt, openNoFollow, withParent } from './safefs';
+import { helperPath } from './assets';
+import { Dir, UnsafePath, createExclusive, lstatAt, openNoFollow, unguessable, withParent } from './safefs';
 
 const C = fs.constants;
 const LONG = 6 * 3600_000; // a copy of a large file may take long: no 60 s default
@@ -222,27 +224,78 @@ export function fsyncPath(p: string): void {
   }
 }
 
+/** The helper's `tree` mode on opened directories (handed over as its fd 3 and 4): no path is resolved again. */
+async function tree(exec: Executor, args: string[], fds: number[]): Promise<void> {
+  await exec.run(helperPath(), ['tree', ...args], { fds, timeoutMs: LONG });
+}
+
+/** Remove an entry of an opened directory and everything below it, never following a link or crossing a mount. */
+export async function removeAt(exec: Executor, dir: Dir, name: string): Promise<void> {
+  if (!lstatAt(dir, name)) return;
+  await tree(exec, ['rm', '3', name], [dir.fd]);
+}
+
+/** Remove p (a file or a whole directory) the same way; absent is fine. */
+export async function removeTree(exec: Executor, p: string): Promise<void> {
+  await withParent(p, (dir, name) => removeAt(exec, dir, name));
+}
+
+const STAGE = '.chaosmetad-stage-';
+const isStageOf = (entry: string, name: string) => entry.startsWith(`.${name}${STAGE}`);
+
 /**
- * `cp --preserve=all --no-dereference` from an entry of one opened directory to a new name in another: bytes,
- * mode, owner, ns times, xattrs (file capabilities, ACLs); a link is copied as a link. The destination name is
- * removed first and created exclusively by cp, so no link planted there is followed.
+ * Copy an entry of one opened directory (a file or a whole tree: bytes, holes, links as links, hard links, owner,
+ * mode, extended attributes — file capabilities, ACLs —, ns times) to a new name in another, never through a path
+ * someone else can change: the helper copies on descriptors into a staging directory that only root can enter
+ * (made beside the destination, so the last step is a rename on one filesystem), synced, then renamed into place
+ * from the staging directory's own descriptor. Whoever owns the destination's directory may rename the staging
+ * directory away or put a link in its place at any moment: the copy goes on in the directory it opened, and the
+ * rename moves that one. A failed copy leaves nothing at the destination.
  */
-async function cpPreserve(exec: Executor, from: Dir, fromName: string, to: Dir, toName: string): Promise<void> {
-  await exec.run(
-    'cp',
-    [
-      '--preserve=all',
-      '--no-dereference',
-      '--recursive',
-      '--remove-destination',
-      '-T',
-      '--',
-      `/proc/self/fd/3/${fromName}`,
-      `/proc/self/fd/4/${toName}`,
-    ],
-    { fds: [from.fd, to.fd], timeoutMs: LONG },
-  );
-  await exec.run('sync', ['-f', `/proc/self/fd/4/${toName}`], { fds: [from.fd, to.fd], allowFail: true });
+export async function stagedCopy(exec: Executor, from: Dir, fromName: string, to: Dir, toName: string): Promise<void> {
+  const stage = unguessable(`.${toName}${STAGE}`);
+  fs.mkdirSync(to.at(stage), 0o700); // never follows a link at that name: EEXIST
+  let sfd: number;
+  try {
+    sfd = fs.openSync(to.at(stage), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+  } catch (e) {
+    throw new UnsafePath(`the staging directory ${path.join(to.path, stage)} was swapped: ${(e as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(sfd);
+    if (st.uid !== 0 || (st.mode & 0o7777) !== 0o700 || st.dev !== to.stat().dev)
+      throw new UnsafePath(`the staging directory ${path.join(to.path, stage)} was swapped for another`);
+    try {
+      await tree(exec, ['copy', '3', fromName, '4', 'copy'], [from.fd, sfd]);
+      fs.renameSync(`/proc/self/fd/${sfd}/copy`, to.at(toName));
+      to.sync();
+    } catch (e) {
+      if (!exec.dryRun) await tree(exec, ['rm', '3', 'copy'], [sfd]).catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    fs.closeSync(sfd);
+    try {
+      fs.rmdirSync(to.at(stage)); // by name: at worst someone else's empty directory, in their own directory
+    } catch {
+      /* renamed away or not empty: someone else's, left to them */
+    }
+  }
+}
+
+/** Remove the staging directories a killed copy left beside name (root's own, by their prefix). */
+async function removeStages(exec: Executor, dir: Dir, name: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir.at('.'));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!isStageOf(e, name) && e !== `${name}.chaosmetad-partial`) continue; // (the latter: older versions' copies)
+    const st = lstatAt(dir, e);
+    if (st?.isDirectory() && st.uid === 0) await removeAt(exec, dir, e);
+  }
 }
 
 /** Keep an exact copy of p (bytes and all metadata) as `backup` (in the experiment's root-only work dir), durable. */
@@ -251,8 +304,7 @@ export async function backupFile(exec: Executor, p: string, backup: string): Pro
   await withParent(p, async (dir, name) => {
     const bdir = Dir.open(path.dirname(backup));
     try {
-      await cpPreserve(exec, dir, name, bdir, path.basename(backup));
-      bdir.sync();
+      await stagedCopy(exec, dir, name, bdir, path.basename(backup));
     } finally {
       bdir.close();
     }
@@ -261,18 +313,13 @@ export async function backupFile(exec: Executor, p: string, backup: string): Pro
 }
 
 /**
- * Put the backup back at p exactly: copied (with all metadata) to a temp name beside p, then renamed over p —
- * never a partial file at p, whatever kills us when.
+ * Put the backup back at p exactly: copied (with all metadata) in a staging directory beside p, then renamed over
+ * p — never a partial file at p, whatever kills us when.
  */
 export async function restoreFile(exec: Executor, p: string, backup: string): Promise<void> {
   const bdir = Dir.open(path.dirname(backup));
   try {
-    await withParent(p, async (dir, name) => {
-      const tmp = tempName(name);
-      await cpPreserve(exec, bdir, path.basename(backup), dir, tmp);
-      fs.renameSync(dir.at(tmp), dir.at(name));
-      dir.sync();
-    });
+    await withParent(p, (dir, name) => stagedCopy(exec, bdir, path.basename(backup), dir, name));
   } finally {
     bdir.close();
   }
@@ -304,9 +351,10 @@ export async function restoreMeta(exec: Executor, p: string, m: Meta, expectIno?
 }
 
 /**
- * Move `from` to `to` (a new name). Same filesystem: rename. Across filesystems: an exact copy to a temp name
- * beside `to`, made durable, renamed into place, and only then is `from` removed — a kill at any moment leaves
- * the original intact (plus, at worst, a complete copy, which the undo recognizes by the original's inode).
+ * Move `from` to `to` (a new name). Same filesystem: rename. Across filesystems: an exact copy staged beside `to`
+ * (stagedCopy), renamed into place, and only then is `from` removed (on descriptors) — a kill at any moment leaves
+ * the original intact (plus, at worst, a complete copy, which the undo recognizes by the original's inode, or a
+ * staging directory, which removePartial removes).
  */
 export async function move(exec: Executor, from: string, to: string): Promise<void> {
   await withParent(from, async (fdir, fname) => {
@@ -318,31 +366,17 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
       }
-      const tmp = `${tname}.chaosmetad-partial`;
-      await cpPreserve(exec, fdir, fname, tdir, tmp);
-      fs.renameSync(tdir.at(tmp), tdir.at(tname));
-      tdir.sync();
-      const st = lstatAt(fdir, fname);
-      if (st?.isDirectory())
-        await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${fname}`], {
-          fds: [fdir.fd],
-          timeoutMs: LONG,
-        });
-      else fs.unlinkSync(fdir.at(fname));
+      await stagedCopy(exec, fdir, fname, tdir, tname);
+      await removeAt(exec, fdir, fname);
       fdir.sync();
     });
   });
 }
 
-/** Remove a partial copy a killed cross-filesystem move left beside `to`. */
+/** Remove what a killed cross-filesystem copy left beside `to` (its staging directories). */
 export async function removePartial(exec: Executor, to: string): Promise<void> {
   try {
-    await withParent(to, async (dir, name) => {
-      if (lstatAt(dir, `${name}.chaosmetad-partial`))
-        await exec.run('rm', ['-rf', '--one-file-system', '--', `/proc/self/fd/3/${name}.chaosmetad-partial`], {
-          fds: [dir.fd],
-        });
-    });
+    await withParent(to, (dir, name) => removeStages(exec, dir, name));
   } catch {
     /* parent gone */
   }

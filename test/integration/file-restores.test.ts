@@ -131,7 +131,7 @@ describe('file del across filesystems (the data dir on a tmpfs)', () => {
       await recExited;
       if (fs.existsSync(f)) expect(sha(f)).toBe(want); // … never a partial copy in its place
       expect(cli(data, ['recover', '--all']).code).toBe(0);
-      expect(await waitFor(() => !sh('pgrep', '-f', 'cp --preserve=all').stdout.trim(), 10_000)).toBe(true);
+      expect(await waitFor(() => !sh('pgrep', '-f', 'chaosmetad-helper tree').stdout.trim(), 10_000)).toBe(true);
       expect(sha(f)).toBe(want);
       expect(fs.readdirSync(files).filter((x) => x.includes('chaosmetad'))).toEqual([]);
     }

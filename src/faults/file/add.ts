@@ -6,6 +6,7 @@ import {
   exists,
   inodeOf,
   meta,
+  removePartial,
   removeTemp,
   restoreFile,
   sha256,
@@ -79,6 +80,8 @@ export default defineFault({
   undo: {
     async write(d, ctx) {
       removeTemp(d.path);
+      await removePartial(ctx.exec, d.path); // a restore's staged copy cut short by a kill
+      await removePartial(ctx.exec, d.backup);
       const now = exists(d.path) ? meta(d.path) : undefined;
       const ours =
         now !== undefined &&

@@ -1,10 +1,8 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs, recoverError } from '../../errors';
 import { boolean } from '../flags';
 import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial, lstatSafe } from '../../host/files';
-import { withParent } from '../../host/safefs';
+import { exists, inodeOf, meta, move, removePartial, removeTree, lstatSafe } from '../../host/files';
 import { pathFlag } from '../paths';
 
 export default defineFault({
@@ -47,9 +45,7 @@ export default defineFault({
       if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
       if (exists(d.path) && inodeOf(d.path) === d.ino) {
         // killed after the copy was complete, before the original was removed: the original is intact
-        await ctx.exec.change(`remove the unused copy ${d.backup}`, () =>
-          withParent(d.backup, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })),
-        );
+        await ctx.exec.change(`remove the unused copy ${d.backup}`, () => removeTree(ctx.exec, d.backup));
         return;
       }
       if (exists(d.path)) {

@@ -1,9 +1,7 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial, statSafe } from '../../host/files';
-import { withParent } from '../../host/safefs';
+import { exists, inodeOf, meta, move, removePartial, removeTree, statSafe } from '../../host/files';
 import { pathFlag } from '../paths';
 
 export default defineFault({
@@ -47,9 +45,7 @@ export default defineFault({
       }
       if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
         // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy
-        await ctx.exec.change(`remove the unused copy ${d.dst}`, () =>
-          withParent(d.dst, (dir, name) => fs.rmSync(dir.at(name), { recursive: true, force: true })),
-        );
+        await ctx.exec.change(`remove the unused copy ${d.dst}`, () => removeTree(ctx.exec, d.dst));
         return;
       }
       if (exists(d.src)) {
