@@ -209,6 +209,11 @@ const netemHere = spawnSync('sh', ['-c', 'test -d /sys/module/sch_netem || modpr
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/no sch_netem/);
     expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
+    // a dry run runs the same preflight: no plan for an inject that would be refused
+    const d = cm(A, ['inject', 'network', 'loss', '-i', 'va', '-p', '10', '--dry-run']);
+    expect(d.code).toBe(3);
+    expect(d.stderr).toMatch(/would be refused: this kernel has no sch_netem/);
+    expect(d.stdout).not.toMatch(/run: tc/);
   },
 );
 

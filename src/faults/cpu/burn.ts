@@ -35,7 +35,7 @@ export default defineFault({
     count: integer({
       char: 'c',
       min: 0,
-      max: 4096,
+      max: 2 ** 31 - 1, // the original's suite passes 999999 and expects every core
       default: 0,
       description: 'how many cores to burn, 0 = all (more than the host has = all)',
     }),

@@ -191,7 +191,9 @@ function devices(a: NetArgs): Array<{ dev: string; ingress: boolean }> {
  * step by step, under a lock per interface, then read back from the kernel.
  */
 export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext): Promise<Record<string, unknown>> {
-  if (leaf[0] === 'netem' && !ctx.dryRun && !netemAvailable()) throw tcError(NETEM_HINT);
+  // the same preflight in a dry run: a plan for an inject that would be refused is no plan
+  if (leaf[0] === 'netem' && !netemAvailable())
+    throw tcError(ctx.dryRun ? `the inject would be refused: ${NETEM_HINT}` : NETEM_HINT);
   const sets = matchSets(a);
   const placed: Array<{ dev: string; band: number }> = [];
   await withLock('tc', async () => {

@@ -1,0 +1,26 @@
+/** Behaviour the original's users and its own suite expect, checked through the real CLI without changing the host. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const data = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-behaviour-'));
+afterAll(() => fs.rmSync(data, { recursive: true, force: true }));
+const cli = (args: string[]) => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'chaosmetad'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CHAOSMETAD_DATA_DIR: data },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+test('cpu burn --count above the core count burns every core (the original suite passes 999999)', () => {
+  const r = cli(['inject', 'cpu', 'burn', '-p', '10', '--count', '999999', '--dry-run']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const cores = [...r.stdout.matchAll(/ burn .* core=(\d+) percent=10/g)].map((m) => Number(m[1]));
+  expect(cores).toEqual(os.cpus().map((_, i) => i));
+  // still a bounded integer
+  expect(cli(['inject', 'cpu', 'burn', '-p', '10', '--count', '99999999999', '--dry-run']).code).toBe(1);
+});
