@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault, targets } from '../faults/index';
 import { effectiveArgv } from './argv0';
+import { forTerminal } from '../util/terminal';
 
 /** `inject <target> <fault>` with a name that does not exist: say which ones do (before oclif's generic message). */
 function checkInjectNames(argv: string[]): void {
@@ -56,7 +57,7 @@ export async function main(
     return ExitCode.Ok;
   } catch (err) {
     const [code, message] = exitCodeOf(err);
-    if (message) process.stderr.write(`[error] ${message}\n`);
+    if (message) process.stderr.write(`[error] ${forTerminal(message)}\n`);
     if (code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
       process.stderr.write(String((err as Error).stack) + '\n');
     return code;
