@@ -17,6 +17,7 @@ import { COMMON_INJECT_FLAGS, type ParsedInjectFlags, runInject } from './inject
 import { QUERY_FLAGS, runQuery } from './query-run';
 import { RECOVER_FLAGS, runRecover } from './recover-run';
 import type { ChaosApi } from '../api/api';
+import { forTerminal } from '../util/terminal';
 
 /** The flags as oclif would parse them, or undefined when the argv is not in the plain forms. */
 export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFlags | undefined {
@@ -30,7 +31,7 @@ export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFl
 /** An error on stderr as the full CLI prints it; its exit code returned. */
 function reportError(e: unknown): number {
   const err = e instanceof ChaosError ? e : new ChaosError(ExitCode.Internal, (e as Error)?.message ?? String(e));
-  process.stderr.write(`[error] ${err.message}\n`);
+  process.stderr.write(`[error] ${forTerminal(err.message)}\n`);
   if (err.code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
     process.stderr.write(String((e as Error).stack) + '\n');
   return err.code;
@@ -46,7 +47,7 @@ async function withApi(
   let api: ChaosApi | undefined;
   try {
     api = openApi({ server: str('server'), tokenFile: str('token-file'), dataDir: str('data-dir'), watcher });
-    await fn(api, (line) => process.stdout.write(line + '\n'));
+    await fn(api, (line) => process.stdout.write(forTerminal(line) + '\n'));
     return ExitCode.Ok;
   } catch (e) {
     return reportError(e);

@@ -12,6 +12,7 @@ import { Kubectl } from '../kube/kubectl';
 import { DEFAULT_AGENTS } from '../kube/targets';
 import { oclifFlags } from './inject';
 import { table } from './present';
+import { forTerminal } from '../util/terminal';
 
 /** Short flags kubectl users expect; a fault's own flag with the same letter keeps only its long name here. */
 const KUBE_CHARS = ['n', 'l', 'o'];
@@ -65,7 +66,7 @@ function int(raw: string | undefined, flag: string, min: number, max: number): n
   return Number(raw);
 }
 
-const out = (line: string) => process.stdout.write(line + '\n');
+const out = (line: string) => process.stdout.write(forTerminal(line) + '\n');
 
 function resultsTable(results: TargetResult[]): string {
   return table(

@@ -1,9 +1,10 @@
 /** The CLI entry: oclif runs the command tree; every error ends as `[error] message` and a compat exit code. */
-import { run, settings } from '@oclif/core';
+import { Config, type Interfaces, run, settings } from '@oclif/core';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault, targets } from '../faults/index';
 import { effectiveArgv } from './argv0';
+import { forTerminal } from '../util/terminal';
 
 /** `inject <target> <fault>` with a name that does not exist: say which ones do (before oclif's generic message). */
 function checkInjectNames(argv: string[]): void {
@@ -25,17 +26,38 @@ function exitCodeOf(err: unknown): [ExitCode, string] {
 // we always run compiled JavaScript: never let oclif look for TypeScript sources or ts-node (NODE_ENV=test/dev)
 settings.enableAutoTranspile = false;
 
+/**
+ * oclif takes settings from environment variables named after the bin: CHAOSMETAD_DATA_DIR would be ITS data dir,
+ * where it loads the user and link plugins a package.json there lists (their init hooks run as whoever runs us:
+ * root, before our own data-dir checks), CHAOSMETAD_CACHE_DIR its cache, CHAOSMETAD_DEBUG its debug switch,
+ * CHAOSMETAD_CONTENT_TYPE=json a JSON switch. Those names are ours, and so oclif reads none of them: its data,
+ * config and cache dirs are its own defaults under $HOME (never $CHAOSMETAD_DATA_DIR), and it reads no theme file.
+ * (Config.load runs again inside run(), so this is the one place that covers both loads.)
+ */
+const OCLIF_ENV: Record<string, string> = { DISABLE_THEME: 'true' };
+Config.prototype.scopedEnvVar = (k: string): string | undefined => OCLIF_ENV[k];
+Config.prototype.scopedEnvVarKeys = (): string[] => [];
+
+/**
+ * How oclif loads the command tree: from our root's package.json only. No user or link plugins (userPlugins: a
+ * package.json in its data dir), no dev plugins, no additions; our package.json lists no core plugins, no
+ * jitPlugins and no hooks (test/unit/oclif-plugins.test.ts holds it to that).
+ */
+export function oclifOptions(root: string): Interfaces.LoadOptions {
+  return { root, userPlugins: false, devPlugins: false, pluginAdditions: undefined };
+}
+
 export async function main(
   argv: string[] = effectiveArgv(process.argv.slice(2)),
   root = path.resolve(__dirname, '..', '..'),
 ): Promise<number> {
   try {
     checkInjectNames(argv);
-    await run(argv, root);
+    await run(argv, oclifOptions(root));
     return ExitCode.Ok;
   } catch (err) {
     const [code, message] = exitCodeOf(err);
-    if (message) process.stderr.write(`[error] ${message}\n`);
+    if (message) process.stderr.write(`[error] ${forTerminal(message)}\n`);
     if (code === ExitCode.Internal && process.env.CHAOSMETAD_DEBUG)
       process.stderr.write(String((err as Error).stack) + '\n');
     return code;

@@ -8,6 +8,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ChaosError, ExitCode } from '../errors';
+import { formatBytes } from '../util/units';
 import type { Executor } from './executor';
 import { helperPath } from './assets';
 import { Dir, UnsafePath, createExclusive, lstatAt, openNoFollow, unguessable, withParent } from './safefs';
@@ -202,16 +204,113 @@ export function writeInPlace(
   );
 }
 
-/** Read a regular file (not through a link) from `from` to its end; with expectIno, only if it is that inode. */
-export function readFrom(p: string, from = 0, expectIno?: string): Buffer {
+/** A file larger than what chaosmetad reads of it whole. */
+export class TooLarge extends ChaosError {
+  constructor(p: string, size: number, max: number) {
+    super(
+      ExitCode.BadArgs,
+      `${p} is ${formatBytes(size)}: more than the ${formatBytes(max)} chaosmetad reads of a file it edits whole; refusing it`,
+    );
+    this.name = 'TooLarge';
+  }
+}
+
+/**
+ * Read a regular file (not through a link) from `from` to its end; with expectIno, only if it is that inode. The
+ * file may be someone else's (a container's /etc/hosts): more than maxBytes is refused before anything is
+ * allocated (a sparse file of 8 GB costs its owner nothing), and never more than maxBytes is read.
+ */
+export function readFrom(p: string, maxBytes: number, from = 0, expectIno?: string): Buffer {
   return withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, C.O_RDONLY, 0, expectIno);
     try {
-      return readRange(fd, from, fs.fstatSync(fd).size - from);
+      const size = fs.fstatSync(fd).size;
+      if (size - from > maxBytes) throw new TooLarge(p, size - from, maxBytes);
+      return readRange(fd, from, Math.min(size - from, maxBytes));
     } finally {
       fs.closeSync(fd);
     }
   });
+}
+
+/** Read blocks of a file; what is read at once, at most. */
+export const BLOCK = 4 << 20;
+
+/**
+ * Is `chunk` anywhere in [from, end) of fd? Read a block at a time (each overlapping the last by the chunk's
+ * length less one byte), so what is held is one block and one chunk, whatever the file's size.
+ */
+export function rangeIncludes(fd: number, from: number, end: number, chunk: Buffer, block = BLOCK): boolean {
+  if (!chunk.length) return true;
+  let carry = Buffer.alloc(0);
+  for (let at = from; at < end;) {
+    const b = readRange(fd, at, Math.min(block, end - at));
+    if (!b.length) break;
+    at += b.length;
+    const buf = carry.length ? Buffer.concat([carry, b]) : b;
+    if (buf.includes(chunk)) return true;
+    carry = Buffer.from(buf.subarray(Math.max(0, buf.length - chunk.length + 1)));
+  }
+  return false;
+}
+
+/**
+ * Take every copy of chunk that starts a line (or starts the range, at `from`) out of [from, end) of fd, moving
+ * what follows down in place, a block at a time: what is held is one block and one chunk, whatever the range's
+ * size; nothing is written before the first copy taken out. The same bytes as withoutChunks(whole range) would
+ * keep (file/append.ts). Returns where the kept bytes end, how far it read (less than end when the file shrank
+ * meanwhile), and whether anything was taken out.
+ */
+export function removeChunksInPlace(
+  fd: number,
+  from: number,
+  end: number,
+  chunk: Buffer,
+  block = BLOCK,
+): { keptEnd: number; readTo: number; removed: boolean } {
+  let w = from; // where the next kept byte goes
+  let r = from; // the next byte to read
+  let carry = Buffer.alloc(0); // read, not decided yet: it may start a copy of chunk that the next block ends
+  let carryAt = from;
+  let before = -1; // the byte before carry[0] in the file as it was; -1: carry starts the range
+  let removed = false;
+  const keep = (buf: Buffer, a: number, b: number, at: number) => {
+    if (b <= a) return;
+    // before the first copy taken out every byte is already where it belongs
+    if (removed) writeAll(fd, buf.subarray(a, b), w);
+    else if (w !== at + a) throw new Error('removeChunksInPlace: out of step');
+    w += b - a;
+  };
+  for (;;) {
+    const b = end > r ? readRange(fd, r, Math.min(block, end - r)) : Buffer.alloc(0);
+    r += b.length;
+    const last = b.length === 0 || r >= end;
+    const buf = carry.length ? Buffer.concat([carry, b]) : b;
+    const at = carryAt;
+    // positions whose copy would be whole in buf are decided now; the rest wait for the next block
+    const limit = last ? buf.length : Math.max(0, buf.length - chunk.length + 1);
+    let kept = 0;
+    for (let i = chunk.length ? buf.indexOf(chunk) : -1; i >= 0 && i < limit;) {
+      const prev = i > 0 ? buf[i - 1] : before;
+      if (prev !== -1 && prev !== 0x0a) {
+        i = buf.indexOf(chunk, i + 1);
+        continue;
+      }
+      keep(buf, kept, i, at);
+      removed = true;
+      kept = i + chunk.length;
+      i = buf.indexOf(chunk, kept);
+    }
+    const decided = Math.max(kept, limit);
+    keep(buf, kept, decided, at);
+    if (decided > 0) before = buf[decided - 1];
+    carry = Buffer.from(buf.subarray(decided));
+    carryAt = at + decided;
+    if (last) {
+      keep(carry, 0, carry.length, carryAt);
+      return { keptEnd: w, readTo: r, removed };
+    }
+  }
 }
 
 /** fsync a file (or directory) by path. */

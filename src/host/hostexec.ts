@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { helperPath } from './assets';
+import { forTerminal } from '../util/terminal';
 
 declare const __CHAOSMETAD_BUILD_ID__: string | undefined;
 
@@ -50,7 +51,7 @@ export function runOnNode(): boolean {
   if (!dest) return false;
   const hostPid = Number(process.env.CHAOSMETAD_HOST_PID || 1);
   const fail = (why: string) => {
-    process.stderr.write(`[error] agent: ${why}\n`);
+    process.stderr.write(`[error] agent: ${forTerminal(why)}\n`);
     process.exit(125);
   };
   if (!path.isAbsolute(dest)) fail(`CHAOSMETAD_HOST_EXEC must be an absolute path, got ${dest}`);

@@ -10,7 +10,9 @@
  * Actions on the container itself (containerAct): docker's Engine API, ctr, and for CRI-O its CRI (host/cri.ts) on
  * the same socket, or the kernel where the CRI has no call (kill: a signal to the init; pause: the freezer).
  */
+import * as fs from 'node:fs';
 import type * as http from 'node:http';
+import * as path from 'node:path';
 import { badArgs } from '../errors';
 import { Executor } from './executor';
 import { criRemove, criStatus, criStop } from './cri';
@@ -129,7 +131,7 @@ export type ContainerAction =
  * containerd through ctr (task kill, pause, resume; rm = kill, task delete, container delete). What a runtime
  * cannot do is refused before anything changes (validateAction).
  */
-export async function containerAct(t: ContainerTarget, a: ContainerAction): Promise<void> {
+export async function containerAct(t: ContainerTarget, a: ContainerAction): Promise<string[]> {
   if (t.runtime === 'docker') {
     const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
     const id = encodeURIComponent(t.id);
@@ -146,7 +148,7 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
       const msg = typeof r.body === 'object' ? r.body.message : String(r.body);
       throw new Error(`docker ${a.op} ${t.id.slice(0, 12)}: ${String(msg).trim().slice(0, 300)}`);
     }
-    return;
+    return [];
   }
   if (t.runtime === 'containerd') {
     const exec = new Executor(false);
@@ -160,8 +162,8 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
       await exec.run('ctr', [...base, 'tasks', 'kill', '-s', 'SIGKILL', t.id], { allowFail: true });
       await ctr(['tasks', 'delete', '-f', t.id]);
       await ctr(['containers', 'delete', t.id]);
-    } else await restartTask(t, a.waitS, (args, allowFail) => exec.run('ctr', [...base, ...args], { allowFail }));
-    return;
+    } else return restartTask(t, a.waitS, (args, allowFail) => exec.run('ctr', [...base, ...args], { allowFail }));
+    return [];
   }
   // CRI-O: the CRI has no kill with a signal and no pause; those act on the container's init and cgroup directly
   // (the identity of its init checked first), rm goes through the CRI on CRI-O's socket
@@ -174,18 +176,51 @@ export async function containerAct(t: ContainerTarget, a: ContainerAction): Prom
     await criStop(sock, t.id, 0);
     await criRemove(sock, t.id);
   } else throw new Error('CRI-O has no restart');
+  return [];
+}
+
+/**
+ * Where the new task's output goes: `ctr tasks start`'s arguments for the container's `nerdctl/log-uri` label.
+ * That label is the container's, set by whoever created it (a CRI copies pod labels into container labels), and
+ * containerd acts on it as root: a `binary://PROGRAM?args` URI runs PROGRAM as root, a `fifo://` or an odd file
+ * path opens what it names. Only a plain `file:///absolute/path` is passed on (letters, digits and ._+@=,- in its
+ * components; no "..", no query, no percent-escapes that a second parser could read differently; the file absent
+ * or a regular file, never a link, a FIFO or a device); no label: the default, --null-io (output discarded).
+ * Anything else (nerdctl's own binary:// logger included) is refused: --null-io, and a note saying so.
+ */
+export function logUriArgs(label: string | undefined): { args: string[]; note?: string } {
+  const nullIo = { args: ['--null-io'] };
+  if (label === undefined || label === '') return nullIo;
+  const refuse = (why: string) => ({
+    args: ['--null-io'],
+    note: `the container's nerdctl/log-uri label ${JSON.stringify(label.slice(0, 200))} was not used (${why}): the restarted task's output is discarded (--null-io)`,
+  });
+  const m = /^file:\/\/(\/[A-Za-z0-9._+@=,/-]*)$/.exec(label);
+  if (!m) return refuse('only a file:///absolute/path log URI is passed to containerd, which acts on it as root');
+  const file = m[1];
+  if (path.posix.normalize(file) !== file || file.endsWith('/') || file.split('/').includes('..'))
+    return refuse('the path is not in its plain form');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    /* absent: containerd creates it */
+  }
+  if (st && !st.isFile()) return refuse(`${file} exists and is not a regular file`);
+  return { args: ['--log-uri', label] };
 }
 
 /**
  * containerd has no restart; its clients (ctr, nerdctl) stop the task and start a new one from the same container:
- * SIGTERM, SIGKILL after waitS, delete the task, start a new one — its output where nerdctl's log URI label says,
- * else to /dev/null. (CRI-managed ones, namespace k8s.io, are refused before: the kubelet restarts those.)
+ * SIGTERM, SIGKILL after waitS, delete the task, start a new one — its output where nerdctl's log URI label says
+ * when that is a plain file (logUriArgs), else to /dev/null. (CRI-managed ones, namespace k8s.io, are refused
+ * before: the kubelet restarts those.) Returns notes for the operator.
  */
 async function restartTask(
   t: ContainerTarget,
   waitS: number,
   ctr: (args: string[], allowFail?: boolean) => Promise<{ exitCode: number; stdout: string }>,
-): Promise<void> {
+): Promise<string[]> {
   const stopped = async () => {
     const ls = await ctr(['tasks', 'ls'], true);
     const row = ls.stdout.split('\n').find((l) => l.trim().split(/\s+/)[0] === t.id);
@@ -202,14 +237,16 @@ async function restartTask(
     if (!(await waitStopped(10_000))) throw new Error(`${t.id}: its task did not stop after SIGKILL`);
   }
   await ctr(['tasks', 'delete', t.id]);
-  let logUri = '';
+  let label: string | undefined;
   try {
     const info = JSON.parse((await ctr(['containers', 'info', t.id])).stdout) as { Labels?: Record<string, string> };
-    logUri = info.Labels?.['nerdctl/log-uri'] ?? '';
+    label = info.Labels?.['nerdctl/log-uri'];
   } catch {
     /* no labels: /dev/null */
   }
-  await ctr(['tasks', 'start', '-d', ...(logUri ? ['--log-uri', logUri] : ['--null-io']), t.id]);
+  const log = logUriArgs(typeof label === 'string' ? label : undefined);
+  await ctr(['tasks', 'start', '-d', ...log.args, t.id]);
+  return log.note ? [log.note] : [];
 }
 
 const crioSocket = () => socketFrom(process.env.CONTAINER_RUNTIME_ENDPOINT, '/var/run/crio/crio.sock');

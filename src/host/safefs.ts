@@ -32,16 +32,44 @@ export class UnsafePath extends ChaosError {
   }
 }
 
-/** Only root can add, remove or rename entries of a directory with these stats. */
-export function rootOnlyDir(st: fs.Stats): boolean {
+/**
+ * Only root can add, remove or rename entries of a directory with these stats.
+ *
+ * Inside a container's root (rootDev: the device of /proc/PID/root), uid 0 is not enough. Without a user namespace
+ * the container's root is uid 0 too, so its writable layer is full of uid-0 directories it made; that is no harm
+ * in itself: what we do there acts on the container's own files, which its root controls anyway, and every path
+ * is resolved inside that root. But a directory on ANOTHER device than the container's root is a mount from
+ * outside: a volume, a hostPath, a tmpfs or a directory shared with other pods. There a uid-0 directory may be
+ * another container's root's (or the host's), a link in it may have been put there by someone the target
+ * container's root is not, and the same directory is seen by others. A uid-0 directory there is not taken for
+ * "only root could have changed it": links in it are not followed and no work file is made in it. (Each overlay
+ * mount has a device of its own, so a container's whole writable layer shares its root's device; a rootfs that
+ * is a plain bind mount shares the host filesystem's, where the same rule still holds for what is mounted in.)
+ */
+export function rootOnlyDir(st: fs.Stats, rootDev?: number): boolean {
+  if (rootDev !== undefined && st.dev !== rootDev) return false;
   return st.uid === 0 && (st.mode & 0o002) === 0 && ((st.mode & 0o020) === 0 || st.gid === 0);
 }
 
-/** Could a user other than root have put (or swap) this entry in this directory? */
-export function entryTrusted(dir: fs.Stats, entry: fs.Stats): boolean {
+/** Could a user other than root have put (or swap) this entry in this directory? (rootDev: see rootOnlyDir) */
+export function entryTrusted(dir: fs.Stats, entry: fs.Stats, rootDev?: number): boolean {
+  if (rootDev !== undefined && dir.dev !== rootDev) return false;
   if (rootOnlyDir(dir)) return true;
   // a sticky directory of root's (/tmp): only the entry's owner may rename or remove it
   return dir.uid === 0 && (dir.mode & 0o1000) !== 0 && entry.uid === 0;
+}
+
+/** The device of the container root p is under (/proc/PID/root), or undefined for a host path. */
+export function containerRootDev(p: string): number | undefined {
+  const { base } = splitRoot(p);
+  return base ? fs.statSync(base).dev : undefined;
+}
+
+/** Why a directory is not trusted, for the messages. */
+function distrust(dirSt: fs.Stats, owner: number, rootDev: number | undefined): string {
+  return rootDev !== undefined && dirSt.dev !== rootDev
+    ? "which is on another filesystem than the container's root (a volume or host mount: its uid 0 may be another container's root)"
+    : `which uid ${owner} can change`;
 }
 
 export interface Resolved {
@@ -66,6 +94,7 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
   let links = 0;
   // the root's own stats: /proc/PID/root itself is a (magic) link to the directory
   const dirStats = (d: string) => (d === top ? fs.statSync(d) : fs.lstatSync(d));
+  const rootDev = base ? fs.statSync(top).dev : undefined;
   while (todo.length) {
     const c = todo.shift()!;
     if (c === '..') {
@@ -84,9 +113,9 @@ export function resolveSafe(p: string, opts: { followFinal?: boolean } = {}): Re
     if (st.isSymbolicLink()) {
       if (last && !opts.followFinal) return { path: next, isLink: true, missing: false };
       const dirSt = dirStats(cur);
-      if (!entryTrusted(dirSt, st)) {
+      if (!entryTrusted(dirSt, st, rootDev)) {
         throw new UnsafePath(
-          `${next} is a symbolic link in ${cur}, which uid ${dirSt.uid === 0 ? st.uid : dirSt.uid} can change: refusing to follow it as root`,
+          `${next} is a symbolic link in ${cur}, ${distrust(dirSt, dirSt.uid === 0 ? st.uid : dirSt.uid, rootDev)}: refusing to follow it as root`,
         );
       }
       if (++links > MAX_LINKS) throw new UnsafePath(`${p}: too many levels of symbolic links`);
@@ -227,6 +256,12 @@ export function workDirChecked(dir: string, flag: string): string {
   if (r.missing) throw new UnsafePath(`--${flag} ${dir} does not exist`);
   const st = fs.statSync(r.path);
   if (!st.isDirectory()) throw new UnsafePath(`--${flag} ${dir} is not a directory`);
+  const rootDev = containerRootDev(r.path);
+  if (rootDev !== undefined && st.dev !== rootDev) {
+    throw new UnsafePath(
+      `--${flag} ${dir} is on another filesystem than the container's root (a volume or host mount, where uid 0 may be another container's root): they could swap chaosmetad's work file; choose a directory of the container's own filesystem`,
+    );
+  }
   const sticky = (st.mode & 0o1000) !== 0 && st.uid === 0;
   if (!rootOnlyDir(st) && !sticky) {
     throw new UnsafePath(

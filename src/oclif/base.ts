@@ -4,6 +4,7 @@ import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
 import type { ChaosApi } from '../api/api';
 import { openApi } from '../api/factory';
 import { type Engine, openEngine } from '../engine/engine';
+import { forTerminal } from '../util/terminal';
 
 /** oclif flags from a plain flag table (util/plain-argv.ts): the fast paths parse the same table. */
 export function oclifFlagsOf(table: CliFlags): Interfaces.FlagInput {
@@ -56,7 +57,7 @@ export abstract class ChaosCommand extends Command {
   }
 
   protected out(line: string): void {
-    process.stdout.write(line + '\n');
+    process.stdout.write(forTerminal(line) + '\n');
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {

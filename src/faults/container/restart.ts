@@ -12,7 +12,9 @@ export default defineFault({
   description:
     'Stops the container (SIGTERM, then SIGKILL after --wait-time seconds) and starts it again: docker restart; ' +
     'containerd (which has none): its task stopped the same way, deleted, and a new one started, as ' +
-    "its clients do — not in namespace k8s.io, which the kubelet's CRI manages; not on CRI-O (the CRI has none). " +
+    'its clients do (its output to the file the nerdctl/log-uri label names when that is a plain file:// path, ' +
+    "else discarded: containerd would run a binary:// one as root) — not in namespace k8s.io, which the kubelet's " +
+    'CRI manages; not on CRI-O (the CRI has none). ' +
     'An event, not a state: recover has nothing to undo. Needs --container-id.',
   examples: ['chaosmetad inject container restart --container-id web -w 5'],
   flags: {
@@ -29,12 +31,14 @@ export default defineFault({
   },
   async inject(a, ctx) {
     const t = theContainer(ctx.target, 'restart');
+    let notes: string[] = [];
     await ctx.step('container-restart', { wait: a.waitTime }, async () => {
-      await ctx.exec.change(`${t.runtime}: restart ${describeTarget(t)} (stop timeout ${a.waitTime}s)`, () =>
-        containerAct(t, { op: 'restart', waitS: a.waitTime }),
-      );
+      notes =
+        (await ctx.exec.change(`${t.runtime}: restart ${describeTarget(t)} (stop timeout ${a.waitTime}s)`, () =>
+          containerAct(t, { op: 'restart', waitS: a.waitTime }),
+        )) ?? [];
     });
-    return { id: t.id, wait_time: a.waitTime };
+    return { id: t.id, wait_time: a.waitTime, ...(notes.length ? { notes } : {}) };
   },
   undo: {
     async 'container-restart'() {

@@ -21,8 +21,15 @@ export interface Removed {
 /** The file behind the name (links followed only where root alone could have made them). */
 const real = (file: string): string => resolveSafe(file, { followFinal: true }).path;
 
+/**
+ * The most of /etc/hosts or resolv.conf that is read (and so held, and written back): a container's are its
+ * root's to size, and a sparse file of gigabytes costs it nothing. Real ones are kilobytes; beyond this the file
+ * is refused, naming it and the cap.
+ */
+export const LINE_FILE_MAX = 64 << 20;
+
 export function readText(file: string): string {
-  return readFrom(real(file)).toString('utf8');
+  return readFrom(real(file), LINE_FILE_MAX).toString('utf8');
 }
 
 function write(file: string, text: string): void {

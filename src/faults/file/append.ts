@@ -2,11 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import {
+  BLOCK,
   exists,
   lstatSafe,
   meta,
-  readFrom,
+  rangeIncludes,
   readRange,
+  removeChunksInPlace,
   restoreMeta,
   restoreXattrs,
   saveXattrs,
@@ -16,6 +18,14 @@ import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
 import { defineFault } from '../types';
 import { pathFlag } from '../paths';
+import { formatBytes } from '../../util/units';
+
+/**
+ * The most of a file's growth since the inject that recover and check read (a block at a time, never whole): the
+ * file is its owner's, who can make it grow by gigabytes at no cost (a sparse extension); beyond this recover
+ * leaves the appended lines, with a note, rather than read and move down what the owner sized.
+ */
+export const TAIL_MAX = 1 << 30;
 
 /** The content as the original's `echo -e` prints it: \n, \t, \\, \0NNN, \xHH…; \c ends the output. */
 export function echoE(s: string): string {
@@ -148,6 +158,12 @@ export default defineFault({
         const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () =>
           removeInPlace(d.path, d.meta.size, d.ino, chunk),
         );
+        if (typeof done === 'number') {
+          ctx.note(
+            `${d.path} grew by ${formatBytes(done)} since the inject, more than the ${formatBytes(TAIL_MAX)} recover reads and moves: the appended lines were left in it`,
+          );
+          return;
+        }
         if (done === 'unchanged') return; // nothing of ours is there (a crash before the first append)
         if (lstatSafe(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
         // last: a chown (in restoreMeta) drops file capabilities too
@@ -162,7 +178,18 @@ export default defineFault({
     const s = ctx.steps.find((x) => x.kind === 'append');
     if (!s || !exists(a.path)) return 'gone';
     try {
-      return readFrom(a.path, s.data.meta.size, s.data.ino).includes(Buffer.from(s.data.chunk)) ? 'in-place' : 'gone';
+      // a block at a time, and no further than TAIL_MAX past the original end
+      return withParent(a.path, (dir, name) => {
+        const fd = openNoFollow(dir, name, fs.constants.O_RDONLY, 0, s.data.ino);
+        try {
+          const from = s.data.meta.size as number;
+          const end = fs.fstatSync(fd).size;
+          if (rangeIncludes(fd, from, Math.min(end, from + TAIL_MAX), Buffer.from(s.data.chunk))) return 'in-place';
+          return end - from > TAIL_MAX ? 'unknown' : 'gone';
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
     } catch {
       return 'gone';
     }
@@ -176,17 +203,18 @@ export default defineFault({
  * before the file is cut, and the size is checked again right before the cut. The cut itself cannot be atomic
  * against such a writer (Linux has no "truncate if the size is still N"); the window is the two system calls.
  */
-function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer): 'unchanged' | 'edited' {
+function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer): 'unchanged' | 'edited' | number {
   return withParent(p, (dir, name) => {
     const fd = openNoFollow(dir, name, fs.constants.O_RDWR, 0, ino);
     try {
       let seen = fs.fstatSync(fd).size;
-      const tail = readRange(fd, origSize, seen - origSize);
-      seen = origSize + tail.length;
-      const kept = withoutChunks(tail, chunk);
-      if (kept.length === tail.length) return 'unchanged';
-      writeAll(fd, kept, origSize);
-      let end = origSize + kept.length;
+      // its owner may have grown it by gigabytes: beyond TAIL_MAX nothing is read (the growth is returned)
+      if (seen - origSize > TAIL_MAX) return seen - origSize;
+      // a block at a time: never more held than a block and a chunk
+      const r = removeChunksInPlace(fd, origSize, seen, chunk);
+      if (!r.removed) return 'unchanged';
+      seen = r.readTo;
+      let end = r.keptEnd;
       warmTruncate();
       const probe = Buffer.alloc(1);
       for (;;) {
@@ -197,8 +225,9 @@ function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer):
           break;
         }
         const now = fs.fstatSync(fd).size;
-        // appended while we edited: those bytes follow ours (end < seen, so this never overwrites unread bytes)
-        const grown = readRange(fd, seen, now - seen);
+        // appended while we edited: those bytes follow ours (end < seen, so this never overwrites unread bytes),
+        // a block at a time (memory; the loop goes on while it grows)
+        const grown = readRange(fd, seen, Math.min(BLOCK, now - seen));
         writeAll(fd, grown, end);
         end += grown.length;
         seen += grown.length;
