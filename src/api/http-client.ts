@@ -3,9 +3,15 @@
  * `unix:/path/to.sock`). The token comes from --token-file or CHAOSMETAD_TOKEN; for a daemon on this host
  * (loopback or a Unix socket) from the data dir's token file too. HTTPS servers with a private CA:
  * NODE_EXTRA_CA_CERTS=/path/ca.pem.
+ *
+ * The server is authenticated before a byte is sent (api/peer.ts): a daemon on this host — a Unix socket, or a TCP
+ * connection whose other end is an address of this host — must be root's by the kernel's own tables, else nothing
+ * is sent (not the token, whichever source it came from) and the command fails with exit code 4. `localhost` is
+ * never resolved: 127.0.0.1, then ::1, each verified. HTTPS is authenticated by its certificate, as before.
  */
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
+import type * as net from 'node:net';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { defaultDataDir } from '../store/store';
@@ -23,6 +29,7 @@ import type {
 import type { ScheduleView } from './views';
 import type { VersionInfo } from './version';
 import { ROUTES, encodeInject, encodeQuery, encodeRecover } from './wire';
+import { checkedSocketPath, isThisHost, notHeldBy, unixListeners, untrustedTcpPeer } from './peer';
 
 export interface RemoteOptions {
   server: string;
@@ -39,6 +46,8 @@ export class HttpApi implements ChaosApi {
   private readonly socketPath?: string;
   private token?: string;
   private tokenRead = false;
+  /** where the token came from: the data dir's file names its daemon (daemon.pid), the others any daemon */
+  private tokenFromDataDir = false;
 
   constructor(readonly opts: RemoteOptions) {
     const unix = /^unix:(\/.+)$/.exec(opts.server);
@@ -74,18 +83,125 @@ export class HttpApi implements ChaosApi {
     if (process.env.CHAOSMETAD_TOKEN) return (this.token = process.env.CHAOSMETAD_TOKEN);
     if (!this.socketPath && !isLocalHost(this.url.hostname)) return undefined; // never send this host's token away
     try {
-      this.token =
-        fs.readFileSync(path.join(this.opts.dataDir || defaultDataDir(), 'token'), 'utf8').trim() || undefined;
+      this.token = fs.readFileSync(path.join(this.dataDir(), 'token'), 'utf8').trim() || undefined;
+      this.tokenFromDataDir = this.token !== undefined;
     } catch {
       /* none */
     }
     return this.token;
   }
 
+  private dataDir(): string {
+    return this.opts.dataDir || defaultDataDir();
+  }
+
+  /** The pid in DATA_DIR/daemon.pid when the token is that data dir's (the daemon that must hold the listener). */
+  private daemonPid(): number | undefined {
+    if (!this.tokenFromDataDir) return undefined;
+    let fd: number;
+    try {
+      fd = fs.openSync(
+        path.join(this.dataDir(), 'daemon.pid'),
+        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
+      );
+    } catch {
+      return undefined; // none: the kernel's uid alone decides
+    }
+    try {
+      const buf = Buffer.alloc(24);
+      const text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)).trim();
+      return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * A connection to the daemon whose other end is verified (see the top of this file); undefined for HTTPS (the
+   * request connects, and the certificate is checked, as before).
+   */
+  private async connect(): Promise<net.Socket | undefined> {
+    if (this.url.protocol === 'https:') return undefined;
+    /* eslint-disable-next-line @typescript-eslint/no-require-imports */
+    const { connect } = require('node:net') as typeof import('node:net');
+    const dial = (o: net.NetConnectOpts) =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const s = connect(o);
+        const late = () => s.destroy(new Error('no answer in 130 s'));
+        s.setTimeout(130_000, late);
+        s.once('error', reject);
+        s.once('connect', () => {
+          s.setTimeout(0);
+          s.off('timeout', late);
+          s.off('error', reject);
+          s.on('error', () => undefined); // while it is verified; the request listens from then on
+          resolve(s);
+        });
+      });
+    const unreachable = (why: string) =>
+      new ChaosError(ExitCode.Internal, `cannot reach the daemon at ${this.where}: ${why}`);
+    const refused = (why: string) =>
+      new ChaosError(
+        ExitCode.Internal,
+        `refusing the daemon at ${this.where}: ${why}; is it down and another user holding its address? Nothing was sent to it${this.token ? ', not the token either' : ''}`,
+      );
+    if (this.socketPath) {
+      const c = checkedSocketPath(this.socketPath);
+      if ('why' in c) {
+        if (!fs.existsSync(this.socketPath)) throw unreachable(c.why);
+        throw refused(c.why);
+      }
+      const pid = this.daemonPid();
+      if (pid !== undefined) {
+        let table = '';
+        try {
+          table = fs.readFileSync('/proc/net/unix', 'latin1');
+        } catch {
+          /* none */
+        }
+        const why = notHeldBy(pid, unixListeners(table, [this.socketPath, c.path]));
+        if (why) throw refused(why);
+      }
+      try {
+        return await dial({ path: c.path });
+      } catch (e) {
+        throw unreachable((e as Error).message);
+      }
+    }
+    const host = this.url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(this.url.port || 80);
+    // never resolved: a name could lead to another listener than the daemon's (::1 first while it is on 127.0.0.1)
+    const addrs = host.toLowerCase() === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+    const errors: string[] = [];
+    const refusals: string[] = [];
+    for (const addr of addrs) {
+      let s: net.Socket;
+      try {
+        s = await dial({ host: addr, port });
+      } catch (e) {
+        errors.push((e as Error).message);
+        continue;
+      }
+      const at = `${(s.remoteAddress ?? addr).includes(':') ? `[${s.remoteAddress ?? addr}]` : (s.remoteAddress ?? addr)}:${port}`;
+      // a daemon elsewhere: as before (only a token given for it is sent, see bearer())
+      if (!isThisHost(s.remoteAddress ?? '')) return s;
+      const why = await untrustedTcpPeer(s, this.daemonPid());
+      if (!why && !s.destroyed) return s;
+      s.destroy();
+      if (why) refusals.push(`${at}: ${why}`);
+      else errors.push(`${at}: the connection was closed`);
+    }
+    if (refusals.length) throw refused([...refusals, ...errors].join('; '));
+    throw unreachable(errors.join('; '));
+  }
+
   /** POST (or GET without body); returns `data` or throws a ChaosError with the daemon's code (and data). */
   async call(route: string, body?: Record<string, unknown>): Promise<any> {
     const url = new URL(route, this.url);
     const token = this.bearer();
+    const socket = await this.connect();
     /* eslint-disable-next-line @typescript-eslint/no-require-imports */
     const mod = (url.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof http;
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -98,7 +214,7 @@ export class HttpApi implements ChaosApi {
       const req = mod.request(
         url,
         {
-          ...(this.socketPath ? { socketPath: this.socketPath } : {}),
+          ...(socket ? { createConnection: () => socket } : {}),
           method: payload === undefined ? 'GET' : 'POST',
           headers,
           timeout: 130_000,

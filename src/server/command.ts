@@ -11,7 +11,9 @@ export default class Server extends ChaosCommand {
     '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
     'lease expiry (also ones the CLI injected), recovers what expired while it was down, and fires schedules. Every ' +
     'listener needs a bearer token: --token-file, CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
-    'start; the local CLI\'s --server reads it); clients send "Authorization: Bearer <token>". Requests from web pages ' +
+    'start; the local CLI\'s --server reads it); clients send "Authorization: Bearer <token>". A read-only token ' +
+    '(--read-only-token-file, or DATA_DIR/token-ro, generated likewise) may only query, check, list schedules and read ' +
+    '/metrics, /v1/version and /openapi.json (403 otherwise). Requests from web pages ' +
     '(an Origin header), POSTs that are not application/json and Host headers that do not name this daemon are refused; ' +
     'recover_cmd over HTTP only with --allow-recover-cmd.';
   static override examples = [
@@ -34,6 +36,11 @@ export default class Server extends ChaosCommand {
     'token-file': Flags.string({
       description:
         'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)',
+    }),
+    'read-only-token-file': Flags.string({
+      description:
+        'file holding the read-only token (query, check, schedule list, metrics; else DATA_DIR/token-ro, generated on first start)',
+      helpValue: 'FILE',
     }),
     'insecure-no-auth': Flags.boolean({
       description: 'no token at all (loopback only; every local user can then act as root through the daemon)',
@@ -67,7 +74,8 @@ export default class Server extends ChaosCommand {
     // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { createServer } = require('./http') as typeof import('./http');
-    const { allowedHosts, daemonToken, isLoopback, readSecretFile } = require('./guard') as typeof import('./guard');
+    const { READ_TOKEN_FILE, allowedHosts, daemonToken, isLoopback, readSecretFile } =
+      require('./guard') as typeof import('./guard');
     const { Daemon } = require('../engine/clock') as typeof import('../engine/clock');
     const { Metrics } = require('./metrics') as typeof import('./metrics');
     const { LocalApi } = require('../api/local') as typeof import('../api/local');
@@ -89,10 +97,19 @@ export default class Server extends ChaosCommand {
       }
     }
     if (token !== undefined && token.length < 8) throw badArgs('the token must be at least 8 characters');
+    let readToken: string | undefined;
+    if (flags['read-only-token-file']) {
+      try {
+        readToken = readSecretFile(flags['read-only-token-file'], '--read-only-token-file');
+      } catch (e) {
+        throw badArgs(`--read-only-token-file: ${(e as Error).message}`);
+      }
+      if (readToken.length < 8) throw badArgs('the read-only token must be at least 8 characters');
+    }
     if (flags['insecure-no-auth']) {
-      if (token)
+      if (token || readToken)
         throw badArgs(
-          '--insecure-no-auth and a token (--token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
+          '--insecure-no-auth and a token (--token-file, --read-only-token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
         );
       if (tcp && !isLoopback(host))
         throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
@@ -198,6 +215,20 @@ export default class Server extends ChaosCommand {
           note: 'clients on this host read it automatically; give it to remote clients with --token-file',
         });
     }
+    let readTokenFile = flags['read-only-token-file'];
+    if (!readToken && !flags['insecure-no-auth']) {
+      const t = daemonToken(engine.dataDir, READ_TOKEN_FILE);
+      readToken = t.token;
+      readTokenFile = t.file;
+      if (t.created)
+        log({
+          event: 'token-created',
+          file: t.file,
+          note: 'the read-only token: query, check, schedule list and metrics only',
+        });
+    }
+    if (readToken !== undefined && readToken === token)
+      throw badArgs(`the read-only token (${readTokenFile}) is the full token: give it a token of its own`);
     if (flags['insecure-no-auth'])
       log({
         level: 'warning',
@@ -221,7 +252,7 @@ export default class Server extends ChaosCommand {
     const api = new LocalApi(engine);
     daemon.lock();
     const servers: import('node:http').Server[] = [];
-    const common = { token, tls, origins, allowRecoverCmd: !!flags['allow-recover-cmd'] };
+    const common = { token, readToken, tls, origins, allowRecoverCmd: !!flags['allow-recover-cmd'] };
     let boundPort: number | undefined;
     try {
       if (tcp) {
@@ -275,7 +306,9 @@ export default class Server extends ChaosCommand {
       ...(flags.socket ? { socket: flags.socket } : {}),
       ...(metricsAt ? { metrics: `${metricsAt.host}:${metricsAt.port}` } : {}),
       tls: !!tls,
-      auth: token ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}` : 'none (--insecure-no-auth)',
+      auth: token
+        ? `bearer${tokenFile ? ` (token in ${tokenFile})` : ''}${readTokenFile ? `, read-only token in ${readTokenFile}` : ''}`
+        : 'none (--insecure-no-auth)',
       data_dir: engine.dataDir,
     });
     await daemon.start();

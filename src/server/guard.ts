@@ -13,6 +13,19 @@ import type * as http from 'node:http';
 import { badArgs } from '../errors';
 
 export const TOKEN_FILE = 'token';
+/** The read-only token beside it: query, check, schedule query, version, metrics, the OpenAPI document. */
+export const READ_TOKEN_FILE = 'token-ro';
+
+/** What the read-only token may do ("METHOD path"); everything else needs the full token. */
+export const READ_ONLY_ROUTES: ReadonlySet<string> = new Set([
+  'GET /v1/version',
+  'GET /healthz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'POST /v1/experiment/query',
+  'POST /v1/experiment/check',
+  'POST /v1/schedule/query',
+]);
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -24,9 +37,13 @@ export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host 
 /**
  * The daemon's token: from --token-file / CHAOSMETAD_TOKEN if given, else `<dataDir>/token`, created on first start
  * (O_EXCL, mode 0600, never through a symlink) and reused; a token file another user owns or can read is refused.
+ * The read-only token likewise, in `<dataDir>/token-ro`.
  */
-export function daemonToken(dataDir: string): { token: string; file: string; created: boolean } {
-  const file = path.join(dataDir, TOKEN_FILE);
+export function daemonToken(
+  dataDir: string,
+  name: string = TOKEN_FILE,
+): { token: string; file: string; created: boolean } {
+  const file = path.join(dataDir, name);
   try {
     const token = readSecretFile(file, 'the daemon token file');
     return { token, file, created: false };
@@ -101,6 +118,8 @@ export function hostOf(header: string | undefined): string | undefined {
 export interface GuardOptions {
   /** the token's bytes; undefined only with --insecure-no-auth */
   token?: Buffer;
+  /** the read-only token's bytes (READ_ONLY_ROUTES only) */
+  readToken?: Buffer;
   /** Host header names accepted; undefined = any (a Unix socket: no browser can reach it) */
   hosts?: Set<string>;
   origins: Set<string>;
@@ -134,8 +153,14 @@ export function refuse(req: http.IncomingMessage, path: string, g: GuardOptions)
     // request cost ~28 µs, a tenth of a query request's time
     const m = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
     const got = m ? Buffer.from(m[1]) : undefined;
-    if (!got || got.length !== g.token.length || !crypto.timingSafeEqual(got, g.token))
-      return { status: 401, message: 'missing or wrong bearer token' };
+    const full = tokenIs(got, g.token);
+    const readOnly = tokenIs(got, g.readToken);
+    if (!full && !readOnly) return { status: 401, message: 'missing or wrong bearer token' };
+    if (!full && !READ_ONLY_ROUTES.has(`${req.method} ${path}`))
+      return {
+        status: 403,
+        message: `the read-only token may query, check, list schedules and read /metrics; ${String(req.method).slice(0, 10)} ${path.slice(0, 100)} needs the full token`,
+      };
   }
   if (req.method === 'POST') {
     const type = String(req.headers['content-type'] ?? '')
@@ -149,6 +174,11 @@ export function refuse(req: http.IncomingMessage, path: string, g: GuardOptions)
       };
   }
   return undefined;
+}
+
+/** Is this the token (constant time in its bytes)? */
+function tokenIs(got: Buffer | undefined, token: Buffer | undefined): boolean {
+  return !!got && !!token && got.length === token.length && crypto.timingSafeEqual(got, token);
 }
 
 /** Does an inject's args ask for a recover command (any spelling of recover_cmd / recover_shell, set)? */

@@ -20,6 +20,8 @@ export { isLoopback } from './guard';
 export interface ServerOptions {
   /** undefined only with --insecure-no-auth (loopback) */
   token?: string;
+  /** the read-only token (query, check, schedule query, version, metrics) */
+  readToken?: string;
   tls?: { cert: Buffer; key: Buffer };
   /** Host header names accepted (TCP); undefined for a Unix socket */
   hosts?: Set<string>;
@@ -114,6 +116,7 @@ export function createServer(
 ): http.Server {
   const guard = {
     token: opts.token ? Buffer.from(opts.token) : undefined,
+    readToken: opts.token && opts.readToken ? Buffer.from(opts.readToken) : undefined,
     hosts: opts.hosts,
     origins: opts.origins,
   };

@@ -27,7 +27,7 @@ export const CLIENT_FLAGS = {
   },
   server: {
     description:
-      'act through a chaosmetad daemon at this URL (e.g. http://10.0.0.5:29595 or unix:/run/chaosmetad.sock) instead of locally',
+      "act through a chaosmetad daemon at this URL (e.g. http://10.0.0.5:29595 or unix:/run/chaosmetad.sock) instead of locally; a daemon on this host must be root's by the kernel's socket tables, else nothing is sent (exit 4)",
     helpGroup: 'REMOTE',
   },
   'token-file': {
