@@ -9,8 +9,9 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, ROOT, asNobody, cli, queryJson, tmpDir, waitFor } from '../helpers';
+import { BIN, HELPER, ROOT, asNobody, cli, queryJson, tmpDir, waitFor } from '../helpers';
 
 jest.setTimeout(240_000);
 const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
@@ -303,5 +304,81 @@ d('JVM agent exchange and attach trigger: attacks by nobody', () => {
       code: 3,
       err: expect.stringMatching(notLoaded('NoSuchSparse')),
     });
+  });
+});
+
+/**
+ * Issue 21 item 9 (the JVM part): jattach reached the JVM's /tmp as /proc/PID/root/tmp with lstat, then chdir. A
+ * container's root (here: a chroot's) swaps its tmp for a link to a host directory between the two: chdir followed
+ * it from the host's root, and jattach talked to a socket there. The "JVM" is a static pause in a chroot; its tmp
+ * and a link to a host directory are exchanged (renameat2 RENAME_EXCHANGE) in a tight loop while jattach runs 1 000
+ * times; both directories hold a listening .java_pid<PID> socket. The host-side one must never be connected to.
+ */
+const gcc = spawnSync('gcc', ['--version']).status === 0;
+(gcc && fs.existsSync(HELPER) ? describe : describe.skip)('jattach and a /tmp swapped for a link (item 9)', () => {
+  test('1 000 attaches while the chroot’s tmp flips with a link to a host directory: 0 connections on the host side', async () => {
+    const base = path.join(dir, 'swap');
+    const root = path.join(base, 'root');
+    const host = path.join(base, 'host-side');
+    fs.mkdirSync(path.join(root, 'tmp'), { recursive: true });
+    fs.mkdirSync(host);
+    fs.symlinkSync(host, path.join(root, 'alt'));
+    const build = (name: string, src: string) => {
+      const r = spawnSync('gcc', ['-static', '-O2', '-o', path.join(base, name), '-x', 'c', '-'], {
+        input: src,
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(r.stderr);
+    };
+    build(
+      'pause',
+      '#include <signal.h>\n#include <unistd.h>\nint main(void){signal(SIGQUIT,SIG_IGN);for(;;)pause();}\n',
+    );
+    build(
+      'flip',
+      '#define _GNU_SOURCE\n#include <fcntl.h>\n#include <stdio.h>\n' +
+        'int main(int c,char**v){(void)c;for(;;)renameat2(AT_FDCWD,v[1],AT_FDCWD,v[2],RENAME_EXCHANGE);}\n',
+    );
+    fs.copyFileSync(path.join(base, 'pause'), path.join(root, 'pause'));
+    fs.chmodSync(path.join(root, 'pause'), 0o755);
+    const jvmLike = spawn('chroot', [root, '/pause'], { stdio: 'ignore' });
+    const pid = jvmLike.pid!;
+    const hits = { inside: 0, host: 0 };
+    const listen = (p: string, k: keyof typeof hits) =>
+      new Promise<net.Server>((res) => {
+        const s = net.createServer((c) => {
+          hits[k]++;
+          c.on('error', () => {}); // jattach hangs up on a socket that is not the JVM's
+          c.end('0\n');
+        });
+        s.listen(p, () => res(s));
+      });
+    const servers = [
+      await listen(path.join(root, 'tmp', `.java_pid${pid}`), 'inside'),
+      await listen(path.join(host, `.java_pid${pid}`), 'host'),
+    ];
+    const flip = spawn(path.join(base, 'flip'), [path.join(root, 'tmp'), path.join(root, 'alt')], { stdio: 'ignore' });
+    const codes = new Map<number, number>();
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const code = await new Promise<number>((res) => {
+          const p = spawn(HELPER, ['jattach', String(pid), String(pid), '0', '0', '/none.jar', 'x'], {
+            stdio: 'ignore',
+          });
+          p.on('close', (c) => res(c ?? -1));
+        });
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+    } finally {
+      flip.kill('SIGKILL');
+      jvmLike.kill('SIGKILL');
+      for (const s of servers) s.close();
+      await new Promise((r) => (jvmLike.exitCode !== null ? r(null) : jvmLike.on('exit', r)));
+    }
+    console.log(
+      `item 9: 1000 attaches, exit codes ${JSON.stringify(Object.fromEntries(codes))}; connections: chroot's tmp ${hits.inside}, host side ${hits.host}`,
+    );
+    expect(hits.host).toBe(0);
+    fs.rmSync(base, { recursive: true, force: true });
   });
 });
