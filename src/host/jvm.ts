@@ -232,15 +232,15 @@ export function readRegular(p: string, want: { cap: number; owner: number }): Bu
     if (!st.isFile()) throw new UnsafePath(`${shown} is not a regular file`);
     if (st.uid !== want.owner) throw new UnsafePath(`${shown} belongs to uid ${st.uid}, not ${want.owner}`);
     if (st.size > want.cap) throw new UnsafePath(`${shown} is larger than ${want.cap} bytes (${st.size})`);
-    // it may still grow while read: one byte more than the cap is read at most, to see that
-    const buf = Buffer.alloc(want.cap + 1);
+    // it may still grow while read: one byte more than its size is read at most, to see that
+    const buf = Buffer.alloc(st.size + 1);
     let off = 0;
     while (off < buf.length) {
       const n = fs.readSync(fd, buf, off, buf.length - off, off);
       if (n <= 0) break;
       off += n;
     }
-    if (off > want.cap) throw new UnsafePath(`${shown} is larger than ${want.cap} bytes`);
+    if (off > st.size) throw new UnsafePath(`${shown} grew while it was read`);
     return buf.subarray(0, off);
   } finally {
     fs.closeSync(fd);
