@@ -166,8 +166,9 @@ function removeExchange(tmp: Dir, name: string, owners: number[]): boolean {
 
 /**
  * Remove the command exchanges of this experiment from a /tmp (the JVM's, as the host opens it): those left behind
- * by a chaosmetad killed mid-command. A directory only when it is root's or the JVM's user's (`owner`), emptied
- * through descriptors; a regular file (the layout before 0.2) only when root's; never through a link.
+ * by a chaosmetad killed mid-command. A directory (emptied through descriptors) or a regular file (the earlier
+ * layout: a command file and its answer in /tmp itself) only when it is root's or the JVM's user's (`owner`);
+ * never through a link.
  */
 export function sweepCommands(tmpDir: string, uid: string, owner?: number): number {
   let n = 0;
@@ -179,7 +180,7 @@ export function sweepCommands(tmpDir: string, uid: string, owner?: number): numb
         const st = fs.lstatSync(d.at(f));
         if (st.isDirectory()) {
           if (removeExchange(d, f, owner === undefined ? [0] : [0, owner])) n++;
-        } else if (st.isFile() && st.uid === 0) {
+        } else if (st.isFile() && (st.uid === 0 || st.uid === owner)) {
           fs.unlinkSync(d.at(f));
           n++;
         }
