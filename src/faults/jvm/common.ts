@@ -169,11 +169,11 @@ export const undo: Record<string, UndoFn> = {
           withParent(hp, (dir, name) => fs.unlinkSync(dir.at(name))),
         );
       }
-      if (j.jar_host) sweepCommands(path.dirname(j.jar_host), ctx.uid);
+      if (j.jar_host) sweepCommands(path.dirname(j.jar_host), ctx.uid, j.uid);
       ctx.note(`JVM ${j.pid} is gone: nothing to undo in it`);
       return;
     }
-    sweepCommands(jvmTmp(j), ctx.uid); // left by a chaosmetad killed mid-attach
+    sweepCommands(jvmTmp(j), ctx.uid, j.uid); // left by a chaosmetad killed mid-attach
     if (!existsInJvm(j, j.jar)) return; // the jar was never put there: no attach happened
     if (!jarComplete(j, j.jar)) {
       // cut short by a kill while it was written: the attach comes after, so none happened with it
@@ -186,7 +186,7 @@ export const undo: Record<string, UndoFn> = {
       if (reply.removed === false)
         ctx.note(`JVM ${j.pid} had no rule ${ctx.uid} left (its deadline passed, or it restarted)`);
       removeInJvm(j, j.jar);
-      sweepCommands(jvmTmp(j), ctx.uid);
+      sweepCommands(jvmTmp(j), ctx.uid, j.uid);
     });
   },
 };

@@ -33,7 +33,9 @@ import javassist.LoaderClassPath;
 /**
  * chaosmetad's Java agent. chaosmetad loads it into a running JVM through HotSpot's attach mechanism
  * (`load instrument false <jar>=<command file>`), once per command: agentmain reads the command file (a properties
- * file), acts, and writes its answer next to it (<file>.reply, JSON). The class stays loaded, so later commands
+ * file), acts, and writes its answer next to it (<file>.reply, JSON). The command file is in a directory chaosmetad
+ * made for that command alone (/tmp/chaosmetad-cmd-<uid>-<random>/command.properties, 0700, this JVM's user's while
+ * the command runs), so no other user can read the command or plant an answer. The class stays loaded, so later commands
  * reuse the same agent and its rules.
  *
  * Commands: op=add (uid, kind=delay|exception|return, methods=class@method@value,…, deadline=epoch ms or 0),
@@ -170,7 +172,11 @@ public final class Agent {
     w.start();
   }
 
+  /** The command file (chaosmetad's, a few hundred bytes): a regular file, not a link, at most 64 KiB. */
   private static Properties readProps(File f) throws Exception {
+    java.nio.file.attribute.BasicFileAttributes a = java.nio.file.Files.readAttributes(f.toPath(),
+        java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    if (!a.isRegularFile() || a.size() > 65536) throw new IllegalStateException("the command file " + f + " is not a regular file of at most 64 KiB");
     Properties p = new Properties();
     InputStream in = new FileInputStream(f);
     try {
@@ -479,16 +485,22 @@ public final class Agent {
     return b.append('"').toString();
   }
 
+  /**
+   * The answer, next to the command file (in the directory chaosmetad made for this command, its user's alone while
+   * the command runs): written to a new file (CREATE_NEW: never through a link, never into a FIFO someone put there)
+   * and renamed into place.
+   */
   private static void writeReply(File f, String text) {
     try {
-      File tmp = new File(f.getPath() + ".tmp");
-      OutputStream out = new FileOutputStream(tmp);
+      java.nio.file.Path tmp = new File(f.getPath() + ".tmp").toPath();
+      OutputStream out = java.nio.file.Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
+          java.nio.file.StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS);
       try {
         out.write(text.getBytes(StandardCharsets.UTF_8));
       } finally {
         out.close();
       }
-      if (!tmp.renameTo(f)) throw new IllegalStateException("rename");
+      if (!tmp.toFile().renameTo(f)) throw new IllegalStateException("rename");
     } catch (Throwable t) {
       // chaosmetad sees no reply and says so
     }
