@@ -6,8 +6,18 @@ import { alive } from './procs';
 const LOCK_DIR = '/run/chaosmetad-locks';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function withLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+/** The lock directory: made 0700 by this user (root), and refused when it is anyone else's or a link. */
+function lockDir(): void {
   fs.mkdirSync(LOCK_DIR, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(LOCK_DIR);
+  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o077)
+    throw new Error(
+      `${LOCK_DIR} is not a directory of uid ${process.getuid?.() ?? 0} with mode 0700 (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}): remove it`,
+    );
+}
+
+export async function withLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  lockDir();
   const dir = path.join(LOCK_DIR, name.replace(/[^A-Za-z0-9_.-]/g, '_'));
   const until = Date.now() + timeoutMs;
   for (;;) {
