@@ -232,7 +232,7 @@ export class Engine {
   async inject(req: InjectRequest): Promise<InjectResult> {
     const p = this.prepare(req, await this.resolveTarget(req));
     const policy = agentPolicy();
-    if (policy) await checkPolicyTarget(policy, p.target);
+    if (policy) await checkPolicyTarget(policy, p.target, p.def, p.args);
     const now = Date.now();
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 

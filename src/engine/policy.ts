@@ -22,7 +22,8 @@ import { findFault, targets } from '../faults/index';
 import { safePath } from '../faults/paths';
 import type { FaultDef } from '../faults/types';
 import { readPolicyFile } from '../host/policyfile';
-import { POD_NAMESPACE_LABEL, containerLabels } from '../host/runtimes';
+import { hostPathOf } from '../host/mounts';
+import { POD_NAMESPACE_LABEL, POD_UID_LABEL, containerLabels } from '../host/runtimes';
 import { resolveSafe, splitRoot } from '../host/safefs';
 import { type Target, isContainer } from '../host/target';
 import { parseDuration, shown } from '../util/units';
@@ -36,7 +37,8 @@ export interface AgentPolicy {
   namespaces: string[];
   /** injects on the node itself (no --container-id: `kube inject --node`) */
   nodeFaults: boolean;
-  /** absolute paths no path flag may be at or under (on the node, and in a container where it is the node's) */
+  /** absolute paths no path flag may be at or under (on the node, and in a container where it is the node's: links,
+   * bind mounts; the pod's own directory under KUBELET_PODS excepted) */
   protectedPaths: string[];
   /** the longest --timeout (ms); a --timeout is required */
   maxDurationMs: number;
@@ -215,15 +217,29 @@ function protectedHit(v: string, roots: string[]): string | undefined {
   return undefined;
 }
 
-/** The rule that needs the runtime: the namespace of the pod whose container is the target. */
-export async function checkPolicyTarget(p: AgentPolicy, target: Target): Promise<void> {
+/** Where the kubelet keeps each pod's own directory (its volumes among them), by the pod's uid. */
+export const KUBELET_PODS = '/var/lib/kubelet/pods';
+
+/**
+ * The rules that need the runtime, for a container: the namespace of the pod it belongs to (by the kubelet's label,
+ * as its runtime reports it), and where each path flag is on the node — a bind mount from the node (a hostPath
+ * volume, even of a sub-directory of a protected path) is judged by the node's path; the pod's own directory under
+ * the kubelet's (its emptyDir volumes) is its own.
+ */
+export async function checkPolicyTarget(
+  p: AgentPolicy,
+  target: Target,
+  def: FaultDef,
+  args: Record<string, unknown>,
+): Promise<void> {
   if (!isContainer(target)) return;
-  let ns: string | undefined;
+  let labels: Record<string, string> = {};
   try {
-    ns = (await containerLabels(target))[POD_NAMESPACE_LABEL];
+    labels = await containerLabels(target);
   } catch (e) {
     refuse(p, 'namespaces', `cannot read the labels of container ${target.id.slice(0, 12)}: ${(e as Error).message}`);
   }
+  const ns = labels[POD_NAMESPACE_LABEL];
   if (ns === undefined)
     refuse(p, 'namespaces', `container ${target.id.slice(0, 12)} is not a pod's (no ${POD_NAMESPACE_LABEL} label)`);
   if (!p.namespaces.includes(ns))
@@ -232,4 +248,36 @@ export async function checkPolicyTarget(p: AgentPolicy, target: Target): Promise
       'namespaces',
       `container ${target.id.slice(0, 12)} belongs to a pod in namespace ${ns}, not one of ${p.namespaces.join(', ') || '(none)'}`,
     );
+  const own = labels[POD_UID_LABEL];
+  const roots = p.protectedPaths.flatMap((r) => {
+    try {
+      return [r, fs.realpathSync(r)];
+    } catch {
+      return [r];
+    }
+  });
+  for (const [key, spec] of Object.entries(def.flags)) {
+    const v = args[key];
+    if (spec.parse !== safePath || typeof v !== 'string') continue;
+    let inside: string;
+    try {
+      inside = splitRoot(resolveSafe(v, { followFinal: true }).path).rest;
+    } catch (e) {
+      return refuse(
+        p,
+        'protectedPaths',
+        `${shown(splitRoot(v).rest)} is not safely resolvable (${(e as Error).message})`,
+      );
+    }
+    const onNode = hostPathOf(target.pid, inside);
+    if (!onNode) continue;
+    if (own && /^[0-9a-f-]{1,64}$/.test(own) && under(onNode, `${KUBELET_PODS}/${own}`)) continue;
+    const r = roots.find((x) => under(onNode, x));
+    if (r)
+      refuse(
+        p,
+        'protectedPaths',
+        `${shown(splitRoot(v).rest)} in the container is the node's ${onNode}, under the protected ${r}`,
+      );
+  }
 }

@@ -376,6 +376,7 @@ async function crio(id: string) {
 
 /** The label the kubelet puts on every container of a pod (through the CRI: docker, containerd, CRI-O alike). */
 export const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+export const POD_UID_LABEL = 'io.kubernetes.pod.uid';
 
 /** The container's labels as its runtime reports them now ({} when it reports none). */
 export async function containerLabels(t: ContainerTarget): Promise<Record<string, string>> {

@@ -157,6 +157,59 @@ d('the agent policy refuses, rule by rule, through the real CLI', () => {
     expect(fs.readdirSync(kubelet)).toEqual([]);
   });
 
+  test('rule protectedPaths: a hostPath of a sub-directory of a protected path, judged by where it is on the node', () => {
+    const dd = data();
+    const pki = path.join(kubelet, 'pki');
+    fs.mkdirSync(pki);
+    const c = run(['--label', 'io.kubernetes.pod.namespace=shop', '-v', `${pki}:/certs`]);
+    try {
+      const r = inject(dd, policy({ ...BASE, protectedPaths: [kubelet] }), [
+        'file',
+        'add',
+        '--container-id',
+        c,
+        '-p',
+        '/certs/evil',
+        '-t',
+        '1m',
+      ]);
+      expect(r).toMatchObject({ code: 1, stored: 0 });
+      expect(r.err).toMatch(
+        /rule protectedPaths: "?\/certs\/evil"? in the container is the node's .*\/kubelet\/pki\/evil, under the protected /,
+      );
+      expect(fs.readdirSync(pki)).toEqual([]);
+    } finally {
+      sh('docker', ['rm', '-f', c]);
+    }
+  });
+
+  test("rule protectedPaths: a pod's own volume under the kubelet's directory is its own; another pod's is not", () => {
+    // the kubelet's layout on the node: /var/lib/kubelet/pods/<pod uid>/volumes/kubernetes.io~empty-dir/<name>
+    const made = !fs.existsSync('/var/lib/kubelet');
+    if (!made) return; // a real kubelet's directory: not ours to write in
+    const uid = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const vol = `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~empty-dir/cache`;
+    fs.mkdirSync(vol, { recursive: true });
+    const label = ['--label', 'io.kubernetes.pod.namespace=shop', '-v', `${vol}:/cache`];
+    const ownPod = run([...label, '--label', `io.kubernetes.pod.uid=${uid}`]);
+    const otherPod = run([...label, '--label', 'io.kubernetes.pod.uid=99999999-0000-0000-0000-000000000000']);
+    try {
+      const dd = data();
+      const args = (id: string) => ['file', 'add', '--container-id', id, '-p', '/cache/f', '-t', '1m'];
+      const other = inject(dd, policy(BASE), args(otherPod));
+      expect(other).toMatchObject({ code: 1, stored: 0 });
+      expect(other.err).toMatch(
+        /in the container is the node's \/var\/lib\/kubelet\/pods\/.*, under the protected \/var\/lib\/kubelet/,
+      );
+      const own = inject(dd, policy(BASE), args(ownPod));
+      expect([own.code, own.err, own.stored]).toEqual([0, '', 1]);
+      expect(cli(dd, ['recover', '--all']).code).toBe(0);
+    } finally {
+      sh('docker', ['rm', '-f', ownPod, otherPod]);
+      fs.rmSync('/var/lib/kubelet', { recursive: true, force: true });
+    }
+  });
+
   test('rule server: the agent does not send its injects to another daemon (one without the policy)', () => {
     const r = inject(data(), policy(BASE), [
       'file',
