@@ -135,9 +135,9 @@ export function removeTestContainers(): void {
 }
 
 /**
- * The agent image as deploy/Dockerfile builds it — the single executable on a glibc base — but without a registry:
- * dist/chaosmetad and the glibc libraries it links (from this host), docker-imported. Tagged by the executable's
- * build, so a new build gets a new image.
+ * The agent image as deploy/Dockerfile builds it (FROM scratch: the single executable and the glibc libraries it
+ * links, no shell) but without a registry: dist/chaosmetad and the libraries ldd names (from this host),
+ * docker-imported. Tagged by the executable's build, so a new build gets a new image.
  */
 export function agentImage(): string {
   const exe = path.join(__dirname, '..', 'dist', 'chaosmetad');

@@ -1,5 +1,7 @@
 /** Which engine API a command talks to: a daemon's (--server) or the local engine. The one place that decides. */
 import { openEngine } from '../engine/engine';
+import { policyConfigured } from '../engine/policy';
+import { badArgs } from '../errors';
 
 /** The deadline watcher's own process (engine/engine.ts runWatcher), for the start-up fast path. */
 export { runWatcher } from '../engine/engine';
@@ -17,6 +19,12 @@ export interface ApiOptions {
 }
 
 export function openApi(opts: ApiOptions): ChaosApi {
+  // under the agent policy, the policy's own engine: another daemon on the node (a standalone chaosmetad without
+  // the policy) must not be reachable through the agent's executable
+  if (opts.server && policyConfigured())
+    throw badArgs(
+      'refused by the agent policy, rule server: --server is not allowed in the agent (its own engine only)',
+    );
   if (opts.server) return new HttpApi({ server: opts.server, tokenFile: opts.tokenFile, dataDir: opts.dataDir });
   return new LocalApi(openEngine(opts.dataDir, { watcher: opts.watcher }));
 }

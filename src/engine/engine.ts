@@ -32,6 +32,7 @@ import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startT
 import { parseDuration, shown } from '../util/units';
 import { ExperimentRow, QueryFilter, Store, defaultDataDir, formatTime, isBusy, isLive } from '../store/store';
 import { spawnSelfDetached } from './self';
+import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
 
 export interface InjectRequest {
   target: string;
@@ -199,7 +200,11 @@ export class Engine {
       leaseMs = parseDuration(req.lease, 'lease', 's');
       if (leaseMs < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(req.lease)}`);
     }
+    // through the agent DaemonSet: its policy (engine/policy.ts) before anything else is looked at
+    const policy = agentPolicy();
+    if (policy) checkPolicy(policy, def, target, timeoutMs);
     const args = parseFlags(def.flags, req.args, target);
+    if (policy) checkPolicyPaths(policy, def, args);
     def.validate?.(args, target);
     return {
       def,
@@ -226,6 +231,8 @@ export class Engine {
 
   async inject(req: InjectRequest): Promise<InjectResult> {
     const p = this.prepare(req, await this.resolveTarget(req));
+    const policy = agentPolicy();
+    if (policy) await checkPolicyTarget(policy, p.target, p.def, p.args);
     const now = Date.now();
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { helperPath } from './assets';
 import { forTerminal } from '../util/terminal';
+import { readPolicyFile } from './policyfile';
 
 declare const __CHAOSMETAD_BUILD_ID__: string | undefined;
 
@@ -73,7 +74,20 @@ export function runOnNode(): boolean {
   // an agent restart and is recovered by its own watcher or the next agent
   const argv = process.argv.slice(2);
   const keep = argv[0] === 'server' ? ['--keep-cgroups'] : [];
-  const child = spawn(helperPath(), ['hostexec', ...keep, String(hostPid), dest, ...argv], { stdio: 'inherit' });
+  // the agent policy's file is in this pod's mounts, which the process on the node cannot see: read it here (only
+  // if root alone can have written it: host/policyfile.ts) and hand its text over; a failure is handed over too,
+  // and refuses every inject there (engine/policy.ts). `kubectl exec` cannot set environment variables.
+  const env = { ...process.env };
+  if (env.CHAOSMETAD_POLICY) {
+    delete env.CHAOSMETAD_POLICY_JSON;
+    delete env.CHAOSMETAD_POLICY_ERROR;
+    try {
+      env.CHAOSMETAD_POLICY_JSON = readPolicyFile(env.CHAOSMETAD_POLICY);
+    } catch (e) {
+      env.CHAOSMETAD_POLICY_ERROR = (e as Error).message;
+    }
+  }
+  const child = spawn(helperPath(), ['hostexec', ...keep, String(hostPid), dest, ...argv], { stdio: 'inherit', env });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, sig) => process.exit(code ?? (sig ? 128 + (sigNum[sig] ?? 1) : 1)));
   child.on('error', (e) => fail(`cannot start the helper: ${e.message}`));

@@ -410,3 +410,37 @@ async function crio(id: string) {
   // CRI-O's info answer has no state: a container with a live init process is running
   return { id, name: String(b.name ?? ''), pid, state: pid > 0 ? 'running' : 'not running' };
 }
+
+/** The label the kubelet puts on every container of a pod (through the CRI: docker, containerd, CRI-O alike). */
+export const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+export const POD_UID_LABEL = 'io.kubernetes.pod.uid';
+
+/** The container's labels as its runtime reports them now ({} when it reports none). */
+export async function containerLabels(t: ContainerTarget): Promise<Record<string, string>> {
+  const strings = (o: unknown): Record<string, string> =>
+    o && typeof o === 'object'
+      ? (Object.fromEntries(
+          Object.entries(o as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
+        ) as Record<string, string>)
+      : {};
+  if (t.runtime === 'docker') {
+    const sock = socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+    const r = await unixGet(sock, `/containers/${encodeURIComponent(t.id)}/json`);
+    if (r.status !== 200) throw badArgs(`container ${t.id.slice(0, 12)}: docker says ${r.status}`);
+    return strings(r.body?.Config?.Labels);
+  }
+  if (t.runtime === 'containerd') {
+    const address = socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
+    const r = await new Executor(false).run('ctr', [
+      '--address',
+      address,
+      '-n',
+      t.namespace ?? 'k8s.io',
+      'containers',
+      'info',
+      t.id,
+    ]);
+    return strings((JSON.parse(r.stdout) as { Labels?: unknown }).Labels);
+  }
+  return (await criStatus(crioSocket(), t.id)).labels;
+}

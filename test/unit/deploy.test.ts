@@ -10,11 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { DEFAULT_PROTECTED_PATHS, parsePolicy } from '../../src/engine/policy';
 
 const DEPLOY = path.resolve(__dirname, '..', '..', 'deploy');
 
@@ -22,6 +24,7 @@ type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespa
 
 const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   'v1/Namespace': Namespace,
+  'v1/ConfigMap': ConfigMap,
   'apps/v1/DaemonSet': DaemonSet,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
@@ -64,7 +67,7 @@ const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8'
   for (const o of built) validate(o);
 });
 
-test('the agent: privileged, host pid and network, on every node, running on the node with its store and sockets', () => {
+test('the agent: privileged, host pid and network, on worker nodes, running on the node with its store and sockets', () => {
   const ds = docs.find((d) => d.kind === 'DaemonSet')!;
   const pod = ds.spec.template.spec;
   const c = pod.containers[0];
@@ -74,7 +77,8 @@ test('the agent: privileged, host pid and network, on every node, running on the
     true,
     true,
   ]);
-  expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
+  // control-plane nodes only when asked: no toleration at all (a blanket `operator: Exists` tolerates their taint)
+  expect(pod.tolerations).toBeUndefined();
   expect(ds.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'chaosmetad-agent' });
   // the label and default container kube inject looks for (src/kube/targets.ts DEFAULT_AGENTS)
   expect(ds.spec.template.metadata.labels['app.kubernetes.io/name']).toBe('chaosmetad-agent');
@@ -85,10 +89,12 @@ test('the agent: privileged, host pid and network, on every node, running on the
     (c.volumeMounts as Array<{ name: string; mountPath: string }>).map((m) => [m.mountPath, m.name]),
   );
   const hostPaths = Object.fromEntries(
-    (pod.volumes as Array<{ name: string; hostPath: { path: string } }>).map((v) => [v.name, v.hostPath.path]),
+    (pod.volumes as Array<{ name: string; hostPath?: { path: string } }>)
+      .filter((v) => v.hostPath)
+      .map((v) => [v.name, v.hostPath!.path]),
   );
   // each hostPath is mounted at its own path: what the agent writes at /opt/chaosmetad is the node's
-  for (const [at, name] of Object.entries(mounts)) expect(hostPaths[name]).toBe(at);
+  for (const [at, name] of Object.entries(mounts)) if (name in hostPaths) expect(hostPaths[name]).toBe(at);
   for (const p of [
     '/opt/chaosmetad',
     env.CHAOSMETAD_DATA_DIR,
@@ -123,4 +129,47 @@ test('the Dockerfile ships the single executable as the entrypoint', () => {
   const df = fs.readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
   expect(df).toMatch(/^COPY dist\/chaosmetad \/usr\/local\/bin\/chaosmetad$/m);
   expect(df).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/chaosmetad"\]$/m);
+});
+
+test('the agent policy: a ConfigMap mounted read-only, named by CHAOSMETAD_POLICY, valid, closed until edited', () => {
+  const ds = docs.find((d) => d.kind === 'DaemonSet')!;
+  const pod = ds.spec.template.spec;
+  const c = pod.containers[0];
+  const env = Object.fromEntries((c.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+  const file = env.CHAOSMETAD_POLICY;
+  const mount = (c.volumeMounts as Array<{ name: string; mountPath: string; readOnly?: boolean }>).find(
+    (m) => m.mountPath === path.dirname(file),
+  )!;
+  expect(mount.readOnly).toBe(true);
+  const vol = (pod.volumes as Array<{ name: string; configMap?: { name: string; defaultMode?: number } }>).find(
+    (v) => v.name === mount.name,
+  )!;
+  // read-only for everyone (0444): root-owned files no one can write, which the agent checks before reading
+  expect(vol.configMap!.defaultMode).toBe(0o444);
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === vol.configMap!.name)!;
+  expect(cm.metadata.namespace).toBe(ds.metadata.namespace);
+  const policy = parsePolicy(cm.data[path.basename(file)], 'deploy/policy.yaml');
+  expect(policy).toMatchObject({ namespaces: [], nodeFaults: false, protectedPaths: DEFAULT_PROTECTED_PATHS });
+  // the injectors' roles cannot change it: nothing on configmaps
+  for (const r of docs.filter((d) => d.kind === 'Role' || d.kind === 'ClusterRole'))
+    for (const rule of r.rules as Array<{ resources: string[] }>) expect(rule.resources).not.toContain('configmaps');
+});
+
+test('the image holds the executable and the libraries it links, nothing else: the final stage is FROM scratch', () => {
+  const df = fs.readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
+  const lines = df.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+  const stages = lines.map((l, i) => [l, i] as const).filter(([l]) => /^FROM /.test(l));
+  const last = lines.slice(stages[stages.length - 1][1]);
+  expect(last[0]).toBe('FROM scratch');
+  // no RUN (nothing to run it with), only copies: the libraries stage's /out and the executable
+  expect(last.filter((l) => !/^(FROM|COPY|ENTRYPOINT|CMD) /.test(l))).toEqual([]);
+  expect(last.filter((l) => l.startsWith('COPY '))).toEqual([
+    'COPY --from=libs /out/ /',
+    'COPY dist/chaosmetad /usr/local/bin/chaosmetad',
+  ]);
+  // and the libraries stage puts into /out only what ldd names for the executable
+  const libs = lines.slice(stages[0][1], stages[stages.length - 1][1]);
+  expect(libs.filter((l) => l.startsWith('RUN '))).toEqual([
+    "RUN mkdir /out && ldd /usr/local/bin/chaosmetad | grep -o '/[^ ]*' | sort -u | xargs -r cp --parents -L -t /out",
+  ]);
 });
