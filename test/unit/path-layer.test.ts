@@ -157,6 +157,11 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
     args: ['file', 'fd'],
     why: 'token files in the data dir (or $CREDENTIALS_DIRECTORY), opened O_NOFOLLOW and checked',
   },
+  {
+    file: 'src/host/policyfile.ts',
+    args: ['cur'],
+    why: "the agent policy: every directory on the way root-only or on a read-only mount, every link root's, O_NOFOLLOW",
+  },
   { file: 'src/store/store.ts', args: ['dir'], why: 'the data dir itself (created 0700, ownership checked)' },
 ];
 
