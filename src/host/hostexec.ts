@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { helperPath } from './assets';
 import { forTerminal } from '../util/terminal';
 import { readPolicyFile } from './policyfile';
+import { notOursAlone } from './safefs';
 
 declare const __CHAOSMETAD_BUILD_ID__: string | undefined;
 
@@ -35,6 +36,9 @@ function install(dest: string): void {
     /* not installed yet */
   }
   fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
+  // root runs what it copies there: no one else may be able to swap it
+  const why = notOursAlone(path.dirname(dest));
+  if (why) throw new Error(`CHAOSMETAD_HOST_EXEC ${dest}: ${why}; refusing to install the executable there`);
   const tmp = `${dest}.${process.pid}.tmp`;
   fs.copyFileSync(process.execPath, tmp, fs.constants.COPYFILE_EXCL);
   fs.chmodSync(tmp, 0o755);

@@ -72,6 +72,30 @@ function distrust(dirSt: fs.Stats, owner: number, rootDev: number | undefined): 
     : `which uid ${owner} can change`;
 }
 
+/**
+ * Why a directory could be changed by another user, or undefined when it cannot: it and every directory above it
+ * must be this user's (root's) and writable by no one else — an ancestor may be sticky (/tmp), where only an
+ * entry's owner may rename it, and the entry below is checked to be ours. No link is followed on the way.
+ */
+export function notOursAlone(dir: string): string | undefined {
+  const me = process.getuid?.() ?? 0;
+  let d = path.resolve(dir);
+  for (let own = true; ; own = false) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(d);
+    } catch (e) {
+      return `${d}: ${(e as Error).message}`;
+    }
+    const mode = (st.mode & 0o7777).toString(8);
+    if (!st.isDirectory()) return `${d} is not a directory (a symbolic link or another file)`;
+    if (st.uid !== me) return `${d} belongs to uid ${st.uid}, not ${me}`;
+    if (st.mode & 0o022 && (own || !(st.mode & 0o1000))) return `${d} is writable by other users (mode ${mode})`;
+    if (d === '/') return undefined;
+    d = path.dirname(d);
+  }
+}
+
 export interface Resolved {
   /** the path with every followed link replaced by its target */
   path: string;

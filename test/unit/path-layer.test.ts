@@ -128,7 +128,7 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
   {
     file: 'src/host/hostexec.ts',
     args: ['tmp', 'process.execPath', 'path.dirname(dest)', 'mark', '`${mark}.${process.pid}`'],
-    why: "the agent's copy of its own executable on the node, in root's directory of chaosmetad's (checked root-only)",
+    why: "the agent's copy of its own executable on the node: its directory and all above checked root's alone (notOursAlone)",
   },
   {
     file: 'src/host/jvm.ts',
