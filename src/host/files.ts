@@ -441,8 +441,26 @@ export async function restoreMeta(exec: Executor, p: string, m: Meta, expectIno?
     try {
       fs.fchownSync(fd, m.uid, m.gid);
       fs.fchmodSync(fd, m.mode);
-      await exec.run('touch', ['-a', '-d', `@${m.atime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
-      await exec.run('touch', ['-m', '-d', `@${m.mtime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
+      await touchFd(exec, fd, m);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** The times (ns, "sec.nsec") of an open file, set on its descriptor: the access time when given, the mtime. */
+async function touchFd(exec: Executor, fd: number, t: { atime?: string; mtime: string }): Promise<void> {
+  if (t.atime !== undefined)
+    await exec.run('touch', ['-a', '-d', `@${t.atime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
+  await exec.run('touch', ['-m', '-d', `@${t.mtime}`, '--', '/proc/self/fd/3'], { fds: [fd] });
+}
+
+/** Put back the mtime (and the access time when given) of p, through a descriptor of p itself (not a link). */
+export async function restoreTimes(exec: Executor, p: string, t: { atime?: string; mtime: string }): Promise<void> {
+  await withParent(p, async (dir, name) => {
+    const fd = openNoFollow(dir, name, C.O_RDONLY);
+    try {
+      await touchFd(exec, fd, t);
     } finally {
       fs.closeSync(fd);
     }

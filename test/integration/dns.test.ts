@@ -12,14 +12,12 @@ const stat = (f: string) => {
   const s = fs.statSync(f);
   return [s.mode, s.uid, s.gid];
 };
+/** the mtime to the nanosecond ("restored exactly" includes it; the access time is every reader's) */
+const times = (f: string) => fs.statSync(f, { bigint: true }).mtimeNs;
 const getent = (name: string) => spawnSync('getent', ['hosts', name], { encoding: 'utf8' }).stdout.trim();
-const hosts0 = { sha: sha('/etc/hosts'), stat: stat('/etc/hosts') };
-const resolv0 = { sha: sha('/etc/resolv.conf'), stat: stat('/etc/resolv.conf') };
-afterAll(() => {
-  cli(dir, ['recover', '--all']);
-  expect(sha('/etc/hosts')).toBe(hosts0.sha);
-  expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
-});
+const hosts0 = { sha: sha('/etc/hosts'), stat: stat('/etc/hosts'), times: times('/etc/hosts') };
+const resolv0 = { sha: sha('/etc/resolv.conf'), stat: stat('/etc/resolv.conf'), times: times('/etc/resolv.conf') };
+afterAll(() => cli(dir, ['recover', '--all'])); // a failed test's leftovers (the last test checks the files)
 
 test('dns record add makes the name resolve; recover restores /etc/hosts byte for byte, mode and owner too', () => {
   expect(getent('chaos-test.example')).toBe('');
@@ -29,11 +27,13 @@ test('dns record add makes the name resolve; recover restores /etc/hosts byte fo
   expect(getent('chaos-test.example')).toBe('');
   expect(sha('/etc/hosts')).toBe(hosts0.sha);
   expect(stat('/etc/hosts')).toEqual(hosts0.stat);
+  expect(times('/etc/hosts')).toEqual(hosts0.times);
 });
 
 test('dns record: a line the user added meanwhile stays; only ours goes', () => {
   const uid = uidOf(cli(dir, ['inject', 'dns', 'record', '-d', 'chaos-test.example', '-i', '10.9.9.9']));
   const orig = fs.readFileSync('/etc/hosts', 'utf8');
+  expect(orig).toMatch(/^10\.9\.9\.9 chaos-test\.example/m); // the inject did add its line
   fs.appendFileSync('/etc/hosts', '10.8.8.8 user-added.example\n');
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   const now = fs.readFileSync('/etc/hosts', 'utf8');
@@ -77,6 +77,7 @@ test('dns server add goes first in resolv.conf; delete removes; recover restores
     expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
     expect(stat('/etc/resolv.conf')).toEqual(resolv0.stat);
   }
+  expect(times('/etc/resolv.conf')).toEqual(resolv0.times);
 });
 
 test.each([
@@ -138,4 +139,11 @@ describe('resolv.conf as a symbolic link (systemd-resolved)', () => {
     expect(fs.readFileSync(canary, 'utf8')).toBe('root:secret\n');
     expect(fs.statSync(canary).mode & 0o7777).toBe(0o600);
   });
+});
+
+test('after every case: /etc/hosts and resolv.conf are as they were, bytes and mtimes', () => {
+  cli(dir, ['recover', '--all']);
+  expect(sha('/etc/hosts')).toBe(hosts0.sha);
+  expect(sha('/etc/resolv.conf')).toBe(resolv0.sha);
+  expect(times('/etc/resolv.conf')).toEqual(resolv0.times);
 });

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import type { Executor } from '../../host/executor';
-import { meta, readFrom, removeTemp, writeAtomic, writeInPlace } from '../../host/files';
+import { meta, readFrom, removeTemp, restoreTimes, sha256, writeAtomic, writeInPlace } from '../../host/files';
 import { withLock } from '../../host/lock';
 import { resolveSafe } from '../../host/safefs';
 import type { CheckContext, Effect, UndoFn } from '../types';
@@ -45,6 +45,28 @@ function write(file: string, text: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'EBUSY' && (e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
     writeInPlace(file, Buffer.from(text)); // a bind-mounted file cannot be replaced by rename
   }
+}
+
+/**
+ * What the file is before an edit (journaled with the step, before the change): its bytes' hash and mtime. A
+ * recover that brings back exactly these bytes brings back the mtime too; one that cannot (someone else edited the
+ * file meanwhile) leaves the time of that edit. (The access time is every reader's: getent moves it.)
+ */
+export function before(file: string): { orig?: { sha: string; mtime: string } } {
+  try {
+    const target = real(file);
+    return { orig: { sha: sha256(target), mtime: meta(target).mtime } };
+  } catch {
+    return {};
+  }
+}
+
+/** After an undo's write: the original times back when the bytes are the original's again. */
+async function timesBack(exec: Executor, file: string, orig?: { sha: string; mtime: string }) {
+  if (!orig) return;
+  const target = real(file);
+  if (sha256(target) === orig.sha)
+    await exec.change(`set the mtime of ${target} back`, () => restoreTimes(exec, target, { mtime: orig.mtime }));
 }
 
 /** Add a line (at the end, or at the top) that names the experiment. */
@@ -120,6 +142,7 @@ const undoLines: Record<string, UndoFn> = {
     text = lines.join('\n');
     if (d.addedNewline && text.endsWith('\n')) text = text.slice(0, -1);
     await ctx.exec.change(`remove from ${d.file}: ${d.line}`, () => write(d.file, text));
+    await timesBack(ctx.exec, d.file, d.orig);
   },
   async 'remove-lines'(d, ctx) {
     removeTemp(d.file);
@@ -139,6 +162,7 @@ const undoLines: Record<string, UndoFn> = {
       `restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`,
       () => write(d.file, lines.join('\n')),
     );
+    await timesBack(ctx.exec, d.file, d.orig);
   },
 };
 const undoAdd: UndoFn = (d, ctx) => undoLines['add-line'](d, ctx);
