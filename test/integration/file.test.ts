@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
+import { cli, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
 
 jest.setTimeout(60_000);
 const dir = tmpDir('file');
@@ -80,6 +80,17 @@ test('file append then recover with nothing else written: bytes, mode, owner and
   expect(fingerprint(p).sha).not.toBe(before.sha);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(fingerprint(p)).toEqual(before);
+});
+
+test('file append to a last line without a newline starts on a new line; recover takes exactly that newline away', async () => {
+  const p = sample('nonl.log', 'l1\nl2\ng34g');
+  const before = fingerprint(p);
+  const uid = uidOf(cli(dir, ['inject', 'file', 'append', '-p', p, '-c', 'wdvew', '-C', '4', '-i', '0']));
+  expect(await waitFor(() => (fs.readFileSync(p, 'utf8').match(/wdvew/g) ?? []).length === 4, 5000)).toBe(true);
+  // the file's own last line intact: 3 + 4 lines (the original's suite counts these)
+  expect(fs.readFileSync(p, 'utf8')).toBe('l1\nl2\ng34g\n' + 'wdvew\n'.repeat(4));
+  expect(cli(dir, ['recover', uid]).code).toBe(0);
+  expect(fingerprint(p)).toEqual(before); // 'g34g' ends the file again, mtime and all
 });
 
 test('file append --raw leaves the lines (the documented exception)', () => {

@@ -95,7 +95,9 @@ export default defineFault({
   summary: 'Append lines to a file (removed again on recover)',
   description:
     'Appends --content plus a newline to --path, --count times, --interval seconds apart (a helper keeps appending ' +
-    'until done or recovered). The content takes echo -e escapes, as the original: "a\\nb" is two lines. Recover ' +
+    'until done or recovered; a last line without a newline is ended first, so the lines start on their own — ' +
+    'recover takes that newline away again). ' +
+    'The content takes echo -e escapes, as the original: "a\\nb" is two lines. Recover ' +
     'edits the file in place (same inode: a writer holding it open keeps writing to the live file) and removes ' +
     'exactly the whole lines it added, leaving anything else written meanwhile; the original times come back when ' +
     'the file is back to its original size, and its extended attributes (file capabilities, ACLs) always. With --raw the lines stay. A path swapped for another file or a link ' +
@@ -138,12 +140,18 @@ export default defineFault({
     const chunk = echoE(a.content) + '\n';
     const m = meta(a.path);
     const xattrs = path.join(ctx.workDir(), 'append-xattrs');
-    await ctx.step('append', { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino, xattrs }, async () => {
+    // a last line without its newline: the lines start on a line of their own (as the original), and recover
+    // takes exactly that newline away again
+    const newline = m.size > 0 && lastByte(a.path, m.ino) !== 0x0a;
+    const step = { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino, xattrs, newline };
+    await ctx.step('append', step, async () => {
       // a write by root drops file capabilities: keep every extended attribute to put back at recover
       if (!a.raw)
         await ctx.exec.change(`keep the extended attributes of ${a.path}`, () =>
           saveXattrs(ctx.exec, a.path, xattrs, m.ino),
         );
+      if (newline)
+        await ctx.exec.change(`end the last line of ${a.path} (it has no newline)`, () => appendNewline(a.path, m.ino));
     });
     const src = path.join(ctx.workDir(), 'append-chunk');
     await ctx.exec.change(`write the line to ${src}`, () => fs.writeFileSync(src, chunk, { mode: 0o600 }));
@@ -164,7 +172,9 @@ export default defineFault({
           );
           return;
         }
-        if (done === 'unchanged') return; // nothing of ours is there (a crash before the first append)
+        // our newline after a last line that had none: taken away when it is all that is left after that line
+        const cut = d.newline === true && cutNewline(d.path, d.meta.size as number, d.ino);
+        if (done === 'unchanged' && !cut) return; // nothing of ours is there (a crash before the first append)
         if (lstatSafe(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
         // last: a chown (in restoreMeta) drops file capabilities too
         if (d.xattrs && fs.existsSync(d.xattrs)) await restoreXattrs(ctx.exec, d.path, d.xattrs, d.ino);
@@ -234,6 +244,45 @@ function removeInPlace(p: string, origSize: number, ino: string, chunk: Buffer):
       }
       fs.fsyncSync(fd);
       return 'edited';
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** The last byte of a regular file (opened without following a link, only if it is still inode `ino`). */
+function lastByte(p: string, ino: string): number | undefined {
+  return withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, fs.constants.O_RDONLY, 0, ino);
+    try {
+      const size = fs.fstatSync(fd).size;
+      return size > 0 ? readRange(fd, size - 1, 1)[0] : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+function appendNewline(p: string, ino: string): void {
+  withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, fs.constants.O_WRONLY | fs.constants.O_APPEND, 0, ino);
+    try {
+      fs.writeSync(fd, '\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** Remove the one newline at `at` when the file ends there (nothing but it after the original end); true if cut. */
+function cutNewline(p: string, at: number, ino: string): boolean {
+  return withParent(p, (dir, name) => {
+    const fd = openNoFollow(dir, name, fs.constants.O_RDWR, 0, ino);
+    try {
+      if (fs.fstatSync(fd).size !== at + 1 || readRange(fd, at, 1)[0] !== 0x0a) return false;
+      fs.ftruncateSync(fd, at);
+      fs.fsyncSync(fd);
+      return true;
     } finally {
       fs.closeSync(fd);
     }
