@@ -60,6 +60,7 @@ void set_deadline(long long deadline_ms, long long grace_ms) {
 }
 
 int expired(void) { return g_deadline_ms > 0 && now_ms() > g_deadline_ms + g_grace_ms; }
+int deadline_passed(void) { return g_deadline_ms > 0 && now_ms() >= g_deadline_ms; }
 
 void fail(const char *fmt, ...) {
   char msg[1024];

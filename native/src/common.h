@@ -44,6 +44,8 @@ void sleep_s(double s);
 /* the deadline (plus grace) has passed: the helper exits by itself, so a fault never outlives a lost recover */
 int expired(void);
 void set_deadline(long long deadline_ms, long long grace_ms);
+/* the deadline itself has come (no grace): a long set-up (a fill) stops there instead of finishing late */
+int deadline_passed(void);
 
 /* ---- the protocol ---- */
 /* before ready: write "error <reason>" on stdout and exit 1 (chaosmetad shows the reason, the inject fails);

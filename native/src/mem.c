@@ -60,6 +60,10 @@ int run_memfill(int argc, char **argv) {
   const size_t chunk = 64ull << 20;
   size_t done = 0;
   while (done < (size_t)bytes) {
+    /* a fill of gigabytes takes seconds to minutes: the experiment's deadline holds during it too */
+    if (deadline_passed())
+      fail("the experiment's deadline came during the fill, with %zu of %lld bytes held: stopped there and freed them "
+           "(a longer --timeout, or fewer bytes)", done, bytes);
     size_t len = (size_t)bytes - done < chunk ? (size_t)bytes - done : chunk;
     int rc = grab(cache, memfd, &have, len, &unlocked);
     if (rc != 0) fail("could allocate only %zu of %lld bytes: %s", done, bytes, strerror(-rc));

@@ -91,6 +91,22 @@ test('mem fill refuses a target already reached or beyond what is safe, changing
   expect(taggedPids()).toEqual([]);
 });
 
+test('mem fill stops at the deadline when the fill itself outlasts it, says so, and holds nothing', async () => {
+  const used0 = meminfo().MemTotal - meminfo().MemAvailable;
+  const t0 = Date.now();
+  // 8 GB locked takes several seconds here: far past a 1 s deadline
+  const r = cli(dir, ['inject', 'mem', 'fill', '--bytes', '8GB', '--mode', 'ram', '-t', '1']);
+  const took = Date.now() - t0;
+  console.log(`mem fill 8GB -t 1: exit ${r.code} after ${took} ms: ${r.stderr.trim()}`);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/deadline came during the fill, with \d+ of 8589934592 bytes held: stopped there/);
+  expect(took).toBeLessThan(8000);
+  expect(queryJson(dir).experiments[0].status).toBe('error');
+  // (freeing gigabytes of locked memory takes the exiting helper a few seconds on a busy machine)
+  expect(await waitFor(() => taggedPids().length === 0, 20_000)).toBe(true);
+  expect(await waitFor(() => meminfo().MemTotal - meminfo().MemAvailable < used0 + 256 * MB, 20_000)).toBe(true);
+});
+
 describe.each(['ram', 'cache'])('mem oom --mode %s inside a memory-limited cgroup', (mode) => {
   const cg = `/sys/fs/cgroup/memory/chaosmetad-test-oom-${process.pid}`;
   const skip = !fs.existsSync('/sys/fs/cgroup/memory/memory.oom_control');
