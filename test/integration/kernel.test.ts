@@ -90,6 +90,10 @@ test('kernel nproc: the user cannot fork (EAGAIN) while injected, can again afte
   console.log(`nproc: probe says ${JSON.stringify(p.out)}`);
   expect(p.ok).toBe(false);
   expect(p.out).toMatch(/Cannot fork|Resource temporarily unavailable/);
+  // the runtime summary names the limit the helper forked against (what --count is measured against)
+  const exp = queryJson(dir, ['-u', uid]).experiments[0] as unknown as { runtime: string | Record<string, unknown> };
+  const runtime = typeof exp.runtime === 'string' ? JSON.parse(exp.runtime) : exp.runtime;
+  expect(runtime.limit).toBe(40);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(probe(USER, 'sleep 0 & wait; echo forked', 40).ok).toBe(true);
 });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { shown } from '../../util/units';
@@ -22,8 +23,10 @@ export default defineFault({
   volatile: true,
   summary: "Exhaust a user's process limit (RLIMIT_NPROC)",
   description:
-    'A helper becomes --user and forks idle children until fork fails (EAGAIN: the RLIMIT_NPROC it inherited is ' +
-    'reached) or --count children exist; other processes of that user then cannot fork. Recover stops them all. ' +
+    'A helper becomes --user and forks idle children until fork fails (EAGAIN: the user has as many processes as ' +
+    "the RLIMIT_NPROC the helper inherited — chaosmetad's, normally the user's own too) or --count children exist. " +
+    'With --count 0 no process of that user can fork until recover; --count N holds N of its processes, and the ' +
+    "user's other processes fail to fork only if N reaches their own limit (ulimit -u). Recover stops them all. " +
     'root ignores RLIMIT_NPROC, so the user must not be root.',
   examples: ['chaosmetad inject kernel nproc --user nobody --count 500 -t 1m'],
   flags: {
@@ -52,6 +55,13 @@ export default defineFault({
   async inject(a, ctx) {
     const u = lookupUser(a.user);
     const pid = await ctx.helper('nproc', { uid: u.uid, gid: u.gid, count: a.count });
-    return { user: u.name, uid: u.uid, pids: [pid] };
+    // the limit the helper forks against: with --count below it, the user can still fork
+    return { user: u.name, uid: u.uid, pids: [pid], limit: nprocLimit() };
   },
 });
+
+/** This process's RLIMIT_NPROC soft limit (the helper inherits it), or 'unlimited'. */
+function nprocLimit(): number | string {
+  const line = /^Max processes\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+  return line ? (/^\d+$/.test(line[1]) ? Number(line[1]) : line[1]) : 'unknown';
+}
