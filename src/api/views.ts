@@ -4,7 +4,7 @@
  */
 import { shownArgs } from '../engine/shown';
 import type { ExperimentRow, ScheduleRow } from '../store/store';
-import { formatTime } from '../store/store';
+import { formatTime } from '../util/units';
 
 /** The columns experimentJson reads. */
 export const COMPAT_COLUMNS = [

@@ -6,7 +6,7 @@ import type { ChaosApi } from '../api/api';
 import { STATUSES } from '../api/api';
 import { badArgs } from '../errors';
 import { CLIENT_FLAGS, type CliFlags, type ParsedFlags } from '../util/plain-argv';
-import { formatBytes, shown } from '../util/units';
+import { formatBytes, formatTime, shown } from '../util/units';
 import { table } from './present';
 
 export const QUERY_FLAGS = {
@@ -110,10 +110,13 @@ export async function runQuery(flags: ParsedFlags, api: ChaosApi, out: (line: st
     const helpers = l.helpers.map((p) =>
       p.cpu !== undefined ? `${p.pid}(cpu ${p.cpu.toFixed(1)}% rss ${formatBytes(p.rss ?? 0)})` : String(p.pid),
     );
-    const failures = l.recover_failures ? `${l.recover_failures}${l.next_try ? ` (next try ${l.next_try})` : ''}` : '0';
+    // the JSON keeps ISO times; the table shows every time as create_time does (local, the original's layout)
+    const local = (iso: string) => (iso ? formatTime(Date.parse(iso)) : '');
+    const next = local(l.next_try);
+    const failures = l.recover_failures ? `${l.recover_failures}${next ? ` (next try ${next})` : ''}` : '0';
     return [
       ...cells,
-      l.deadline || '-',
+      local(l.deadline) || '-',
       l.phase,
       l.effect,
       helpers.join(' ') || '-',

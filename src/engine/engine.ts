@@ -30,7 +30,8 @@ import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
 import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startTime, terminate } from '../host/procs';
 import { parseDuration, shown } from '../util/units';
-import { ExperimentRow, QueryFilter, Store, defaultDataDir, formatTime, isBusy, isLive } from '../store/store';
+import { ExperimentRow, QueryFilter, Store, defaultDataDir, isBusy, isLive } from '../store/store';
+import { formatTime } from '../util/units';
 import { spawnSelfDetached } from './self';
 import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
 

@@ -6,7 +6,8 @@
 import { customAlphabet } from 'nanoid';
 import { badArgs } from '../errors';
 import { argsJson } from '../faults/flags';
-import { ScheduleRow, formatTime } from '../store/store';
+import { ScheduleRow } from '../store/store';
+import { formatTime } from '../util/units';
 import { parseDuration, shown } from '../util/units';
 import type { Engine, InjectRequest } from './engine';
 

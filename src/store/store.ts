@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { storeError } from '../errors';
+import { formatTime } from '../util/units';
 
 export type Status = 'created' | 'success' | 'error' | 'destroyed';
 export type Phase = 'injecting' | 'injected' | 'inject-failed' | 'recovering' | 'recovered' | 'recover-error';
@@ -132,13 +133,6 @@ export const isLive = (r: Pick<ExperimentRow, 'status'>): boolean => r.status ==
 /** a process is working on it right now (injecting or recovering): others wait for it while it lives */
 export const isBusy = (r: Pick<ExperimentRow, 'phase'>): boolean => r.phase === 'injecting' || r.phase === 'recovering';
 const UNDO_LEFT = `(status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone'))`;
-
-const pad = (n: number) => String(n).padStart(2, '0');
-/** The original's time layout: `2006-01-02 15:04:05`, local time. */
-export function formatTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 export function defaultDataDir(): string {
   return process.env.CHAOSMETAD_DATA_DIR || '/var/lib/chaosmetad';

@@ -85,3 +85,10 @@ export function formatBytes(n: number): string {
 export function thousands(n: number): string {
   return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** The original's time layout: `2006-01-02 15:04:05`, local time (every time a table shows). */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}

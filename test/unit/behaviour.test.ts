@@ -24,3 +24,20 @@ test('cpu burn --count above the core count burns every core (the original suite
   // still a bounded integer
   expect(cli(['inject', 'cpu', 'burn', '-p', '10', '--count', '99999999999', '--dry-run']).code).toBe(1);
 });
+
+test('query -a shows the deadline in the layout of the other times (local YYYY-MM-DD HH:MM:SS), the JSON keeps ISO', () => {
+  const f = path.join(data, 'demo.conf');
+  const r = cli(['inject', 'file', 'add', '-p', f, '-c', 'x', '-t', '1m', '--uid', 'deadline-fmt']);
+  expect(r.code).toBe(0);
+  try {
+    const table = cli(['query', '-a', '-u', 'deadline-fmt']).stdout.split('\n');
+    const cols = table[0].split(/\s{2,}/);
+    const row = table[1].split(/\s{2,}/);
+    expect(row[cols.indexOf('DEADLINE')]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(row[cols.indexOf('CREATE_TIME')]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    const json = JSON.parse(cli(['query', '-a', '-u', 'deadline-fmt', '--format', 'json']).stdout);
+    expect(json.experiments[0].live.deadline).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  } finally {
+    expect(cli(['recover', 'deadline-fmt']).code).toBe(0);
+  }
+});

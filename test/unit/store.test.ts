@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ExperimentRow, Store, formatTime } from '../../src/store/store';
+import { ExperimentRow, Store } from '../../src/store/store';
+import { formatTime } from '../../src/util/units';
 /* eslint-disable @typescript-eslint/no-require-imports */
 
 function row(uid: string, over: Partial<ExperimentRow> = {}): ExperimentRow {
