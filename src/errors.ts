@@ -32,3 +32,17 @@ export function asChaosError(err: unknown, fallback: ExitCode = ExitCode.Interna
   const message = err instanceof Error ? err.message : String(err);
   return new ChaosError(fallback, message);
 }
+
+/** A file error as a person reads it: "no such file", not "ENOENT: no such file or directory, open '/x'". */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EISDIR: 'is a directory, not a file',
+    ENOTDIR: 'a component of the path is not a directory',
+    ELOOP: 'is a symbolic link (not followed) or a loop of them',
+    EPERM: 'operation not permitted',
+  };
+  return (code && words[code]) || (e as Error).message;
+}

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import * as path from 'node:path';
-import { ChaosError, ExitCode, badArgs } from '../errors';
+import { ChaosError, ExitCode, badArgs, fileProblem } from '../errors';
 import { defaultDataDir } from '../store/store';
 import { shown } from '../util/units';
 import type {
@@ -39,6 +39,9 @@ export interface RemoteOptions {
 }
 
 const isLocalHost = (h: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(h);
+
+/** The most of a daemon's reply that is read. */
+const REPLY_MAX = 64 << 20;
 
 export class HttpApi implements ChaosApi {
   readonly where: string;
@@ -77,7 +80,7 @@ export class HttpApi implements ChaosApi {
       try {
         return (this.token = fs.readFileSync(this.opts.tokenFile, 'utf8').trim());
       } catch (e) {
-        throw badArgs(`--token-file: ${(e as Error).message}`);
+        throw badArgs(`--token-file ${this.opts.tokenFile}: ${fileProblem(e)}`);
       }
     }
     if (process.env.CHAOSMETAD_TOKEN) return (this.token = process.env.CHAOSMETAD_TOKEN);
@@ -205,7 +208,7 @@ export class HttpApi implements ChaosApi {
     /* eslint-disable-next-line @typescript-eslint/no-require-imports */
     const mod = (url.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof http;
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const text = await new Promise<string>((resolve, reject) => {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = token ? { authorization: `Bearer ${token}` } : {};
       if (payload !== undefined) {
         headers['content-type'] = 'application/json';
@@ -221,7 +224,16 @@ export class HttpApi implements ChaosApi {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            // a reply is a few kilobytes (a query page at most a few megabytes): never hold what a server sizes
+            if ((size += c.length) > REPLY_MAX) {
+              res.destroy();
+              reject(
+                new ChaosError(ExitCode.Internal, `the daemon at ${this.where} sent more than ${REPLY_MAX} bytes`),
+              );
+            } else chunks.push(c);
+          });
           res.on('end', () => {
             const t = Buffer.concat(chunks).toString('utf8');
             if (res.statusCode === 401) {
@@ -230,7 +242,7 @@ export class HttpApi implements ChaosApi {
                   `the daemon at ${this.where} refused the token (missing or wrong; set CHAOSMETAD_TOKEN or --token-file)`,
                 ),
               );
-            } else resolve(t);
+            } else resolve({ status: res.statusCode ?? 0, text: t });
           });
         },
       );
@@ -246,11 +258,14 @@ export class HttpApi implements ChaosApi {
     } catch {
       throw new ChaosError(
         ExitCode.Internal,
-        `the daemon at ${this.where} sent a reply that is not JSON: ${text.slice(0, 200)}`,
+        `the daemon at ${this.where} answered HTTP ${status} with a reply that is not JSON: ${text.slice(0, 200)}`,
       );
     }
     if (typeof reply.code !== 'number')
-      throw new ChaosError(ExitCode.Internal, `unexpected reply from ${this.where}: ${text.slice(0, 200)}`);
+      throw new ChaosError(
+        ExitCode.Internal,
+        `unexpected reply from ${this.where} (HTTP ${status}): ${text.slice(0, 200)}`,
+      );
     if (reply.code !== 0) {
       throw new ChaosError(
         reply.code in ExitCode ? reply.code : ExitCode.Unknown,

@@ -17,7 +17,9 @@ export function oclifFlags(def: FaultDef, taken: string[] = []): Interfaces.Flag
     if (spec.kind === 'enum' && !description.includes(spec.options!.join(', ')))
       description += ` (one of ${spec.options!.join(', ')})`;
     if (spec.required) description += ' (required)';
-    if (spec.default !== undefined && spec.default !== false) description += ` (default: ${spec.default})`;
+    // a description that says its default in its own words (10M, not 10485760) is not told it again
+    if (spec.default !== undefined && spec.default !== false && !/\bdefault\b/.test(description))
+      description += ` (default: ${spec.default})`;
     const char = spec.char && !taken.includes(spec.char) ? (spec.char as Char) : undefined;
     const base = { char, description, hidden: spec.hidden };
     out[kebab(key)] = spec.kind === 'boolean' ? Flags.boolean(base) : Flags.string(base); // values are checked by the fault's own parser (one message format for CLI and HTTP)

@@ -42,7 +42,7 @@ export function notAttachable(pid: number): string {
   try {
     maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
   } catch {
-    return `process ${pid} is gone`;
+    return `no such process ${pid}`;
   }
   if (/\/libj9vm\d*\.so/.test(maps))
     return `process ${pid} is an OpenJ9 JVM: only HotSpot JVMs (OpenJDK, Oracle) are supported`;

@@ -41,3 +41,48 @@ test('query -a shows the deadline in the layout of the other times (local YYYY-M
     expect(cli(['recover', 'deadline-fmt']).code).toBe(0);
   }
 });
+
+test('fault help says each default once (file append --help printed "(default 1) (default: 1)")', async () => {
+  const { allFaults } = await import('../../src/faults/index');
+  const { oclifFlags } = await import('../../src/cli/inject');
+  const counts = allFaults().flatMap((def) =>
+    Object.entries(oclifFlags(def)).map(
+      ([n, f]) =>
+        [`${def.target} ${def.fault} --${n}`, (f.description ?? '').match(/\bdefault\b/g)?.length ?? 0] as const,
+    ),
+  );
+  expect(counts.filter(([, c]) => c > 1)).toEqual([]);
+  const help = cli(['inject', 'file', 'append', '--help']).stdout;
+  expect(help).toMatch(/how many times to append \(default: 1\)/);
+});
+
+test('--server messages: a missing --token-file says so plainly; a non-JSON reply names its HTTP status', async () => {
+  const missing = cli(['query', '--server', 'http://127.0.0.1:9', '--token-file', '/no/such/token']);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr.trim()).toBe('[error] --token-file /no/such/token: no such file');
+
+  const http = await import('node:http');
+  const { execFile } = await import('node:child_process');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end('<html>bad gateway</html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const tok = path.join(data, 'tok');
+  fs.writeFileSync(tok, 'x'.repeat(32), { mode: 0o600 });
+  try {
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'bin', 'chaosmetad'), 'query', '--server', `http://127.0.0.1:${port}`, '--token-file', tok],
+        { env: { ...process.env, CHAOSMETAD_DATA_DIR: data } },
+        (e, _o, stderr) => resolve({ code: e ? Number(e.code) : 0, stderr }),
+      ),
+    );
+    expect(r.stderr).toMatch(/answered HTTP 502 with a reply that is not JSON: <html>bad gateway<\/html>/);
+    expect(r.code).not.toBe(0);
+  } finally {
+    server.close();
+  }
+});

@@ -120,14 +120,14 @@ export default defineFault({
       min: 1,
       max: 1_000_000,
       default: 1,
-      description: 'how many times to append (default 1)',
+      description: 'how many times to append',
     }),
     interval: integer({
       char: 'i',
       min: 0,
       max: 86_400,
       default: 1,
-      description: 'seconds between appends when --count > 1 (default 1)',
+      description: 'seconds between appends when --count > 1',
     }),
   },
   validate(a) {
