@@ -10,6 +10,18 @@ export function isPlugin(): boolean {
   return names.some((n) => n === 'kubectl-chaosmetad' || n.startsWith('kubectl-chaosmetad.'));
 }
 
+/**
+ * Output read by a pipe that closes early (`chaosmetad … | head -1`): the writes that fail with EPIPE are dropped
+ * instead of crashing the process half-way (an unhandled 'error' event), so the command ends as it would have and
+ * exits with its own code. Called first by both entries (bin/chaosmetad, the single executable).
+ */
+export function dropClosedPipe(): void {
+  for (const s of [process.stdout, process.stderr])
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+}
+
 export function effectiveArgv(argv: string[]): string[] {
   return isPlugin() && argv[0] !== 'kube' ? ['kube', ...argv] : argv;
 }

@@ -103,7 +103,7 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
       "node's agent, recorded with the experiment's uid as parent. When some targets fail, the others are recovered " +
       'unless --keep-partial. --timeout (and --lease) go to every sub-experiment: the agents recover by themselves.';
     static override examples = [
-      `kubectl chaosmetad inject ${def.target} ${def.fault} -n shop -l app=web --count 2 --timeout 5m …`,
+      `kubectl chaosmetad inject ${def.target} ${def.fault} -n shop -l app=web --target-count 2 --timeout 5m …`,
       `chaosmetad kube inject ${def.target} ${def.fault} --pod shop/web-0 --dry-run …`,
     ];
     static override strict = true;

@@ -3,7 +3,7 @@ import { Config, type Interfaces, run, settings } from '@oclif/core';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault, targets } from '../faults/index';
-import { effectiveArgv } from './argv0';
+import { effectiveArgv, isPlugin } from './argv0';
 import { forTerminal } from '../util/terminal';
 
 /** `inject <target> <fault>` with a name that does not exist: say which ones do (before oclif's generic message). */
@@ -64,8 +64,40 @@ export async function main(
   }
 }
 
+/**
+ * As the kubectl plugin, oclif's help names the commands as the tree has them (`$ chaosmetad kube COMMAND`,
+ * `kube inject`): shown as they are typed there (`$ kubectl chaosmetad COMMAND`, `inject`).
+ */
+function pluginHelp(): void {
+  const write = process.stdout.write.bind(process.stdout) as (
+    chunk: string | Uint8Array,
+    ...rest: unknown[]
+  ) => boolean;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? asPlugin(chunk) : chunk, ...rest));
+}
+
+/** Help text as the plugin names things: a listed `kube X` becomes `X`, its wrapped lines moved left alike. */
+export function asPlugin(text: string): string {
+  let listing = false;
+  return text
+    .replace(/\bchaosmetad kube\b/g, 'kubectl chaosmetad')
+    .split('\n')
+    .map((line) => {
+      if (/^ {2}kube \S/.test(line)) {
+        listing = true;
+        return '  ' + line.slice(7);
+      }
+      if (listing && /^ {7,}\S/.test(line)) return line.slice(5);
+      listing = false;
+      return line;
+    })
+    .join('\n');
+}
+
 /** Run and exit once stdout is flushed. */
 export function runCli(root?: string): void {
+  if (isPlugin()) pluginHelp();
   void main(effectiveArgv(process.argv.slice(2)), root).then((code) => {
     process.exitCode = code;
   });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { versionInfo } from '../api/version';
 import { seaRuntimeDir } from '../host/assets';
-import { effectiveArgv } from '../cli/argv0';
+import { dropClosedPipe, effectiveArgv } from '../cli/argv0';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as {
@@ -51,6 +51,7 @@ function start(): void {
   }
   // `version` (scripts and probes call it often) prints without loading the command tree: the bundle's modules are
   // loaded lazily, at the require()s below, so this costs what an empty single executable costs
+  dropClosedPipe();
   const argv = effectiveArgv(process.argv.slice(2));
   if (argv.length === 1 && argv[0] === 'version') {
     process.stdout.write(JSON.stringify(versionInfo()) + '\n');

@@ -86,3 +86,36 @@ test('--server messages: a missing --token-file says so plainly; a non-JSON repl
     server.close();
   }
 });
+
+test('as the kubectl plugin, help names the commands as they are typed there', () => {
+  const plugin = path.join(data, 'kubectl-chaosmetad');
+  fs.symlinkSync(path.join(ROOT, 'bin', 'chaosmetad'), plugin);
+  const help = (args: string[]) =>
+    spawnSync(process.execPath, [plugin, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, CHAOSMETAD_DATA_DIR: data },
+    }).stdout;
+  const top = help(['--help']);
+  expect(top).toMatch(/\$ kubectl chaosmetad COMMAND/);
+  expect(top).toMatch(/^ {2}inject {2}Inject a fault into pods or nodes/m);
+  expect(top).not.toMatch(/chaosmetad kube|^ {2}kube /m);
+  const burn = help(['inject', 'cpu', 'burn', '--help']);
+  expect(burn).toMatch(/\$ kubectl chaosmetad inject cpu burn/);
+  expect(burn).toMatch(/-l app=web --target-count 2 --timeout 5m/); // README's spelling
+});
+
+test('output into a pipe that closed early ends the command normally (no EPIPE crash)', () => {
+  // `true` exits at once: every write of the CLI meets a closed pipe
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `"$0" "$1" inject network limit -i lo -r 1mbit --dry-run | true; echo "exit \${PIPESTATUS[0]}" >&2`,
+      process.execPath,
+      path.join(ROOT, 'bin', 'chaosmetad'),
+    ],
+    { encoding: 'utf8', env: { ...process.env, CHAOSMETAD_DATA_DIR: data } },
+  );
+  expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+  expect(r.stderr.trim()).toBe('exit 0');
+});
