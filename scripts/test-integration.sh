@@ -27,4 +27,5 @@ echo "--- the measuring suites, alone ($(($(date +%s) - start)) s so far) ---"
 "${jest[@]}" --selectProjects integration --testPathIgnorePatterns "$quiet" "$vmsuites"
 rest_rc=$?
 echo "integration lanes: quiet $quiet_rc, vm $vm_rc, measuring $rest_rc; $(($(date +%s) - start)) s"
+scripts/stop-runtimes.sh # the runtimes started for the tests (none that ran before)
 [ "$quiet_rc$vm_rc$rest_rc" = 000 ]
