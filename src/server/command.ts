@@ -10,7 +10,8 @@ export default class Server extends ChaosCommand {
     'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, GET /v1/version, /healthz, ' +
     '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
     'lease expiry (also ones the CLI injected), recovers what expired while it was down, and fires schedules. Every ' +
-    'listener needs a bearer token: --token-file, CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
+    'listener needs a bearer token: --token-file, $CREDENTIALS_DIRECTORY/token (systemd LoadCredential=), ' +
+    'CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
     'start; the local CLI\'s --server reads it); clients send "Authorization: Bearer <token>". A read-only token ' +
     '(--read-only-token-file, or DATA_DIR/token-ro, generated likewise) may only query, check, list schedules and read ' +
     '/metrics, /v1/version and /openapi.json (403 otherwise). Requests from web pages ' +
@@ -35,7 +36,7 @@ export default class Server extends ChaosCommand {
     }),
     'token-file': Flags.string({
       description:
-        'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)',
+        'file holding the bearer token (else $CREDENTIALS_DIRECTORY/token, a systemd credential; else env CHAOSMETAD_TOKEN; else DATA_DIR/token, generated on first start)',
     }),
     'read-only-token-file': Flags.string({
       description:
@@ -104,11 +105,17 @@ export default class Server extends ChaosCommand {
     const socketGid = flags['socket-group'] ? groupId(flags['socket-group']) : undefined;
     if (flags.socket) checkSocketPath(flags.socket);
     let token = process.env.CHAOSMETAD_TOKEN || undefined;
-    if (flags['token-file']) {
+    // a systemd credential (LoadCredential=token:…): a file only this service can read, where an Environment= line
+    // of the unit is shown to every user by systemctl show
+    const credential = credentialFile();
+    const tokenFrom = flags['token-file'] ?? credential;
+    if (tokenFrom) {
       try {
-        token = readSecretFile(flags['token-file'], '--token-file');
+        token = readSecretFile(tokenFrom, flags['token-file'] ? '--token-file' : 'the systemd credential');
       } catch (e) {
-        throw badArgs(`--token-file: ${(e as Error).message}`);
+        throw badArgs(
+          `${flags['token-file'] ? '--token-file' : '$CREDENTIALS_DIRECTORY/token'}: ${(e as Error).message}`,
+        );
       }
     }
     const maxConnections = flags['max-connections'] === undefined ? MAX_CONNECTIONS : Number(flags['max-connections']);
@@ -135,7 +142,7 @@ export default class Server extends ChaosCommand {
     if (flags['insecure-no-auth']) {
       if (token || readToken)
         throw badArgs(
-          '--insecure-no-auth and a token (--token-file, --read-only-token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
+          '--insecure-no-auth and a token (--token-file, a systemd credential, --read-only-token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
         );
       if (tcp && !isLoopback(host))
         throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
@@ -375,6 +382,14 @@ export default class Server extends ChaosCommand {
     log({ event: 'stopped' });
     flush();
   }
+}
+
+/** $CREDENTIALS_DIRECTORY/token when systemd passed that credential (LoadCredential=token:…), else undefined. */
+function credentialFile(): string | undefined {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  if (!dir || !path.isAbsolute(dir)) return undefined;
+  const file = path.join(dir, 'token');
+  return fs.existsSync(file) ? file : undefined;
 }
 
 /** A group by name (from /etc/group) or number. */

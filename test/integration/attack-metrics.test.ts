@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { cli, sleep, tmpDir, waitFor } from '../helpers';
 import { startDaemon, stopDaemons } from '../daemon';
 import { ExperimentRow, Store, formatTime } from '../../src/store/store';
@@ -43,7 +44,12 @@ function freePort(): Promise<number> {
 }
 
 /** One GET on a fresh connection: status, body and how long it took (ms); status 0 when it failed. */
-function get(port: number, route: string, timeoutMs = 5000): Promise<{ status: number; text: string; ms: number }> {
+function get(
+  port: number,
+  route: string,
+  timeoutMs = 5000,
+  headers = '',
+): Promise<{ status: number; text: string; ms: number }> {
   const t0 = process.hrtime.bigint();
   const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
   return new Promise((resolve) => {
@@ -55,7 +61,7 @@ function get(port: number, route: string, timeoutMs = 5000): Promise<{ status: n
       resolve({ status, text: data.slice(data.indexOf('\r\n\r\n') + 4), ms: ms() });
     };
     const timer = setTimeout(() => done(0), timeoutMs);
-    s.on('connect', () => s.write(`GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    s.on('connect', () => s.write(`GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`));
     s.on('data', (d: Buffer) => (data += d.toString()));
     s.on('end', () => done(Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0)));
     s.on('error', () => done(0));
@@ -267,4 +273,25 @@ test('retention at the daemon start (--retention, --retention-rows), and bad val
   }
   const env = { CHAOSMETAD_RETENTION_ROWS: 'lots' };
   expect(cli(dataDir(), ['server', '-p', '0'], { env, timeoutMs: 20_000 }).stderr).toMatch(/CHAOSMETAD_RETENTION_ROWS/);
+});
+
+test('issue 21 item 7: the daemon takes its token from a systemd credential ($CREDENTIALS_DIRECTORY/token), a readable one refused', async () => {
+  const creds = tmpDir('creds');
+  dirs.push(creds);
+  fs.chmodSync(creds, 0o500);
+  const token = 'credential-token-9c1e77a0b3';
+  fs.writeFileSync(path.join(creds, 'token'), token + '\n', { mode: 0o400 });
+  const dir = dataDir();
+  const d = await startDaemon(dir, [], { CREDENTIALS_DIRECTORY: creds });
+  const auth = (t: string) => `Authorization: Bearer ${t}\r\n`;
+  expect((await get(d.port, '/v1/version', 5000, auth(token))).status).toBe(200);
+  expect((await get(d.port, '/v1/version', 5000, auth('some-other-token'))).status).toBe(401);
+  // no token generated into the data dir: the credential is the token
+  expect(fs.existsSync(path.join(dir, 'token'))).toBe(false);
+  await stopDaemons();
+  // a credential file others could read is refused, as a --token-file would be
+  fs.chmodSync(path.join(creds, 'token'), 0o644);
+  const r = cli(dataDir(), ['server', '-p', '0'], { env: { CREDENTIALS_DIRECTORY: creds }, timeoutMs: 20_000 });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/CREDENTIALS_DIRECTORY\/token: .*mode 644/);
 });
