@@ -10,7 +10,7 @@ jest=(node node_modules/jest/bin/jest.js --runInBand "$@")
 # paths — a --key test once stopped it)
 # (jvm: its delays are sleeps, ±20 ms; kube: rates are tbf's and its one CPU share has room beside the VM's core)
 # (cri: its CPU reading is "none at all" while frozen, "some" after)
-quiet='test/integration/(killcampaign|hostile|attack-restore|file|file-restores|file-attacks|daemon-auth|dns|concurrency|server|helper|reboot|jvm|kube|cri|containerd|attack-misc|attack-daemon|attack-jvm|attack-kube)\.test\.ts$'
+quiet='test/integration/(killcampaign|hostile|attack-restore|file|file-restores|file-attacks|daemon-auth|dns|concurrency|server|helper|reboot|jvm|kube|cri|containerd|attack-misc|attack-daemon|attack-jvm|attack-kube|attack-metrics)\.test\.ts$'
 vmsuites='test/integration/(network-vm|vm-cgroup2|vm-containers|vm-systemd|sea-vm)\.test\.ts$' # as jest.config.js
 vmlog=$(mktemp /tmp/chaosmetad-vm-lane.XXXXXX)
 trap 'rm -f "$vmlog"' EXIT

@@ -19,12 +19,27 @@ export interface Meter {
 export type Log = (e: Record<string, unknown>) => void;
 
 const MAX_TICK_MS = 250;
+/** how often the daemon applies the retention (and once at start) */
+export const PRUNE_EVERY_MS = 3_600_000;
+
+/** What /metrics shows of the store, read when the store changed (in the clock's tick), never per scrape. */
+export interface StoreGauges {
+  experiments: Array<{ status: string; target: string; n: number }>;
+  schedules: number;
+  recoverFailures: number;
+  recoverFailing: number;
+}
 
 export class Daemon {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly pidFile: string;
+  private mark = '';
+  private pruneTimer?: NodeJS.Timeout;
+  private pruning?: Promise<unknown>;
+  /** the store's gauges as of the last change seen (refreshGauges); /metrics renders these, no SQL per scrape */
+  gauges: StoreGauges = { experiments: [], schedules: 0, recoverFailures: 0, recoverFailing: 0 };
 
   constructor(
     readonly engine: Engine,
@@ -71,12 +86,52 @@ export class Daemon {
         this.metrics.inc('chaosmetad_schedule_runs_total', 'Scheduled runs by result', { result: 'missed' });
       }
     }
+    this.refreshGauges();
+    this.prune();
     this.tick();
+  }
+
+  /**
+   * Read the store's gauges again when it changed since the last read (a commit by any process, or a change by
+   * this one): the counts the triggers keep (a few rows) and two counts on small partial indexes, ~20 µs.
+   */
+  refreshGauges(): void {
+    const store = this.engine.store;
+    const mark = store.changeMark();
+    if (mark === this.mark) return;
+    const failing = store.recoverFailures();
+    this.gauges = {
+      experiments: store.counts(),
+      schedules: store.scheduleCount(),
+      recoverFailures: failing.failures,
+      recoverFailing: failing.experiments,
+    };
+    this.mark = mark;
+  }
+
+  /** Apply the retention now and every PRUNE_EVERY_MS (one run at a time; its batches let requests in between). */
+  private prune(): void {
+    if (this.stopped) return;
+    if (!this.pruning) {
+      this.pruning = this.engine
+        .prune()
+        .then(
+          (n) => {
+            if (n) this.log({ event: 'prune', deleted: n });
+          },
+          (e: Error) => this.log({ event: 'prune-failed', error: e.message }),
+        )
+        .finally(() => (this.pruning = undefined));
+    }
+    this.pruneTimer = setTimeout(() => this.prune(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    await this.pruning;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(this.inflight.values()),
@@ -106,6 +161,7 @@ export class Daemon {
       next = Math.min(next, this.fireSchedules(now));
       const due = this.engine.store.nextDue();
       if (due !== null && due > now) next = Math.min(next, due);
+      this.refreshGauges();
     } catch (e) {
       this.log({ event: 'tick-error', error: (e as Error).message });
     }

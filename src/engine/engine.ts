@@ -29,9 +29,17 @@ import {
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
 import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startTime, terminate } from '../host/procs';
-import { parseDuration, shown } from '../util/units';
-import { ExperimentRow, QueryFilter, Store, defaultDataDir, isBusy, isLive } from '../store/store';
-import { formatTime } from '../util/units';
+import {
+  DEFAULT_RETENTION,
+  ExperimentRow,
+  QueryFilter,
+  Retention,
+  Store,
+  defaultDataDir,
+  isBusy,
+  isLive,
+} from '../store/store';
+import { formatTime, parseDuration, shown } from '../util/units';
 import { spawnSelfDetached } from './self';
 import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
 
@@ -97,6 +105,36 @@ export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}
 export interface EngineOptions {
   /** start a detached watcher process that recovers at the deadline (the CLI); the daemon keeps its own timers */
   watcher?: boolean;
+  /** how long finished experiments are kept (default: retentionFromEnv()) */
+  retention?: Retention;
+}
+
+/**
+ * The retention of finished experiments: CHAOSMETAD_RETENTION (a duration, e.g. 30d; 0 = no age limit) and
+ * CHAOSMETAD_RETENTION_ROWS (0 = no count limit), else 30 days and 100 000 rows, whichever is hit first.
+ */
+export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
+  return parseRetention(env.CHAOSMETAD_RETENTION, env.CHAOSMETAD_RETENTION_ROWS);
+}
+
+/** A retention from its two settings (undefined or '' = the default), each named as given in errors. */
+export function parseRetention(
+  age: string | undefined,
+  rows: string | undefined,
+  names = { age: 'CHAOSMETAD_RETENTION', rows: 'CHAOSMETAD_RETENTION_ROWS' },
+): Retention {
+  const r = { ...DEFAULT_RETENTION };
+  if (age !== undefined && age !== '') {
+    if (!/^\d+(\.\d+)?(us|ms|s|m|h|d)?$/.test(age.trim()))
+      throw badArgs(`${names.age} must be a duration like 30d, 12h or 90m (0 = no age limit), got ${shown(age)}`);
+    r.maxAgeMs = parseDuration(age, names.age.replace(/^--/, ''), 'd');
+  }
+  if (rows !== undefined && rows !== '') {
+    if (!/^\d{1,12}$/.test(rows))
+      throw badArgs(`${names.rows} must be a number of experiments (0 = no limit), got ${shown(rows)}`);
+    r.maxRows = Number(rows);
+  }
+  return r;
 }
 
 /** 5-36 of [A-Za-z0-9_-] (compat), not starting with "-" (it would read as an option in argv) */
@@ -596,7 +634,31 @@ export class Engine {
         });
       }
     }
+    if (sel.expired) {
+      // start-up recovery (a boot unit, cron) also applies the retention, after the recovers
+      try {
+        await this.prune();
+      } catch (e) {
+        this.log({ event: 'prune-failed', error: (e as Error).message });
+      }
+    }
     return out;
+  }
+
+  /**
+   * Apply the retention to the store (Store.prune), in batches with the event loop let go between them; returns
+   * how many finished experiments were deleted.
+   */
+  async prune(retention: Retention = this.opts.retention ?? retentionFromEnv(), now = Date.now()): Promise<number> {
+    let total = 0;
+    for (let n = -1; n !== 0;) {
+      n = this.store.prune(retention, now);
+      total += n;
+      if (n) await new Promise((r) => setImmediate(r));
+    }
+    if (total)
+      this.log({ event: 'prune', deleted: total, max_age_ms: retention.maxAgeMs, max_rows: retention.maxRows });
+    return total;
   }
 
   /**

@@ -3,7 +3,7 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
 import type { ChaosApi } from '../api/api';
 import { openApi } from '../api/factory';
-import { type Engine, openEngine } from '../engine/engine';
+import { type Engine, type EngineOptions, openEngine } from '../engine/engine';
 import { forTerminal } from '../util/terminal';
 
 /** oclif flags from a plain flag table (util/plain-argv.ts): the fast paths parse the same table. */
@@ -51,7 +51,7 @@ export abstract class ChaosCommand extends Command {
   }
 
   /** This host's engine itself: for the commands that are the engine's own processes (server, watch). */
-  protected engine(dataDir: string | undefined, opts: { watcher?: boolean } = {}): Engine {
+  protected engine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
     this.engineInstance ??= openEngine(dataDir, opts);
     return this.engineInstance;
   }

@@ -10,7 +10,8 @@ export default class Server extends ChaosCommand {
     'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, GET /v1/version, /healthz, ' +
     '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
     'lease expiry (also ones the CLI injected), recovers what expired while it was down, and fires schedules. Every ' +
-    'listener needs a bearer token: --token-file, CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
+    'listener needs a bearer token: --token-file, $CREDENTIALS_DIRECTORY/token (systemd LoadCredential=), ' +
+    'CHAOSMETAD_TOKEN, or DATA_DIR/token (generated root-only on first ' +
     'start; the local CLI\'s --server reads it); clients send "Authorization: Bearer <token>". A read-only token ' +
     '(--read-only-token-file, or DATA_DIR/token-ro, generated likewise) may only query, check, list schedules and read ' +
     '/metrics, /v1/version and /openapi.json (403 otherwise). Requests from web pages ' +
@@ -35,7 +36,7 @@ export default class Server extends ChaosCommand {
     }),
     'token-file': Flags.string({
       description:
-        'file holding the bearer token (else env CHAOSMETAD_TOKEN, else DATA_DIR/token, generated on first start)',
+        'file holding the bearer token (else $CREDENTIALS_DIRECTORY/token, a systemd credential; else env CHAOSMETAD_TOKEN; else DATA_DIR/token, generated on first start)',
     }),
     'read-only-token-file': Flags.string({
       description:
@@ -61,8 +62,22 @@ export default class Server extends ChaosCommand {
     }),
     'metrics-addr': Flags.string({
       description:
-        'also serve GET /metrics and /healthz, and nothing else, without a token on HOST:PORT (e.g. 0.0.0.0:29596: Prometheus scraping each node)',
+        'also serve GET /metrics and /healthz, and nothing else, without a token on HOST:PORT (e.g. 10.0.0.5:29596 or [fd00::5]:29596: Prometheus scraping each node)',
       helpValue: 'HOST:PORT',
+    }),
+    'max-connections': Flags.string({
+      description: 'open connections per listener (default 256); beyond it the oldest idle one is closed',
+      helpValue: 'N',
+    }),
+    retention: Flags.string({
+      description:
+        'keep finished experiments (destroyed, or failed with nothing left to undo) this long (env CHAOSMETAD_RETENTION; default 30d; 0 = no age limit)',
+      helpValue: 'DURATION',
+    }),
+    'retention-rows': Flags.string({
+      description:
+        'keep at most this many finished experiments, the newest (env CHAOSMETAD_RETENTION_ROWS; default 100000; 0 = no limit)',
+      helpValue: 'N',
     }),
     cert: Flags.string({ description: 'TLS certificate (PEM); with --key serves HTTPS' }),
     key: Flags.string({ description: 'TLS private key (PEM)' }),
@@ -73,10 +88,11 @@ export default class Server extends ChaosCommand {
     const { flags } = await this.parse(Server);
     // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
     /* eslint-disable @typescript-eslint/no-require-imports */
-    const { createServer } = require('./http') as typeof import('./http');
+    const { createServer, createMetricsServer, MAX_CONNECTIONS } = require('./http') as typeof import('./http');
     const { READ_TOKEN_FILE, allowedHosts, daemonToken, isLoopback, readSecretFile } =
       require('./guard') as typeof import('./guard');
     const { Daemon } = require('../engine/clock') as typeof import('../engine/clock');
+    const { parseRetention } = require('../engine/engine') as typeof import('../engine/engine');
     const { Metrics } = require('./metrics') as typeof import('./metrics');
     const { LocalApi } = require('../api/local') as typeof import('../api/local');
     /* eslint-enable @typescript-eslint/no-require-imports */
@@ -89,13 +105,30 @@ export default class Server extends ChaosCommand {
     const socketGid = flags['socket-group'] ? groupId(flags['socket-group']) : undefined;
     if (flags.socket) checkSocketPath(flags.socket);
     let token = process.env.CHAOSMETAD_TOKEN || undefined;
-    if (flags['token-file']) {
+    // a systemd credential (LoadCredential=token:…): a file only this service can read, where an Environment= line
+    // of the unit is shown to every user by systemctl show
+    const credential = credentialFile();
+    const tokenFrom = flags['token-file'] ?? credential;
+    if (tokenFrom) {
       try {
-        token = readSecretFile(flags['token-file'], '--token-file');
+        token = readSecretFile(tokenFrom, flags['token-file'] ? '--token-file' : 'the systemd credential');
       } catch (e) {
-        throw badArgs(`--token-file: ${(e as Error).message}`);
+        throw badArgs(
+          `${flags['token-file'] ? '--token-file' : '$CREDENTIALS_DIRECTORY/token'}: ${(e as Error).message}`,
+        );
       }
     }
+    const maxConnections = flags['max-connections'] === undefined ? MAX_CONNECTIONS : Number(flags['max-connections']);
+    if (!/^\d{1,6}$/.test(flags['max-connections'] ?? '1') || maxConnections < 1)
+      throw badArgs(`--max-connections must be a number from 1, got "${flags['max-connections']}"`);
+    const retention = parseRetention(
+      flags.retention ?? process.env.CHAOSMETAD_RETENTION,
+      flags['retention-rows'] ?? process.env.CHAOSMETAD_RETENTION_ROWS,
+      {
+        age: flags.retention === undefined ? 'CHAOSMETAD_RETENTION' : '--retention',
+        rows: flags['retention-rows'] === undefined ? 'CHAOSMETAD_RETENTION_ROWS' : '--retention-rows',
+      },
+    );
     if (token !== undefined && token.length < 8) throw badArgs('the token must be at least 8 characters');
     let readToken: string | undefined;
     if (flags['read-only-token-file']) {
@@ -109,14 +142,17 @@ export default class Server extends ChaosCommand {
     if (flags['insecure-no-auth']) {
       if (token || readToken)
         throw badArgs(
-          '--insecure-no-auth and a token (--token-file, --read-only-token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
+          '--insecure-no-auth and a token (--token-file, a systemd credential, --read-only-token-file or CHAOSMETAD_TOKEN) contradict each other; choose one',
         );
       if (tcp && !isLoopback(host))
         throw badArgs(`--insecure-no-auth is only allowed on loopback; --addr ${host} is beyond it`);
     }
     let metricsAt: { host: string; port: number } | undefined;
     if (flags['metrics-addr'] !== undefined) {
-      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags['metrics-addr']);
+      // a bare IPv6 address is taken too (the DaemonSet's $(POD_IP):29596 on an IPv6 cluster): the port is last
+      const m = /^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(
+        flags['metrics-addr'],
+      );
       if (!m || Number(m[2]) > 65535)
         throw badArgs(`--metrics-addr must be HOST:PORT, e.g. 0.0.0.0:29596, got "${flags['metrics-addr']}"`);
       metricsAt = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
@@ -146,7 +182,7 @@ export default class Server extends ChaosCommand {
     for (const h of extraHosts)
       if (!/^[A-Za-z0-9._:-]{1,253}$/.test(h))
         throw badArgs(`--allow-host must be a host name or address, got ${JSON.stringify(h)}`);
-    const engine = this.engine(flags['data-dir'], { watcher: true });
+    const engine = this.engine(flags['data-dir'], { watcher: true, retention });
     // one JSON line per event, written together at most every 10 ms (and at exit): a write per request (stdout is
     // synchronous for files and pipes) cost ~40 µs of each query request under load, one per turn of the event
     // loop still ~8 µs (under load a turn holds one or two requests)
@@ -171,25 +207,31 @@ export default class Server extends ChaosCommand {
     };
     const metrics = new Metrics();
     const startedAt = Date.now();
+    // the store's gauges as the daemon last read them (when the store changed): a scrape runs no SQL
+    let daemonGauges = (): import('../engine/clock').StoreGauges => ({
+      experiments: [],
+      schedules: 0,
+      recoverFailures: 0,
+      recoverFailing: 0,
+    });
     const gauges = () => {
-      const byKey = engine.store.counts().map((c) => ({ labels: { status: c.status, target: c.target }, v: c.n }));
-      const failing = engine.store.recoverFailures();
+      const g = daemonGauges();
       return [
-        { name: 'chaosmetad_experiments', help: 'Experiments in the store by status and target', values: byKey },
         {
-          name: 'chaosmetad_schedules',
-          help: 'Registered schedules',
-          values: [{ labels: {}, v: engine.store.schedules().length }],
+          name: 'chaosmetad_experiments',
+          help: 'Experiments in the store by status and target',
+          values: g.experiments.map((c) => ({ labels: { status: c.status, target: c.target }, v: c.n })),
         },
+        { name: 'chaosmetad_schedules', help: 'Registered schedules', values: [{ labels: {}, v: g.schedules }] },
         {
           name: 'chaosmetad_recover_failures',
           help: 'Failed recovers of experiments still to recover (each is retried)',
-          values: [{ labels: {}, v: failing.failures }],
+          values: [{ labels: {}, v: g.recoverFailures }],
         },
         {
           name: 'chaosmetad_experiments_recover_failing',
           help: 'Experiments still to recover whose last recover failed',
-          values: [{ labels: {}, v: failing.experiments }],
+          values: [{ labels: {}, v: g.recoverFailing }],
         },
         {
           name: 'chaosmetad_process_resident_memory_bytes',
@@ -251,12 +293,22 @@ export default class Server extends ChaosCommand {
     const daemon = new Daemon(engine, log, metrics);
     const api = new LocalApi(engine);
     daemon.lock();
+    daemon.refreshGauges();
+    daemonGauges = () => daemon.gauges;
+    const limits = { maxConnections, changed: () => daemon.refreshGauges() };
     const servers: import('node:http').Server[] = [];
     const common = { token, readToken, tls, origins, allowRecoverCmd: !!flags['allow-recover-cmd'] };
     let boundPort: number | undefined;
     try {
       if (tcp) {
-        const server = createServer(api, { ...common, hosts: allowedHosts(host, extraHosts) }, log, metrics, gauges);
+        const server = createServer(
+          api,
+          { ...common, hosts: allowedHosts(host, extraHosts) },
+          log,
+          metrics,
+          gauges,
+          limits,
+        );
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -266,27 +318,14 @@ export default class Server extends ChaosCommand {
         boundPort = typeof bound === 'object' && bound ? bound.port : port;
       }
       if (flags.socket) {
-        const server = createServer(api, { ...common, hosts: undefined }, log, metrics, gauges);
+        const server = createServer(api, { ...common, hosts: undefined }, log, metrics, gauges, limits);
         servers.push(server);
         await listenUnix(server, flags.socket, socketGid);
       }
       if (metricsAt) {
-        // counts and latencies only: nothing to steer, nothing secret, so no token (Prometheus scrapes it as is)
-        const { createServer: plain } = require('node:http') as typeof import('node:http'); // eslint-disable-line @typescript-eslint/no-require-imports
-        const server = plain((req, res) => {
-          req.resume();
-          const url = (req.url ?? '').split('?')[0];
-          if (req.method === 'GET' && url === '/metrics') {
-            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-            res.end(metrics.render(gauges()));
-          } else if (req.method === 'GET' && url === '/healthz') {
-            res.writeHead(200, { 'content-type': 'text/plain' });
-            res.end('ok\n');
-          } else {
-            res.writeHead(404, { 'content-type': 'text/plain' });
-            res.end('only GET /metrics and /healthz here\n');
-          }
-        });
+        // counts and latencies only: nothing to steer, nothing secret, so no token (Prometheus scrapes it as is);
+        // each scrape renders memory (no SQL), and the listener has the API's connection cap and time limits
+        const server = createMetricsServer(metrics, gauges, maxConnections);
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -343,6 +382,14 @@ export default class Server extends ChaosCommand {
     log({ event: 'stopped' });
     flush();
   }
+}
+
+/** $CREDENTIALS_DIRECTORY/token when systemd passed that credential (LoadCredential=token:…), else undefined. */
+function credentialFile(): string | undefined {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  if (!dir || !path.isAbsolute(dir)) return undefined;
+  const file = path.join(dir, 'token');
+  return fs.existsSync(file) ? file : undefined;
 }
 
 /** A group by name (from /etc/group) or number. */

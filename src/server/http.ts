@@ -6,6 +6,7 @@
  */
 import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
+import type * as net from 'node:net';
 import { ChaosError, ExitCode, asChaosError, badArgs } from '../errors';
 import type { ChaosApi } from '../api/api';
 import { type Body, decodeInject, decodeQuery, decodeRecover, decodeRenew, decodeUid, str } from '../api/wire';
@@ -14,6 +15,63 @@ import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
 
 export const MAX_BODY = 1 << 20;
+/** open connections per listener (--max-connections): beyond it the oldest idle one is closed for the newcomer */
+export const MAX_CONNECTIONS = 256;
+
+/**
+ * Time limits of every listener, given to the server at creation. A client gets `headersMs` to send its request
+ * line and headers (counted from its connection: one that sends nothing is closed too, with a 408), `requestMs` for
+ * its whole request, `idleMs` between requests; Node checks them every `checkMs` (its default, 30 s, let a silent
+ * connection live up to 40 s past a 10 s header limit).
+ */
+export const LIMITS = { headersMs: 10_000, requestMs: 60_000, idleMs: 5_000, checkMs: 1_000 };
+
+function serverOptions(limits = LIMITS): http.ServerOptions {
+  return {
+    headersTimeout: limits.headersMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.idleMs,
+    connectionsCheckingInterval: limits.checkMs,
+    maxHeaderSize: 16 * 1024,
+  };
+}
+
+/**
+ * At most `max` open connections on this listener, so no client can hold the daemon's descriptors (it keeps the
+ * clock: a daemon out of descriptors recovers nothing). A connection beyond the cap makes room by closing the
+ * oldest one that has no request in progress (an idle or slow client: a flood of idle connections pushes out its
+ * own oldest, while a real client's request, sent at once, is answered); when every one is busy the newcomer is
+ * closed. Returns how many are open.
+ */
+export function limitConnections(server: net.Server, max: number): () => number {
+  const open = new Set<net.Socket>(); // insertion order: oldest first
+  const busy = new WeakSet<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    if (open.size >= max) {
+      let victim: net.Socket | undefined;
+      for (const s of open)
+        if (!busy.has(s)) {
+          victim = s;
+          break;
+        }
+      if (!victim) {
+        socket.destroy();
+        return;
+      }
+      open.delete(victim);
+      victim.destroy();
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // over TLS the request's socket wraps the TCP socket the 'connection' event gave
+    const raw = (req.socket as net.Socket & { _parent?: net.Socket })._parent ?? req.socket;
+    busy.add(raw);
+    res.once('close', () => busy.delete(raw));
+  });
+  return () => open.size;
+}
 
 export { isLoopback } from './guard';
 
@@ -46,8 +104,18 @@ function dataText(data: unknown): string {
 export function routes(
   api: ChaosApi,
   metrics: Metrics,
-  opts: { allowRecoverCmd: boolean } = { allowRecoverCmd: false },
+  opts: { allowRecoverCmd: boolean; changed?: () => void } = { allowRecoverCmd: false },
 ): Record<string, Route> {
+  /** a route that changes experiments or schedules: the gauges are read again once it is done */
+  const changing =
+    (fn: Route): Route =>
+    async (body) => {
+      try {
+        return await fn(body);
+      } finally {
+        opts.changed?.();
+      }
+    };
   const timed = async <T>(name: string, labels: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint();
     const help = `${name[0].toUpperCase()}${name.slice(1)}s by result`;
@@ -70,7 +138,7 @@ export function routes(
   return {
     'GET /v1/version': () => api.version(),
     'GET /healthz': () => ({ status: 'ok' }),
-    'POST /v1/experiment/inject': async (body) => {
+    'POST /v1/experiment/inject': changing(async (body) => {
       const req = decodeInject(body);
       if (!opts.allowRecoverCmd && asksRecoverCmd(req.args)) {
         throw badArgs(
@@ -79,9 +147,9 @@ export function routes(
       }
       if (req.schedule !== undefined || req.dryRun) return api.inject(req);
       return timed('inject', { target: req.target, fault: req.fault }, () => api.inject(req));
-    },
+    }),
     'POST /v1/experiment/query': (body) => api.query(decodeQuery(body)),
-    'POST /v1/experiment/recover': async (body) => {
+    'POST /v1/experiment/recover': changing(async (body) => {
       const req = decodeRecover(body);
       if (req.uid !== undefined) return { results: await timed('recover', { reason: 'api' }, () => api.recover(req)) };
       const results = await api.recover(req);
@@ -93,17 +161,17 @@ export function routes(
         });
       }
       return { results };
-    },
+    }),
     'POST /v1/experiment/renew': (body) => {
       const { uid, lease } = decodeRenew(body);
       return api.renew(uid, lease);
     },
     'POST /v1/experiment/check': (body) => api.check(decodeUid(body)),
     'POST /v1/schedule/query': async (body) => ({ schedules: await api.schedules(str(body, 'id', 64)) }),
-    'POST /v1/schedule/remove': async (body) => {
+    'POST /v1/schedule/remove': changing(async (body) => {
       await api.removeSchedule(str(body, 'id', 64) ?? '');
       return null;
-    },
+    }),
   };
 }
 
@@ -113,6 +181,7 @@ export function createServer(
   log: (e: Record<string, unknown>) => void,
   metrics: Metrics,
   gauges: () => Parameters<Metrics['render']>[0],
+  limits: { maxConnections: number; changed?: () => void } = { maxConnections: MAX_CONNECTIONS },
 ): http.Server {
   const guard = {
     token: opts.token ? Buffer.from(opts.token) : undefined,
@@ -120,7 +189,7 @@ export function createServer(
     hosts: opts.hosts,
     origins: opts.origins,
   };
-  const table = routes(api, metrics, opts);
+  const table = routes(api, metrics, { allowRecoverCmd: opts.allowRecoverCmd, changed: limits.changed });
   /** the metric series of each route and reply code (a bounded set: known routes, 'other'; a handful of codes) */
   const series = new Map<string, { c: { v: number }; h: { add(seconds: number): void } }>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -229,14 +298,47 @@ export function createServer(
   /* eslint-disable @typescript-eslint/no-require-imports */
   const server: http.Server = opts.tls
     ? (require('node:https') as typeof import('node:https')).createServer(
-        { cert: opts.tls.cert, key: opts.tls.key },
+        // a TLS handshake is part of the time to send the headers
+        { ...serverOptions(), cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: LIMITS.headersMs },
         handler,
       )
-    : (require('node:http') as typeof import('node:http')).createServer(handler);
+    : (require('node:http') as typeof import('node:http')).createServer(serverOptions(), handler);
   /* eslint-enable @typescript-eslint/no-require-imports */
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 64;
+  limitConnections(server, limits.maxConnections);
+  return server;
+}
+
+/**
+ * The token-less listener of --metrics-addr: GET /metrics and /healthz and nothing else. A scrape renders what is
+ * in memory (counters, and the gauges the daemon read when the store last changed): no SQL, whatever the store
+ * holds. Shorter time limits than the API's (a scrape is one small GET), and the same connection cap.
+ */
+export function createMetricsServer(
+  metrics: Metrics,
+  gauges: () => Parameters<Metrics['render']>[0],
+  maxConnections = MAX_CONNECTIONS,
+): http.Server {
+  const limits = { headersMs: 5_000, requestMs: 10_000, idleMs: 5_000, checkMs: 1_000 };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const server = (require('node:http') as typeof import('node:http')).createServer(
+    serverOptions(limits),
+    (req, res) => {
+      req.resume();
+      const url = (req.url ?? '').split('?')[0];
+      if (req.method === 'GET' && url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(metrics.render(gauges()));
+      } else if (req.method === 'GET' && url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
+        res.end('only GET /metrics and /healthz here\n');
+      }
+    },
+  );
+  server.maxHeadersCount = 32;
+  limitConnections(server, maxConnections);
   return server;
 }

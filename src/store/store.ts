@@ -124,7 +124,37 @@ const MIGRATIONS: string[] = [
   // 6: the experiment this one is a part of (kube inject: one uid, a sub-experiment per target and node)
   `ALTER TABLE experiments ADD COLUMN parent_uid TEXT;
    CREATE INDEX experiments_parent ON experiments(parent_uid) WHERE parent_uid IS NOT NULL;`,
+  // 7: what the daemon's /metrics shows, kept without reading the experiments: their count by status and target,
+  // kept by triggers in the same transaction as each change (whichever process makes it: CLI, watcher, daemon, an
+  // older chaosmetad), so a scrape never counts a table that grows with every experiment; a partial index of the
+  // finished ones by age (retention: prune) and one of the few still failing to recover
+  `CREATE TABLE experiment_counts (status TEXT NOT NULL, target TEXT NOT NULL, n INTEGER NOT NULL,
+     PRIMARY KEY (status, target)) WITHOUT ROWID;
+   INSERT INTO experiment_counts (status, target, n) SELECT status, target, COUNT(*) FROM experiments GROUP BY status, target;
+   CREATE TRIGGER experiments_count_insert AFTER INSERT ON experiments BEGIN
+     INSERT OR IGNORE INTO experiment_counts (status, target, n) VALUES (NEW.status, NEW.target, 0);
+     UPDATE experiment_counts SET n = n + 1 WHERE status = NEW.status AND target = NEW.target;
+   END;
+   CREATE TRIGGER experiments_count_delete AFTER DELETE ON experiments BEGIN
+     UPDATE experiment_counts SET n = n - 1 WHERE status = OLD.status AND target = OLD.target;
+   END;
+   CREATE TRIGGER experiments_count_update AFTER UPDATE OF status, target ON experiments
+     WHEN NEW.status IS NOT OLD.status OR NEW.target IS NOT OLD.target BEGIN
+     UPDATE experiment_counts SET n = n - 1 WHERE status = OLD.status AND target = OLD.target;
+     INSERT OR IGNORE INTO experiment_counts (status, target, n) VALUES (NEW.status, NEW.target, 0);
+     UPDATE experiment_counts SET n = n + 1 WHERE status = NEW.status AND target = NEW.target;
+   END;
+   CREATE INDEX experiments_finished ON experiments(update_ms) WHERE status IN ('destroyed', 'error');
+   CREATE INDEX experiments_failing ON experiments(recover_failures) WHERE recover_failures > 0 AND status != 'destroyed';`,
 ];
+
+/** How long finished experiments are kept (prune): the newest maxRows, none older than maxAgeMs; 0 = no limit. */
+export interface Retention {
+  maxAgeMs: number;
+  maxRows: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { maxAgeMs: 30 * 86_400_000, maxRows: 100_000 };
 
 /** Status predicates, defined once (SQL and row forms agree): */
 /** live: the fault is (being) put in place and not yet recovered */
@@ -133,6 +163,11 @@ export const isLive = (r: Pick<ExperimentRow, 'status'>): boolean => r.status ==
 /** a process is working on it right now (injecting or recovering): others wait for it while it lives */
 export const isBusy = (r: Pick<ExperimentRow, 'phase'>): boolean => r.phase === 'injecting' || r.phase === 'recovering';
 const UNDO_LEFT = `(status = 'error' AND EXISTS (SELECT 1 FROM steps s WHERE s.uid = experiments.uid AND s.state != 'undone'))`;
+/**
+ * finished: nothing left to undo and no process working on it — destroyed, or a failed inject whose partial work
+ * was undone. Only these are ever pruned (never a live experiment, nor one recover can still act on).
+ */
+const FINISHED = `(status IN ('destroyed', 'error') AND phase NOT IN ('injecting', 'recovering') AND NOT ${UNDO_LEFT})`;
 
 export function defaultDataDir(): string {
   return process.env.CHAOSMETAD_DATA_DIR || '/var/lib/chaosmetad';
@@ -379,21 +414,80 @@ export class Store {
     return v.length ? Math.min(...v) : null;
   }
 
-  /** Failed recovers of experiments not yet recovered, summed, and how many such experiments (for metrics). */
+  /**
+   * Failed recovers of experiments not yet recovered, summed, and how many such experiments (for metrics). Reads
+   * the partial index of the not-destroyed ones with failures (a handful), not the table.
+   */
   recoverFailures(): { failures: number; experiments: number } {
     const r = this.sql(
-      `SELECT COALESCE(SUM(recover_failures), 0) f, COUNT(*) n FROM experiments WHERE recover_failures > 0 AND (${LIVE} OR ${UNDO_LEFT})`,
+      `SELECT COALESCE(SUM(recover_failures), 0) f, COUNT(*) n FROM experiments INDEXED BY experiments_failing
+       WHERE recover_failures > 0 AND status != 'destroyed' AND (${LIVE} OR ${UNDO_LEFT})`,
     ).get() as { f: number; n: number };
     return { failures: r.f, experiments: r.n };
   }
 
-  /** Experiments by status and target (for metrics). */
+  /**
+   * Experiments by status and target (for metrics), from the counts the triggers keep (a few rows, whatever the
+   * size of the store); a pair whose last experiment went shows 0.
+   */
   counts(): Array<{ status: string; target: string; n: number }> {
-    return this.sql('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target').all() as Array<{
+    return this.sql('SELECT status, target, n FROM experiment_counts ORDER BY status, target').all() as Array<{
       status: string;
       target: string;
       n: number;
     }>;
+  }
+
+  /** How many schedules are registered. */
+  scheduleCount(): number {
+    return this.sql('SELECT COUNT(*) FROM schedules').pluck().get() as number;
+  }
+
+  /**
+   * Retention: delete finished experiments (with their journal and claims) older than `maxAgeMs` (by their last
+   * change) or beyond the newest `maxRows` finished ones, oldest first, at most `batch` in one transaction (a short
+   * hold of the write lock: call again while it returns `batch`). Never a live experiment, one with host changes
+   * left to undo, or one a process is injecting or recovering. Returns how many went.
+   */
+  prune(r: Retention, now = Date.now(), batch = 2000): number {
+    return this.tx(() => {
+      const doomed = new Set<string>();
+      if (r.maxAgeMs > 0) {
+        const old = this.sql(
+          `SELECT uid FROM experiments INDEXED BY experiments_finished
+           WHERE status IN ('destroyed', 'error') AND update_ms < ? AND ${FINISHED} ORDER BY update_ms LIMIT ?`,
+        )
+          .pluck()
+          .all(now - r.maxAgeMs, batch) as string[];
+        for (const uid of old) doomed.add(uid);
+      }
+      if (r.maxRows > 0 && doomed.size < batch) {
+        const finished = this.sql(
+          `SELECT COUNT(*) FROM experiments INDEXED BY experiments_finished WHERE status IN ('destroyed', 'error') AND ${FINISHED}`,
+        )
+          .pluck()
+          .get() as number;
+        const over = finished - doomed.size - r.maxRows;
+        if (over > 0) {
+          const extra = this.sql(
+            `SELECT uid FROM experiments INDEXED BY experiments_finished
+             WHERE status IN ('destroyed', 'error') AND ${FINISHED} ORDER BY update_ms, rowid LIMIT ?`,
+          )
+            .pluck()
+            .all(Math.min(batch, over + doomed.size)) as string[];
+          for (const uid of extra) if (doomed.size < batch) doomed.add(uid);
+        }
+      }
+      const steps = this.sql('DELETE FROM steps WHERE uid = ?');
+      const claims = this.sql('DELETE FROM claims WHERE uid = ?');
+      const rows = this.sql('DELETE FROM experiments WHERE uid = ?');
+      for (const uid of doomed) {
+        steps.run(uid);
+        claims.run(uid);
+        rows.run(uid);
+      }
+      return doomed.size;
+    });
   }
 
   // --- claims: one live experiment per host object -------------------------------------------------------------

@@ -73,11 +73,14 @@ ctr -n default tasks kill -s KILL cm-sd >/dev/null 2>&1
 );
 
 vmTest(
-  'the shipped unit (scripts/systemd/chaosmetad.service) under systemd: starts, serves an inject and a recover, stops',
+  'the shipped unit (scripts/systemd/chaosmetad.service) under systemd: starts, serves an inject and a recover, stops; its token from a credential, shown to no one',
   () => {
     const unit = path.resolve(__dirname, '../../scripts/systemd/chaosmetad.service');
     const script = `
 set -u
+# as on a booted host: the VM's init leaves / private, and systemd moves a service's credentials (a ramfs it fills
+# in a mount namespace of its own) into /run/credentials through mount propagation
+mount --make-rshared /
 cp "${SEA}" /usr/local/bin/chaosmetad && cp "${unit}" /etc/systemd/system/ && systemctl daemon-reload || { echo "INSTALL=failed"; exit 1; }
 systemctl start chaosmetad || echo "START=failed"
 C="/usr/local/bin/chaosmetad"
@@ -94,6 +97,20 @@ echo "LEFT=$(pgrep -c -x chaosmeta_burn)"
 systemctl stop chaosmetad
 echo "STOPPED=$(systemctl show -p ActiveState --value chaosmetad) $(systemctl show -p ExecMainStatus --value chaosmetad)"
 echo "WARNINGS=$(journalctl -u chaosmetad -o cat 2>/dev/null | grep -ci warning)"
+# the token as a systemd credential (LoadCredential=token:chaosmetad.token): the daemon takes it from
+# $CREDENTIALS_DIRECTORY/token; the unit's properties (systemctl show: every user may read them) never hold it
+TOK=vm-credential-token-4f8a2c1d9e
+mkdir -p /etc/credstore && (umask 077; echo "$TOK" > /etc/credstore/chaosmetad.token)
+systemctl start chaosmetad || echo "CRED_START=failed"
+T="--server http://127.0.0.1:29595 --token-file /etc/credstore/chaosmetad.token"
+for i in $(seq 1 200); do $C query $T >/dev/null 2>&1 && break; sleep 0.1; done
+$C query $T >/dev/null 2>&1 && echo "CRED_QUERY=ok" || echo "CRED_QUERY=failed"
+$C query $S >/dev/null 2>&1 && echo "OLD_TOKEN=accepted" || echo "OLD_TOKEN=refused"
+PID=$(systemctl show -p MainPID --value chaosmetad)
+echo "CRED_DIR=$(tr '\0' '\n' < /proc/$PID/environ | grep -c '^CREDENTIALS_DIRECTORY=')"
+echo "ENV_TOKEN=$(tr '\0' '\n' < /proc/$PID/environ | grep -c '^CHAOSMETAD_TOKEN=')"
+echo "SHOWN=$(systemctl show chaosmetad | grep -c "$TOK")"
+systemctl stop chaosmetad
 `;
     const v = runInVm(script, { VM_INIT: 'systemd' }).vars;
     console.log(`the shipped systemd unit in the VM: ${JSON.stringify(v)}`);
@@ -106,6 +123,9 @@ echo "WARNINGS=$(journalctl -u chaosmetad -o cat 2>/dev/null | grep -ci warning)
     expect(v.LEFT).toBe('0');
     expect(v.STOPPED).toBe('inactive 0');
     expect(v.WARNINGS).toBe('0');
+    // with /etc/credstore/chaosmetad.token: that token, not the data dir's, and in no property of the unit
+    expect([v.CRED_START, v.CRED_QUERY, v.OLD_TOKEN]).toEqual([undefined, 'ok', 'refused']);
+    expect([v.CRED_DIR, v.ENV_TOKEN, v.SHOWN]).toEqual(['1', '0', '0']);
   },
   needs,
 );

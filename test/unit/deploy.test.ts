@@ -113,6 +113,17 @@ test('the agent: privileged, host pid and network, on worker nodes, running on t
     '/metrics',
   ]);
   expect(c.readinessProbe.httpGet.port).toBe(Number(metrics.split(':')[1]));
+  // the token-less metrics listener: on the node's own address (the pod IP under hostNetwork), not 0.0.0.0, and
+  // probed there (a probe's default host is the pod IP)
+  expect(metrics).toBe('$(POD_IP):29596');
+  const podIp = (c.env as Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>).find(
+    (e) => e.name === 'POD_IP',
+  );
+  expect(podIp?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+  for (const probe of [c.readinessProbe, c.livenessProbe]) {
+    expect(probe.httpGet.host).toBeUndefined();
+    expect(probe.httpGet.port).toBe(29596);
+  }
 });
 
 test('RBAC: injectors read pods and nodes anywhere, and exec only into the agents namespace', () => {

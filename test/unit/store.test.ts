@@ -46,10 +46,10 @@ describe('store', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(30000);
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL: a journal step survives a power cut
-    expect(store.db.pragma('user_version', { simple: true })).toBe(6);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(7);
     // a second open of a migrated store changes nothing
     const again = new Store(dir);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(6);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(7);
     again.close();
   });
 
@@ -111,7 +111,7 @@ describe('store', () => {
       PRAGMA user_version = 1;`);
     db.close();
     const s2 = new Store(d1);
-    expect(s2.db.pragma('user_version', { simple: true })).toBe(6);
+    expect(s2.db.pragma('user_version', { simple: true })).toBe(7);
     expect(s2.get('old-one')).toMatchObject({
       status: 'success',
       lease_ms: null,
@@ -196,6 +196,94 @@ describe('store', () => {
     expect(second.experiments.map((e) => e.uid)).toEqual(['cache-bbbb2', 'cache-aaaa1']);
     store.update('cache-aaaa1', { status: 'destroyed' });
     expect((await api.query({})).experiments[1].status).toBe('destroyed');
+  });
+
+  test('retention: finished experiments older than the age or beyond the row cap go, oldest first; live and recoverable ones stay', () => {
+    const now = Date.now();
+    const DAY = 86_400_000;
+    const at = (ms: number) => ({ create_ms: ms, update_ms: ms });
+    // long past the age, but not finished: live, being injected or recovered, or with host changes left to undo
+    store.insert(row('live-success', { ...at(now - 90 * DAY), status: 'success' }));
+    store.insert(row('live-created', { ...at(now - 90 * DAY), status: 'created', phase: 'injecting' }));
+    store.insert(row('err-undo-left', { ...at(now - 90 * DAY), status: 'error', phase: 'inject-failed' }));
+    store.addStep('err-undo-left', 'helper', { pid: 1 });
+    store.claim('file:/kept', 'err-undo-left');
+    store.insert(row('err-recovering', { ...at(now - 90 * DAY), status: 'error', phase: 'recovering' }));
+    // finished: 5 past the age (one with its journal and a claim), 12 recent (destroyed, and failed injects undone)
+    for (let i = 0; i < 5; i++) store.insert(row(`old-${i}`, { ...at(now - (40 + i) * DAY), status: 'destroyed' }));
+    const s = store.addStep('old-0', 'helper', { pid: 2 });
+    store.setStep(s, 'undone');
+    store.claim('file:/gone', 'old-0');
+    for (let i = 0; i < 12; i++)
+      store.insert(
+        row(`new-${String(i).padStart(2, '0')}`, {
+          ...at(now - (12 - i) * 1000),
+          status: i % 3 ? 'destroyed' : 'error',
+          phase: i % 3 ? 'recovered' : 'inject-failed',
+        }),
+      );
+    const finished = () => store.query({ limit: 0 }).rows.filter((r) => /^(old|new)-/.test(r.uid)).length;
+    // the age alone: the 5 old ones go, in batches of 2 (a short hold of the write lock each time)
+    expect([1, 2, 3].map(() => store.prune({ maxAgeMs: 30 * DAY, maxRows: 0 }, now, 2))).toEqual([2, 2, 1]);
+    expect(store.prune({ maxAgeMs: 30 * DAY, maxRows: 0 }, now, 2)).toBe(0);
+    expect(finished()).toBe(12);
+    expect(store.steps('old-0')).toEqual([]);
+    expect(store.db.prepare('SELECT uid FROM claims').pluck().all()).toEqual(['err-undo-left']);
+    // the row cap: of the 12 recent finished ones the newest 8 stay
+    expect(store.prune({ maxAgeMs: 30 * DAY, maxRows: 8 }, now)).toBe(4);
+    const left = store.query({ limit: 0 }).rows.map((r) => r.uid);
+    expect(left.filter((u) => u.startsWith('new-')).sort()).toEqual(
+      ['04', '05', '06', '07', '08', '09', '10', '11'].map((n) => `new-${n}`),
+    );
+    // whatever the limits, what is not finished is never pruned
+    expect(store.prune({ maxAgeMs: 0, maxRows: 1 }, now)).toBe(7);
+    expect(store.get('new-11')).toBeDefined();
+    expect(store.prune({ maxAgeMs: 1, maxRows: 0 }, now + DAY)).toBe(1);
+    const uids = store.query({ limit: 0 }).rows.map((r) => r.uid);
+    expect(uids.sort()).toEqual(['err-recovering', 'err-undo-left', 'live-created', 'live-success']);
+    expect(store.steps('err-undo-left')).toHaveLength(1);
+    // 0 = no limit
+    expect(store.prune({ maxAgeMs: 0, maxRows: 0 }, now + 365 * DAY)).toBe(0);
+  });
+
+  test('the counts /metrics shows are kept by triggers: always equal to a GROUP BY of the table, from any connection', () => {
+    const groupBy = () =>
+      store.db
+        .prepare('SELECT status, target, COUNT(*) n FROM experiments GROUP BY status, target ORDER BY status, target')
+        .all();
+    const other = new Store(dir);
+    const statuses = ['created', 'success', 'error', 'destroyed'] as const;
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let i = 0; i < 400; i++) {
+      const s = rnd(2) ? store : other;
+      const uid = `cnt-${rnd(60)}`;
+      const op = rnd(4);
+      if (!s.get(uid)) s.insert(row(uid, { target: ['cpu', 'mem', 'disk'][rnd(3)], status: statuses[rnd(4)] }));
+      else if (op === 0) s.remove(uid);
+      else if (op === 3) s.tx(() => s.update(uid, { target: ['cpu', 'mem'][rnd(2)] }));
+      else s.update(uid, { status: statuses[rnd(4)] });
+    }
+    store.prune({ maxAgeMs: 0, maxRows: 3 });
+    const nonZero = store.counts().filter((c) => c.n > 0);
+    expect(nonZero).toEqual(groupBy());
+    expect(store.counts().every((c) => c.n >= 0)).toBe(true);
+    other.close();
+  });
+
+  test('a store migrated to version 7 starts its counts from the rows it holds', () => {
+    store.insert(row('pre-1', { status: 'destroyed' }));
+    store.insert(row('pre-2', { status: 'destroyed' }));
+    store.insert(row('pre-3', { status: 'success', target: 'mem' }));
+    store.db.exec(`DROP TRIGGER experiments_count_insert; DROP TRIGGER experiments_count_delete;
+      DROP TRIGGER experiments_count_update; DROP TABLE experiment_counts; DROP INDEX experiments_finished;
+      DROP INDEX experiments_failing; PRAGMA user_version = 6;`);
+    store.close();
+    store = new Store(dir);
+    expect(store.counts()).toEqual([
+      { status: 'destroyed', target: 'cpu', n: 2 },
+      { status: 'success', target: 'mem', n: 1 },
+    ]);
   });
 
   test('a store that cannot be opened is a storage error (exit 2)', () => {
