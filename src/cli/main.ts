@@ -73,8 +73,8 @@ function pluginHelp(): void {
     chunk: string | Uint8Array,
     ...rest: unknown[]
   ) => boolean;
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
-    write(typeof chunk === 'string' ? asPlugin(chunk) : chunk, ...rest));
+  process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) =>
+    write(typeof chunk === 'string' ? asPlugin(chunk) : chunk, ...rest);
 }
 
 /** Help text as the plugin names things: a listed `kube X` becomes `X`, its wrapped lines moved left alike. */
