@@ -12,7 +12,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { cli, sleep, tmpDir, waitFor } from '../helpers';
 import { startDaemon, stopDaemons } from '../daemon';
-import { ExperimentRow, Store, formatTime } from '../../src/store/store';
+import { ExperimentRow, Store } from '../../src/store/store';
+import { formatTime } from '../../src/util/units';
 
 jest.setTimeout(120_000);
 const dirs: string[] = [];
