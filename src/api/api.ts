@@ -35,6 +35,8 @@ export interface QueryReply {
 /** One uid, or a set: every live one (all, optionally by target/fault), or the stale ones (expired). */
 export interface RecoverRequest {
   uid?: string;
+  /** with uid: give up the undo steps that fail (recorded with why), and end the experiment as destroyed */
+  abandon?: boolean;
   all?: boolean;
   expired?: boolean;
   target?: string;

@@ -60,7 +60,7 @@ export class LocalApi implements ChaosApi {
   }
 
   async recover(r: RecoverRequest): Promise<RecoverResult[]> {
-    if (r.uid !== undefined) return [await this.engine.recover(r.uid)];
+    if (r.uid !== undefined) return [await this.engine.recover(r.uid, 'manual', { abandon: r.abandon === true })];
     return this.engine.recoverMany(r);
   }
 

@@ -150,13 +150,15 @@ export function decodeQuery(body: Body): QueryRequest {
 }
 
 export function encodeRecover(r: RecoverRequest): Body {
-  if (r.uid !== undefined) return { uid: r.uid };
+  if (r.uid !== undefined) return r.abandon ? { uid: r.uid, abandon: true } : { uid: r.uid };
   return { all: r.all || !!r.target || undefined, expired: r.expired || undefined, target: r.target, fault: r.fault };
 }
 
 export function decodeRecover(body: Body): RecoverRequest {
   const uid = str(body, 'uid', 64);
-  if (uid) return { uid };
+  const abandon = bool(body, 'abandon');
+  if (uid) return abandon ? { uid, abandon } : { uid };
+  if (abandon) throw badArgs('abandon needs a uid: it gives up the failing undo of one experiment');
   const all = bool(body, 'all');
   const expired = bool(body, 'expired');
   if (!all && !expired) throw badArgs('uid is required (or all: true, or expired: true)');

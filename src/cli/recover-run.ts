@@ -15,6 +15,11 @@ export const RECOVER_FLAGS = {
   },
   target: { char: 't', description: 'every live experiment of this target' },
   fault: { char: 'f', description: 'with --target: only this fault' },
+  abandon: {
+    boolean: true,
+    description:
+      'with a uid: give up the undo steps that keep failing (a recover command that does not exist, a runtime gone for good), record which and why, and end the experiment as destroyed',
+  },
   ...CLIENT_FLAGS,
 } satisfies CliFlags;
 
@@ -28,6 +33,9 @@ export async function runRecover(
   const fault = flags.fault as string | undefined;
   const all = flags.all === true;
   const expired = flags.expired === true;
+  const abandon = flags.abandon === true;
+  if (abandon && uid === undefined)
+    throw badArgs('--abandon needs an experiment uid: it gives up the failing undo of that one experiment');
   const modes = [uid !== undefined, all, expired, target !== undefined].filter(Boolean).length;
   if (modes === 0)
     throw badArgs('please add the experiment uid (chaosmetad recover <uid>), or --all, --expired or --target');
@@ -35,7 +43,9 @@ export async function runRecover(
   if (fault && !target) throw badArgs('--fault needs --target');
   let results: RecoverResult[];
   try {
-    results = await api.recover(uid !== undefined ? { uid } : { all, expired, target, fault });
+    results = await api.recover(
+      uid !== undefined ? { uid, ...(abandon ? { abandon } : {}) } : { all, expired, target, fault },
+    );
   } catch (e) {
     if (uid !== undefined && flags.json && e instanceof ChaosError) {
       out(JSON.stringify({ results: [{ uid, ok: false, message: e.message }] }));

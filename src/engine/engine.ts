@@ -453,8 +453,16 @@ export class Engine {
     return ctx;
   }
 
-  /** Undo every step not yet undone, newest first. Tries them all; throws once with every failure. */
-  private async undoSteps(uid: string, def: FaultDef, notes: string[] = []): Promise<void> {
+  /**
+   * Undo every step not yet undone, newest first. Tries them all; throws once with every failure — unless
+   * `abandoned` is given: a step that fails is then given up (marked undone with the reason in its data) and listed.
+   */
+  private async undoSteps(
+    uid: string,
+    def: FaultDef,
+    notes: string[] = [],
+    abandoned?: Array<{ step: string; error: string }>,
+  ): Promise<void> {
     const target = parseTarget(this.store.get(uid)?.target_info);
     const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
@@ -484,7 +492,11 @@ export class Engine {
         await undo(JSON.parse(s.data), { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
       } catch (e) {
-        failures.push(`${s.kind}: ${(e as Error).message}`);
+        const error = (e as Error).message;
+        if (abandoned) {
+          abandoned.push({ step: s.kind, error });
+          this.store.setStep(s.id, 'undone', { ...(JSON.parse(s.data) as object), abandoned: error });
+        } else failures.push(`${s.kind}: ${error}`);
       }
     }
     if (failures.length) throw recoverError(failures.join('; '));
@@ -525,13 +537,13 @@ export class Engine {
    * Recover one experiment. Already destroyed: success, nothing done. Another process recovering or still
    * injecting it: wait for that to finish. A failed recover stays retryable (phase recover-error).
    */
-  async recover(uid: string, reason = 'manual'): Promise<RecoverResult> {
+  async recover(uid: string, reason = 'manual', opts: { abandon?: boolean } = {}): Promise<RecoverResult> {
     this.mustGet(uid);
     // one undo at a time per experiment in this process too (an HTTP recover racing the daemon's timer or another
     // request): the later caller waits for the one in progress and then sees its outcome
     for (let running = RECOVERING.get(uid); running; running = RECOVERING.get(uid))
       await running.catch(() => undefined);
-    const mine = this.recoverOnce(uid, reason);
+    const mine = this.recoverOnce(uid, reason, opts.abandon === true);
     RECOVERING.set(uid, mine);
     try {
       return await mine;
@@ -540,7 +552,7 @@ export class Engine {
     }
   }
 
-  private async recoverOnce(uid: string, reason: string): Promise<RecoverResult> {
+  private async recoverOnce(uid: string, reason: string, abandon = false): Promise<RecoverResult> {
     // a disk fill on the data dir's filesystem held room back for the store: give it back before writing a row
     fs.rmSync(path.join(this.workDir(uid, false), 'reserve'), { force: true });
     const waitUntil = Date.now() + 120_000;
@@ -565,8 +577,9 @@ export class Engine {
     }
     const row = this.store.get(uid)!;
     const notes: string[] = [];
+    const abandoned: Array<{ step: string; error: string }> = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault), notes);
+      await this.undoSteps(uid, findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
@@ -586,18 +599,34 @@ export class Engine {
         next_try: new Date(retry).toISOString(),
         error: msg,
       });
-      throw recoverError(`recover ${uid} failed: ${msg}`);
+      throw recoverError(
+        `recover ${uid} failed: ${msg} (retried by itself; to give up what keeps failing: chaosmetad recover ${uid} --abandon)`,
+      );
     }
     const status = row.status === 'error' ? 'error' : 'destroyed';
     const patch: Partial<ExperimentRow> = { status: 'destroyed', phase: 'recovered', owner_pid: null, retry_ms: null };
-    if (notes.length)
-      patch.runtime = JSON.stringify({ ...JSON.parse(this.store.get(uid)!.runtime || '{}'), recover_notes: notes });
+    if (abandoned.length) {
+      // given up on purpose: said in the phase, the error column and the runtime summary (query -a shows all three)
+      patch.phase = 'abandoned';
+      patch.error = `recover abandoned: ${abandoned.map((a) => `${a.step}: ${a.error}`).join('; ')}`;
+      notes.push(`abandoned (not undone): ${abandoned.map((a) => a.step).join(', ')}`);
+    }
+    if (notes.length || abandoned.length)
+      patch.runtime = JSON.stringify({
+        ...JSON.parse(this.store.get(uid)!.runtime || '{}'),
+        ...(notes.length ? { recover_notes: notes } : {}),
+        ...(abandoned.length ? { abandoned } : {}),
+      });
     this.store.tx(() => {
       this.store.update(uid, patch);
       this.store.releaseClaims(uid);
     });
-    this.log({ event: 'recover', uid, reason, notes });
-    const message = status === 'error' ? 'undid what the failed inject left' : 'recovered';
+    this.log({ event: abandoned.length ? 'recover-abandoned' : 'recover', uid, reason, notes, abandoned });
+    const message = abandoned.length
+      ? 'gave up what could not be undone'
+      : status === 'error'
+        ? 'undid what the failed inject left'
+        : 'recovered';
     return {
       uid,
       status: 'destroyed',

@@ -9,7 +9,15 @@ import { storeError } from '../errors';
 import { formatTime } from '../util/units';
 
 export type Status = 'created' | 'success' | 'error' | 'destroyed';
-export type Phase = 'injecting' | 'injected' | 'inject-failed' | 'recovering' | 'recovered' | 'recover-error';
+export type Phase =
+  | 'injecting'
+  | 'injected'
+  | 'inject-failed'
+  | 'recovering'
+  | 'recovered'
+  | 'recover-error'
+  /** destroyed by `recover --abandon`: some undo steps were given up (listed in the runtime summary) */
+  | 'abandoned';
 
 export interface ExperimentRow {
   uid: string;

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SEA, cli, hostSettles, hostState, queryJson, sleep, tmpDir, uidOf, waitFor } from '../helpers';
+import { SEA, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(90_000);
@@ -190,6 +190,45 @@ test('data dirs and cache dirs other users could write or own are refused; a pla
   expect(fs.readFileSync(helper)).toEqual(good);
   expect(uidOf(again)).toBe('planted-1');
   expect(cli(dd, ['recover', '--all'], { exe: SEA, env: { CHAOSMETAD_CACHE_DIR: mine } }).code).toBe(0);
+});
+
+test('recover --abandon gives up an undo that can never succeed: recorded with why, destroyed, the watcher gone, exit 0', async () => {
+  const dir = dataDir();
+  const victim = spawn('sleep', ['3628'], { stdio: 'ignore' });
+  const inj = cli(dir, [
+    'inject',
+    'process',
+    'kill',
+    '-p',
+    String(victim.pid),
+    '-r',
+    'no-such-command-xyz',
+    '-t',
+    '1h',
+    '--uid',
+    'abandon-1',
+  ]);
+  expect(inj.code).toBe(0);
+  // the undo fails, and the failure says how to give it up
+  const first = cli(dir, ['recover', 'abandon-1']);
+  expect(first.code).toBe(5);
+  expect(first.stderr).toMatch(/exit 127.*chaosmetad recover abandon-1 --abandon/);
+  expect(cli(dir, ['recover', '--all', '--abandon']).code).toBe(1); // one experiment at a time, by uid
+  const r = cli(dir, ['recover', 'abandon-1', '--abandon']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(
+    /recover abandon-1 success \(gave up what could not be undone; .*abandoned \(not undone\): recover-cmd/,
+  );
+  const row = queryJson(dir, ['-u', 'abandon-1']).experiments[0];
+  expect(row.status).toBe('destroyed');
+  expect(row.error).toMatch(/^recover abandoned: recover-cmd: .*exit 127/);
+  expect(JSON.parse(row.runtime).abandoned).toEqual([
+    { step: 'recover-cmd', error: expect.stringMatching(/exit 127/) },
+  ]);
+  expect(cli(dir, ['query', '-a', '-u', 'abandon-1']).stdout).toMatch(/abandon-1 .*destroyed .* abandoned /);
+  // nothing left behind to retry: no watcher, and recover --all has nothing to do
+  expect(await waitFor(() => taggedPids('abandon-1').length === 0, 5000)).toBe(true);
+  expect(cli(dir, ['recover', '--all']).stdout).toMatch(/nothing to recover/);
 });
 
 test('a failing recover is retried by the watcher with backoff, never given up; the count shows in query -a and /metrics', async () => {
