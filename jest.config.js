@@ -4,7 +4,11 @@
  * host suites that measure no CPU, rate or latency.
  */
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] };
-const VM = ['network-vm', 'vm-cgroup2', 'vm-containers', 'vm-systemd', 'sea-vm'];
+// the VM lane's suites, as each declares in its docblock (@lane vm)
+const { lanes } = require('./scripts/lanes');
+const VM = Object.entries(lanes())
+  .filter(([, lane]) => lane === 'vm')
+  .map(([name]) => name);
 module.exports = {
   projects: [
     {

@@ -6,12 +6,9 @@
 set -u
 cd "$(dirname "$0")/.."
 jest=(node node_modules/jest/bin/jest.js --runInBand "$@")
-# (not process: its --key tests assume no other process names chaosmetad, and the VM's qemu has the word in its
-# paths — a --key test once stopped it)
-# (jvm: its delays are sleeps, ±20 ms; kube: rates are tbf's and its one CPU share has room beside the VM's core)
-# (cri: its CPU reading is "none at all" while frozen, "some" after)
-quiet='test/integration/(killcampaign|hostile|attack-restore|file|file-restores|file-attacks|daemon-auth|dns|concurrency|server|helper|reboot|jvm|kube|cri|containerd|attack-misc|attack-daemon|attack-jvm|attack-kube|attack-metrics)\.test\.ts$'
-vmsuites='test/integration/(network-vm|vm-cgroup2|vm-containers|vm-systemd|sea-vm)\.test\.ts$' # as jest.config.js
+# Each suite names its lane in its docblock (@lane quiet|measuring|vm, and why): scripts/lanes.js reads them.
+quiet=$(node scripts/lanes.js quiet) || exit 1
+measuring=$(node scripts/lanes.js measuring) || exit 1
 vmlog=$(mktemp /tmp/chaosmetad-vm-lane.XXXXXX)
 trap 'rm -f "$vmlog"' EXIT
 start=$(date +%s)
@@ -24,7 +21,7 @@ vm_rc=$?
 echo "--- the VM lane (ran beside the quiet suites) ---"
 cat "$vmlog"
 echo "--- the measuring suites, alone ($(($(date +%s) - start)) s so far) ---"
-"${jest[@]}" --selectProjects integration --testPathIgnorePatterns "$quiet" "$vmsuites"
+"${jest[@]}" --selectProjects integration --testPathPatterns "$measuring"
 rest_rc=$?
 echo "integration lanes: quiet $quiet_rc, vm $vm_rc, measuring $rest_rc; $(($(date +%s) - start)) s"
 scripts/stop-runtimes.sh # the runtimes started for the tests (none that ran before)

@@ -4,6 +4,8 @@
  * the root CLI's token — `Authorization: Bearer …` on the code before this change — and with it acted as root
  * through the real daemon. Now the CLI verifies the other end in the kernel's socket tables before sending a byte.
  * Also the read-only token (DATA_DIR/token-ro): it may look, never act.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -6,6 +6,8 @@
  *   answer (the class does not exist), in bounded time, without storing anything forged and without a big allocation.
  * - the attach trigger (.attach_pid<pid>) must be created as the JVM's user, never as root in a directory the JVM's
  *   user chose: nothing appears in the root-only working directory.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -6,6 +6,8 @@
  * file itself (owned by nobody, writable by others, an unknown key): each refused with exit 1, naming the rule,
  * nothing stored. Then through an agent pod as the DaemonSet runs it (docker: host pid, privileged, the policy
  * directory laid out as a ConfigMap volume and mounted read-only), with `docker exec` standing for `kubectl exec`.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

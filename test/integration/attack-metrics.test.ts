@@ -6,6 +6,8 @@
  * ~100 ms of the event loop per scrape, and the store was never pruned). And the retention that bounds the store:
  * `recover --expired` and the daemon's start prune finished experiments past the age or the row cap, never a live
  * or recoverable one.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';

@@ -8,6 +8,8 @@
  *   file that file append appended to, grown to 8 GB by its owner, is recovered at once, the lines left with a
  *   note. Each run's peak RSS is measured (/usr/bin/time). (Before: 1 GB hosts took 1.1 GB of RSS and 3 s, 8 GB
  *   failed with a RangeError; append's recover failed with one.)
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

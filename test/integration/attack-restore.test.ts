@@ -9,6 +9,8 @@
  * Now the copy is made on descriptors into a root-only staging directory, then renamed from its descriptor.
  * Proven three ways: the CLI attack as the user nobody; 1 000 restores against a swapper on the host; 1 000 inside
  * a docker container whose root plants absolute links.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';

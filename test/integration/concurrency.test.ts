@@ -2,6 +2,8 @@
  * 20 parallel CLI invocations plus the daemon injecting and recovering at once on one store: no "database is
  * locked", no lost or duplicated record, and two experiments never fight over one host object — exactly one wins,
  * the others are refused with a clear message and store nothing.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';

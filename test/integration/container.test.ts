@@ -5,6 +5,8 @@
  * effects measured from the container's side (its cgroup's CPU, bytes through its eth0, files read through its
  * root), and the container exactly as before after recover. Also: a link planted in the container never leads
  * to a host file; a container that goes away is "gone" and recover touches nothing; a distroless image works.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
  */
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';

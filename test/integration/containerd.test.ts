@@ -3,6 +3,8 @@
  * system's containerd of its own, then pause (ctr task pause: the freezer), restart (containerd has none: the task
  * stopped, deleted and started again), kill and rm through `--container-runtime containerd`, each read back from
  * containerd (`ctr tasks ls`, `ctr containers ls`) and from the kernel (/proc).
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

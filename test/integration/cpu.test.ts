@@ -1,4 +1,8 @@
-/** cpu burn and cpu load, proven from /proc/stat, through the real CLI. */
+/**
+ * cpu burn and cpu load, proven from /proc/stat, through the real CLI.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';

@@ -5,6 +5,8 @@
  * CRI-O cannot be installed here: the containers are real ones made through a real CRI server (a private
  * containerd's CRI plugin, test/cri.ts), reached through a stand-in of CRI-O's socket that serves CRI-O's info
  * endpoint and passes gRPC through. Effects are read from the kernel and from the CRI server.
+ *
+ * @lane quiet (its CPU reading is "none at all" while frozen, "some" after)
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

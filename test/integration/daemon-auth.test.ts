@@ -2,6 +2,8 @@
  * Attacks on the daemon, from a local user (nobody) and from web pages: each one performed, each refused, and a
  * root-owned canary whose bytes and mode must not change. (On the code before this change a default daemon took
  * nobody's text/plain cross-origin inject and ran recover_cmd as root.)
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -2,6 +2,8 @@
  * The daemon's clock and its operations: deadlines (also of CLI-injected experiments), restart and re-arm,
  * start-up recovery, leases, schedules (fire, no overlap, survive restart), metrics, OpenAPI, TLS, --server.
  * The CLI's own watcher is killed in these tests wherever the daemon must be the one that recovers.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,4 +1,8 @@
-/** disk fill (on a small tmpfs the test mounts) and diskio burn/limit/hang (on this machine's disk, by file I/O). */
+/**
+ * disk fill (on a small tmpfs the test mounts) and diskio burn/limit/hang (on this machine's disk, by file I/O).
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,8 @@
-/** dns record and server: getent sees the change; recover restores the exact bytes, keeping others' edits. */
+/**
+ * dns record and server: getent sees the change; recover restores the exact bytes, keeping others' edits.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
+ */
 import * as crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

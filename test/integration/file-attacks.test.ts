@@ -1,6 +1,8 @@
 /**
  * Symlink and swap attacks on the file work chaosmetad does as root, each performed by the user nobody in a
  * directory nobody owns, against a root-owned canary whose bytes and mode must never change.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,6 +1,8 @@
 /**
  * Exact restores: extended attributes (file capabilities, ACLs) come back, a file over 2 GiB is edited in place,
  * and a delete across filesystems never leaves a partial copy in place of the original, wherever it is killed.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';

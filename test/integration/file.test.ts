@@ -1,4 +1,8 @@
-/** file faults: sha256, mode, owner and mtime before vs after recover; backups gone after recover. */
+/**
+ * file faults: sha256, mode, owner and mtime before vs after recover; backups gone after recover.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
+ */
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';

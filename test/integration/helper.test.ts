@@ -1,6 +1,8 @@
 /**
  * The native helper itself: its usage lists every mode chaosmetad starts; failures after "ready" reach the
  * experiment log (log=PATH) as JSON lines instead of vanishing with its closed stdout; the protocol before ready.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -4,6 +4,8 @@
  * empty, huge, unicode, NUL, newline, shell metacharacters, option injection and path traversal. The result must
  * be code 1 naming the field, nothing stored, the host unchanged — or, for the few values a flag legitimately
  * takes (free text, an empty value meaning "absent", a boolean), an inject that treats the value as data.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -5,6 +5,8 @@
  * (never restarted). Also: a JVM of another user (nobody), a JVM in a docker container whose image has no shell and
  * no JDK tools, and the refusals (not a JVM, attach disabled, a class or method that is not there, a value that does
  * not convert, a void method, a second rule on the same method).
+ *
+ * @lane quiet (its delays are sleeps, ±20 ms)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,4 +1,8 @@
-/** kernel fdfull (ENFILE seen by an unprivileged probe) and nproc (EAGAIN on fork for the user). */
+/**
+ * kernel fdfull (ENFILE seen by an unprivileged probe) and nproc (EAGAIN on fork for the user).
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { cli, hostSettles, hostState, queryJson, taggedPids, tmpDir, uidOf } from '../helpers';

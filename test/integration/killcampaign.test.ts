@@ -3,6 +3,8 @@
  * process, disk, network (tbf, partition, occupy) and JVM faults. After each kill: if the host changed, the store knows
  * the experiment (live, or failed with steps left to undo); `recover --all` then returns the host to exactly its
  * state before (scripts/host-state.js plus the files, /etc files and the target process this test watches).
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

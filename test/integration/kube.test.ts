@@ -6,6 +6,8 @@
  * `chaosmetad server` on its "node" — the node being this host, with a data dir per node — as the DaemonSet does.
  * Effects are measured from the pods' side (bytes through their eth0, their cgroup's CPU); the node's store is read
  * with the node's own `chaosmetad query`.
+ *
+ * @lane quiet (its rates are tbf's and its one CPU share has room beside the VM's core)
  */
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';

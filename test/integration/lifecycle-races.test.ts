@@ -1,6 +1,8 @@
 /**
  * Lifecycle races and gaps: a reused uid with undo work left, one undo at a time inside one daemon, failed
  * experiments with undo left recovered at their deadline, a full disk under the data dir, root-only state dirs.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
  */
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';

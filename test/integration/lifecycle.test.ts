@@ -1,4 +1,8 @@
-/** The experiment lifecycle through the real CLI: timeouts, expiry, crashes, partial failure, bad input, races. */
+/**
+ * The experiment lifecycle through the real CLI: timeouts, expiry, crashes, partial failure, bad input, races.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

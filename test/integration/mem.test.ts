@@ -1,4 +1,8 @@
-/** mem fill (ram, cache, percent) and mem oom, proven from /proc, through the real CLI. */
+/**
+ * mem fill (ram, cache, percent) and mem oom, proven from /proc, through the real CLI.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -3,6 +3,8 @@
  * machine's kernel has none): RTT for delay and jitter, loss rate, duplicates, corruption — between two network
  * namespaces inside the VM, then the interface back to its default qdisc. The single executable runs the faults:
  * under emulation it starts in a third of the time of node + lib/ read over 9p.
+ *
+ * @lane vm (a throwaway VM: changes nothing on this host, only uses its CPU)
  */
 import { runInVm, SEA, vmTest } from '../helpers';
 

@@ -2,6 +2,8 @@
  * tc network faults on this machine, inside network namespaces the test makes (veth pair a <-> b): limit (tbf)
  * measured as TCP throughput, stacked experiments, exclude mode, ingress through ifb, refusals and preflight.
  * (This kernel has no sch_netem: the netem faults' effects are measured in the VM, see network-vm.test.ts.)
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

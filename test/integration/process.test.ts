@@ -1,4 +1,9 @@
-/** process kill and stop, proven by /proc/PID/stat, through the real CLI. */
+/**
+ * process kill and stop, proven by /proc/PID/stat, through the real CLI.
+ *
+ * @lane measuring (its --key tests assume no other process names chaosmetad, and the VM's qemu has the word
+ * in its paths: a --key test once stopped it)
+ */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -3,6 +3,8 @@
  * loses removed (qdiscs); then `query -a`, `check`, `recover --expired` and the daemon's start tell the truth,
  * read from the host. And "success reported, no effect": an inject whose effect is gone right away fails and is
  * undone.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

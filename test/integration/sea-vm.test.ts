@@ -3,6 +3,8 @@
  * machine's, so nothing in the executable may depend on the CPU it was built on (a V8 start-up snapshot did: it
  * died with exit 14 "Invalid snapshot data"). dist/chaosmetad itself — not bin/chaosmetad — runs there: version,
  * inject, query, check, recover; and the code cache made at build time is used there too.
+ *
+ * @lane vm (a throwaway VM: changes nothing on this host, only uses its CPU)
  */
 import { runInVm, SEA, vmTest } from '../helpers';
 

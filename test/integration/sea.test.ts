@@ -1,4 +1,8 @@
-/** The single executable: copied alone into an empty directory, no node_modules, its own asset cache. */
+/**
+ * The single executable: copied alone into an empty directory, no node_modules, its own asset cache.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {

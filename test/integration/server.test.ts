@@ -1,4 +1,8 @@
-/** The HTTP daemon on a loopback port: the original's routes and shapes, auth beyond loopback, bounded input. */
+/**
+ * The HTTP daemon on a loopback port: the original's routes and shapes, auth beyond loopback, bounded input.
+ *
+ * @lane quiet (measures no CPU, rate or latency and exhausts no host-wide limit: runs beside the VM lane)
+ */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';

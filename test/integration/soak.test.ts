@@ -1,4 +1,8 @@
-/** The soak script, short: the daemon's inject/recover cycles leak no files, fds, helpers, cgroups or memory. */
+/**
+ * The soak script, short: the daemon's inject/recover cycles leak no files, fds, helpers, cgroups or memory.
+ *
+ * @lane measuring (measures CPU, rates, latency or a host-wide limit: runs alone)
+ */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, SEA, hostSettles, hostState } from '../helpers';

@@ -1,6 +1,8 @@
 /**
  * cgroup v2 paths (diskio limit/hang through io.max) inside the throwaway VM of scripts/vm: a stock Debian
  * kernel with only the unified hierarchy. The host's / (and so this checkout and node) is visible read-only there.
+ *
+ * @lane vm (a throwaway VM: changes nothing on this host, only uses its CPU)
  */
 import { HELPER, runInVm, SEA, vmTest } from '../helpers';
 

@@ -4,6 +4,8 @@
  * and a 128 MB limit; then cpu burn, mem fill and mem oom with --container-runtime containerd measured from its v2
  * cgroup (cpu.stat, memory.current, memory.events), and the cgroup as before after recover; then container pause
  * on CRI-O (the v2 freezer; CRI-O's info endpoint stood in) of a busy container, measured from cpu.stat.
+ *
+ * @lane vm (a throwaway VM: changes nothing on this host, only uses its CPU)
  */
 import * as fs from 'node:fs';
 import { runInVm, SEA, VM_CONTAINERD, vmTest } from '../helpers';

@@ -3,6 +3,8 @@
  * host has no running systemd), containerd + runc run a container with runc's systemd cgroup manager — a transient
  * scope unit under system.slice, made by systemd over its bus — with a 1-CPU quota and a 128 MB limit. cpu burn and
  * mem fill in it are measured from that scope's v2 cgroup, and the scope is as before after recover.
+ *
+ * @lane vm (a throwaway VM: changes nothing on this host, only uses its CPU)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
