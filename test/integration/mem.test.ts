@@ -28,6 +28,8 @@ let before: string;
 beforeAll(() => {
   before = hostState();
 });
+// a failed test's experiment is recovered before the next test measures anything
+afterEach(() => cli(dir, ['recover', '--all']));
 afterAll(async () => {
   cli(dir, ['recover', '--all']);
   expect(await hostSettles(before)).toBe(before);
@@ -45,7 +47,7 @@ async function memorySettled(): Promise<void> {
   // steady for 3 s: the balloon's free page reporting takes freed pages off the free lists for a while (in
   // batches, 2 s after a free), so MemAvailable reads hundreds of MB low right after a helper let go
   const samples: number[] = [];
-  const until = Date.now() + 25_000;
+  const until = Date.now() + 10_000;
   for (;;) {
     samples.push(meminfo().MemAvailable);
     const last = samples.slice(-7); // 3 s at 0.5 s
@@ -55,7 +57,7 @@ async function memorySettled(): Promise<void> {
 }
 
 test('mem fill ram holds the bytes resident and locked; recover frees them', async () => {
-  const avail0 = meminfo().MemAvailable;
+  await memorySettled();
   const locked0 = meminfo().Mlocked;
   const r = cli(dir, ['inject', 'mem', 'fill', '--bytes', '300MB', '--mode', 'ram', '-t', '2m']);
   expect(r.code).toBe(0);
@@ -65,7 +67,8 @@ test('mem fill ram holds the bytes resident and locked; recover frees them', asy
   console.log(`mem fill ram 300MB: helper VmRSS ${st.VmRSS}, VmLck ${st.VmLck}`);
   expect(kb(st.VmRSS)).toBeGreaterThanOrEqual(300 * MB);
   expect(kb(st.VmLck)).toBeGreaterThanOrEqual(300 * MB);
-  expect(avail0 - meminfo().MemAvailable).toBeGreaterThan(250 * MB);
+  // (the kernel's Mlocked counter, not MemAvailable: this VM's balloon reports freed pages to the host in batches
+  // and counts them used meanwhile, so MemAvailable moved by as little as 148 MB for these 300 MB)
   expect(meminfo().Mlocked - locked0).toBeGreaterThan(290 * MB);
   expect(cli(dir, ['recover', uid]).code).toBe(0);
   expect(taggedPids(uid)).toEqual([]);
@@ -75,6 +78,7 @@ test('mem fill ram holds the bytes resident and locked; recover frees them', asy
 });
 
 test('mem fill cache fills shared memory (buff/cache); recover frees it', async () => {
+  await memorySettled();
   const shmem0 = meminfo().Shmem;
   const r = cli(dir, ['inject', 'mem', 'fill', '-b', '256MB', '-m', 'cache']);
   expect(r.code).toBe(0);
@@ -86,19 +90,28 @@ test('mem fill cache fills shared memory (buff/cache); recover frees it', async 
   expect(await waitFor(() => meminfo().Shmem - shmem0 < 16 * MB, 5000)).toBe(true);
 });
 
-test('mem fill --percent reaches the target total usage (±1 point)', async () => {
+test('mem fill --percent reaches the target total usage (±1.5 points; the bytes it adds exactly)', async () => {
   await memorySettled();
   const used = () => {
     const m = meminfo();
     return (100 * (m.MemTotal - m.MemAvailable)) / m.MemTotal;
   };
   const target = Math.ceil(used()) + 3;
+  const locked0 = meminfo().Mlocked;
   const r = cli(dir, ['inject', 'mem', 'fill', '--percent', String(target), '--mode', 'ram']);
   expect(r.code).toBe(0);
   const now = used();
-  console.log(`mem fill --percent ${target}: used ${now.toFixed(2)}%`);
-  expect(Math.abs(now - target)).toBeLessThan(1);
-  expect(cli(dir, ['recover', uidOf(r)]).code).toBe(0);
+  const locked = meminfo().Mlocked - locked0;
+  const bytes = Number(JSON.parse(queryJson(dir, ['-u', uidOf(r)]).experiments[0].runtime).bytes);
+  const recovered = cli(dir, ['recover', uidOf(r)]).code;
+  console.log(
+    `mem fill --percent ${target}: used ${now.toFixed(2)}%, ${(bytes / MB).toFixed(0)} MB added, ${(locked / MB).toFixed(0)} MB more locked`,
+  );
+  // what it adds is exactly what it computed (the kernel's Mlocked counter); the total as MemAvailable shows it is
+  // within 1.5 points: this VM's balloon counts freed pages used for seconds (up to ~0.9 point seen here)
+  expect(Math.abs(locked - bytes)).toBeLessThan(16 * MB);
+  expect(Math.abs(now - target)).toBeLessThan(1.5);
+  expect(recovered).toBe(0);
 });
 
 test('mem fill refuses a target already reached or beyond what is safe, changing nothing', async () => {
