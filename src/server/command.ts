@@ -245,29 +245,25 @@ export default class Server extends ChaosCommand {
         },
       ];
     };
+    // the data dir's token files (made on first start) when no other source gave one
+    const fromDataDir = (file: string | undefined, note: string) => {
+      const t = daemonToken(engine.dataDir, file);
+      if (t.created) log({ event: 'token-created', file: t.file, note });
+      return t;
+    };
     let tokenFile: string | undefined;
     if (!token && !flags['insecure-no-auth']) {
-      const t = daemonToken(engine.dataDir);
-      token = t.token;
-      tokenFile = t.file;
-      if (t.created)
-        log({
-          event: 'token-created',
-          file: t.file,
-          note: 'clients on this host read it automatically; give it to remote clients with --token-file',
-        });
+      ({ token, file: tokenFile } = fromDataDir(
+        undefined,
+        'clients on this host read it automatically; give it to remote clients with --token-file',
+      ));
     }
     let readTokenFile = flags['read-only-token-file'];
     if (!readToken && !flags['insecure-no-auth']) {
-      const t = daemonToken(engine.dataDir, READ_TOKEN_FILE);
-      readToken = t.token;
-      readTokenFile = t.file;
-      if (t.created)
-        log({
-          event: 'token-created',
-          file: t.file,
-          note: 'the read-only token: query, check, schedule list and metrics only',
-        });
+      ({ token: readToken, file: readTokenFile } = fromDataDir(
+        READ_TOKEN_FILE,
+        'the read-only token: query, check, schedule list and metrics only',
+      ));
     }
     if (readToken !== undefined && readToken === token)
       throw badArgs(`the read-only token (${readTokenFile}) is the full token: give it a token of its own`);

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { cli, sleep, tmpDir, waitFor } from '../helpers';
 import { startDaemon, stopDaemons } from '../daemon';
 import { ExperimentRow, Store } from '../../src/store/store';
-import { formatTime } from '../../src/util/units';
+import { experimentRow } from '../rows';
 
 jest.setTimeout(120_000);
 const dirs: string[] = [];
@@ -150,33 +150,8 @@ test('a connection that sends nothing, or half a request, is closed within secon
   for (const ms of closed) expect(ms).toBeLessThan(8000);
 });
 
-function row(uid: string, over: Partial<ExperimentRow>): ExperimentRow {
-  const now = over.update_ms ?? Date.now();
-  return {
-    uid,
-    target: 'cpu',
-    fault: 'burn',
-    args: '{}',
-    runtime: '{}',
-    status: 'destroyed',
-    phase: 'recovered',
-    creator: 'root',
-    timeout: '',
-    deadline: null,
-    error: '',
-    create_time: formatTime(now),
-    update_time: formatTime(now),
-    create_ms: now,
-    update_ms: now,
-    container_id: '',
-    container_runtime: '',
-    owner_pid: null,
-    lease_ms: null,
-    lease_until: null,
-    schedule_id: null,
-    ...over,
-  };
-}
+const row = (uid: string, over: Partial<ExperimentRow>): ExperimentRow =>
+  experimentRow(uid, { status: 'destroyed', phase: 'recovered', ...over });
 
 test('a scrape runs no SQL: with 100 000 finished experiments in the store it costs what it costs on an empty one', async () => {
   const dir = dataDir();

@@ -194,22 +194,27 @@ test('data dirs and cache dirs other users could write or own are refused; a pla
   expect(cli(dd, ['recover', '--all'], { exe: SEA, env: { CHAOSMETAD_CACHE_DIR: mine } }).code).toBe(0);
 });
 
-test('recover --abandon gives up an undo that can never succeed: recorded with why, destroyed, the watcher gone, exit 0', async () => {
-  const dir = dataDir();
-  const victim = spawn('sleep', ['3628'], { stdio: 'ignore' });
-  const inj = cli(dir, [
+/** process kill of a sleep of its own, with this --recover-cmd and timeout */
+function killWithRecoverCmd(dir: string, uid: string, recoverCmd: string, timeout: string) {
+  const victim = spawn('sleep', ['3627'], { stdio: 'ignore' });
+  return cli(dir, [
     'inject',
     'process',
     'kill',
     '-p',
     String(victim.pid),
     '-r',
-    'no-such-command-xyz',
+    recoverCmd,
     '-t',
-    '1h',
+    timeout,
     '--uid',
-    'abandon-1',
+    uid,
   ]);
+}
+
+test('recover --abandon gives up an undo that can never succeed: recorded with why, destroyed, the watcher gone, exit 0', async () => {
+  const dir = dataDir();
+  const inj = killWithRecoverCmd(dir, 'abandon-1', 'no-such-command-xyz', '1h');
   expect(inj.code).toBe(0);
   // the undo fails, and the failure says how to give it up
   const first = cli(dir, ['recover', 'abandon-1']);
@@ -237,20 +242,7 @@ test('a failing recover is retried by the watcher with backoff, never given up; 
   const dir = dataDir();
   const flag = path.join(files, 'service-can-start');
   fs.rmSync(flag, { force: true });
-  const victim = spawn('sleep', ['3627'], { stdio: 'ignore' });
-  const inj = cli(dir, [
-    'inject',
-    'process',
-    'kill',
-    '-p',
-    String(victim.pid),
-    '-r',
-    `test -e ${flag}`,
-    '-t',
-    '1s',
-    '--uid',
-    'retry-1',
-  ]);
+  const inj = killWithRecoverCmd(dir, 'retry-1', `test -e ${flag}`, '1s');
   expect(inj.code).toBe(0);
   const failures = () =>
     Number(

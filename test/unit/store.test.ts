@@ -1,37 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ExperimentRow, Store } from '../../src/store/store';
-import { formatTime } from '../../src/util/units';
+import { Store } from '../../src/store/store';
+import { experimentRow } from '../rows';
 /* eslint-disable @typescript-eslint/no-require-imports */
 
-function row(uid: string, over: Partial<ExperimentRow> = {}): ExperimentRow {
-  const now = over.create_ms ?? Date.now();
-  return {
-    uid,
-    target: 'cpu',
-    fault: 'burn',
-    args: '{}',
-    runtime: '{}',
-    status: 'success',
-    phase: 'injected',
-    creator: 'root',
-    timeout: '',
-    deadline: null,
-    error: '',
-    create_time: formatTime(now),
-    update_time: formatTime(now),
-    create_ms: now,
-    update_ms: now,
-    container_id: '',
-    container_runtime: '',
-    owner_pid: null,
-    lease_ms: null,
-    lease_until: null,
-    schedule_id: null,
-    ...over,
-  };
-}
+const row = experimentRow;
 
 describe('store', () => {
   let dir: string;
