@@ -131,11 +131,13 @@ static void copy_xattrs(int sfd, int dfd, int sdir, const char *sname, int ddir,
 static void copy_meta(const struct stat *st, int dfd, int sfd, int sdir, const char *sname, int ddir, const char *dname,
                       const char *rel) {
   int islnk = S_ISLNK(st->st_mode);
-  if ((dfd >= 0 ? fchown(dfd, st->st_uid, st->st_gid) : fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) != 0)
-    err(rel, "setting the owner");
-  if (!islnk && (dfd >= 0 ? fchmod(dfd, st->st_mode & 07777) : fchmodat(ddir, dname, st->st_mode & 07777, 0)) != 0)
-    err(rel, "setting the mode");
-  copy_xattrs(sfd, dfd, sdir, sname, ddir, dname, rel);
+  int owned = (dfd >= 0 ? fchown(dfd, st->st_uid, st->st_gid) : fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) == 0;
+  if (!owned) err(rel, "setting the owner");
+  /* a copy that stayed root's (the owner could not be set: root_squash, an idmapped mount) never gets the set-id
+     bits or file capabilities of someone else's bytes */
+  mode_t mode = st->st_mode & (owned ? 07777 : 01777);
+  if (!islnk && (dfd >= 0 ? fchmod(dfd, mode) : fchmodat(ddir, dname, mode, 0)) != 0) err(rel, "setting the mode");
+  if (owned) copy_xattrs(sfd, dfd, sdir, sname, ddir, dname, rel);
   struct timespec ts[2] = {st->st_atim, st->st_mtim};
   if ((dfd >= 0 ? futimens(dfd, ts) : utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW)) != 0) err(rel, "setting the times");
 }
@@ -285,6 +287,14 @@ static void rm_dir_contents(int fd, dev_t dev, const char *rel) {
   free(names);
 }
 
+/* the mount a descriptor is on (a bind mount of the same filesystem has the same st_dev): 0 when unknown */
+static unsigned long long mount_id(int fd) {
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID)) return 0;
+  return sx.stx_mnt_id;
+}
+static unsigned long long top_mnt;
+
 static void rm_entry(int dir, const char *name, dev_t dev, const char *rel) {
   if (unlinkat(dir, name, 0) == 0 || errno == ENOENT) return; /* anything but a directory (a link: the link) */
   if (errno != EISDIR && errno != EPERM) return err(rel, "removing");
@@ -301,14 +311,17 @@ static void rm_entry(int dir, const char *name, dev_t dev, const char *rel) {
     close(fd);
     return err(rel, "reading");
   }
-  if (st.st_dev != dev) {
+  unsigned long long mnt = mount_id(fd);
+  if (st.st_dev != dev || (top_mnt && mnt && mnt != top_mnt)) {
     close(fd);
     errno = EXDEV;
-    return err(rel, "another filesystem is mounted here; not removing it");
+    return err(rel, "another filesystem (or a bind mount) is mounted here; not removing it");
   }
   rm_dir_contents(fd, dev, rel);
   close(fd);
-  if (unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT) err(rel, "removing the directory");
+  /* ENOTDIR/ENOENT: the directory was renamed away meanwhile (and something else, or nothing, put in its place):
+     what was in it is removed, the empty directory is where its renamer put it, the new entry is not ours */
+  if (unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT && errno != ENOTDIR) err(rel, "removing the directory");
 }
 
 static int fdarg(const char *s) {
@@ -358,6 +371,7 @@ int run_tree(int argc, char **argv) {
     }
     struct stat st;
     if (fstat(dir, &st) != 0) return 1;
+    top_mnt = mount_id(dir);
     rm_entry(dir, argv[4], st.st_dev, "");
     return errors ? 1 : 0;
   }

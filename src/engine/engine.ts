@@ -500,6 +500,13 @@ export class Engine {
       }
     }
     if (failures.length) throw recoverError(failures.join('; '));
+    // what was given up may have left the only copy of someone's data in the work dir (file del's original):
+    // it stays, and the note says where
+    if (abandoned?.length) {
+      const wd = this.workDir(uid, false);
+      if (fs.existsSync(wd)) notes.push(`kept ${wd} (what the abandoned steps left there, e.g. a deleted file)`);
+      return;
+    }
     fs.rmSync(this.workDir(uid, false), { recursive: true, force: true });
   }
 

@@ -340,7 +340,9 @@ export async function removeTree(exec: Executor, p: string): Promise<void> {
 }
 
 const STAGE = '.chaosmetad-stage-';
+const GONE = '.chaosmetad-gone-';
 const isStageOf = (entry: string, name: string) => entry.startsWith(`.${name}${STAGE}`);
+const isGoneOf = (entry: string, name: string) => entry.startsWith(`.${name}${GONE}`);
 
 /**
  * Copy an entry of one opened directory (a file or a whole tree: bytes, holes, links as links, hard links, owner,
@@ -383,7 +385,7 @@ export async function stagedCopy(exec: Executor, from: Dir, fromName: string, to
 }
 
 /** Remove the staging directories a killed copy left beside name (root's own, by their prefix). */
-async function removeStages(exec: Executor, dir: Dir, name: string): Promise<void> {
+async function removeStages(exec: Executor, dir: Dir, name: string, opts: PartialOpts): Promise<void> {
   let entries: string[];
   try {
     entries = fs.readdirSync(dir.at('.'));
@@ -391,10 +393,29 @@ async function removeStages(exec: Executor, dir: Dir, name: string): Promise<voi
     return;
   }
   for (const e of entries) {
-    if (!isStageOf(e, name) && e !== `${name}.chaosmetad-partial`) continue; // (the latter: older versions' copies)
     const st = lstatAt(dir, e);
-    if (st?.isDirectory() && st.uid === 0) await removeAt(exec, dir, e);
+    if (!st) continue;
+    if (isStageOf(e, name) || e === `${name}.chaosmetad-partial`) {
+      // (the latter: older versions' copies.) Whoever can write this directory can rename a root-owned directory
+      // of theirs to such a name: outside our own directories only a staging directory's exact shape goes —
+      // root's, mode 0700, nothing in it but the copy
+      const shaped =
+        st.isDirectory() &&
+        st.uid === 0 &&
+        (st.mode & 0o7777) === 0o700 &&
+        fs.readdirSync(dir.at(e)).every((x) => x === 'copy');
+      if (opts.ours || shaped) await removeAt(exec, dir, e);
+    } else if (isGoneOf(e, name) && (opts.ours || (opts.ino !== undefined && String(st.ino) === opts.ino))) {
+      // the original, renamed away to be removed, cut short: only that very inode (or in our own directories)
+      await removeAt(exec, dir, e);
+    }
   }
+}
+
+/** What removePartial may take: `ours` (a directory only root can write: the work dir), `ino` (the original's). */
+interface PartialOpts {
+  ours?: boolean;
+  ino?: string;
 }
 
 /** Keep an exact copy of p (bytes and all metadata) as `backup` (in the experiment's root-only work dir), durable. */
@@ -484,16 +505,24 @@ export async function move(exec: Executor, from: string, to: string): Promise<vo
         if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
       }
       await stagedCopy(exec, fdir, fname, tdir, tname);
-      await removeAt(exec, fdir, fname);
+      // the original out of the way in one rename before it is removed: a kill during the removal must not leave
+      // a half-removed tree under its name (an undo would take it for the intact original and drop the copy)
+      const gone = unguessable(`.${fname}${GONE}`);
+      fs.renameSync(fdir.at(fname), fdir.at(gone));
+      fdir.sync();
+      await removeAt(exec, fdir, gone);
       fdir.sync();
     });
   });
 }
 
-/** Remove what a killed cross-filesystem copy left beside `to` (its staging directories). */
-export async function removePartial(exec: Executor, to: string): Promise<void> {
+/**
+ * Remove what a killed cross-filesystem move left beside `p`: its staging directories (a copy cut short) and the
+ * original renamed away for removal (a removal cut short: only with the original's inode `ino`, or `ours`).
+ */
+export async function removePartial(exec: Executor, p: string, opts: PartialOpts = {}): Promise<void> {
   try {
-    await withParent(to, (dir, name) => removeStages(exec, dir, name));
+    await withParent(p, (dir, name) => removeStages(exec, dir, name, opts));
   } catch {
     /* parent gone */
   }

@@ -100,40 +100,22 @@ const at = (fd: number, name: string) => `/proc/self/fd/${fd}/${name}`;
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
 /**
- * Remove everything in the directory open as fd, never following a link (a directory in it is entered through a
- * descriptor of its own, opened O_NOFOLLOW): at most `budget.n` entries, `depth` levels. False if something is left.
+ * Unlink the exchange's own files (command, reply, the agent's temporary reply) if they are not directories; true
+ * when nothing else is left in the directory.
  */
-function emptyDir(fd: number, depth: number, budget: { n: number }): boolean {
-  let names: string[];
+function removeKnown(fd: number): boolean {
+  for (const f of [COMMAND, REPLY, `${REPLY}.tmp`]) {
+    try {
+      if (!fs.lstatSync(at(fd, f)).isDirectory()) fs.unlinkSync(at(fd, f));
+    } catch {
+      /* absent */
+    }
+  }
   try {
-    names = fs.readdirSync(at(fd, '.'));
+    return fs.readdirSync(at(fd, '.')).length === 0;
   } catch {
     return false;
   }
-  let all = true;
-  for (const e of names) {
-    if (--budget.n < 0) return false;
-    try {
-      if (!fs.lstatSync(at(fd, e)).isDirectory()) {
-        fs.unlinkSync(at(fd, e));
-        continue;
-      }
-      if (depth <= 0) {
-        all = false;
-        continue;
-      }
-      const sub = fs.openSync(at(fd, e), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-      try {
-        if (!emptyDir(sub, depth - 1, budget)) all = false;
-      } finally {
-        fs.closeSync(sub);
-      }
-      fs.rmdirSync(at(fd, e));
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') all = false;
-    }
-  }
-  return all;
 }
 
 /**
@@ -152,7 +134,9 @@ function removeExchange(tmp: Dir, name: string, owners: number[]): boolean {
     if (!owners.includes(st.uid)) return false; // not one chaosmetad made (a look-alike of another user's)
     fs.fchownSync(fd, 0, 0);
     fs.fchmodSync(fd, 0o700);
-    if (!emptyDir(fd, 4, { n: 10_000 })) return false;
+    // only the exchange's own files go (never recursively: the JVM's user could have renamed a directory of
+    // root's in here to have root empty it); anything else keeps the directory
+    if (!removeKnown(fd)) return false;
     const now = fs.lstatSync(tmp.at(name));
     if (now.ino !== st.ino || now.dev !== st.dev) return false;
     fs.rmdirSync(tmp.at(name));

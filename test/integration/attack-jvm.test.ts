@@ -226,24 +226,31 @@ d('JVM agent exchange and attach trigger: attacks by nobody', () => {
     fs.mkdirSync(rootLeft, { mode: 0o700 });
     fs.writeFileSync(path.join(rootLeft, 'command.properties'), 'op=status\n');
     const jvmLeft = '/tmp/chaosmetad-cmd-atk-sweep-LEFTjvm'; // handed to the JVM's user when chaosmetad was killed
-    fs.mkdirSync(path.join(jvmLeft, 'sub'), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(path.join(jvmLeft, 'sub', 'f'), 'x');
-    fs.symlinkSync(canary, path.join(jvmLeft, 'sub', 'dirlink'));
-    fs.symlinkSync(path.join(canary, 'keep'), path.join(jvmLeft, 'filelink'));
-    for (const p of ['', 'sub', 'sub/f', 'sub/dirlink', 'filelink'])
+    fs.mkdirSync(jvmLeft, { mode: 0o700 });
+    fs.writeFileSync(path.join(jvmLeft, 'command.properties'), 'op=status\n');
+    fs.symlinkSync(path.join(canary, 'keep'), path.join(jvmLeft, 'command.properties.reply')); // unlinked, not followed
+    for (const p of ['', 'command.properties', 'command.properties.reply'])
       fs.lchownSync(path.join(jvmLeft, p), DAEMON, DAEMON);
+    // one holding more than an exchange's files (the JVM's user may have renamed a directory of root's in): root
+    // never empties it recursively, it is left as it is
+    const oddLeft = '/tmp/chaosmetad-cmd-atk-sweep-LEFTodd';
+    fs.mkdirSync(path.join(oddLeft, 'sub'), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(oddLeft, 'sub', 'f'), 'x');
+    fs.symlinkSync(canary, path.join(oddLeft, 'sub', 'dirlink'));
+    for (const p of ['', 'sub', 'sub/f', 'sub/dirlink']) fs.lchownSync(path.join(oddLeft, p), DAEMON, DAEMON);
     const other = '/tmp/chaosmetad-cmd-atk-sweep-NOBODY';
     try {
       expect(asNobody(['sh', '-c', `mkdir ${other} && echo mine > ${other}/f`]).code).toBe(0);
       expect(cli(dir, ['recover', 'atk-sweep']).code).toBe(0);
-      expect([fs.existsSync(rootLeft), fs.existsSync(jvmLeft), fs.readFileSync(`${other}/f`, 'utf8')]).toEqual([
-        false,
-        false,
-        'mine\n',
-      ]);
+      expect([
+        fs.existsSync(rootLeft),
+        fs.existsSync(jvmLeft),
+        fs.readFileSync(path.join(oddLeft, 'sub', 'f'), 'utf8'),
+        fs.readFileSync(`${other}/f`, 'utf8'),
+      ]).toEqual([false, false, 'x', 'mine\n']);
       expect(fs.readFileSync(path.join(canary, 'keep'), 'utf8')).toBe('secret');
     } finally {
-      for (const p of [rootLeft, jvmLeft, other]) fs.rmSync(p, { recursive: true, force: true });
+      for (const p of [rootLeft, jvmLeft, oddLeft, other]) fs.rmSync(p, { recursive: true, force: true });
     }
   });
 

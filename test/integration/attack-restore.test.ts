@@ -166,6 +166,35 @@ test('the CLI: file del --recursive, then recover while nobody swaps the copy fo
   fs.rmSync(tree, { recursive: true });
 });
 
+test('recover never removes a root-owned directory a user renamed to look like a staging or removal leftover', () => {
+  const home3 = path.join(base, 'home3');
+  fs.mkdirSync(home3, { mode: 0o755 });
+  fs.chownSync(home3, 65534, 65534);
+  const tree = path.join(home3, 'tree');
+  makeTree(tree, 2, 3);
+  const uid = uidOf(cli(data, ['inject', 'file', 'del', '--recursive', '-p', tree]));
+  // root's directories that sit in the user's directory (the user may rename them, not change them)
+  const planted = ['.tree.chaosmetad-stage-AAAA', '.tree.chaosmetad-gone-BBBB', 'tree.chaosmetad-partial'];
+  for (const [i, name] of planted.entries()) {
+    const d = path.join(home3, `rootdir${i}`);
+    fs.mkdirSync(d, { mode: i === 0 ? 0o700 : 0o755 });
+    fs.writeFileSync(path.join(d, 'precious'), 'root data\n');
+    const r = spawnSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--',
+      'mv',
+      d,
+      path.join(home3, name),
+    ]);
+    expect(r.status).toBe(0);
+  }
+  expect(cli(data, ['recover', uid]).code).toBe(0);
+  for (const name of planted) expect(fs.readFileSync(path.join(home3, name, 'precious'), 'utf8')).toBe('root data\n');
+  expect(fs.existsSync(path.join(tree, 'd0', 'f0'))).toBe(true);
+});
+
 /** ROUNDS restores of a small tree from `backupDir` to `target` (a delete, then the restore, each round). */
 async function raceRounds(
   target: string,

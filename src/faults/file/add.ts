@@ -81,7 +81,7 @@ export default defineFault({
     async write(d, ctx) {
       removeTemp(d.path);
       await removePartial(ctx.exec, d.path); // a restore's staged copy cut short by a kill
-      await removePartial(ctx.exec, d.backup);
+      await removePartial(ctx.exec, d.backup, { ours: true });
       const now = exists(d.path) ? meta(d.path) : undefined;
       const ours =
         now !== undefined &&

@@ -40,8 +40,8 @@ export default defineFault({
   },
   undo: {
     async delete(d, ctx) {
-      await removePartial(ctx.exec, d.backup); // a copy cut short: the original was never removed
-      await removePartial(ctx.exec, d.path);
+      await removePartial(ctx.exec, d.backup, { ours: true }); // a copy cut short: the original was never removed
+      await removePartial(ctx.exec, d.path, { ino: d.ino }); // its removal cut short: the complete copy is kept
       if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
       if (exists(d.path) && inodeOf(d.path) === d.ino) {
         // killed after the copy was complete, before the original was removed: the original is intact

@@ -30,7 +30,8 @@ export default defineFault({
   claims: (a) => [`file:${path.resolve(a.src)}`, `file:${path.resolve(a.dst)}`],
   async inject(a, ctx) {
     const dst = target(a.src, a.dst);
-    await ctx.step('move', { src: a.src, dst, ino: meta(a.src).ino }, async () => {
+    const m = meta(a.src);
+    await ctx.step('move', { src: a.src, dst, ino: m.ino, mtime: m.mtime }, async () => {
       await ctx.exec.change(`move ${a.src} to ${dst}`, () => move(ctx.exec, a.src, dst));
     });
     return { src: a.src, dst };
@@ -38,13 +39,19 @@ export default defineFault({
   undo: {
     async move(d, ctx) {
       await removePartial(ctx.exec, d.dst);
-      await removePartial(ctx.exec, d.src);
+      await removePartial(ctx.exec, d.src, { ino: d.ino });
       if (!exists(d.dst)) {
         if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`);
         return;
       }
       if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
-        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy
+        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy —
+        // only if --dst is still that copy (its times are the original's to the ns): whoever can write --dst's
+        // directory could have put another tree there
+        if (d.mtime && meta(d.dst).mtime !== d.mtime) {
+          ctx.note(`${d.src} is back and ${d.dst} is not the copy chaosmetad made; left both`);
+          return;
+        }
         await ctx.exec.change(`remove the unused copy ${d.dst}`, () => removeTree(ctx.exec, d.dst));
         return;
       }
