@@ -35,6 +35,12 @@
 #include <unistd.h>
 
 /* the JVM's attach socket, in the current directory (its /tmp): a socket (not a link to one) of the JVM's user */
+/* SIGQUIT through the pidfd (the process held at the start), or by pid where the kernel has no pidfds */
+static int quit(int pidfd, long pid) {
+  if (pidfd >= 0) return (int)syscall(SYS_pidfd_send_signal, pidfd, SIGQUIT, NULL, 0);
+  return kill((pid_t)pid, SIGQUIT);
+}
+
 static int socket_exists(const char *name, uid_t uid) {
   struct stat st;
   return fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == uid;
@@ -93,6 +99,13 @@ int run_jattach(int argc, char **argv) {
   }
   /* the JVM's root and working directory (its own, through their magic links: opened as root, once) and its /tmp
      inside that root: from here on only these descriptors are used, never a path through /proc again */
+  /* the process itself, held before its directories are opened: SIGQUIT goes to this very process, never to one
+     that reused the pid after it exited (the root retry below signals as root) */
+  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (pidfd < 0 && errno != ENOSYS) {
+    fprintf(stderr, "jattach: no process %ld: %s\n", pid, strerror(errno));
+    return 4;
+  }
   char p[64];
   snprintf(p, sizeof p, "/proc/%ld/root", pid);
   int rootfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -140,9 +153,9 @@ int run_jattach(int argc, char **argv) {
       return 4;
     }
     close(fd);
-    int k = kill((pid_t)pid, SIGQUIT);
+    int k = quit(pidfd, pid);
     if (k != 0 && errno == EPERM && dropped && seteuid(0) == 0) {
-      k = kill((pid_t)pid, SIGQUIT);
+      k = quit(pidfd, pid);
       if (seteuid(uid) != 0) _exit(3);
     }
     if (k != 0) {
