@@ -366,9 +366,9 @@ d('through an agent pod: docker exec standing for kubectl exec', () => {
     expect(exec(target, ['ls', '/tmp/w']).code).not.toBe(0);
   });
 
-  // not an attack this change stops: what README "Kubernetes: who must be trusted with what" says remains. With
-  // host pid and privileges, the node's own programs are one path away (/proc/PID/root of any node process), so
-  // pods/exec into the agent stays root on the node; the policy binds chaosmetad, not a raw exec.
+  // not an attack this change stops: what docs/security.md "Kubernetes: who must be trusted with what" says
+  // remains. With host pid and privileges, the node's own programs are one path away (/proc/PID/root of any node
+  // process), so pods/exec into the agent stays root on the node; the policy binds chaosmetad, not a raw exec.
   test("what remains: exec of the node's own chroot through /proc/PID/root is a root shell on the node", () => {
     const r = exec(agent, [
       `/proc/${process.pid}/root/usr/sbin/chroot`,
