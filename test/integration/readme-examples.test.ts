@@ -54,7 +54,7 @@ function shownCommands(file: string): Array<{ where: string; argv: string[] }> {
       return;
     }
     if (fence === '```sh runnable' || (fence === undefined && !l.startsWith('    '))) return;
-    const m = /^\s*(kubectl )?chaosmetad (.*)$/.exec(l);
+    const m = /(?:^\s*|&& )(kubectl )?chaosmetad (.*)$/.exec(l);
     if (!m || m[2].includes('<')) return; // `<uid>`, `[flags]`: a synopsis, not a command
     const words = m[2].replace(/\s+#.*$/, '').split(/\s+/);
     out.push({ where: `${file}:${i + 1}`, argv: m[1] ? ['kube', ...words] : words });
