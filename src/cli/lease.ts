@@ -28,13 +28,15 @@ export class ScheduleList extends ChaosCommand {
   static override examples = ['chaosmetad schedule list'];
   static override flags = { json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags };
   async run(): Promise<void> {
-    const flags = cliValues((await this.parse(ScheduleList)).flags) as Record<string, string | undefined>;
+    const flags = cliValues((await this.parse(ScheduleList)).flags);
+    const given = (k: string) => {
+      const v = flags[k];
+      return typeof v === 'string' && v ? [`--${k}`, v] : [];
+    };
     const argv = [
       '--schedules',
       ...(flags.json ? ['--json'] : []),
-      ...(flags['data-dir'] ? ['--data-dir', flags['data-dir']] : []),
-      ...(flags.server ? ['--server', flags.server] : []),
-      ...(flags['token-file'] ? ['--token-file', flags['token-file']] : []),
+      ...['data-dir', 'server', 'token-file'].flatMap(given),
     ];
     await this.config.runCommand('query', argv);
   }
