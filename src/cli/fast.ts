@@ -9,23 +9,23 @@
  */
 import { openApi, runWatcher } from '../api/factory';
 import { ChaosError, ExitCode } from '../errors';
-import { kebab } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { FaultDef } from '../faults/types';
-import { CLIENT_FLAGS, type CliFlags, type ParsedFlags, parsePlainArgv } from '../util/plain-argv';
+import { fromShapes } from '../util/flags';
+import { CLIENT_FLAGS, type ParsedFlags, parsePlainArgv } from '../util/plain-argv';
 import { COMMON_INJECT_FLAGS, type ParsedInjectFlags, runInject } from './inject-run';
 import { QUERY_FLAGS, runQuery } from './query-run';
 import { RECOVER_FLAGS, runRecover } from './recover-run';
 import type { ChaosApi } from '../api/api';
 import { forTerminal } from '../util/terminal';
 
+/** The flags of every inject besides the fault's own (declared in cli/inject-run.ts). */
+export const INJECT_FLAGS = fromShapes(COMMON_INJECT_FLAGS);
+
 /** The flags as oclif would parse them, or undefined when the argv is not in the plain forms. */
 export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFlags | undefined {
-  const own: CliFlags = {};
-  for (const [key, spec] of Object.entries(def.flags))
-    own[kebab(key)] = { char: spec.char, boolean: spec.kind === 'boolean' || undefined, description: '' };
   // later entries win a short flag (as in the oclif command: -t is --timeout)
-  return parsePlainArgv({ ...own, ...COMMON_INJECT_FLAGS, ...CLIENT_FLAGS }, tokens)?.flags;
+  return parsePlainArgv({ ...def.flags, ...INJECT_FLAGS, ...CLIENT_FLAGS }, tokens)?.flags;
 }
 
 /** An error on stderr as the full CLI prints it; its exit code returned. */

@@ -1,19 +1,20 @@
-import { Args, Flags } from '@oclif/core';
-import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
+import { Args } from '@oclif/core';
+import { string } from '../util/flags';
+import { ChaosCommand, cliValues, clientFlags, dataDirFlag, jsonFlag, oclifFlagsOf } from '../oclif/base';
 
 export class Renew extends ChaosCommand {
   static override summary = "Renew an experiment's dead-man lease (inject … --lease 30s), so it is not recovered yet";
   static override examples = ['chaosmetad renew cpu-test-1', 'chaosmetad renew cpu-test-1 --lease 2m'];
   static override args = { uid: Args.string({ description: 'the experiment', required: true }) };
   static override flags = {
-    lease: Flags.string({ description: 'the new lease length (default: the one it was injected with)' }),
+    ...oclifFlagsOf({ lease: string({ description: 'the new lease length (default: the one it was injected with)' }) }),
     json: jsonFlag,
     'data-dir': dataDirFlag,
     ...clientFlags,
   };
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Renew);
-    const until = (await this.api(flags).renew(args.uid, flags.lease)).lease_until;
+    const until = (await this.api(flags).renew(args.uid, cliValues(flags).lease as string | undefined)).lease_until;
     this.out(
       flags.json
         ? JSON.stringify({ uid: args.uid, lease_until: until })
@@ -27,13 +28,15 @@ export class ScheduleList extends ChaosCommand {
   static override examples = ['chaosmetad schedule list'];
   static override flags = { json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags };
   async run(): Promise<void> {
-    const { flags } = await this.parse(ScheduleList);
+    const flags = cliValues((await this.parse(ScheduleList)).flags);
+    const given = (k: string) => {
+      const v = flags[k];
+      return typeof v === 'string' && v ? [`--${k}`, v] : [];
+    };
     const argv = [
       '--schedules',
       ...(flags.json ? ['--json'] : []),
-      ...(flags['data-dir'] ? ['--data-dir', flags['data-dir']] : []),
-      ...(flags.server ? ['--server', flags.server] : []),
-      ...(flags['token-file'] ? ['--token-file', flags['token-file']] : []),
+      ...['data-dir', 'server', 'token-file'].flatMap(given),
     ];
     await this.config.runCommand('query', argv);
   }

@@ -1,6 +1,7 @@
-import { Args, Command, Flags } from '@oclif/core';
+import { Args, Command } from '@oclif/core';
 import { versionInfo } from '../api/version';
-import { ChaosCommand, clientFlags, dataDirFlag, jsonFlag } from '../oclif/base';
+import { string } from '../util/flags';
+import { ChaosCommand, cliValues, clientFlags, dataDirFlag, jsonFlag, oclifFlagsOf } from '../oclif/base';
 
 export class Version extends Command {
   static override summary = 'Print the version as one JSON line';
@@ -27,9 +28,12 @@ export class Watch extends ChaosCommand {
   static override hidden = true;
   static override summary = "Wait for an experiment's deadline, then recover it (started by inject)";
   static override args = { uid: Args.string({ required: true }), tag: Args.string({ description: 'process tag' }) };
-  static override flags = { 'data-dir': dataDirFlag, 'chaosmetad-uid': Flags.string({ hidden: true }) };
+  static override flags = {
+    'data-dir': dataDirFlag,
+    ...oclifFlagsOf({ 'chaosmetad-uid': string({ description: '', hidden: true }) }),
+  };
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Watch);
-    await this.engine(flags['data-dir']).watch(args.uid);
+    await this.engine(cliValues(flags)['data-dir'] as string | undefined).watch(args.uid);
   }
 }

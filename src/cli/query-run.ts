@@ -4,46 +4,32 @@
  */
 import type { ChaosApi } from '../api/api';
 import { STATUSES } from '../api/api';
-import { badArgs } from '../errors';
-import { CLIENT_FLAGS, type CliFlags, type ParsedFlags } from '../util/plain-argv';
-import { formatBytes, formatTime, shown } from '../util/units';
+import { type FlagSpecs, boolean, integer, oneOf, string } from '../util/flags';
+import { CLIENT_FLAGS, type ParsedFlags, outputFlag, outputFormat } from '../util/plain-argv';
+import { formatBytes, formatTime } from '../util/units';
 import { table } from './present';
 
 export const QUERY_FLAGS = {
-  uid: { char: 'u', description: 'only this experiment' },
-  status: { char: 's', description: `only this status: ${STATUSES.join(', ')}` },
-  target: { char: 't', description: 'only this target, e.g. cpu' },
-  fault: { char: 'f', description: 'only this fault, e.g. burn' },
-  creator: { char: 'c', description: 'only this creator' },
-  'container-id': { description: 'only this container' },
-  'container-runtime': { description: 'only this container runtime' },
-  'parent-uid': { description: 'only the parts of this experiment (kube inject)' },
-  offset: { char: 'o', description: 'skip this many (default 0)' },
-  limit: { char: 'l', description: 'show at most this many, 0 = all (default 10)' },
-  all: {
-    char: 'a',
-    boolean: true,
-    description: 'show every column, the live effect and helper processes (CPU %, RSS)',
-  },
-  format: { description: 'table (default) or json' },
-  schedules: { boolean: true, description: 'list the registered schedules instead of experiments' },
+  uid: string({ char: 'u', description: 'only this experiment' }),
+  status: oneOf(STATUSES, { char: 's', description: `only this status: ${STATUSES.join(', ')}` }),
+  target: string({ char: 't', description: 'only this target, e.g. cpu' }),
+  fault: string({ char: 'f', description: 'only this fault, e.g. burn' }),
+  creator: string({ char: 'c', description: 'only this creator' }),
+  'container-id': string({ description: 'only this container' }),
+  'container-runtime': string({ description: 'only this container runtime' }),
+  'parent-uid': string({ description: 'only the parts of this experiment (kube inject)' }),
+  offset: integer({ char: 'o', min: 0, max: 999_999_999, description: 'skip this many (default 0)' }),
+  limit: integer({ char: 'l', min: 0, max: 999_999_999, description: 'show at most this many, 0 = all (default 10)' }),
+  all: boolean({ char: 'a', description: 'show every column, the live effect and helper processes (CPU %, RSS)' }),
+  format: outputFlag({ name: 'format' }),
+  schedules: boolean({ description: 'list the registered schedules instead of experiments' }),
   ...CLIENT_FLAGS,
-} satisfies CliFlags;
-
-function uint(raw: string | undefined, flag: string, def: number): number {
-  if (raw === undefined) return def;
-  if (!/^\d{1,9}$/.test(raw)) throw badArgs(`--${flag} must be a whole number ≥ 0, got ${shown(raw)}`);
-  return Number(raw);
-}
+} satisfies FlagSpecs;
 
 export async function runQuery(flags: ParsedFlags, api: ChaosApi, out: (line: string) => void): Promise<void> {
   const s = (k: keyof typeof QUERY_FLAGS) => flags[k] as string | undefined;
-  const format = flags.json ? 'json' : (s('format') ?? 'table');
-  if (format !== 'table' && format !== 'json') throw badArgs(`--format must be table or json, got ${shown(format)}`);
-  const status = s('status');
-  if (status && !(STATUSES as readonly string[]).includes(status)) {
-    throw badArgs(`--status must be one of ${STATUSES.join(', ')}, got ${shown(status)}`);
-  }
+  const format = outputFormat(flags);
+  const status = s('status') && QUERY_FLAGS.status.parse(s('status'), 'status');
   if (flags.schedules) {
     const list = await api.schedules();
     if (format === 'json') out(JSON.stringify({ schedules: list, total: list.length }));
@@ -93,8 +79,8 @@ export async function runQuery(flags: ParsedFlags, api: ChaosApi, out: (line: st
     containerId: s('container-id'),
     containerRuntime: s('container-runtime'),
     parentUid: s('parent-uid'),
-    offset: uint(s('offset'), 'offset', 0),
-    limit: uint(s('limit'), 'limit', 10),
+    offset: s('offset') === undefined ? 0 : QUERY_FLAGS.offset.parse(s('offset'), 'offset'),
+    limit: s('limit') === undefined ? 10 : QUERY_FLAGS.limit.parse(s('limit'), 'limit'),
     live: all,
   });
   if (format === 'json') {

@@ -4,24 +4,23 @@
  */
 import type { ChaosApi, RecoverResult } from '../api/api';
 import { ChaosError, ExitCode, badArgs } from '../errors';
-import { CLIENT_FLAGS, type CliFlags, type ParsedFlags } from '../util/plain-argv';
+import { type FlagSpecs, boolean, string } from '../util/flags';
+import { CLIENT_FLAGS, type ParsedFlags } from '../util/plain-argv';
 
 export const RECOVER_FLAGS = {
-  all: { char: 'a', boolean: true, description: 'every experiment not yet recovered' },
-  expired: {
-    boolean: true,
+  all: boolean({ char: 'a', description: 'every experiment not yet recovered' }),
+  expired: boolean({
     description:
       'start-up recovery: every experiment past its deadline or lease, left half-done by a dead process, or whose effect is gone (idempotent; for boot and cron)',
-  },
-  target: { char: 't', description: 'every live experiment of this target' },
-  fault: { char: 'f', description: 'with --target: only this fault' },
-  abandon: {
-    boolean: true,
+  }),
+  target: string({ char: 't', description: 'every live experiment of this target' }),
+  fault: string({ char: 'f', description: 'with --target: only this fault' }),
+  abandon: boolean({
     description:
       'with a uid: give up the undo steps that keep failing (a recover command that does not exist, a runtime gone for good), record which and why, and end the experiment as destroyed',
-  },
+  }),
   ...CLIENT_FLAGS,
-} satisfies CliFlags;
+} satisfies FlagSpecs;
 
 export async function runRecover(
   uid: string | undefined,

@@ -1,34 +1,59 @@
 /** What every oclif command shares, the CLI's and the daemon's: the base class and the common flags. */
 import { Command, Flags, type Interfaces } from '@oclif/core';
-import { CLIENT_FLAGS, type CliFlags } from '../util/plain-argv';
+import { type FlagSpecs, kebab } from '../util/flags';
+import { CLIENT_FLAGS, type ParsedFlags } from '../util/plain-argv';
 import type { ChaosApi } from '../api/api';
 import { openApi } from '../api/factory';
 import { type Engine, type EngineOptions, openEngine } from '../engine/engine';
 import { forTerminal } from '../util/terminal';
 
-/** oclif flags from a plain flag table (util/plain-argv.ts): the fast paths parse the same table. */
-export function oclifFlagsOf(table: CliFlags): Interfaces.FlagInput {
-  return Object.fromEntries(
-    Object.entries(table).map(([name, f]) => {
-      const o = { char: f.char as Char | undefined, description: f.description, helpGroup: f.helpGroup };
-      return [name, f.boolean ? Flags.boolean(o) : Flags.string({ ...o, helpValue: f.helpValue })];
-    }),
-  );
-}
-
 type Char = Interfaces.AlphabetLowercase | Interfaces.AlphabetUppercase;
 
-const { json, server, 'data-dir': dataDir, 'token-file': tokenFile } = CLIENT_FLAGS;
+/**
+ * oclif flags from flag declarations (util/flags.ts): the fast paths parse the same declarations. Every value flag
+ * is an oclif string (its value is checked by its own parser where it is used: one message format for CLI and
+ * HTTP). Help says an enum's choices, required and the default unless the description does. `taken`: short flags
+ * the command uses itself (a declaration with the same letter keeps only its long name).
+ */
+export function oclifFlagsOf(specs: FlagSpecs, taken: readonly string[] = []): Interfaces.FlagInput {
+  const out: Interfaces.FlagInput = {};
+  for (const [key, spec] of Object.entries(specs)) {
+    let description = spec.description;
+    if (spec.kind === 'enum' && spec.options && !description.includes(spec.options.join(', ')))
+      description += ` (one of ${spec.options.join(', ')})`;
+    if (spec.required) description += ' (required)';
+    // a description that says its default in its own words (10M, not 10485760) is not told it again
+    if (spec.default !== undefined && spec.default !== false && !/\bdefault\b/.test(description))
+      description += ` (default: ${String(spec.default)})`;
+    const char = spec.char && !taken.includes(spec.char) ? (spec.char as Char) : undefined;
+    const shape = {
+      char,
+      description,
+      hidden: spec.hidden,
+      helpGroup: spec.helpGroup,
+      aliases: spec.aliases ? [...spec.aliases] : undefined,
+    };
+    out[kebab(key)] =
+      spec.kind === 'boolean'
+        ? Flags.boolean(shape)
+        : spec.multiple
+          ? Flags.string({ ...shape, helpValue: spec.helpValue, multiple: true })
+          : Flags.string({ ...shape, helpValue: spec.helpValue });
+  }
+  return out;
+}
 
-export const dataDirFlag = Flags.string({ description: dataDir.description, helpValue: dataDir.helpValue });
+/** The flags as oclif parsed them (declared by oclifFlagsOf: strings, booleans, lists of strings), unparsed. */
+export const cliValues = (flags: unknown): ParsedFlags => flags as ParsedFlags;
 
-export const jsonFlag = Flags.boolean({ description: json.description });
+const { json, server, 'data-dir': dataDir, 'token-file': tokenFile } = oclifFlagsOf(CLIENT_FLAGS);
+
+export const dataDirFlag = dataDir;
+
+export const jsonFlag = json;
 
 /** The flags that choose where a command's requests go (api/factory.ts decides; commands never branch on it). */
-export const clientFlags = {
-  server: Flags.string({ description: server.description, helpGroup: server.helpGroup }),
-  'token-file': Flags.string({ description: tokenFile.description, helpGroup: tokenFile.helpGroup }),
-};
+export const clientFlags = { server, 'token-file': tokenFile };
 
 /** The flags that say where (typed loosely: commands built from a plain flag table have loosely typed flags). */
 type Where = Record<string, unknown>;

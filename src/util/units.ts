@@ -7,6 +7,19 @@ export function shown(raw: unknown): string {
   return JSON.stringify(s);
 }
 
+/**
+ * An integer in min..max, from a CLI string or a JSON number: the one integer parser of every flag (fault flags,
+ * query's --limit, kube's --target-count, server's --port…).
+ */
+export function parseInteger(raw: unknown, flag: string, min: number, max: number): number {
+  const bad = () => badArgs(`--${flag} must be an integer in ${min}..${max}, got ${shown(raw)}`);
+  const s = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  if (!/^-?\d{1,15}$/.test(s)) throw bad();
+  const n = Number(s);
+  if (n < min || n > max) throw bad();
+  return n;
+}
+
 const DURATION_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**

@@ -44,9 +44,9 @@ test('query -a shows the deadline in the layout of the other times (local YYYY-M
 
 test('fault help says each default once (file append --help printed "(default 1) (default: 1)")', async () => {
   const { allFaults } = await import('../../src/faults/index');
-  const { oclifFlags } = await import('../../src/cli/inject');
+  const { oclifFlagsOf } = await import('../../src/oclif/base');
   const counts = allFaults().flatMap((def) =>
-    Object.entries(oclifFlags(def)).map(
+    Object.entries(oclifFlagsOf(def.flags)).map(
       ([n, f]) =>
         [`${def.target} ${def.fault} --${n}`, (f.description ?? '').match(/\bdefault\b/g)?.length ?? 0] as const,
     ),

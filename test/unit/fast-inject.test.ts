@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { parseInjectArgv } from '../../src/cli/fast';
 import { allFaults, findFault } from '../../src/faults/index';
 import { splitArgv } from '../../src/util/argv';
-import { type CliFlags, parsePlainArgv } from '../../src/util/plain-argv';
+import { parsePlainArgv } from '../../src/util/plain-argv';
+import type { FlagSpecs } from '../../src/util/flags';
 import { QUERY_FLAGS } from '../../src/cli/query-run';
 import { RECOVER_FLAGS } from '../../src/cli/recover-run';
 
@@ -66,7 +67,7 @@ test.each([
 });
 
 describe('query and recover on the fast path', () => {
-  const table: Record<'query' | 'recover', CliFlags> = { query: QUERY_FLAGS, recover: RECOVER_FLAGS };
+  const table: Record<'query' | 'recover', FlagSpecs> = { query: QUERY_FLAGS, recover: RECOVER_FLAGS };
   async function viaOclif(cmd: 'query' | 'recover', tokens: string[]) {
     const C = COMMANDS[cmd];
     const { flags, args } = await Parser.parse(tokens, { flags: C.flags, args: C.args, strict: true });
@@ -79,7 +80,11 @@ describe('query and recover on the fast path', () => {
   test('each has exactly the oclif command’s flags, short forms and kinds', () => {
     for (const cmd of ['query', 'recover'] as const) {
       const oclif = Object.entries(COMMANDS[cmd].flags).map(([n, f]) => [n, f.char, f.type]);
-      const plain = Object.entries(table[cmd]).map(([n, f]) => [n, f.char, f.boolean ? 'boolean' : 'option']);
+      const plain = Object.entries(table[cmd]).map(([n, f]) => [
+        n,
+        f.char,
+        f.kind === 'boolean' ? 'boolean' : 'option',
+      ]);
       expect(plain).toEqual(oclif);
     }
   });

@@ -148,9 +148,19 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
   { file: 'src/host/target.ts', args: ['file'], why: "/proc/PID/net/dev, the kernel's" },
   { file: 'src/host/tc.ts', args: ['`${dir}/${file}`'], why: "/lib/modules/<release>/modules.*, root's" },
   {
+    file: 'src/server/config.ts',
+    args: ["'/etc/group'", "s('cert')!", "s('key')!"],
+    why: "the operator's own flags",
+  },
+  {
+    file: 'src/server/listeners.ts',
+    args: ['file'],
+    why: "the operator's --socket; its directory and every one above it are checked root's alone first (config.ts)",
+  },
+  {
     file: 'src/server/command.ts',
-    args: ["'/etc/group'", 'flags.cert', 'flags.key', 'flags.socket', 'file'],
-    why: "the operator's own flags; the socket's directory and every one above it are checked root's alone first",
+    args: ['at.socket.file'],
+    why: "the operator's --socket, removed at exit; its directory was checked root's alone first (config.ts)",
   },
   {
     file: 'src/server/guard.ts',
