@@ -40,6 +40,7 @@ import {
   isLive,
 } from '../store/store';
 import { formatTime, parseDuration, shown } from '../util/units';
+import { due, nextTry, retryDelay } from './clock';
 import { spawnSelfDetached } from './self';
 import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
 
@@ -590,7 +591,7 @@ export class Engine {
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
-      const retry = Date.now() + Engine.retryDelay(failures);
+      const retry = Date.now() + retryDelay(failures);
       this.store.update(uid, {
         phase: 'recover-error',
         error: `recover failed: ${msg}`,
@@ -755,14 +756,6 @@ export class Engine {
     return this.store.query(f, columns);
   }
 
-  /** When a live experiment is due for recovery (its deadline or lease expiry), and why; null = never. */
-  static due(row: ExperimentRow): { at: number; reason: 'timeout' | 'lease' } | null {
-    const d = row.deadline ?? Infinity;
-    const l = row.lease_until ?? Infinity;
-    if (d === Infinity && l === Infinity) return null;
-    return l < d ? { at: l, reason: 'lease' } : { at: d, reason: 'timeout' };
-  }
-
   /** Extend a live experiment's lease by its lease length (or a new one). */
   renew(uid: string, lease?: string | number): ExperimentRow {
     const row = this.mustGet(uid);
@@ -787,21 +780,6 @@ export class Engine {
   }
 
   /**
-   * The one retry policy for failed recovers (watcher, daemon, recover --expired): the n-th failure waits
-   * min(60 s, 2^(n-1) s) before the next automatic try — and there is always a next try; every failure is logged and
-   * counted in the store (query -a, /metrics).
-   */
-  static retryDelay(failures: number): number {
-    return Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1));
-  }
-
-  /** When the next automatic recover of a due experiment may run (its retry time after a failure), epoch ms. */
-  static nextTry(row: ExperimentRow): number {
-    const due = Engine.due(row);
-    return Math.max(due?.at ?? Infinity, row.retry_ms ?? 0);
-  }
-
-  /**
    * Recover one experiment that is due (deadline or lease) and whose retry time has come. 'done' when recovered
    * (or nothing is left to do), 'wait' when not due yet (a renewed lease, a retry time ahead), 'failed' when this
    * try failed (the store has the next try).
@@ -809,11 +787,11 @@ export class Engine {
   async recoverDue(uid: string): Promise<'done' | 'wait' | 'failed'> {
     const row = this.store.get(uid);
     if (!row || row.status === 'destroyed') return 'done';
-    const due = Engine.due(row);
-    if (!due) return 'done';
-    if (Engine.nextTry(row) > Date.now()) return 'wait';
+    const d = due(row);
+    if (!d) return 'done';
+    if (nextTry(row) > Date.now()) return 'wait';
     try {
-      await this.recover(uid, due.reason);
+      await this.recover(uid, d.reason);
       return 'done';
     } catch (e) {
       if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return 'done';
@@ -825,8 +803,8 @@ export class Engine {
   async watch(uid: string): Promise<void> {
     for (;;) {
       const row = this.store.get(uid);
-      if (!row || row.status === 'destroyed' || !Engine.due(row)) return;
-      const left = Engine.nextTry(row) - Date.now();
+      if (!row || row.status === 'destroyed' || !due(row)) return;
+      const left = nextTry(row) - Date.now();
       if (left > 0) {
         await sleep(Math.min(left, 60_000));
         continue;

@@ -1,6 +1,6 @@
 /**
  * Recurring experiments: a cron expression (standard 5 fields, or 6 with seconds first) and a duration. Stored in
- * the store so they survive restarts; the daemon's clock fires them (engine/clock.ts).
+ * the store so they survive restarts; the daemon fires them (engine/daemon.ts).
  * Views of them: api/views.ts.
  */
 import { customAlphabet } from 'nanoid';

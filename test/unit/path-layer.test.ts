@@ -70,7 +70,7 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
     why: "the data dir (root's, checked when the store opens) and the operator's own --token-file",
   },
   {
-    file: 'src/engine/clock.ts',
+    file: 'src/engine/daemon.ts',
     args: ['this.pidFile'],
     why: "the daemon's pid file in the data dir (root-only, ownership checked before use)",
   },
