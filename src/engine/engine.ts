@@ -5,17 +5,14 @@
  * Statuses (compat): created → success | error; success → destroyed. The finer `phase` column says what is
  * going on (injecting, recovering, recover-error) and `owner_pid` who is doing it.
  */
-import { customAlphabet } from 'nanoid';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
-import { argsJson, parseFlags } from '../faults/flags';
+import { argsJson } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
 import { tally } from '../faults/types';
 import { Executor } from '../host/executor';
-import { resolveContainer } from '../host/runtimes';
 import {
   HOST_TARGET,
   Target,
@@ -41,29 +38,11 @@ import {
 } from '../store/store';
 import { formatTime, parseDuration, shown } from '../util/units';
 import { due, nextTry, retryDelay } from './clock';
+import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
-import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
+import { agentPolicy, checkPolicyTarget } from './policy';
 
-export interface InjectRequest {
-  target: string;
-  fault: string;
-  /** flag values keyed by camelCase, kebab-case or snake_case names (CLI strings or JSON values) */
-  args: Record<string, unknown>;
-  uid?: string;
-  timeout?: string | number;
-  creator?: string;
-  containerId?: string;
-  containerRuntime?: string;
-  /** containerd only: where to look first (default k8s.io; then moby, default) */
-  containerdNamespace?: string;
-  dryRun?: boolean;
-  /** dead-man lease: recover unless renewed within this long (duration; plain number = seconds) */
-  lease?: string | number;
-  /** set by the daemon for a scheduled run */
-  scheduleId?: string;
-  /** the experiment this one is part of (kube inject's uid; same form as a uid) */
-  parentUid?: string;
-}
+export type { InjectRequest } from './request';
 
 export interface InjectResult {
   experiment: ExperimentRow;
@@ -138,20 +117,9 @@ export function parseRetention(
   return r;
 }
 
-/** 5-36 of [A-Za-z0-9_-] (compat), not starting with "-" (it would read as an option in argv) */
-const UID_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{4,35}$/;
-const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Recovers in progress in this process, by uid. */
 const RECOVERING = new Map<string, Promise<RecoverResult>>();
-
-export function defaultCreator(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
-}
 
 /** Undo kinds every fault can journal. */
 const BUILTIN_UNDO: Record<string, UndoFn> = {
@@ -207,70 +175,12 @@ export class Engine {
    * Validate a request completely, without touching the host or the store. A container request needs its target
    * resolved first (resolveTarget: it asks the runtime).
    */
-  prepare(req: InjectRequest, target: Target = HOST_TARGET) {
-    const def = findFault(req.target, req.fault);
-    if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
-      throw badArgs(
-        `--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`,
-      );
-    }
-    let timeoutMs = 0;
-    if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0)
-      timeoutMs = parseDuration(req.timeout, 'timeout', 's');
-    if (req.containerId && !isContainer(target)) throw new Error('internal: a container request without its target');
-    if (!req.containerId && (req.containerRuntime || req.containerdNamespace))
-      throw badArgs('--container-runtime and --containerd-namespace need --container-id');
-    if (isContainer(target) && !def.container) {
-      throw badArgs(
-        def.containerRefusal
-          ? `${def.target} ${def.fault} acts on ${def.containerRefusal}: it cannot be confined to a container (drop --container-id)`
-          : `${def.target} ${def.fault} does not take --container-id yet (every fault but kernel ones takes it)`,
-      );
-    }
-    if (req.parentUid !== undefined && req.parentUid !== '' && !UID_RE.test(req.parentUid)) {
-      throw badArgs(
-        `--parent-uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.parentUid)}`,
-      );
-    }
-    if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
-      throw badArgs('--creator must be at most 128 characters without control characters');
-    }
-    let leaseMs = 0;
-    if (req.lease !== undefined && req.lease !== '' && req.lease !== 0) {
-      leaseMs = parseDuration(req.lease, 'lease', 's');
-      if (leaseMs < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(req.lease)}`);
-    }
-    // through the agent DaemonSet: its policy (engine/policy.ts) before anything else is looked at
-    const policy = agentPolicy();
-    if (policy) checkPolicy(policy, def, target, timeoutMs);
-    const args = parseFlags(def.flags, req.args, target);
-    if (policy) checkPolicyPaths(policy, def, args);
-    def.validate?.(args, target);
-    return {
-      def,
-      args,
-      target,
-      timeoutMs,
-      leaseMs: Math.round(leaseMs),
-      uid: req.uid || newUid(),
-      timeout: timeoutMs ? String(req.timeout) : '',
-      creator: req.creator || defaultCreator(),
-      parentUid: req.parentUid || null,
-    };
-  }
-
-  /** The request's target: this host, or the container its runtime names (exit 1 when not found or not running). */
-  async resolveTarget(req: InjectRequest): Promise<Target> {
-    if (!req.containerId) return HOST_TARGET;
-    return resolveContainer({
-      id: req.containerId,
-      runtime: req.containerRuntime,
-      namespace: req.containerdNamespace,
-    });
+  prepare(req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
+    return prepareInject(findFault(req.target, req.fault), req, target);
   }
 
   async inject(req: InjectRequest): Promise<InjectResult> {
-    const p = this.prepare(req, await this.resolveTarget(req));
+    const p = this.prepare(req, await resolveTarget(req));
     const policy = agentPolicy();
     if (policy) await checkPolicyTarget(policy, p.target, p.def, p.args);
     const now = Date.now();
@@ -380,7 +290,7 @@ export class Engine {
     return { experiment: this.store.get(p.uid)! };
   }
 
-  private row(p: ReturnType<Engine['prepare']>, now: number, deadline: number | null): ExperimentRow {
+  private row(p: PreparedInject, now: number, deadline: number | null): ExperimentRow {
     return {
       uid: p.uid,
       target: p.def.target,
@@ -763,11 +673,7 @@ export class Engine {
     if (!isLive(row) || row.phase === 'recovering') {
       throw badArgs(`experiment ${uid} is not live (status ${row.status}); nothing to renew`);
     }
-    let ms = row.lease_ms;
-    if (lease !== undefined && lease !== '' && lease !== 0) {
-      ms = Math.round(parseDuration(lease, 'lease', 's'));
-      if (ms < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(lease)}`);
-    }
+    const ms = parseLease(lease) ?? row.lease_ms;
     const now = Date.now();
     this.store.tx(() => {
       const r = this.store.get(uid)!;
