@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { claimDaemon } from './claims';
 import * as clock from './clock';
 import type { Engine } from './engine';
 import { nextRun } from './schedules';
@@ -55,7 +56,7 @@ export class Daemon {
    * (the pid file is only for people and scripts): of two daemons starting at once exactly one wins.
    */
   lock(): void {
-    const other = this.engine.claimDaemon();
+    const other = claimDaemon(this.engine.store);
     if (other)
       throw badArgs(
         `another chaosmetad server (pid ${other}) already serves ${this.engine.dataDir}; stop it or use --data-dir`,

@@ -25,7 +25,7 @@ import {
 } from '../host/target';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
-import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startTime, terminate } from '../host/procs';
+import { TAG_PREFIX, alive, findTagged, isTagged, terminate } from '../host/procs';
 import {
   DEFAULT_RETENTION,
   ExperimentRow,
@@ -37,6 +37,7 @@ import {
   isLive,
 } from '../store/store';
 import { formatTime, parseDuration, shown } from '../util/units';
+import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
 import { due, nextTry, retryDelay } from './clock';
 import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
@@ -213,10 +214,7 @@ export class Engine {
 
     const row = this.row(p, now, deadline);
     row.schedule_id = req.scheduleId ?? null;
-    // claims are per target: two containers may each have a delay on their own eth0
-    const claims = [...new Set(p.def.claims?.(p.args, p.target) ?? [])].map((k) =>
-      isContainer(p.target) ? `container ${p.target.id.slice(0, 12)} ${k}` : k,
-    );
+    const claims = claimKeys(p.def, p.args, p.target);
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
     const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
     w(() =>
@@ -236,15 +234,9 @@ export class Engine {
           }
           this.store.remove(p.uid);
         }
-        for (const key of claims) {
-          const holder = this.store.claimHolder(key);
-          if (holder)
-            throw badArgs(
-              `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
-            );
-        }
+        refuseHeld(this.store, claims);
         this.store.insert(row);
-        for (const key of claims) this.store.claim(key, p.uid);
+        takeClaims(this.store, claims, p.uid);
       }),
     );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
@@ -650,16 +642,7 @@ export class Engine {
 
   /** The pid of the daemon that serves this data dir (decided in the store), if it still runs. */
   daemonPid(): number | undefined {
-    const pid = this.store.daemonPid();
-    if (pid === process.pid) return pid;
-    return pid && alive(pid) && isChaosmetad(readArgv(pid) ?? []) ? pid : undefined;
-  }
-
-  /** Become this data dir's daemon, atomically in the store; returns the pid of another live one instead. */
-  claimDaemon(): number | undefined {
-    const isDaemon = (pid: number, start: number | null) =>
-      alive(pid) && (start === null || startTime(pid) === start) && isChaosmetad(readArgv(pid) ?? []);
-    return this.store.claimDaemon(process.pid, startTime(process.pid), isDaemon);
+    return daemonPid(this.store);
   }
 
   query(f: QueryFilter, columns?: readonly string[]) {
