@@ -38,9 +38,10 @@ import {
 } from '../store/store';
 import { formatTime, parseDuration, shown } from '../util/units';
 import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
-import { due, nextTry, retryDelay } from './clock';
+import { retryDelay } from './clock';
 import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
+import { watch, watcherArgv } from './watcher';
 import { agentPolicy, checkPolicyTarget } from './policy';
 
 export type { InjectRequest } from './request';
@@ -58,27 +59,6 @@ export interface RecoverResult {
 }
 
 /** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
-/** The deadline watcher's command line, as inject starts it: `watch UID --chaosmetad-uid=UID --data-dir DIR`. */
-export function watcherArgv(uid: string, dataDir: string): string[] {
-  return ['watch', uid, TAG_PREFIX + uid, '--data-dir', dataDir];
-}
-
-/**
- * Be the watcher of exactly that command line, without the CLI: it starts beside every inject with a deadline, on
- * the same cores, while the inject is starting its helpers. false (nothing done) for any other argv.
- */
-export async function runWatcher(argv: string[]): Promise<boolean> {
-  const [, uid, , , dataDir] = argv;
-  if (argv.length !== 5 || !uid || argv.join('\0') !== watcherArgv(uid, dataDir).join('\0')) return false;
-  const engine = openEngine(dataDir);
-  try {
-    await engine.watch(uid);
-  } finally {
-    engine.store.close();
-  }
-  return true;
-}
-
 export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
   return new Engine(new Store(dataDir || defaultDataDir(), { nativeBinding: sqliteBinding() }), opts);
 }
@@ -668,37 +648,8 @@ export class Engine {
     return this.store.get(uid)!;
   }
 
-  /**
-   * Recover one experiment that is due (deadline or lease) and whose retry time has come. 'done' when recovered
-   * (or nothing is left to do), 'wait' when not due yet (a renewed lease, a retry time ahead), 'failed' when this
-   * try failed (the store has the next try).
-   */
-  async recoverDue(uid: string): Promise<'done' | 'wait' | 'failed'> {
-    const row = this.store.get(uid);
-    if (!row || row.status === 'destroyed') return 'done';
-    const d = due(row);
-    if (!d) return 'done';
-    if (nextTry(row) > Date.now()) return 'wait';
-    try {
-      await this.recover(uid, d.reason);
-      return 'done';
-    } catch (e) {
-      if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return 'done';
-      return 'failed';
-    }
-  }
-
-  /** The watcher: sleep to the deadline or lease expiry (re-read: a lease may be renewed), recover; never gives up. */
+  /** Be the deadline watcher of one experiment (engine/watcher.ts): recover it when due; never gives up. */
   async watch(uid: string): Promise<void> {
-    for (;;) {
-      const row = this.store.get(uid);
-      if (!row || row.status === 'destroyed' || !due(row)) return;
-      const left = nextTry(row) - Date.now();
-      if (left > 0) {
-        await sleep(Math.min(left, 60_000));
-        continue;
-      }
-      if ((await this.recoverDue(uid)) === 'done') return;
-    }
+    return watch(this, uid);
   }
 }
