@@ -26,19 +26,11 @@ import {
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
 import { TAG_PREFIX, alive, findTagged, isTagged, terminate } from '../host/procs';
-import {
-  DEFAULT_RETENTION,
-  ExperimentRow,
-  QueryFilter,
-  Retention,
-  Store,
-  defaultDataDir,
-  isBusy,
-  isLive,
-} from '../store/store';
-import { formatTime, parseDuration, shown } from '../util/units';
+import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
+import { formatTime, shown } from '../util/units';
 import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
 import { retryDelay } from './clock';
+import { retentionFromEnv } from './retention';
 import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
 import { watch, watcherArgv } from './watcher';
@@ -68,34 +60,6 @@ export interface EngineOptions {
   watcher?: boolean;
   /** how long finished experiments are kept (default: retentionFromEnv()) */
   retention?: Retention;
-}
-
-/**
- * The retention of finished experiments: CHAOSMETAD_RETENTION (a duration, e.g. 30d; 0 = no age limit) and
- * CHAOSMETAD_RETENTION_ROWS (0 = no count limit), else 30 days and 100 000 rows, whichever is hit first.
- */
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
-  return parseRetention(env.CHAOSMETAD_RETENTION, env.CHAOSMETAD_RETENTION_ROWS);
-}
-
-/** A retention from its two settings (undefined or '' = the default), each named as given in errors. */
-export function parseRetention(
-  age: string | undefined,
-  rows: string | undefined,
-  names = { age: 'CHAOSMETAD_RETENTION', rows: 'CHAOSMETAD_RETENTION_ROWS' },
-): Retention {
-  const r = { ...DEFAULT_RETENTION };
-  if (age !== undefined && age !== '') {
-    if (!/^\d+(\.\d+)?(us|ms|s|m|h|d)?$/.test(age.trim()))
-      throw badArgs(`${names.age} must be a duration like 30d, 12h or 90m (0 = no age limit), got ${shown(age)}`);
-    r.maxAgeMs = parseDuration(age, names.age.replace(/^--/, ''), 'd');
-  }
-  if (rows !== undefined && rows !== '') {
-    if (!/^\d{1,12}$/.test(rows))
-      throw badArgs(`${names.rows} must be a number of experiments (0 = no limit), got ${shown(rows)}`);
-    r.maxRows = Number(rows);
-  }
-  return r;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
