@@ -1,4 +1,4 @@
-/** How long finished experiments are kept: the retention's settings, read from the environment or the daemon's flags. */
+/** How long finished experiments are kept: the retention's settings, from the environment or the daemon's flags. */
 import { badArgs } from '../errors';
 import { DEFAULT_RETENTION, type Retention } from '../store/store';
 import { parseDuration, shown } from '../util/units';
