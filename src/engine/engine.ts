@@ -14,6 +14,8 @@ import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
 import { tally } from '../faults/types';
 import { Executor } from '../host/executor';
 import {
+  type ContainerTarget,
+  type Entry,
   HOST_TARGET,
   Target,
   describeTarget,
@@ -133,22 +135,10 @@ export class Engine {
 
     if (req.dryRun) {
       const exec = executorFor(p.target, p.def.container, true);
-      if (isContainer(p.target)) {
-        const t = p.target;
+      if (isContainer(p.target))
         exec.note(
-          `target: ${describeTarget(t)}, init pid ${t.pid}; ${
-            p.def.container === 'net'
-              ? `commands enter its net namespace only (nsenter -t ${t.pid} --net)`
-              : p.def.container === 'root'
-                ? `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`
-                : p.def.container === 'pid'
-                  ? `pids and names are those of its pid namespace`
-                  : p.def.container === 'runtime'
-                    ? `it is acted on through ${t.runtime}'s API`
-                    : `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`
-          }`,
+          `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
         );
-      }
       const ctx = this.context(p.uid, deadline, exec, p.def, true, p.target);
       if (deadline && this.opts.watcher)
         exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
@@ -616,4 +606,18 @@ export class Engine {
   async watch(uid: string): Promise<void> {
     return watch(this, uid);
   }
+}
+
+/** How a fault entering a container that way is confined to it, as a dry run says. */
+const CONFINED: Record<Entry, (t: ContainerTarget) => string> = {
+  net: (t) => `commands enter its net namespace only (nsenter -t ${t.pid} --net)`,
+  root: (t) => `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`,
+  pid: () => `pids and names are those of its pid namespace`,
+  runtime: (t) => `it is acted on through ${t.runtime}'s API`,
+  cgroup: (t) => `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`,
+};
+
+/** The dry run's note on a container target: how the fault is kept inside it (cgroups when the fault names none). */
+function confinement(t: ContainerTarget, entry: Entry | undefined): string {
+  return CONFINED[entry ?? 'cgroup'](t);
 }
