@@ -52,6 +52,36 @@ export interface RecoverResult {
   notes?: string[];
 }
 
+/** How one recover goes: `abandon` gives up the undo steps that fail (recorded with why) and ends it destroyed. */
+export interface RecoverOptions {
+  abandon?: boolean;
+}
+
+/** Which experiments recoverMany recovers: every unfinished one (by target/fault), or the stale ones (expired). */
+export interface RecoverSelection {
+  all?: boolean;
+  expired?: boolean;
+  target?: string;
+  fault?: string;
+}
+
+/** What a check of one experiment says: its status in the store and its effect read from the host. */
+export interface CheckResult {
+  uid: string;
+  status: string;
+  effect: Effect;
+}
+
+/** Why start-up recovery picked an experiment (see Engine.stale); 'rearm': live, its deadline still holds. */
+export type StaleReason = 'expired' | 'interrupted' | 'effect-gone' | 'rearm';
+
+/** One experiment start-up recovery looked at: what to do with it and, for a live one, its effect. */
+export interface StaleEntry {
+  row: ExperimentRow;
+  reason: StaleReason;
+  effect?: Effect;
+}
+
 /** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
 export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
   return new Engine(new Store(dataDir || defaultDataDir(), { nativeBinding: sqliteBinding() }), opts);
@@ -365,7 +395,7 @@ export class Engine {
     return tally(up.length, helpers.length);
   }
 
-  async check(uid: string): Promise<{ uid: string; status: string; effect: Effect }> {
+  async check(uid: string): Promise<CheckResult> {
     const row = this.mustGet(uid);
     if (row.status === 'destroyed') return { uid, status: row.status, effect: 'gone' };
     return { uid, status: row.status, effect: await this.effect(row) };
@@ -381,7 +411,7 @@ export class Engine {
    * Recover one experiment. Already destroyed: success, nothing done. Another process recovering or still
    * injecting it: wait for that to finish. A failed recover stays retryable (phase recover-error).
    */
-  async recover(uid: string, reason = 'manual', opts: { abandon?: boolean } = {}): Promise<RecoverResult> {
+  async recover(uid: string, reason = 'manual', opts: RecoverOptions = {}): Promise<RecoverResult> {
     this.mustGet(uid);
     // one undo at a time per experiment in this process too (an HTTP recover racing the daemon's timer or another
     // request): the later caller waits for the one in progress and then sees its outcome
@@ -484,12 +514,7 @@ export class Engine {
    * Recover a set: every unfinished one (optionally by target/fault), or the stale ones (`expired`: see stale()).
    * Never stops at the first failure.
    */
-  async recoverMany(sel: {
-    all?: boolean;
-    expired?: boolean;
-    target?: string;
-    fault?: string;
-  }): Promise<RecoverResult[]> {
+  async recoverMany(sel: RecoverSelection): Promise<RecoverResult[]> {
     const todo = sel.expired
       ? (await this.stale('recover --expired ran')).filter((s) => s.reason !== 'rearm')
       : this.store.unfinished({ target: sel.target, fault: sel.fault }).map((r) => ({ row: r, reason: 'bulk' }));
@@ -540,17 +565,8 @@ export class Engine {
    * ('interrupted'), and what is live but whose effect is gone (a reboot, helpers killed: 'effect-gone' — what is
    * left is undone and the error says why); the rest is live and is re-armed ('rearm': its deadline still holds).
    */
-  async stale(
-    when: string,
-    now = Date.now(),
-  ): Promise<
-    Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }>
-  > {
-    const out: Array<{
-      row: ExperimentRow;
-      reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm';
-      effect?: Effect;
-    }> = [];
+  async stale(when: string, now = Date.now()): Promise<StaleEntry[]> {
+    const out: StaleEntry[] = [];
     const expired = new Set<string>();
     for (const row of this.store.expired(now)) {
       expired.add(row.uid);
