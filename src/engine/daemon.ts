@@ -8,17 +8,16 @@ import * as path from 'node:path';
 import { claimDaemon } from './claims';
 import * as clock from './clock';
 import type { Engine } from './engine';
+import type { Log } from './log';
 import { nextRun } from './schedules';
 import { badArgs } from '../errors';
 import { isLive } from '../store/store';
 
-/** Where the clock counts what it does (the daemon's Prometheus metrics; anything with these two methods). */
+/** Where the daemon counts what it does (the daemon's Prometheus metrics; anything with these two methods). */
 export interface Meter {
   inc(name: string, help: string, labels?: Record<string, string>, by?: number): void;
   observe(name: string, help: string, labels: Record<string, string>, seconds: number): void;
 }
-
-export type Log = (e: Record<string, unknown>) => void;
 
 const MAX_TICK_MS = 250;
 /** how often the daemon applies the retention (and once at start) */

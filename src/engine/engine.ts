@@ -32,6 +32,7 @@ import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, i
 import { formatTime, shown } from '../util/units';
 import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
 import { retryDelay } from './clock';
+import { type LogEvent, appendEvent, logFileOf } from './log';
 import { retentionFromEnv } from './retention';
 import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
@@ -134,18 +135,11 @@ export class Engine {
 
   /** The experiment log (JSON lines): the engine's events, and helpers' failures after they became ready. */
   get logFile(): string {
-    return path.join(this.dataDir, 'chaosmetad.log');
+    return logFileOf(this.dataDir);
   }
 
-  log(event: Record<string, unknown>): void {
-    try {
-      fs.appendFileSync(
-        this.logFile,
-        JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n',
-      );
-    } catch {
-      /* logging never fails an experiment */
-    }
+  log(event: LogEvent): void {
+    appendEvent(this.logFile, event);
   }
 
   /**
