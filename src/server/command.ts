@@ -35,7 +35,7 @@ export default class Server extends ChaosCommand {
     // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { listen, closedBySignal } = require('./listeners') as typeof import('./listeners');
-    const { Daemon } = require('../engine/clock') as typeof import('../engine/clock');
+    const { Daemon } = require('../engine/daemon') as typeof import('../engine/daemon');
     const { Metrics } = require('./metrics') as typeof import('./metrics');
     const { LocalApi } = require('../api/local') as typeof import('../api/local');
     /* eslint-enable @typescript-eslint/no-require-imports */
