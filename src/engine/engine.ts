@@ -462,7 +462,7 @@ export class Engine {
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
-      if (s.kind === 'watcher' && failures.length) continue;
+      if (s.kind === watcherStep.name && failures.length) continue;
       if (gone && !BUILTIN_STEPS.has(s.kind) && !def.undoWhenGone?.some((k) => k.name === s.kind)) {
         if (!goneNoted && isContainer(target))
           notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
