@@ -58,5 +58,21 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // src/ loads modules with import, or on first use with lazy(() => require('…')) (src/util/lazy.ts): no other
+    // require() (a one-off says why in an eslint-disable comment)
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.name='require']:not(CallExpression[callee.name='lazy'] > ArrowFunctionExpression > CallExpression)",
+          message: "import the module, or load it on first use with lazy(() => require('…')) (src/util/lazy.ts)",
+        },
+      ],
+    },
+  },
   { files: ['eslint.config.mjs'], languageOptions: { sourceType: 'module' } },
 );

@@ -10,6 +10,9 @@ import { ScheduleRow } from '../store/store';
 import { formatTime } from '../util/units';
 import { parseDuration, shown } from '../util/units';
 import type { Engine, InjectRequest } from './engine';
+import { lazy } from '../util/lazy';
+
+const cronParser = lazy<typeof import('cron-parser')>(() => require('cron-parser')); // on first use
 
 const newId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 export const SCHEDULE_ID_RE = /^s-[a-z0-9]{8}$/;
@@ -17,8 +20,7 @@ export const SCHEDULE_ID_RE = /^s-[a-z0-9]{8}$/;
 /** The next fire time after `after` (epoch ms). Throws BadArgs naming --schedule on a bad expression. */
 export function nextRun(cron: string, after = Date.now()): number {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser'); // on first use
+    const { CronExpressionParser } = cronParser();
     return CronExpressionParser.parse(cron, { currentDate: new Date(after) })
       .next()
       .getTime();

@@ -5,6 +5,11 @@
  * (protobuf: strings, varints, nested messages, maps) — no code generator, no dependency for three calls.
  */
 import type * as http2 from 'node:http2';
+import { lazy } from '../util/lazy';
+
+// loaded on first use: only container faults on a CRI runtime need them
+const nodeHttp2 = lazy<typeof http2>(() => require('node:http2'));
+const nodeNet = lazy<typeof import('node:net')>(() => require('node:net'));
 
 // ---- protobuf, the subset these messages use -------------------------------------------------------------------
 
@@ -99,11 +104,8 @@ export const GRPC_NOT_FOUND = 5;
 
 /** One unary call of runtime.v1.RuntimeService; the reply message's bytes. */
 export async function criCall(socket: string, method: string, request: Buffer, timeoutMs = 30_000): Promise<Buffer> {
-  // loaded here: only container faults on a CRI runtime need them
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const h2 = require('node:http2') as typeof http2;
-  const net = require('node:net') as typeof import('node:net');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  const h2 = nodeHttp2();
+  const net = nodeNet();
   const path = `/runtime.v1.RuntimeService/${method}`;
   return new Promise<Buffer>((resolve, reject) => {
     const session = h2.connect('http://localhost', { createConnection: () => net.connect(socket) });

@@ -18,6 +18,10 @@ import { Executor } from './executor';
 import { criRemove, criStatus, criStop } from './cri';
 import { freezerOf, isFrozen, setFrozen } from './cgroup';
 import { alive, sameProcess, startTime } from './procs';
+import { lazy } from '../util/lazy';
+
+// loaded on first use: node:http costs a host fault's inject ~5 ms of start-up, and only containers need it
+const nodeHttp = lazy<typeof http>(() => require('node:http'));
 import { ContainerTarget, Runtime, RUNTIMES } from './target';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -92,9 +96,7 @@ export function unixRequest(
   p: string,
   timeoutMs = 10_000,
 ): Promise<{ status: number; body: any }> {
-  // loaded here: node:http costs a host fault's inject ~5 ms of start-up, and only containers need it
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { request } = require('node:http') as typeof http;
+  const { request } = nodeHttp();
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path: p, headers: { Host: 'localhost' }, timeout: timeoutMs }, (res) => {
       let text = '';
