@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'bin/**'] },
+  { ignores: ['lib/**', 'dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'bin/**', 'src/host/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
