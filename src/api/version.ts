@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 
 declare const __CHAOSMETAD_BUILD_DATE__: string | undefined;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line no-restricted-syntax -- eager
 const pkg = require('../../package.json') as { version: string };
 
 export interface VersionInfo {

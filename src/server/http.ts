@@ -13,6 +13,11 @@ import { type Body, decodeInject, decodeQuery, decodeRecover, decodeRenew, decod
 import { asksRecoverCmd, refuse } from './guard';
 import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
+import { lazy } from '../util/lazy';
+
+// loaded when a server starts, not at the top: node:http cannot be part of the single executable's start-up snapshot
+const nodeHttp = lazy<typeof import('node:http')>(() => require('node:http'));
+const nodeHttps = lazy<typeof import('node:https')>(() => require('node:https'));
 
 export const MAX_BODY = 1 << 20;
 /** open connections per listener (--max-connections): beyond it the oldest idle one is closed for the newcomer */
@@ -294,16 +299,13 @@ export function createServer(
         })(),
     );
   };
-  // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const server: http.Server = opts.tls
-    ? (require('node:https') as typeof import('node:https')).createServer(
+    ? nodeHttps().createServer(
         // a TLS handshake is part of the time to send the headers
         { ...serverOptions(), cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: LIMITS.headersMs },
         handler,
       )
-    : (require('node:http') as typeof import('node:http')).createServer(serverOptions(), handler);
-  /* eslint-enable @typescript-eslint/no-require-imports */
+    : nodeHttp().createServer(serverOptions(), handler);
   server.maxHeadersCount = 64;
   limitConnections(server, limits.maxConnections);
   return server;
@@ -320,24 +322,20 @@ export function createMetricsServer(
   maxConnections = MAX_CONNECTIONS,
 ): http.Server {
   const limits = { headersMs: 5_000, requestMs: 10_000, idleMs: 5_000, checkMs: 1_000 };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const server = (require('node:http') as typeof import('node:http')).createServer(
-    serverOptions(limits),
-    (req, res) => {
-      req.resume();
-      const url = (req.url ?? '').split('?')[0];
-      if (req.method === 'GET' && url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(metrics.render(gauges()));
-      } else if (req.method === 'GET' && url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
-        res.end('only GET /metrics and /healthz here\n');
-      }
-    },
-  );
+  const server = nodeHttp().createServer(serverOptions(limits), (req, res) => {
+    req.resume();
+    const url = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(metrics.render(gauges()));
+    } else if (req.method === 'GET' && url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('only GET /metrics and /healthz here\n');
+    }
+  });
   server.maxHeadersCount = 32;
   limitConnections(server, maxConnections);
   return server;
