@@ -5,7 +5,12 @@
  * OpenAPI document is generated from it (server/openapi.ts → `npm run openapi` → server/openapi.json). Loaded by
  * the server only: the CLI's start-up never needs zod (its encoders are in api/wire.ts).
  */
-import { z } from 'zod';
+// zod's CommonJS build, as require() takes it: bundled (esbuild, the single executable) each of its modules stays in
+// a wrapper compiled only when the server first loads it, so the CLI's start-up pays nothing for it (its ESM build
+// would be hoisted into the bundle's top level: thousands of functions set up at every start)
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+import zod = require('zod');
+import z = zod.z;
 import type { LiveView } from '../engine/live';
 import type { RecoverResult as EngineRecoverResult } from '../engine/engine';
 import { badArgs } from '../errors';

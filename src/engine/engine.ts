@@ -39,7 +39,7 @@ import {
   isBusy,
   isLive,
 } from '../store/store';
-import { formatTime, parseDuration, shown } from '../util/units';
+import { formatTime, parseDuration, parseInteger, shown } from '../util/units';
 import { spawnSelfDetached } from './self';
 import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
 
@@ -129,11 +129,7 @@ export function parseRetention(
       throw badArgs(`${names.age} must be a duration like 30d, 12h or 90m (0 = no age limit), got ${shown(age)}`);
     r.maxAgeMs = parseDuration(age, names.age.replace(/^--/, ''), 'd');
   }
-  if (rows !== undefined && rows !== '') {
-    if (!/^\d{1,12}$/.test(rows))
-      throw badArgs(`${names.rows} must be a number of experiments (0 = no limit), got ${shown(rows)}`);
-    r.maxRows = Number(rows);
-  }
+  if (rows !== undefined && rows !== '') r.maxRows = parseInteger(rows, names.rows.replace(/^--/, ''), 0, 1e12 - 1);
   return r;
 }
 
