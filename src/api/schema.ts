@@ -11,6 +11,8 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import zod = require('zod');
 import z = zod.z;
+
+export { z };
 import type { LiveView } from '../engine/live';
 import type { RecoverResult as EngineRecoverResult } from '../engine/engine';
 import { badArgs } from '../errors';
@@ -137,7 +139,9 @@ const injectFields = Object.fromEntries(
   Object.entries(INJECT_FLAGS).map(([k, spec]) => {
     const s = wireField(spec.wire);
     const help =
-      spec.wire === 'duration' ? `${spec.description} (duration: 30 (seconds), 30s, 5m, 2h)` : spec.description;
+      spec.wire === 'duration'
+        ? `${spec.description} (a duration: 30s, 5m, 2h, or a number of seconds)`
+        : spec.description;
     return [snakeKey(k), s.describe(help)];
   }),
 ) as unknown as InjectFields;
@@ -224,8 +228,8 @@ export const ScheduleQueryBody = z
   .meta({ id: 'ScheduleQueryBody' });
 
 export const ScheduleRemoveBody = z
-  .object({ id: text(64).describe('the schedule (s-1a2b3c4d)'), trace_id: traceId })
-  .transform((b) => b.id ?? '')
+  .object({ id: needed(64, 'id is required').describe('the schedule (s-1a2b3c4d)'), trace_id: traceId })
+  .transform((b) => b.id)
   .meta({ id: 'ScheduleRemoveBody' });
 
 /** A request body decoded by its schema; the first problem (in the fields' order) thrown as BadArgs. */
@@ -359,38 +363,43 @@ export interface RouteSchema {
   data: z.ZodType;
 }
 
-/** Every JSON route ("METHOD path"): the server answers exactly these (and GET /metrics, GET /openapi.json). */
-export const ROUTE_SCHEMAS = {
+const routes = <const R extends Record<string, RouteSchema>>(table: R) =>
+  Object.fromEntries(
+    Object.entries(table).map(([key, r]) => {
+      // 'POST /v1/schedule/query' → ScheduleQueryResponse
+      const name = key
+        .split(' ')[1]
+        .split('/')
+        .filter((p) => p && p !== 'v1' && p !== 'experiment')
+        .map((p) => p[0].toUpperCase() + p.slice(1))
+        .join('');
+      return [key, { ...r, reply: envelope(r.data).meta({ id: `${name}Response` }) }];
+    }),
+  ) as { [K in keyof R]: R[K] & { reply: ReturnType<typeof envelope<R[K]['data']>> } };
+
+/**
+ * Every JSON route ("METHOD path") with its body and data, and its whole reply (the envelope): the server answers
+ * exactly these (and GET /metrics, GET /openapi.json); the OpenAPI document lists them.
+ */
+export const ROUTE_SCHEMAS = routes({
   'POST /v1/experiment/inject': {
     summary: 'Inject a fault (or register a schedule)',
     body: InjectBody,
     data: InjectReply,
   },
-  'POST /v1/experiment/query': {
-    summary: 'List experiments, newest first',
-    body: QueryBody,
-    data: QueryReply,
-  },
+  'POST /v1/experiment/query': { summary: 'List experiments, newest first', body: QueryBody, data: QueryReply },
   'POST /v1/experiment/recover': {
     summary: 'Recover one experiment (uid), or all / the expired ones',
     body: RecoverBody,
     data: RecoverReply,
   },
-  'POST /v1/experiment/renew': {
-    summary: "Renew an experiment's dead-man lease",
-    body: RenewBody,
-    data: RenewReply,
-  },
+  'POST /v1/experiment/renew': { summary: "Renew an experiment's dead-man lease", body: RenewBody, data: RenewReply },
   'POST /v1/experiment/check': {
     summary: 'Read the host: is the fault in place, partial or gone',
     body: UidBody,
     data: CheckReply,
   },
-  'POST /v1/schedule/query': {
-    summary: 'List schedules',
-    body: ScheduleQueryBody,
-    data: ScheduleQueryReply,
-  },
+  'POST /v1/schedule/query': { summary: 'List schedules', body: ScheduleQueryBody, data: ScheduleQueryReply },
   'POST /v1/schedule/remove': {
     summary: 'Remove a schedule (its live run still ends at its duration)',
     body: ScheduleRemoveBody,
@@ -398,6 +407,6 @@ export const ROUTE_SCHEMAS = {
   },
   'GET /v1/version': { summary: 'Version', data: VersionReply },
   'GET /healthz': { summary: 'Liveness (no token needed)', data: HealthReply },
-} satisfies Record<string, RouteSchema>;
+});
 
 export type RouteKey = keyof typeof ROUTE_SCHEMAS;
