@@ -146,7 +146,11 @@ const injectFields = Object.fromEntries(
   }),
 ) as unknown as InjectFields;
 
-const traceId = text(128).describe('echoed in the reply (else the X-Trace-Id header, else a new one)');
+/** read by the server before any route (server/http.ts), never refused: a string's first 128 characters are kept */
+const traceId = z.unknown().meta({
+  type: 'string',
+  description: 'echoed in the reply, its first 128 characters (else the X-Trace-Id header, else a new one)',
+});
 
 export const InjectBody = z
   .object({
