@@ -147,7 +147,7 @@ const injectFields = Object.fromEntries(
 ) as unknown as InjectFields;
 
 /** read by the server before any route (server/http.ts), never refused: a string's first 128 characters are kept */
-const traceId = z.unknown().meta({
+const traceId = z.unknown().optional().meta({
   type: 'string',
   description: 'echoed in the reply, its first 128 characters (else the X-Trace-Id header, else a new one)',
 });
