@@ -14,4 +14,7 @@ if (process.argv.includes('--check')) {
   process.exit(same ? 0 : 1);
 }
 fs.writeFileSync(file, text);
+// and the compiled copy the daemon serves from lib/ (tsc copied the old one before this script ran)
+const built = path.join(__dirname, '..', 'lib', 'server', 'openapi.json');
+if (fs.existsSync(built)) fs.writeFileSync(built, text);
 console.log(`wrote ${path.relative(process.cwd(), file)}`);
