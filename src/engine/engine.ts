@@ -107,6 +107,9 @@ export interface EngineOptions {
   watcher?: boolean;
   /** how long finished experiments are kept (default: retentionFromEnv()) */
   retention?: Retention;
+  /** tests: the fault registry and the executors the engine changes the host through (default: the real ones) */
+  faults?: typeof findFault;
+  executor?: typeof executorFor;
 }
 
 /**
@@ -179,6 +182,14 @@ export class Engine {
     return this.store.dataDir;
   }
 
+  private findFault(target: string, fault: string): FaultDef {
+    return (this.opts.faults ?? findFault)(target, fault);
+  }
+
+  private executorFor(...a: Parameters<typeof executorFor>): Executor {
+    return (this.opts.executor ?? executorFor)(...a);
+  }
+
   /** The experiment's private directory under the data dir (backups, helper inputs). */
   workDir(uid: string, create = true): string {
     const d = path.join(this.dataDir, 'work', uid);
@@ -207,7 +218,7 @@ export class Engine {
    * resolved first (resolveTarget: it asks the runtime).
    */
   prepare(req: InjectRequest, target: Target = HOST_TARGET) {
-    const def = findFault(req.target, req.fault);
+    const def = this.findFault(req.target, req.fault);
     if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
       throw badArgs(
         `--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`,
@@ -276,7 +287,7 @@ export class Engine {
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 
     if (req.dryRun) {
-      const exec = executorFor(p.target, p.def.container, true);
+      const exec = this.executorFor(p.target, p.def.container, true);
       if (isContainer(p.target)) {
         const t = p.target;
         exec.note(
@@ -338,7 +349,7 @@ export class Engine {
     );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
-    const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
+    const exec = this.executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
     const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
@@ -464,7 +475,7 @@ export class Engine {
     abandoned?: Array<{ step: string; error: string }>,
   ): Promise<void> {
     const target = parseTarget(this.store.get(uid)?.target_info);
-    const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
+    const exec = this.executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
     // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
     // (the faults that act on the container itself through its runtime handle its end in their own undo)
@@ -511,7 +522,7 @@ export class Engine {
   }
 
   /** Read the host: is this experiment's fault in place? */
-  async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
+  async effect(row: ExperimentRow, def = this.findFault(row.target, row.fault)): Promise<Effect> {
     const steps = this.store
       .steps(row.uid)
       .filter((s) => s.state === 'done')
@@ -521,7 +532,12 @@ export class Engine {
     // (kill, rm, restart) its end is the effect: they check for themselves
     if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
     if (def.check)
-      return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
+      return def.check(JSON.parse(row.args), {
+        uid: row.uid,
+        steps,
+        target,
+        exec: this.executorFor(target, def.container),
+      });
     const helpers = steps.filter((s) => s.kind === 'helper');
     if (!helpers.length) return 'unknown';
     const up = helpers.filter((s) => isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]));
@@ -586,7 +602,7 @@ export class Engine {
     const notes: string[] = [];
     const abandoned: Array<{ step: string; error: string }> = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
+      await this.undoSteps(uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
