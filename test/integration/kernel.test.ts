@@ -102,18 +102,4 @@ test('kernel nproc: the user cannot fork (EAGAIN) while injected, can again afte
   expect(probe(USER, 'sleep 0 & wait; echo forked', 40).ok).toBe(true);
 });
 
-test.each([
-  [['nproc', '--user', 'root'], /must not be root/],
-  [['nproc', '--user', 'no-such-user-x'], /no such user/],
-  [['nproc'], /--user is required/],
-  [['fdfull', '-m', 'half'], /--mode must be one of conf, fill/],
-  [['fdfull', '-c', '-5'], /--count must be an integer/],
-])('bad input %j: exit 1, nothing changed', (args, msg) => {
-  const total = queryJson(dir).total;
-  const max = fs.readFileSync('/proc/sys/fs/file-max', 'utf8');
-  const r = cli(dir, ['inject', 'kernel', ...args]);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(msg);
-  expect(queryJson(dir).total).toBe(total);
-  expect(fs.readFileSync('/proc/sys/fs/file-max', 'utf8')).toBe(max);
-});
+// (bad flags of the kernel faults, refused before anything runs: test/unit/refusals.test.ts)

@@ -136,21 +136,14 @@ test('--recover-shell (accepted for compatibility) runs the same shell line', ()
   expect(fs.readFileSync(out, 'utf8')).toBe('42\n');
 });
 
-test.each([
-  [['--pid', '999999'], /no such process/],
-  [['--pid', '1'], /init/],
-  [['--key', 'no-such-process-anywhere-xyz'], /matches no process/],
-  [['--key', 'chaosmetad'], /matches no process/],
-  [[], /one of --pid or --key is required/],
-  [['--pid', '1', '--key', 'x'], /cannot be used together/],
-  [['--pid', 'abc'], /--pid must be an integer/],
-])('bad input %j: exit 1, nothing killed or stored as success', (args, msg) => {
+// (bad flags and pids are refused in-process: test/unit/refusals.test.ts; this one is about our own processes)
+test('--key chaosmetad: exit 1, nothing killed or stored as success', () => {
   const total = queryJson(dir).total;
-  const r = cli(dir, ['inject', 'process', 'kill', ...args]);
+  const r = cli(dir, ['inject', 'process', 'kill', '--key', 'chaosmetad']);
   // a match that should not be (once "--key chaosmetad" killed something unknown here) is named in the log
   if (r.code !== 1) console.log(`unexpected: ${r.stdout} ${JSON.stringify(queryJson(dir).experiments[0])}`);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(msg);
+  expect(r.stderr).toMatch(/matches no process/);
   expect(queryJson(dir).total).toBe(total);
   expect(taggedPids()).toEqual([]);
 });
@@ -193,12 +186,4 @@ test('safety rails: --key never hits init, chaosmetad, its caller chain, sshd, t
   expect(state(kubelet.pid!)).toBe('T');
   expect(cli(dir, ['recover', uidOf(forced)]).code).toBe(0);
   expect(state(kubelet.pid!)).toBe('S');
-});
-
-test('a bad signal is refused before anything happens', () => {
-  const v = victim('badsig');
-  const r = cli(dir, ['inject', 'process', 'kill', '-p', String(v.pid), '-s', 'SIGNOPE']);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/--signal must be a signal/);
-  expect(state(v.pid!)).toBe('S');
 });
