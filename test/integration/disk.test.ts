@@ -6,7 +6,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HELPER, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
+import { HELPER, cli, hostSettles, hostState, lastTest, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
 
 jest.setTimeout(90_000);
 const dir = tmpDir('disk');
@@ -15,11 +15,6 @@ let before: string;
 beforeAll(() => {
   before = hostState();
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'chaosmetad-test', mnt]);
-});
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  execFileSync('umount', [mnt]);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 const usage = (p: string) => {
@@ -144,3 +139,12 @@ describe("diskio limit and hang throttle a process on this machine's disk (cgrou
     expect(fs.readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8')).toBe(cg);
   });
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cli(dir, ['recover', '--all']);
+    execFileSync('umount', [mnt]);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -13,6 +13,7 @@ import {
   cli,
   hostSettles,
   hostState,
+  lastTest,
   queryJson,
   sleep,
   taggedPids,
@@ -26,10 +27,6 @@ const dir = tmpDir('life');
 let before: string;
 beforeAll(() => {
   before = hostState();
-});
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 const status = (uid: string) => queryJson(dir, ['--uid', uid]).experiments[0]?.status;
@@ -135,7 +132,7 @@ test('a CLI killed mid-inject leaves a record that recover finishes', async () =
         return false;
       }
     });
-  await waitFor(() => burning().length >= 1, 10_000, 20);
+  expect(await waitFor(() => burning().length >= 1, 10_000, 20)).toBe(true);
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
   setSwitch(slowCore1);
@@ -160,7 +157,7 @@ test('a CLI killed while a helper is starting: the journal already names it, rec
     },
   );
   const exited = new Promise((r) => child.on('exit', (_code, signal) => r(signal)));
-  await waitFor(() => taggedPids('killed-mid-2').length >= 1, 10_000, 20); // the wrapper, still sleeping
+  expect(await waitFor(() => taggedPids('killed-mid-2').length >= 1, 10_000, 20)).toBe(true); // the wrapper, asleep
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
   setSwitch(slowStart);
@@ -254,3 +251,11 @@ test('--dry-run prints the exact changes and changes nothing', () => {
   expect(queryJson(dir).total).toBe(total);
   expect(taggedPids()).toEqual([]);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cli(dir, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -8,7 +8,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, hostSettles, hostState, sleep, tmpDir } from '../helpers';
+import { BIN, hostSettles, hostState, lastTest, sleep, tmpDir } from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('net');
@@ -60,16 +60,6 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((r) => server.stdout!.once('data', r));
-});
-afterAll(async () => {
-  cm(A, ['recover', '--all']);
-  cm(B, ['recover', '--all']);
-  server?.kill('SIGKILL');
-  sh('pkill', '-f', `${TOOL} serve`); // the server occupy's recover-cmd restarted
-  await sleep(200);
-  sh('ip', 'netns', 'del', A);
-  sh('ip', 'netns', 'del', B);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 test('network limit caps TCP throughput at the rate (±15 %); recover removes every qdisc it added', () => {
@@ -384,3 +374,17 @@ test("tools are found from cron's bare PATH (tc, ip and iptables live in /usr/sb
   expect(rec.status).toBe(0);
   expect(qdiscsOf(A, 'va')).toMatch(/^qdisc noqueue 0: root/);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cm(A, ['recover', '--all']);
+    cm(B, ['recover', '--all']);
+    server?.kill('SIGKILL');
+    sh('pkill', '-f', `${TOOL} serve`); // the server occupy's recover-cmd restarted
+    await sleep(200);
+    sh('ip', 'netns', 'del', A);
+    sh('ip', 'netns', 'del', B);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

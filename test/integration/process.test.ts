@@ -7,7 +7,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, cli, hostSettles, hostState, queryJson, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import { BIN, cli, hostSettles, hostState, lastTest, queryJson, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
 
 jest.setTimeout(60_000);
 const dir = tmpDir('proc');
@@ -15,11 +15,6 @@ let before: string;
 const children: ChildProcess[] = [];
 beforeAll(() => {
   before = hostState();
-});
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  for (const c of children) c.kill('SIGKILL');
-  expect(await hostSettles(before)).toBe(before);
 });
 
 /** A victim with a unique command line. */
@@ -154,13 +149,15 @@ test('safety rails: --key never hits init, chaosmetad, its caller chain, sshd, t
   fs.symlinkSync('/bin/sleep', path.join(bin, 'kubelet')); // its comm is "kubelet"
   const kubelet = spawn(path.join(bin, 'kubelet'), [n], { stdio: 'ignore', detached: true });
   children.push(kubelet);
-  await waitFor(() => {
-    try {
-      return fs.readFileSync(`/proc/${kubelet.pid}/comm`, 'utf8').trim() === 'kubelet';
-    } catch {
-      return false;
-    }
-  }, 2000);
+  expect(
+    await waitFor(() => {
+      try {
+        return fs.readFileSync(`/proc/${kubelet.pid}/comm`, 'utf8').trim() === 'kubelet';
+      } catch {
+        return false;
+      }
+    }, 2000),
+  ).toBe(true);
   const byKey = cli(dir, ['inject', 'process', 'kill', '--key', n]);
   expect(byKey.code).toBe(1);
   expect(byKey.stderr).toMatch(
@@ -187,3 +184,12 @@ test('safety rails: --key never hits init, chaosmetad, its caller chain, sshd, t
   expect(cli(dir, ['recover', uidOf(forced)]).code).toBe(0);
   expect(state(kubelet.pid!)).toBe('S');
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cli(dir, ['recover', '--all']);
+    for (const c of children) c.kill('SIGKILL');
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);
