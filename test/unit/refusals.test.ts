@@ -5,6 +5,7 @@
  * so that a value wrongly taken fails here without touching the host. (Refusals that need the real host — a
  * container runtime, a namespace, a process the suite starts — stay in the integration suites.)
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +24,8 @@ const argv0 = lib<typeof import('../../src/cli/argv0')>('cli/argv0');
 const fast = lib<typeof import('../../src/cli/fast')>('cli/fast');
 const cliMain = lib<typeof import('../../src/cli/main')>('cli/main');
 const { Store } = lib<typeof import('../../src/store/store')>('store/store');
+const { allFaults } = lib<typeof import('../../src/faults/index')>('faults/index');
+const { kebab, snake } = lib<typeof import('../../src/faults/flags')>('faults/flags');
 
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-refusals-'));
 const files = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-refusals-files-'));
@@ -246,4 +249,132 @@ test('an accepted command line runs through the same entry (the harness can tell
   const r = await chaosmetad(['inject', 'cpu', 'burn', '-p', '10', '--dry-run']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   expect(r.stdout).toMatch(/start helper: .*burn/);
+});
+
+/**
+ * Every flag of every fault, through the CLI (the hostile values of test/integration/hostile.test.ts that argv can
+ * carry: text, no NUL, under argv's 128 KB): refused with exit 1 naming the flag, or — for the values a flag
+ * legitimately takes (free text; an empty value meaning "not given") — taken as data. Nothing is run: a shell
+ * metacharacter would leave the canary file. (The HTTP side, real injects and the JVM faults stay in that suite;
+ * the container faults are tried against a live container in container.test.ts.)
+ */
+describe('hostile values for every flag of every fault, through the CLI', () => {
+  const PWN = path.join(files, 'pwned');
+  const HOSTILE: Array<[string, string]> = [
+    ['empty', ''],
+    ['unicode', 'ünï☃𝔘'],
+    ['newline', 'a\nb'],
+    ['semicolon', `; touch ${PWN}`],
+    ['subshell', `$(touch ${PWN})`],
+    ['backticks', `\`touch ${PWN}\``],
+    ['option injection', '--foo'],
+    ['traversal', '../../etc/shadow'],
+  ];
+  /** flags whose value is free text: a hostile-looking value is data there */
+  const TEXT = new Set(['content', 'key']);
+  /** --recover-cmd is a shell command line by design on the CLI (root typed it); over HTTP the daemon refuses it */
+  const CLI_SHELL = new Set(['recoverCmd']);
+  const FAULTS = allFaults().filter((f) => f.target !== 'container' && f.target !== 'jvm');
+  let sleeper: ReturnType<typeof spawn>;
+  beforeAll(() => {
+    fs.writeFileSync(path.join(files, 'a'), 'original\n', { mode: 0o644 });
+    sleeper = spawn('sleep', ['3607'], { stdio: 'ignore' });
+  });
+  afterAll(() => sleeper.kill('SIGKILL'));
+
+  /** hostile.test.ts's fixtures, on this host: a sleeping process, files of our own, the loopback interface */
+  function base(target: string, fault: string, flag: string): Record<string, string> {
+    const p = String(sleeper.pid);
+    const net = { interface: 'lo' };
+    const b: Record<string, Record<string, string>> = {
+      'cpu burn': { percent: '10', count: '1' },
+      'cpu load': { count: '1' },
+      'mem fill': { bytes: '1MB', mode: 'ram' },
+      'mem oom': { mode: 'ram' },
+      'process kill': { key: 'sleep 3607', signal: '18' },
+      'process stop': { key: 'sleep 3607' },
+      'file add': { path: path.join(files, 'new'), content: 'x' },
+      'file append': { path: path.join(files, 'a'), content: 'y' },
+      'file chmod': { path: path.join(files, 'a'), permission: '600' },
+      'file del': { path: path.join(files, 'a') },
+      'file mv': { src: path.join(files, 'a'), dst: path.join(files, 'moved') },
+      'disk fill': { dir: files, bytes: '1MB' },
+      'diskio burn': { dir: files, block: '1M', mode: 'read' },
+      'diskio hang': { pid_list: p, mode: 'all' },
+      'diskio limit': { pid_list: p, read_bytes: '1MB' },
+      'kernel fdfull': { mode: 'fill', count: '10' },
+      'kernel nproc': { user: 'nobody', count: '5' },
+      'network delay': { ...net, latency: '10ms' },
+      'network loss': { ...net, percent: '10' },
+      'network corrupt': { ...net, percent: '10' },
+      'network duplicate': { ...net, percent: '10' },
+      'network reorder': { ...net, latency: '10ms', gap: '5' },
+      'network limit': { ...net, rate: '1mbit' },
+      'network occupy': { port: '29977' },
+      'network partition': { ip: '10.77.9.9' },
+      'dns record': { domain: 'hostile.example', ip: '10.9.9.9' },
+      'dns server': { ip: '192.0.2.53' },
+    };
+    const args = b[`${target} ${fault}`];
+    if (!args) throw new Error(`no base fixture for ${target} ${fault}: add one to test/unit/refusals.test.ts`);
+    const out = { ...args };
+    // flags that exclude each other: the hostile one replaces its alternative
+    const alternatives: Record<string, string[]> = {
+      pid: ['key'],
+      key: ['pid', 'pid_list'],
+      pid_list: ['key'],
+      percent: ['bytes'],
+      bytes: ['percent'],
+    };
+    for (const a of alternatives[snake(flag)] ?? []) delete out[a];
+    return out;
+  }
+  const argv = (target: string, fault: string, args: Record<string, string>) => [
+    'inject',
+    target,
+    fault,
+    ...Object.entries(args).map(([k, v]) => `--${k.replace(/_/g, '-')}=${v}`),
+    '--dry-run',
+  ];
+  // on a kernel without sch_netem a netem fault's dry run ends at its preflight (exit 3), after its flags were taken
+  const NO_NETEM = /would be refused: this kernel has no sch_netem/;
+
+  test('every fault has a base fixture that is taken (dry run)', async () => {
+    const refused: string[] = [];
+    for (const f of FAULTS) {
+      const r = await chaosmetad(argv(f.target, f.fault, base(f.target, f.fault, '')));
+      if (r.code !== 0 && !(r.code === 3 && NO_NETEM.test(r.stderr)))
+        refused.push(`${f.target} ${f.fault}: exit ${r.code}: ${r.stderr}`);
+    }
+    expect(refused).toEqual([]);
+  });
+
+  test('each hostile value: exit 1 naming the flag, or taken as data; nothing run, nothing stored', async () => {
+    const before = stored();
+    const problems: string[] = [];
+    let tried = 0;
+    for (const f of FAULTS) {
+      for (const [flag, spec] of Object.entries(f.flags)) {
+        if (spec.kind === 'boolean' || CLI_SHELL.has(flag)) continue; // a switch takes no value
+        for (const [label, value] of HOSTILE) {
+          tried++;
+          const args = { ...base(f.target, f.fault, flag), [snake(flag)]: value };
+          const r = await chaosmetad(argv(f.target, f.fault, args));
+          const where = `${f.target} ${f.fault} --${kebab(flag)} ${label}`;
+          if (r.code === 1) {
+            if (!r.stderr.includes(`--${kebab(flag)}`) && !r.stderr.includes(snake(flag)))
+              problems.push(`${where}: refused, but the message does not name the flag: ${r.stderr.slice(0, 200)}`);
+            continue;
+          }
+          const taken = r.code === 0 || (r.code === 3 && NO_NETEM.test(r.stderr));
+          const data = (value === '' && !spec.required) || TEXT.has(flag);
+          if (!taken || !data) problems.push(`${where}: expected exit 1, got ${r.code}: ${r.stderr.slice(0, 200)}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(tried).toBeGreaterThan(600);
+    expect(fs.existsSync(PWN)).toBe(false);
+    expect(stored()).toBe(before);
+  }, 60_000);
 });
