@@ -94,6 +94,9 @@ export interface EngineOptions {
   watcher?: boolean;
   /** how long finished experiments are kept (default: retentionFromEnv()) */
   retention?: Retention;
+  /** tests: the fault registry and the executors the engine changes the host through (default: the real ones) */
+  faults?: typeof findFault;
+  executor?: typeof executorFor;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,6 +112,14 @@ export class Engine {
 
   get dataDir(): string {
     return this.store.dataDir;
+  }
+
+  private findFault(target: string, fault: string): FaultDef {
+    return (this.opts.faults ?? findFault)(target, fault);
+  }
+
+  private executorFor(...a: Parameters<typeof executorFor>): Executor {
+    return (this.opts.executor ?? executorFor)(...a);
   }
 
   /** The experiment's private directory under the data dir (backups, helper inputs). */
@@ -132,7 +143,7 @@ export class Engine {
    * resolved first (resolveTarget: it asks the runtime).
    */
   prepare(req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
-    return prepareInject(findFault(req.target, req.fault), req, target);
+    return prepareInject(this.findFault(req.target, req.fault), req, target);
   }
 
   async inject(req: InjectRequest): Promise<InjectResult> {
@@ -143,7 +154,7 @@ export class Engine {
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 
     if (req.dryRun) {
-      const exec = executorFor(p.target, p.def.container, true);
+      const exec = this.executorFor(p.target, p.def.container, true);
       if (isContainer(p.target))
         exec.note(
           `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
@@ -184,7 +195,7 @@ export class Engine {
     );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
-    const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
+    const exec = this.executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
     const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
@@ -313,7 +324,7 @@ export class Engine {
     abandoned?: Array<{ step: string; error: string }>,
   ): Promise<void> {
     const target = parseTarget(this.store.get(uid)?.target_info);
-    const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
+    const exec = this.executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
     // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
     // (the faults that act on the container itself through its runtime handle its end in their own undo)
@@ -360,7 +371,7 @@ export class Engine {
   }
 
   /** Read the host: is this experiment's fault in place? */
-  async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
+  async effect(row: ExperimentRow, def = this.findFault(row.target, row.fault)): Promise<Effect> {
     const done = this.store.steps(row.uid).filter((s) => s.state === 'done');
     const stepsOf: CheckContext['stepsOf'] = (kind) =>
       done.filter((s) => s.kind === kind.name).map((s) => ({ id: s.id, data: kind.read(s.data) }));
@@ -374,7 +385,7 @@ export class Engine {
         uid: row.uid,
         stepsOf,
         target,
-        exec: executorFor(target, def.container),
+        exec: this.executorFor(target, def.container),
       });
     const helpers = stepsOf(helperStep);
     if (!helpers.length) return 'unknown';
@@ -442,7 +453,7 @@ export class Engine {
     const notes: string[] = [];
     const abandoned: Array<{ step: string; error: string }> = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
+      await this.undoSteps(uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
