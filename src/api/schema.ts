@@ -8,7 +8,6 @@
 // zod's CommonJS build, as require() takes it: bundled (esbuild, the single executable) each of its modules stays in
 // a wrapper compiled only when the server first loads it, so the CLI's start-up pays nothing for it (its ESM build
 // would be hoisted into the bundle's top level: thousands of functions set up at every start)
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 import zod = require('zod');
 import z = zod.z;
 

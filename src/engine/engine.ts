@@ -103,7 +103,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Recovers in progress in this process, by uid. */
 const RECOVERING = new Map<string, Promise<RecoverResult>>();
 
-
 export class Engine {
   constructor(
     readonly store: Store,

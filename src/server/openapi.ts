@@ -5,9 +5,9 @@
  */
 import { ROUTE_SCHEMAS, z } from '../api/schema';
 import { READ_ONLY_ROUTES } from './guard';
+import { lazy } from '../util/lazy';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const pkg = require('../../package.json') as { version: string };
+const pkg = lazy<{ version: string }>(() => require('../../package.json'));
 
 type Json = Record<string, unknown>;
 
@@ -106,7 +106,7 @@ export function openApiDocument(): Json {
   });
   return {
     openapi: '3.0.3',
-    info: { title: 'chaosmetad', version: pkg.version, description: DESCRIPTION },
+    info: { title: 'chaosmetad', version: pkg().version, description: DESCRIPTION },
     servers: [{ url: 'http://127.0.0.1:29595' }],
     components: {
       securitySchemes: {
