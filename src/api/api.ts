@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type * as S from './schema';
 import type { ScheduleView } from './views';
 import type { VersionInfo } from './version';
+export { QUERY_MATCH_FIELDS } from '../store/query';
 
 /** An inject as a client asks it (the engine's request without its internal fields), or a schedule to register. */
 export type InjectRequest = z.output<typeof S.InjectBody>;

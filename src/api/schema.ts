@@ -16,6 +16,7 @@ import type { LiveView } from '../engine/live';
 import type { RecoverResult as EngineRecoverResult } from '../engine/engine';
 import { badArgs } from '../errors';
 import { parseInteger, shown } from '../util/units';
+import { snake } from '../util/flags';
 import { STATUSES } from './api';
 import { INJECT_FLAGS, type InjectField, type WireForm } from './inject-flags';
 
@@ -110,7 +111,6 @@ type Snake<S extends string> = S extends `${infer C}${infer R}`
   : S;
 type CamelKey<S extends string> = S extends `${infer H}_${infer R}` ? `${H}${Capitalize<CamelKey<R>>}` : S;
 type Camel<T> = { [K in keyof T as K extends string ? CamelKey<K> : K]: T[K] };
-const snakeKey = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = <T extends object>(o: T): Camel<T> =>
   Object.fromEntries(
     Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
@@ -141,7 +141,7 @@ const injectFields = Object.fromEntries(
       spec.wire === 'duration'
         ? `${spec.description} (a duration: 30s, 5m, 2h, or a number of seconds)`
         : spec.description;
-    return [snakeKey(k), s.describe(help)];
+    return [snake(k), s.describe(help)];
   }),
 ) as unknown as InjectFields;
 

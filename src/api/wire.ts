@@ -4,6 +4,7 @@
  * the contract); this file stays free of zod so that the CLI's start-up does not load it.
  */
 import type { InjectRequest, QueryRequest, RecoverRequest } from './api';
+import { snake } from '../util/flags';
 
 export type Body = Record<string, unknown>;
 
@@ -17,8 +18,6 @@ export const ROUTES = {
   scheduleRemove: 'v1/schedule/remove',
   version: 'v1/version',
 } as const;
-
-const snake = (k: string): string => k.replace(/-/g, '_').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Fields under their HTTP names (containerId → container_id); a request's switches are sent only when true. */
 const snakeKeys = (o: object, switches = true): Body =>

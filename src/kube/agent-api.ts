@@ -18,6 +18,7 @@ import type { VersionInfo } from '../api/version';
 import { ChaosError, ExitCode } from '../errors';
 import { kebab } from '../faults/flags';
 import { injectFlagArgv } from '../api/inject-flags';
+import { QUERY_MATCH_FIELDS } from '../api/api';
 import type { ExecResult, Kubectl } from './kubectl';
 
 export interface AgentPod {
@@ -100,14 +101,7 @@ export class AgentApi implements ChaosApi {
     const opt = (name: string, v: string | number | undefined) => {
       if (v !== undefined && v !== '') a.push(`--${name}=${String(v)}`);
     };
-    opt('uid', q.uid);
-    opt('status', q.status);
-    opt('target', q.target);
-    opt('fault', q.fault);
-    opt('creator', q.creator);
-    opt('container-id', q.containerId);
-    opt('container-runtime', q.containerRuntime);
-    opt('parent-uid', q.parentUid);
+    for (const field of QUERY_MATCH_FIELDS) opt(kebab(field), q[field]);
     opt('offset', q.offset);
     opt('limit', q.limit ?? 0);
     if (q.live) a.push('--all');

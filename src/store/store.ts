@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { storeError } from '../errors';
 import { formatTime } from '../util/units';
+import { QUERY_MATCH_FIELDS, type QueryFilter } from './query';
+import { snake } from '../util/flags';
 
 export type Status = 'created' | 'success' | 'error' | 'destroyed';
 export type Phase =
@@ -82,18 +84,7 @@ export interface StepRow {
   created_ms: number;
 }
 
-export interface QueryFilter {
-  uid?: string;
-  status?: string;
-  target?: string;
-  fault?: string;
-  creator?: string;
-  containerId?: string;
-  containerRuntime?: string;
-  parentUid?: string;
-  offset?: number;
-  limit?: number;
-}
+export { QUERY_MATCH_FIELDS, type QueryFilter, type QueryMatchField } from './query';
 
 const MIGRATIONS: string[] = [
   // 1: experiments and their undo journal
@@ -340,20 +331,13 @@ export class Store {
   private where(f: QueryFilter): [string, unknown[]] {
     const conds: string[] = [];
     const vals: unknown[] = [];
-    const eq = (col: string, v: string | undefined) => {
+    for (const field of QUERY_MATCH_FIELDS) {
+      const v = f[field];
       if (v) {
-        conds.push(`${col} = ?`);
+        conds.push(`${snake(field)} = ?`);
         vals.push(v);
       }
-    };
-    eq('uid', f.uid);
-    eq('status', f.status);
-    eq('target', f.target);
-    eq('fault', f.fault);
-    eq('creator', f.creator);
-    eq('container_id', f.containerId);
-    eq('container_runtime', f.containerRuntime);
-    eq('parent_uid', f.parentUid);
+    }
     return [conds.length ? 'WHERE ' + conds.join(' AND ') : '', vals];
   }
 

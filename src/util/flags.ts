@@ -132,9 +132,9 @@ export type ParsedFlags<F extends FlagSpecs> = {
     : never;
 };
 
-/** camelCase → kebab-case (CLI) and snake_case (HTTP args). */
+/** camelCase → kebab-case (CLI); camelCase or kebab-case → snake_case (HTTP fields and args): the only copies. */
 export const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-export const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+export const snake = (k: string): string => k.replace(/-/g, '_').replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 
 /**
  * Parse raw values keyed by camelCase, kebab-case or snake_case names. Unknown keys, missing required flags and
