@@ -3,8 +3,8 @@ import { openEngine } from '../engine/engine';
 import { policyConfigured } from '../engine/policy';
 import { badArgs } from '../errors';
 
-/** The deadline watcher's own process (engine/engine.ts runWatcher), for the start-up fast path. */
-export { runWatcher } from '../engine/engine';
+/** The deadline watcher's own process (engine/watcher.ts runWatcher), for the start-up fast path. */
+export { runWatcher } from '../engine/watcher';
 import type { ChaosApi } from './api';
 import { HttpApi } from './http-client';
 import { LocalApi } from './local';

@@ -5,18 +5,17 @@
  * Statuses (compat): created → success | error; success → destroyed. The finer `phase` column says what is
  * going on (injecting, recovering, recover-error) and `owner_pid` who is doing it.
  */
-import { customAlphabet } from 'nanoid';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
-import { argsJson, parseFlags } from '../faults/flags';
+import { type FlagSpecs, type ParsedFlags, argsJson } from '../faults/flags';
 import { findFault } from '../faults/index';
-import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
+import type { CheckContext, Effect, FaultDef, InjectContext } from '../faults/types';
 import { tally } from '../faults/types';
 import { Executor } from '../host/executor';
-import { resolveContainer } from '../host/runtimes';
 import {
+  type ContainerTarget,
+  type Entry,
   HOST_TARGET,
   Target,
   describeTarget,
@@ -28,41 +27,20 @@ import {
 } from '../host/target';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
-import { TAG_PREFIX, alive, findTagged, isChaosmetad, isTagged, readArgv, startTime, terminate } from '../host/procs';
-import {
-  DEFAULT_RETENTION,
-  ExperimentRow,
-  QueryFilter,
-  Retention,
-  Store,
-  defaultDataDir,
-  isBusy,
-  isLive,
-} from '../store/store';
-import { formatTime, parseDuration, shown } from '../util/units';
+import { TAG_PREFIX, alive, isTagged } from '../host/procs';
+import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
+import { formatTime, shown } from '../util/units';
+import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
+import { retryDelay } from './clock';
+import { type LogEvent, appendEvent, logFileOf } from './log';
+import { retentionFromEnv } from './retention';
+import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
-import { agentPolicy, checkPolicy, checkPolicyPaths, checkPolicyTarget } from './policy';
+import { watch, watcherArgv } from './watcher';
+import { agentPolicy, checkPolicyTarget } from './policy';
+import { BUILTIN_STEPS, helperStep, stepKindOf, watcherStep } from './steps';
 
-export interface InjectRequest {
-  target: string;
-  fault: string;
-  /** flag values keyed by camelCase, kebab-case or snake_case names (CLI strings or JSON values) */
-  args: Record<string, unknown>;
-  uid?: string;
-  timeout?: string | number;
-  creator?: string;
-  containerId?: string;
-  containerRuntime?: string;
-  /** containerd only: where to look first (default k8s.io; then moby, default) */
-  containerdNamespace?: string;
-  dryRun?: boolean;
-  /** dead-man lease: recover unless renewed within this long (duration; plain number = seconds) */
-  lease?: string | number;
-  /** set by the daemon for a scheduled run */
-  scheduleId?: string;
-  /** the experiment this one is part of (kube inject's uid; same form as a uid) */
-  parentUid?: string;
-}
+export type { InjectRequest } from './request';
 
 export interface InjectResult {
   experiment: ExperimentRow;
@@ -76,28 +54,37 @@ export interface RecoverResult {
   notes?: string[];
 }
 
+/** How one recover goes: `abandon` gives up the undo steps that fail (recorded with why) and ends it destroyed. */
+export interface RecoverOptions {
+  abandon?: boolean;
+}
+
+/** Which experiments recoverMany recovers: every unfinished one (by target/fault), or the stale ones (expired). */
+export interface RecoverSelection {
+  all?: boolean;
+  expired?: boolean;
+  target?: string;
+  fault?: string;
+}
+
+/** What a check of one experiment says: its status in the store and its effect read from the host. */
+export interface CheckResult {
+  uid: string;
+  status: string;
+  effect: Effect;
+}
+
+/** Why start-up recovery picked an experiment (see Engine.stale); 'rearm': live, its deadline still holds. */
+export type StaleReason = 'expired' | 'interrupted' | 'effect-gone' | 'rearm';
+
+/** One experiment start-up recovery looked at: what to do with it and, for a live one, its effect. */
+export interface StaleEntry {
+  row: ExperimentRow;
+  reason: StaleReason;
+  effect?: Effect;
+}
+
 /** An engine on a data dir (default /var/lib/chaosmetad); SQLite's addon comes from the single executable if there. */
-/** The deadline watcher's command line, as inject starts it: `watch UID --chaosmetad-uid=UID --data-dir DIR`. */
-export function watcherArgv(uid: string, dataDir: string): string[] {
-  return ['watch', uid, TAG_PREFIX + uid, '--data-dir', dataDir];
-}
-
-/**
- * Be the watcher of exactly that command line, without the CLI: it starts beside every inject with a deadline, on
- * the same cores, while the inject is starting its helpers. false (nothing done) for any other argv.
- */
-export async function runWatcher(argv: string[]): Promise<boolean> {
-  const [, uid, , , dataDir] = argv;
-  if (argv.length !== 5 || !uid || argv.join('\0') !== watcherArgv(uid, dataDir).join('\0')) return false;
-  const engine = openEngine(dataDir);
-  try {
-    await engine.watch(uid);
-  } finally {
-    engine.store.close();
-  }
-  return true;
-}
-
 export function openEngine(dataDir: string | undefined, opts: EngineOptions = {}): Engine {
   return new Engine(new Store(dataDir || defaultDataDir(), { nativeBinding: sqliteBinding() }), opts);
 }
@@ -107,67 +94,14 @@ export interface EngineOptions {
   watcher?: boolean;
   /** how long finished experiments are kept (default: retentionFromEnv()) */
   retention?: Retention;
+  /** tests: the fault registry and the executors the engine changes the host through (default: the real ones) */
+  faults?: typeof findFault;
+  executor?: typeof executorFor;
 }
 
-/**
- * The retention of finished experiments: CHAOSMETAD_RETENTION (a duration, e.g. 30d; 0 = no age limit) and
- * CHAOSMETAD_RETENTION_ROWS (0 = no count limit), else 30 days and 100 000 rows, whichever is hit first.
- */
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
-  return parseRetention(env.CHAOSMETAD_RETENTION, env.CHAOSMETAD_RETENTION_ROWS);
-}
-
-/** A retention from its two settings (undefined or '' = the default), each named as given in errors. */
-export function parseRetention(
-  age: string | undefined,
-  rows: string | undefined,
-  names = { age: 'CHAOSMETAD_RETENTION', rows: 'CHAOSMETAD_RETENTION_ROWS' },
-): Retention {
-  const r = { ...DEFAULT_RETENTION };
-  if (age !== undefined && age !== '') {
-    if (!/^\d+(\.\d+)?(us|ms|s|m|h|d)?$/.test(age.trim()))
-      throw badArgs(`${names.age} must be a duration like 30d, 12h or 90m (0 = no age limit), got ${shown(age)}`);
-    r.maxAgeMs = parseDuration(age, names.age.replace(/^--/, ''), 'd');
-  }
-  if (rows !== undefined && rows !== '') {
-    if (!/^\d{1,12}$/.test(rows))
-      throw badArgs(`${names.rows} must be a number of experiments (0 = no limit), got ${shown(rows)}`);
-    r.maxRows = Number(rows);
-  }
-  return r;
-}
-
-/** 5-36 of [A-Za-z0-9_-] (compat), not starting with "-" (it would read as an option in argv) */
-const UID_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{4,35}$/;
-const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Recovers in progress in this process, by uid. */
 const RECOVERING = new Map<string, Promise<RecoverResult>>();
-
-export function defaultCreator(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
-}
-
-/** Undo kinds every fault can journal. */
-const BUILTIN_UNDO: Record<string, UndoFn> = {
-  /** a native helper: stop every process carrying this experiment's uid and step tags */
-  async helper(_data, ctx) {
-    const procs = findTagged([TAG_PREFIX + ctx.uid, stepTag(ctx.stepId)]);
-    await terminate(procs.map((p) => p.pid));
-  },
-  /** the deadline watcher: stop it (never ourselves: the watcher recovering at its deadline runs this) */
-  async watcher(_data, ctx) {
-    const procs = findTagged([TAG_PREFIX + ctx.uid, 'watch']).filter((p) => p.pid !== process.pid);
-    await terminate(
-      procs.map((p) => p.pid),
-      500,
-    );
-  },
-};
 
 export class Engine {
   constructor(
@@ -179,6 +113,14 @@ export class Engine {
     return this.store.dataDir;
   }
 
+  private findFault(target: string, fault: string): FaultDef {
+    return (this.opts.faults ?? findFault)(target, fault);
+  }
+
+  private executorFor(...a: Parameters<typeof executorFor>): Executor {
+    return (this.opts.executor ?? executorFor)(...a);
+  }
+
   /** The experiment's private directory under the data dir (backups, helper inputs). */
   workDir(uid: string, create = true): string {
     const d = path.join(this.dataDir, 'work', uid);
@@ -188,111 +130,34 @@ export class Engine {
 
   /** The experiment log (JSON lines): the engine's events, and helpers' failures after they became ready. */
   get logFile(): string {
-    return path.join(this.dataDir, 'chaosmetad.log');
+    return logFileOf(this.dataDir);
   }
 
-  log(event: Record<string, unknown>): void {
-    try {
-      fs.appendFileSync(
-        this.logFile,
-        JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...event }) + '\n',
-      );
-    } catch {
-      /* logging never fails an experiment */
-    }
+  log(event: LogEvent): void {
+    appendEvent(this.logFile, event);
   }
 
   /**
    * Validate a request completely, without touching the host or the store. A container request needs its target
    * resolved first (resolveTarget: it asks the runtime).
    */
-  prepare(req: InjectRequest, target: Target = HOST_TARGET) {
-    const def = findFault(req.target, req.fault);
-    if (req.uid !== undefined && req.uid !== '' && !UID_RE.test(req.uid)) {
-      throw badArgs(
-        `--uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.uid)}`,
-      );
-    }
-    let timeoutMs = 0;
-    if (req.timeout !== undefined && req.timeout !== '' && req.timeout !== 0)
-      timeoutMs = parseDuration(req.timeout, 'timeout', 's');
-    if (req.containerId && !isContainer(target)) throw new Error('internal: a container request without its target');
-    if (!req.containerId && (req.containerRuntime || req.containerdNamespace))
-      throw badArgs('--container-runtime and --containerd-namespace need --container-id');
-    if (isContainer(target) && !def.container) {
-      throw badArgs(
-        def.containerRefusal
-          ? `${def.target} ${def.fault} acts on ${def.containerRefusal}: it cannot be confined to a container (drop --container-id)`
-          : `${def.target} ${def.fault} does not take --container-id yet (every fault but kernel ones takes it)`,
-      );
-    }
-    if (req.parentUid !== undefined && req.parentUid !== '' && !UID_RE.test(req.parentUid)) {
-      throw badArgs(
-        `--parent-uid must be 5 to 36 characters of letters, digits, "_" and "-" (not starting with "-"), got ${shown(req.parentUid)}`,
-      );
-    }
-    if (req.creator !== undefined && (req.creator.length > 128 || /[\0\n\r]/.test(req.creator))) {
-      throw badArgs('--creator must be at most 128 characters without control characters');
-    }
-    let leaseMs = 0;
-    if (req.lease !== undefined && req.lease !== '' && req.lease !== 0) {
-      leaseMs = parseDuration(req.lease, 'lease', 's');
-      if (leaseMs < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(req.lease)}`);
-    }
-    // through the agent DaemonSet: its policy (engine/policy.ts) before anything else is looked at
-    const policy = agentPolicy();
-    if (policy) checkPolicy(policy, def, target, timeoutMs);
-    const args = parseFlags(def.flags, req.args, target);
-    if (policy) checkPolicyPaths(policy, def, args);
-    def.validate?.(args, target);
-    return {
-      def,
-      args,
-      target,
-      timeoutMs,
-      leaseMs: Math.round(leaseMs),
-      uid: req.uid || newUid(),
-      timeout: timeoutMs ? String(req.timeout) : '',
-      creator: req.creator || defaultCreator(),
-      parentUid: req.parentUid || null,
-    };
-  }
-
-  /** The request's target: this host, or the container its runtime names (exit 1 when not found or not running). */
-  async resolveTarget(req: InjectRequest): Promise<Target> {
-    if (!req.containerId) return HOST_TARGET;
-    return resolveContainer({
-      id: req.containerId,
-      runtime: req.containerRuntime,
-      namespace: req.containerdNamespace,
-    });
+  prepare(req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
+    return prepareInject(this.findFault(req.target, req.fault), req, target);
   }
 
   async inject(req: InjectRequest): Promise<InjectResult> {
-    const p = this.prepare(req, await this.resolveTarget(req));
+    const p = this.prepare(req, await resolveTarget(req));
     const policy = agentPolicy();
     if (policy) await checkPolicyTarget(policy, p.target, p.def, p.args);
     const now = Date.now();
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 
     if (req.dryRun) {
-      const exec = executorFor(p.target, p.def.container, true);
-      if (isContainer(p.target)) {
-        const t = p.target;
+      const exec = this.executorFor(p.target, p.def.container, true);
+      if (isContainer(p.target))
         exec.note(
-          `target: ${describeTarget(t)}, init pid ${t.pid}; ${
-            p.def.container === 'net'
-              ? `commands enter its net namespace only (nsenter -t ${t.pid} --net)`
-              : p.def.container === 'root'
-                ? `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`
-                : p.def.container === 'pid'
-                  ? `pids and names are those of its pid namespace`
-                  : p.def.container === 'runtime'
-                    ? `it is acted on through ${t.runtime}'s API`
-                    : `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`
-          }`,
+          `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
         );
-      }
       const ctx = this.context(p.uid, deadline, exec, p.def, true, p.target);
       if (deadline && this.opts.watcher)
         exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
@@ -302,10 +167,7 @@ export class Engine {
 
     const row = this.row(p, now, deadline);
     row.schedule_id = req.scheduleId ?? null;
-    // claims are per target: two containers may each have a delay on their own eth0
-    const claims = [...new Set(p.def.claims?.(p.args, p.target) ?? [])].map((k) =>
-      isContainer(p.target) ? `container ${p.target.id.slice(0, 12)} ${k}` : k,
-    );
+    const claims = claimKeys(p.def, p.args, p.target);
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
     const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
     w(() =>
@@ -325,24 +187,18 @@ export class Engine {
           }
           this.store.remove(p.uid);
         }
-        for (const key of claims) {
-          const holder = this.store.claimHolder(key);
-          if (holder)
-            throw badArgs(
-              `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
-            );
-        }
+        refuseHeld(this.store, claims);
         this.store.insert(row);
-        for (const key of claims) this.store.claim(key, p.uid);
+        takeClaims(this.store, claims, p.uid);
       }),
     );
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
-    const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
+    const exec = this.executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
     const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
-        await ctx.step('watcher', { deadline }, async () => ({
+        await ctx.step(watcherStep, { deadline }, async () => ({
           pid: spawnSelfDetached(watcherArgv(p.uid, this.dataDir)),
         }));
       }
@@ -379,7 +235,7 @@ export class Engine {
     return { experiment: this.store.get(p.uid)! };
   }
 
-  private row(p: ReturnType<Engine['prepare']>, now: number, deadline: number | null): ExperimentRow {
+  private row(p: PreparedInject, now: number, deadline: number | null): ExperimentRow {
     return {
       uid: p.uid,
       target: p.def.target,
@@ -426,9 +282,12 @@ export class Engine {
       target,
       workDir,
       async step(kind, data, run) {
+        // a kind the fault does not declare could not be undone: refused before anything is journaled or changed
+        if (stepKindOf(def, kind.name) !== kind)
+          throw new Error(`${def.target} ${def.fault} journals a step kind it does not declare: ${kind.name}`);
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
         const w = <T>(fn: () => T): T => (def.volatile ? store.volatile(fn) : fn());
-        const id = w(() => store.addStep(uid, kind, data));
+        const id = w(() => store.addStep(uid, kind.name, data));
         const extra = (await run(id)) ?? {};
         const full = { ...data, ...extra };
         w(() => store.setStep(id, 'done', full));
@@ -442,12 +301,12 @@ export class Engine {
           exec.note(`start helper: ${[file, ...argv].join(' ')}`);
           return 0;
         }
-        const r = await ctx.step('helper', { mode, params }, async (step) => {
+        const r = await ctx.step(helperStep, { mode, params }, async (step) => {
           const pid = await startHelper({ mode, uid, step, params, deadline, log: logFile });
           exec.note(`started helper ${mode} pid ${pid}`);
           return { pid };
         });
-        return r.pid as number;
+        return r.pid ?? 0;
       },
     };
     return ctx;
@@ -464,7 +323,7 @@ export class Engine {
     abandoned?: Array<{ step: string; error: string }>,
   ): Promise<void> {
     const target = parseTarget(this.store.get(uid)?.target_info);
-    const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
+    const exec = this.executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
     // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
     // (the faults that act on the container itself through its runtime handle its end in their own undo)
@@ -475,21 +334,21 @@ export class Engine {
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
-      if (s.kind === 'watcher' && failures.length) continue;
-      if (gone && !BUILTIN_UNDO[s.kind] && !def.undoWhenGone?.includes(s.kind)) {
+      if (s.kind === watcherStep.name && failures.length) continue;
+      if (gone && !BUILTIN_STEPS.has(s.kind) && !def.undoWhenGone?.some((k) => k.name === s.kind)) {
         if (!goneNoted && isContainer(target))
           notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
         goneNoted = true;
         this.store.setStep(s.id, 'undone');
         continue;
       }
-      const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
-      if (!undo) {
+      const kind = stepKindOf(def, s.kind);
+      if (!kind) {
         failures.push(`no undo for step ${s.kind}`);
         continue;
       }
       try {
-        await undo(JSON.parse(s.data), { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
+        await kind.undoStored(s.data, { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
       } catch (e) {
         const error = (e as Error).message;
@@ -511,24 +370,31 @@ export class Engine {
   }
 
   /** Read the host: is this experiment's fault in place? */
-  async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
-    const steps = this.store
-      .steps(row.uid)
-      .filter((s) => s.state === 'done')
-      .map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
+  async effect(row: ExperimentRow, def = this.findFault(row.target, row.fault)): Promise<Effect> {
+    const done = this.store.steps(row.uid).filter((s) => s.state === 'done');
+    const stepsOf: CheckContext['stepsOf'] = (kind) =>
+      done.filter((s) => s.kind === kind.name).map((s) => ({ id: s.id, data: kind.read(s.data) }));
     const target = parseTarget(row.target_info);
     // a container that is gone took the fault with it — but for the faults that act on the container itself
     // (kill, rm, restart) its end is the effect: they check for themselves
     if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
+    // the args as stored (argsJson: snake_case keys), not parsed again: a path flag is stored resolved already
     if (def.check)
-      return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
-    const helpers = steps.filter((s) => s.kind === 'helper');
+      return def.check(JSON.parse(row.args) as ParsedFlags<FlagSpecs>, {
+        uid: row.uid,
+        stepsOf,
+        target,
+        exec: this.executorFor(target, def.container),
+      });
+    const helpers = stepsOf(helperStep);
     if (!helpers.length) return 'unknown';
-    const up = helpers.filter((s) => isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]));
+    const up = helpers.filter(
+      (s) => s.data.pid !== undefined && isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]),
+    );
     return tally(up.length, helpers.length);
   }
 
-  async check(uid: string): Promise<{ uid: string; status: string; effect: Effect }> {
+  async check(uid: string): Promise<CheckResult> {
     const row = this.mustGet(uid);
     if (row.status === 'destroyed') return { uid, status: row.status, effect: 'gone' };
     return { uid, status: row.status, effect: await this.effect(row) };
@@ -544,7 +410,7 @@ export class Engine {
    * Recover one experiment. Already destroyed: success, nothing done. Another process recovering or still
    * injecting it: wait for that to finish. A failed recover stays retryable (phase recover-error).
    */
-  async recover(uid: string, reason = 'manual', opts: { abandon?: boolean } = {}): Promise<RecoverResult> {
+  async recover(uid: string, reason = 'manual', opts: RecoverOptions = {}): Promise<RecoverResult> {
     this.mustGet(uid);
     // one undo at a time per experiment in this process too (an HTTP recover racing the daemon's timer or another
     // request): the later caller waits for the one in progress and then sees its outcome
@@ -586,11 +452,11 @@ export class Engine {
     const notes: string[] = [];
     const abandoned: Array<{ step: string; error: string }> = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
+      await this.undoSteps(uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;
-      const retry = Date.now() + Engine.retryDelay(failures);
+      const retry = Date.now() + retryDelay(failures);
       this.store.update(uid, {
         phase: 'recover-error',
         error: `recover failed: ${msg}`,
@@ -647,12 +513,7 @@ export class Engine {
    * Recover a set: every unfinished one (optionally by target/fault), or the stale ones (`expired`: see stale()).
    * Never stops at the first failure.
    */
-  async recoverMany(sel: {
-    all?: boolean;
-    expired?: boolean;
-    target?: string;
-    fault?: string;
-  }): Promise<RecoverResult[]> {
+  async recoverMany(sel: RecoverSelection): Promise<RecoverResult[]> {
     const todo = sel.expired
       ? (await this.stale('recover --expired ran')).filter((s) => s.reason !== 'rearm')
       : this.store.unfinished({ target: sel.target, fault: sel.fault }).map((r) => ({ row: r, reason: 'bulk' }));
@@ -703,17 +564,8 @@ export class Engine {
    * ('interrupted'), and what is live but whose effect is gone (a reboot, helpers killed: 'effect-gone' — what is
    * left is undone and the error says why); the rest is live and is re-armed ('rearm': its deadline still holds).
    */
-  async stale(
-    when: string,
-    now = Date.now(),
-  ): Promise<
-    Array<{ row: ExperimentRow; reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm'; effect?: Effect }>
-  > {
-    const out: Array<{
-      row: ExperimentRow;
-      reason: 'expired' | 'interrupted' | 'effect-gone' | 'rearm';
-      effect?: Effect;
-    }> = [];
+  async stale(when: string, now = Date.now()): Promise<StaleEntry[]> {
+    const out: StaleEntry[] = [];
     const expired = new Set<string>();
     for (const row of this.store.expired(now)) {
       expired.add(row.uid);
@@ -739,28 +591,11 @@ export class Engine {
 
   /** The pid of the daemon that serves this data dir (decided in the store), if it still runs. */
   daemonPid(): number | undefined {
-    const pid = this.store.daemonPid();
-    if (pid === process.pid) return pid;
-    return pid && alive(pid) && isChaosmetad(readArgv(pid) ?? []) ? pid : undefined;
-  }
-
-  /** Become this data dir's daemon, atomically in the store; returns the pid of another live one instead. */
-  claimDaemon(): number | undefined {
-    const isDaemon = (pid: number, start: number | null) =>
-      alive(pid) && (start === null || startTime(pid) === start) && isChaosmetad(readArgv(pid) ?? []);
-    return this.store.claimDaemon(process.pid, startTime(process.pid), isDaemon);
+    return daemonPid(this.store);
   }
 
   query(f: QueryFilter, columns?: readonly string[]) {
     return this.store.query(f, columns);
-  }
-
-  /** When a live experiment is due for recovery (its deadline or lease expiry), and why; null = never. */
-  static due(row: ExperimentRow): { at: number; reason: 'timeout' | 'lease' } | null {
-    const d = row.deadline ?? Infinity;
-    const l = row.lease_until ?? Infinity;
-    if (d === Infinity && l === Infinity) return null;
-    return l < d ? { at: l, reason: 'lease' } : { at: d, reason: 'timeout' };
   }
 
   /** Extend a live experiment's lease by its lease length (or a new one). */
@@ -770,11 +605,7 @@ export class Engine {
     if (!isLive(row) || row.phase === 'recovering') {
       throw badArgs(`experiment ${uid} is not live (status ${row.status}); nothing to renew`);
     }
-    let ms = row.lease_ms;
-    if (lease !== undefined && lease !== '' && lease !== 0) {
-      ms = Math.round(parseDuration(lease, 'lease', 's'));
-      if (ms < 1000) throw badArgs(`--lease must be at least 1s, got ${shown(lease)}`);
-    }
+    const ms = parseLease(lease) ?? row.lease_ms;
     const now = Date.now();
     this.store.tx(() => {
       const r = this.store.get(uid)!;
@@ -786,52 +617,22 @@ export class Engine {
     return this.store.get(uid)!;
   }
 
-  /**
-   * The one retry policy for failed recovers (watcher, daemon, recover --expired): the n-th failure waits
-   * min(60 s, 2^(n-1) s) before the next automatic try — and there is always a next try; every failure is logged and
-   * counted in the store (query -a, /metrics).
-   */
-  static retryDelay(failures: number): number {
-    return Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1));
-  }
-
-  /** When the next automatic recover of a due experiment may run (its retry time after a failure), epoch ms. */
-  static nextTry(row: ExperimentRow): number {
-    const due = Engine.due(row);
-    return Math.max(due?.at ?? Infinity, row.retry_ms ?? 0);
-  }
-
-  /**
-   * Recover one experiment that is due (deadline or lease) and whose retry time has come. 'done' when recovered
-   * (or nothing is left to do), 'wait' when not due yet (a renewed lease, a retry time ahead), 'failed' when this
-   * try failed (the store has the next try).
-   */
-  async recoverDue(uid: string): Promise<'done' | 'wait' | 'failed'> {
-    const row = this.store.get(uid);
-    if (!row || row.status === 'destroyed') return 'done';
-    const due = Engine.due(row);
-    if (!due) return 'done';
-    if (Engine.nextTry(row) > Date.now()) return 'wait';
-    try {
-      await this.recover(uid, due.reason);
-      return 'done';
-    } catch (e) {
-      if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return 'done';
-      return 'failed';
-    }
-  }
-
-  /** The watcher: sleep to the deadline or lease expiry (re-read: a lease may be renewed), recover; never gives up. */
+  /** Be the deadline watcher of one experiment (engine/watcher.ts): recover it when due; never gives up. */
   async watch(uid: string): Promise<void> {
-    for (;;) {
-      const row = this.store.get(uid);
-      if (!row || row.status === 'destroyed' || !Engine.due(row)) return;
-      const left = Engine.nextTry(row) - Date.now();
-      if (left > 0) {
-        await sleep(Math.min(left, 60_000));
-        continue;
-      }
-      if ((await this.recoverDue(uid)) === 'done') return;
-    }
+    return watch(this, uid);
   }
+}
+
+/** How a fault entering a container that way is confined to it, as a dry run says. */
+const CONFINED: Record<Entry, (t: ContainerTarget) => string> = {
+  net: (t) => `commands enter its net namespace only (nsenter -t ${t.pid} --net)`,
+  root: (t) => `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`,
+  pid: () => `pids and names are those of its pid namespace`,
+  runtime: (t) => `it is acted on through ${t.runtime}'s API`,
+  cgroup: (t) => `helpers join its cgroups (those of /proc/${t.pid}/cgroup) before they report ready`,
+};
+
+/** The dry run's note on a container target: how the fault is kept inside it (cgroups when the fault names none). */
+function confinement(t: ContainerTarget, entry: Entry | undefined): string {
+  return CONFINED[entry ?? 'cgroup'](t);
 }

@@ -1,6 +1,6 @@
 /**
  * Recurring experiments: a cron expression (standard 5 fields, or 6 with seconds first) and a duration. Stored in
- * the store so they survive restarts; the daemon's clock fires them (engine/clock.ts).
+ * the store so they survive restarts; the daemon fires them (engine/daemon.ts).
  * Views of them: api/views.ts.
  */
 import { customAlphabet } from 'nanoid';
@@ -9,7 +9,8 @@ import { argsJson } from '../faults/flags';
 import { ScheduleRow } from '../store/store';
 import { formatTime } from '../util/units';
 import { parseDuration, shown } from '../util/units';
-import type { Engine, InjectRequest } from './engine';
+import type { Engine } from './engine';
+import type { InjectRequest } from './request';
 import { lazy } from '../util/lazy';
 
 const cronParser = lazy<typeof import('cron-parser')>(() => require('cron-parser')); // on first use

@@ -82,12 +82,12 @@ export function targets(): string[] {
   return [...new Set(REGISTRY.map((f) => f.target))];
 }
 
-export function faultsOf(target: string): FaultDef<any>[] {
+export function faultsOf(target: string): FaultDef<FlagSpecs>[] {
   return REGISTRY.filter((f) => f.target === target).map((e) => e.load());
 }
 
 /** Look a fault up by target and fault name (or alias); unknown names list the valid ones. */
-export function findFault(target: string, fault: string): FaultDef<any> {
+export function findFault(target: string, fault: string): FaultDef<FlagSpecs> {
   const ofTarget = REGISTRY.filter((f) => f.target === target);
   if (!ofTarget.length) throw badArgs(`unknown target ${shown(target)}; valid targets: ${targets().join(', ')}`);
   const entry = ofTarget.find((f) => f.fault === fault || f.aliases?.includes(fault));

@@ -12,7 +12,7 @@ import { lazy } from '../util/lazy';
 
 // loaded when the server starts, not at the top: node:http cannot be part of the single executable's start-up snapshot
 const listenersModule = lazy<typeof import('./listeners')>(() => require('./listeners'));
-const clockModule = lazy<typeof import('../engine/clock')>(() => require('../engine/clock'));
+const daemonModule = lazy<typeof import('../engine/daemon')>(() => require('../engine/daemon'));
 const metricsModule = lazy<typeof import('./metrics')>(() => require('./metrics'));
 const localApiModule = lazy<typeof import('../api/local')>(() => require('../api/local'));
 
@@ -40,7 +40,7 @@ export default class Server extends ChaosCommand {
   async run(): Promise<void> {
     const config = serverConfig(cliValues((await this.parse(Server)).flags));
     const { listen, closedBySignal } = listenersModule();
-    const { Daemon } = clockModule();
+    const { Daemon } = daemonModule();
     const { Metrics } = metricsModule();
     const { LocalApi } = localApiModule();
     const { listen: at } = config;

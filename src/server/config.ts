@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseRetention } from '../engine/engine';
+import { parseRetention } from '../engine/retention';
 import type { Retention } from '../store/store';
 import { badArgs } from '../errors';
 import { type FlagSpecs, boolean, integer, string } from '../util/flags';

@@ -1,10 +1,10 @@
 /** The gauges of /metrics: the store's (as the daemon last read them, so a scrape runs no SQL) and the process's. */
-import type { StoreGauges } from '../engine/clock';
+import type { StoreGauges } from '../engine/daemon';
 import type { Metrics } from './metrics';
 
 export type Gauges = Parameters<Metrics['render']>[0];
 
-/** `store`: the store's gauges as last read (engine/clock.ts Daemon.gauges); `startedAt`: the daemon's start. */
+/** `store`: the store's gauges as last read (engine/daemon.ts Daemon.gauges); `startedAt`: the daemon's start. */
 export function daemonGauges(store: () => StoreGauges, startedAt: number): () => Gauges {
   return () => {
     const g = store();

@@ -70,14 +70,19 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
     why: "the data dir (root's, checked when the store opens) and the operator's own --token-file",
   },
   {
-    file: 'src/engine/clock.ts',
+    file: 'src/engine/daemon.ts',
     args: ['this.pidFile'],
     why: "the daemon's pid file in the data dir (root-only, ownership checked before use)",
   },
   {
     file: 'src/engine/engine.ts',
-    args: ['this.logFile', 'd', "path.join(this.workDir(uid, false), 'reserve')", 'this.workDir(uid, false)'],
-    why: 'the experiment log and work directories under the data dir (root-only, ownership checked before use)',
+    args: ['d', "path.join(this.workDir(uid, false), 'reserve')", 'this.workDir(uid, false)'],
+    why: "the experiment's work directories under the data dir (root-only, ownership checked before use)",
+  },
+  {
+    file: 'src/engine/log.ts',
+    args: ['file'],
+    why: 'the experiment log in the data dir (root-only, ownership checked before use; engine/log.ts logFileOf)',
   },
   {
     file: 'src/faults/disk/fill.ts',
