@@ -3,7 +3,6 @@ import { badArgs } from '../errors';
 import { shown } from '../util/units';
 import type { FlagSpecs } from './flags';
 import type { FaultDef } from './types';
-import { lazy } from '../util/lazy';
 
 /**
  * Each fault by name, its module loaded when first asked for: `inject cpu burn` loads cpu/burn and what it imports,
@@ -18,7 +17,8 @@ interface Entry {
   load: () => FaultDef<FlagSpecs>;
 }
 
-function fault(target: string, name: string, module: () => unknown, aliases?: string[]): Entry {
+/** A registry line: the fault's names and its module, required on first use (see util/lazy.ts). */
+function lazyFault(target: string, name: string, module: () => unknown, aliases?: string[]): Entry {
   let def: FaultDef<FlagSpecs> | undefined;
   const load = () => {
     if (def) return def;
@@ -32,177 +32,40 @@ function fault(target: string, name: string, module: () => unknown, aliases?: st
 }
 
 const REGISTRY: Entry[] = [
-  fault(
-    'cpu',
-    'burn',
-    lazy(() => require('./cpu/burn')),
-  ),
-  fault(
-    'cpu',
-    'load',
-    lazy(() => require('./cpu/load')),
-  ),
-  fault(
-    'mem',
-    'fill',
-    lazy(() => require('./mem/fill')),
-  ),
-  fault(
-    'mem',
-    'oom',
-    lazy(() => require('./mem/oom')),
-  ),
-  fault(
-    'process',
-    'kill',
-    lazy(() => require('./process/kill')),
-  ),
-  fault(
-    'process',
-    'stop',
-    lazy(() => require('./process/stop')),
-  ),
-  fault(
-    'file',
-    'add',
-    lazy(() => require('./file/add')),
-  ),
-  fault(
-    'file',
-    'append',
-    lazy(() => require('./file/append')),
-  ),
-  fault(
-    'file',
-    'chmod',
-    lazy(() => require('./file/chmod')),
-  ),
-  fault(
-    'file',
-    'del',
-    lazy(() => require('./file/del')),
-    ['delete'],
-  ),
-  fault(
-    'file',
-    'mv',
-    lazy(() => require('./file/mv')),
-  ),
-  fault(
-    'disk',
-    'fill',
-    lazy(() => require('./disk/fill')),
-  ),
-  fault(
-    'diskio',
-    'burn',
-    lazy(() => require('./diskio/burn')),
-  ),
-  fault(
-    'diskio',
-    'hang',
-    lazy(() => require('./diskio/hang')),
-  ),
-  fault(
-    'diskio',
-    'limit',
-    lazy(() => require('./diskio/limit')),
-  ),
-  fault(
-    'kernel',
-    'fdfull',
-    lazy(() => require('./kernel/fdfull')),
-  ),
-  fault(
-    'kernel',
-    'nproc',
-    lazy(() => require('./kernel/nproc')),
-  ),
-  fault(
-    'network',
-    'delay',
-    lazy(() => require('./network/netem')),
-  ),
-  fault(
-    'network',
-    'loss',
-    lazy(() => require('./network/netem')),
-  ),
-  fault(
-    'network',
-    'corrupt',
-    lazy(() => require('./network/netem')),
-  ),
-  fault(
-    'network',
-    'duplicate',
-    lazy(() => require('./network/netem')),
-  ),
-  fault(
-    'network',
-    'reorder',
-    lazy(() => require('./network/netem')),
-  ),
-  fault(
-    'network',
-    'limit',
-    lazy(() => require('./network/limit')),
-  ),
-  fault(
-    'network',
-    'occupy',
-    lazy(() => require('./network/occupy')),
-  ),
-  fault(
-    'network',
-    'partition',
-    lazy(() => require('./network/partition')),
-  ),
-  fault(
-    'dns',
-    'record',
-    lazy(() => require('./dns/record')),
-  ),
-  fault(
-    'dns',
-    'server',
-    lazy(() => require('./dns/server')),
-  ),
-  fault(
-    'container',
-    'kill',
-    lazy(() => require('./container/kill')),
-  ),
-  fault(
-    'container',
-    'pause',
-    lazy(() => require('./container/pause')),
-  ),
-  fault(
-    'container',
-    'restart',
-    lazy(() => require('./container/restart')),
-  ),
-  fault(
-    'container',
-    'rm',
-    lazy(() => require('./container/rm')),
-  ),
-  fault(
-    'jvm',
-    'methoddelay',
-    lazy(() => require('./jvm/methoddelay')),
-  ),
-  fault(
-    'jvm',
-    'methodexception',
-    lazy(() => require('./jvm/methodexception')),
-  ),
-  fault(
-    'jvm',
-    'methodreturn',
-    lazy(() => require('./jvm/methodreturn')),
-  ),
+  lazyFault('cpu', 'burn', () => require('./cpu/burn')),
+  lazyFault('cpu', 'load', () => require('./cpu/load')),
+  lazyFault('mem', 'fill', () => require('./mem/fill')),
+  lazyFault('mem', 'oom', () => require('./mem/oom')),
+  lazyFault('process', 'kill', () => require('./process/kill')),
+  lazyFault('process', 'stop', () => require('./process/stop')),
+  lazyFault('file', 'add', () => require('./file/add')),
+  lazyFault('file', 'append', () => require('./file/append')),
+  lazyFault('file', 'chmod', () => require('./file/chmod')),
+  lazyFault('file', 'del', () => require('./file/del'), ['delete']),
+  lazyFault('file', 'mv', () => require('./file/mv')),
+  lazyFault('disk', 'fill', () => require('./disk/fill')),
+  lazyFault('diskio', 'burn', () => require('./diskio/burn')),
+  lazyFault('diskio', 'hang', () => require('./diskio/hang')),
+  lazyFault('diskio', 'limit', () => require('./diskio/limit')),
+  lazyFault('kernel', 'fdfull', () => require('./kernel/fdfull')),
+  lazyFault('kernel', 'nproc', () => require('./kernel/nproc')),
+  lazyFault('network', 'delay', () => require('./network/netem')),
+  lazyFault('network', 'loss', () => require('./network/netem')),
+  lazyFault('network', 'corrupt', () => require('./network/netem')),
+  lazyFault('network', 'duplicate', () => require('./network/netem')),
+  lazyFault('network', 'reorder', () => require('./network/netem')),
+  lazyFault('network', 'limit', () => require('./network/limit')),
+  lazyFault('network', 'occupy', () => require('./network/occupy')),
+  lazyFault('network', 'partition', () => require('./network/partition')),
+  lazyFault('dns', 'record', () => require('./dns/record')),
+  lazyFault('dns', 'server', () => require('./dns/server')),
+  lazyFault('container', 'kill', () => require('./container/kill')),
+  lazyFault('container', 'pause', () => require('./container/pause')),
+  lazyFault('container', 'restart', () => require('./container/restart')),
+  lazyFault('container', 'rm', () => require('./container/rm')),
+  lazyFault('jvm', 'methoddelay', () => require('./jvm/methoddelay')),
+  lazyFault('jvm', 'methodexception', () => require('./jvm/methodexception')),
+  lazyFault('jvm', 'methodreturn', () => require('./jvm/methodreturn')),
 ];
 
 /** Every fault, in registry order (loads them all: the command tree, completion, tests). */

@@ -48,7 +48,7 @@ export async function criCall(socket: string, method: string, request: Buffer, t
       else resolve(b!);
     };
     const timer = setTimeout(() => finish(new CriError(method, 4, `no answer within ${timeoutMs / 1000}s`)), timeoutMs);
-    session.on('error', (e) => finish(new Error(`CRI ${method}: cannot talk to ${socket}: ${e.message}`)));
+    session.on('error', (e: Error) => finish(new Error(`CRI ${method}: cannot talk to ${socket}: ${e.message}`)));
     const req = session.request({
       ':method': 'POST',
       ':path': path,
@@ -59,9 +59,9 @@ export async function criCall(socket: string, method: string, request: Buffer, t
     let headers: http2.IncomingHttpHeaders = {};
     let trailers: http2.IncomingHttpHeaders = {};
     req.on('response', (h) => (headers = h));
-    req.on('trailers', (t) => (trailers = t));
+    req.on('trailers', (t: http2.IncomingHttpHeaders) => (trailers = t));
     req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('error', (e) => finish(new Error(`CRI ${method}: ${e.message}`)));
+    req.on('error', (e: Error) => finish(new Error(`CRI ${method}: ${e.message}`)));
     req.on('end', () => {
       const status = Number(trailers['grpc-status'] ?? headers['grpc-status'] ?? NaN);
       const message = decodeURIComponent(String(trailers['grpc-message'] ?? headers['grpc-message'] ?? ''));

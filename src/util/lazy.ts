@@ -6,7 +6,8 @@
  *   … execa().sync(…)
  *
  * The require() stays literal, at the call site: esbuild bundles only literal requires, and a relative path resolves
- * from the calling file. The only require()s src/ may hold are these (eslint.config.mjs).
+ * from the calling file. The only require()s src/ may hold are these (and the fault registry's lazyFault lines;
+ * eslint.config.mjs).
  */
 export function lazy<T = unknown>(load: () => unknown): () => T {
   let loaded = false;

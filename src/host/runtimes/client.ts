@@ -57,18 +57,24 @@ export function stringValues(o: unknown): Record<string, string> {
     : {};
 }
 
+/** A reply on a Unix socket: its status and its body, parsed when it is JSON (else the text). */
+export interface UnixReply {
+  status: number;
+  body: unknown;
+}
+
+/** What a runtime's error reply says: its JSON `message`, or its text. */
+export function replyMessage(body: unknown): string {
+  return String(body !== null && typeof body === 'object' ? (body as { message?: unknown }).message : body);
+}
+
 /** GET a path on a Unix socket; the parsed JSON body and the status. */
-export function unixGet(socketPath: string, p: string, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
+export function unixGet(socketPath: string, p: string, timeoutMs = 10_000): Promise<UnixReply> {
   return unixRequest(socketPath, 'GET', p, timeoutMs);
 }
 
 /** One request on a Unix socket (no body); the parsed JSON body and the status. */
-export function unixRequest(
-  socketPath: string,
-  method: string,
-  p: string,
-  timeoutMs = 10_000,
-): Promise<{ status: number; body: any }> {
+export function unixRequest(socketPath: string, method: string, p: string, timeoutMs = 10_000): Promise<UnixReply> {
   const { request } = nodeHttp();
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path: p, headers: { Host: 'localhost' }, timeout: timeoutMs }, (res) => {
@@ -79,9 +85,9 @@ export function unixRequest(
         if (text.length > 8 << 20) req.destroy(new Error('reply larger than 8 MB'));
       });
       res.on('end', () => {
-        let body: any = text;
+        let body: unknown = text;
         try {
-          body = JSON.parse(text);
+          body = JSON.parse(text) as unknown;
         } catch {
           /* plain text (an error message) */
         }

@@ -22,13 +22,13 @@ export const crio: RuntimeClient = {
     } catch (e) {
       throw badArgs(`--container-id ${id}: cannot ask CRI-O on ${sock}: ${(e as Error).message} (is crio running?)`);
     }
-    if (r.status !== 200 || typeof r.body !== 'object')
+    if (r.status !== 200 || typeof r.body !== 'object' || r.body === null)
       throw badArgs(
-        `--container-id ${id}: CRI-O says: ${String(typeof r.body === 'object' ? JSON.stringify(r.body) : r.body)
+        `--container-id ${id}: CRI-O says: ${(typeof r.body === 'string' ? r.body : JSON.stringify(r.body))
           .trim()
           .slice(0, 300)}`,
       );
-    const b = r.body;
+    const b = r.body as { pid?: unknown; name?: string };
     const pid = Number(b.pid);
     // CRI-O's info answer has no state: a container with a live init process is running
     return { id, name: String(b.name ?? ''), pid, state: pid > 0 ? 'running' : 'not running' };
