@@ -30,7 +30,7 @@ import { sqliteBinding } from '../host/assets';
 import { TAG_PREFIX, alive, findTagged, isTagged, terminate } from '../host/procs';
 import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
 import { formatTime, shown } from '../util/units';
-import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
+import { claimKeys, daemonPid, recordClaimed } from './claims';
 import { retryDelay } from './clock';
 import { type LogEvent, appendEvent, logFileOf } from './log';
 import { retentionFromEnv } from './retention';
@@ -175,28 +175,7 @@ export class Engine {
     const claims = claimKeys(p.def, p.args, p.target);
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
     const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
-    w(() =>
-      this.store.tx(() => {
-        const old = this.store.get(p.uid);
-        if (old) {
-          if (isLive(old) || old.phase === 'recovering') {
-            throw badArgs(
-              `an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`,
-            );
-          }
-          // its journal is what undoes its host changes: never drop it while any step is not undone
-          if (this.store.hasUndoLeft(p.uid)) {
-            throw badArgs(
-              `experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`,
-            );
-          }
-          this.store.remove(p.uid);
-        }
-        refuseHeld(this.store, claims);
-        this.store.insert(row);
-        takeClaims(this.store, claims, p.uid);
-      }),
-    );
+    w(() => recordClaimed(this.store, row, claims));
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
     const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
