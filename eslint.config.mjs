@@ -1,21 +1,14 @@
 // ESLint with typescript-eslint's type-checked rules over src/ and test/ (npm run lint; .ci/run runs it too).
-// The no-unsafe-* family is off for now: journal step data and fault args are untyped JSON (`any`) until each
-// fault's step data gets its own type (the engine/host reshaping of issue 11) — then it goes back on.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'bin/**'] },
+  { ignores: ['lib/**', 'dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'bin/**', 'src/host/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
       // an async function may have nothing to await yet satisfy a Promise-returning contract (a fault's check)
       '@typescript-eslint/require-await': 'off',
@@ -28,6 +21,19 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
+    },
+  },
+  {
+    // the tests read JSON replies and stored rows freely (expect checks them): the no-unsafe-* family is for src/.
+    // In src/, the files below still read runtime/HTTP JSON untyped; they are being rewritten (container runtimes,
+    // the HTTP schema) and get typed there — then they leave this list.
+    files: ['test/**', 'src/host/runtimes/*.ts', 'src/host/cri.ts', 'src/server/http.ts', 'src/api/http-client.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
   {
@@ -55,6 +61,22 @@ export default tseslint.config(
       'max-len': [
         'error',
         { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true },
+      ],
+    },
+  },
+  {
+    // src/ loads modules with import, or on first use with lazy(() => require('…')) (src/util/lazy.ts): no other
+    // require() (a one-off says why in an eslint-disable comment)
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.name='require']:not(CallExpression[callee.name='lazy'] > ArrowFunctionExpression > CallExpression)",
+          message: "import the module, or load it on first use with lazy(() => require('…')) (src/util/lazy.ts)",
+        },
       ],
     },
   },

@@ -11,7 +11,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { criCall, criStatus, pbDecode, pbInt, pbMessage, pbString } from '../src/host/cri';
+import { criCall, criStatus } from '../src/host/cri';
+import { pbDecode, pbInt, pbMessage, pbString } from './protobuf';
 import { BUSYBOX_IMAGE, sh, sleeperBinary, importImage } from './containers';
 import { sleep } from './helpers';
 

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN } from './helpers';
+import { ROUTE_SCHEMAS } from '../src/api/schema';
 
 /** The token of the daemon on each port (its data dir's generated token, or the one it was given). */
 const tokens = new Map<number, string>();
@@ -96,6 +97,31 @@ export interface Reply {
  * One request to the daemon on port, with its token unless `headers.authorization` is given ('' sends none),
  * as a JSON POST unless `headers['content-type']` says otherwise.
  */
+/** Keys of `got` that `parsed` (the schema's parse, which drops unknown keys) lost: fields the schema lacks. */
+function undeclared(got: unknown, parsed: unknown, at: string): string[] {
+  if (Array.isArray(got)) return got.flatMap((g, i) => undeclared(g, (parsed as unknown[])[i], `${at}[${i}]`));
+  if (!got || typeof got !== 'object') return [];
+  const p = (parsed ?? {}) as Record<string, unknown>;
+  return Object.entries(got).flatMap(([k, v]) => (k in p ? undeclared(v, p[k], `${at}.${k}`) : [`${at}.${k}`]));
+}
+
+/**
+ * Every reply of a JSON route checked against the HTTP contract (src/api/schema.ts): the envelope, the route's data
+ * when the code is 0, and no field the schema does not declare. A problem fails the call that got the reply.
+ */
+function replyProblem(method: string, route: string, json: unknown): string | undefined {
+  const key = `${method} ${route.split('?')[0]}`;
+  if (!(key in ROUTE_SCHEMAS)) return undefined;
+  const r = ROUTE_SCHEMAS[key as keyof typeof ROUTE_SCHEMAS];
+  const whole = r.reply.safeParse(json);
+  if (!whole.success) return `${key}: the reply is not the schema's: ${whole.error.message}`;
+  const code = (json as { code: number }).code;
+  const data = code === 0 ? r.data.safeParse((json as { data: unknown }).data) : whole;
+  if (!data.success) return `${key}: the reply's data is not the schema's: ${data.error.message}`;
+  const extra = undeclared(json, whole.data, 'reply');
+  return extra.length ? `${key}: fields the schema does not declare: ${extra.join(', ')}` : undefined;
+}
+
 export function call(
   port: number,
   method: string,
@@ -129,7 +155,9 @@ export function call(
           } catch {
             /* text */
           }
-          resolve({ status: res.statusCode ?? 0, json, text: data });
+          const wrong = json ? replyProblem(method, route, json) : undefined;
+          if (wrong) reject(new Error(wrong));
+          else resolve({ status: res.statusCode ?? 0, json, text: data });
         });
       },
     );

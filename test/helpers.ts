@@ -147,6 +147,30 @@ export async function hostSettles(before: string, timeoutMs = 5000): Promise<str
   return now;
 }
 
+/**
+ * A suite's last test: its cleanup, then its check of what the suite left (the host as before, mostly) — a test of
+ * its own, since an expect in afterAll fails no test. Call it after the suite's (or describe block's) last test.
+ * The cleanup runs once: in this test, or in afterAll when the test was filtered out or never reached.
+ */
+export function lastTest(
+  title: string,
+  cleanup: () => unknown,
+  check: () => Promise<void> | void,
+  timeoutMs?: number,
+): void {
+  let cleaned: Promise<unknown> | undefined;
+  const once = () => (cleaned ??= Promise.resolve().then(cleanup));
+  test(
+    title,
+    async () => {
+      await once();
+      await check();
+    },
+    timeoutMs,
+  );
+  afterAll(() => once());
+}
+
 /** The throwaway VM of scripts/vm (stock Debian kernel: netem, cgroup v2); host / is visible read-only in it. */
 const VM_RUNNER = path.join(ROOT, 'scripts', 'vm', 'run.sh');
 const VM_DIR =
@@ -226,7 +250,8 @@ export async function killAndWait(pids: number[]): Promise<void> {
       /* gone */
     }
   }
-  await waitFor(() => pids.every((p) => !taggedPids().includes(p)), 5000, 20);
+  if (!(await waitFor(() => pids.every((p) => !taggedPids().includes(p)), 5000, 20)))
+    throw new Error(`still running 5 s after SIGKILL: ${pids.filter((p) => taggedPids().includes(p)).join(', ')}`);
 }
 
 /** Run a command as the unprivileged user nobody (uid/gid 65534, no supplementary groups). */

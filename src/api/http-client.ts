@@ -30,6 +30,12 @@ import type { ScheduleView } from './views';
 import type { VersionInfo } from './version';
 import { ROUTES, encodeInject, encodeQuery, encodeRecover } from './wire';
 import { checkedSocketPath, isThisHost, notHeldBy, unixListeners, untrustedTcpPeer } from './peer';
+import { lazy } from '../util/lazy';
+
+// loaded on first use: start-up time
+const nodeNet = lazy<typeof import('node:net')>(() => require('node:net'));
+const nodeHttp = lazy<typeof import('node:http')>(() => require('node:http'));
+const nodeHttps = lazy<typeof http>(() => require('node:https')); // its request() is node:http's, over TLS
 
 export interface RemoteOptions {
   server: string;
@@ -127,8 +133,7 @@ export class HttpApi implements ChaosApi {
    */
   private async connect(): Promise<net.Socket | undefined> {
     if (this.url.protocol === 'https:') return undefined;
-    /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-    const { connect } = require('node:net') as typeof import('node:net');
+    const { connect } = nodeNet();
     const dial = (o: net.NetConnectOpts) =>
       new Promise<net.Socket>((resolve, reject) => {
         const s = connect(o);
@@ -205,8 +210,7 @@ export class HttpApi implements ChaosApi {
     const url = new URL(route, this.url);
     const token = this.bearer();
     const socket = await this.connect();
-    /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-    const mod = (url.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof http;
+    const mod = url.protocol === 'https:' ? nodeHttps() : nodeHttp();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = token ? { authorization: `Bearer ${token}` } : {};

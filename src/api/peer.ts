@@ -18,6 +18,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { lazy } from '../util/lazy';
+
+const os = lazy<typeof import('node:os')>(() => require('node:os')); // loaded on first use: start-up time
 
 export interface Endpoint {
   /** the address as 32 hex digits (16 bytes; IPv4 as ::ffff:a.b.c.d), see addrKey */
@@ -107,8 +110,7 @@ export function parseProcNetTcp(text: string, littleEndian = true): TcpEntry[] {
 
 /** One of the kernel's TCP tables ('tcp' or 'tcp6'); empty when absent (no IPv6, no /proc). */
 function tcpTable(which: string): TcpEntry[] {
-  /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-  const le = (require('node:os') as typeof import('node:os')).endianness() === 'LE';
+  const le = os().endianness() === 'LE';
   try {
     return parseProcNetTcp(fs.readFileSync(`/proc/net/${which}`, 'latin1'), le);
   } catch {
@@ -148,9 +150,7 @@ export function isThisHost(address: string): boolean {
   if (!key) return false;
   if (key.startsWith(V4_PREFIX + '7f') || key === '0'.repeat(31) + '1') return true; // 127/8, ::1
   if (key === V4_PREFIX + '00000000' || key === '0'.repeat(32)) return true; // 0.0.0.0, ::
-  /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-  const os = require('node:os') as typeof import('node:os');
-  for (const list of Object.values(os.networkInterfaces()))
+  for (const list of Object.values(os().networkInterfaces()))
     for (const i of list ?? []) if (addrKey(i.address) === key) return true;
   return false;
 }

@@ -5,6 +5,8 @@
 import { shownArgs } from '../engine/shown';
 import type { ExperimentRow, ScheduleRow } from '../store/store';
 import { formatTime } from '../util/units';
+import type { z } from 'zod';
+import type { Experiment, Schedule } from './schema';
 
 /** The columns experimentJson reads. */
 export const COMPAT_COLUMNS = [
@@ -25,23 +27,7 @@ export const COMPAT_COLUMNS = [
 ] as const;
 
 /** One experiment, exactly the original's fields in its order; args and runtime are JSON strings. */
-export interface ExperimentView {
-  uid: string;
-  target: string;
-  fault: string;
-  args: string;
-  runtime: string;
-  status: string;
-  creator: string;
-  timeout: string;
-  error: string;
-  create_time: string;
-  update_time: string;
-  container_id: string;
-  container_runtime: string;
-  /** added: only when the experiment is part of another (kube inject's uid) */
-  parent_uid?: string;
-}
+export type ExperimentView = z.infer<typeof Experiment>;
 
 export type { LiveView } from '../engine/live';
 
@@ -64,22 +50,7 @@ export function experimentJson(r: ExperimentRow): ExperimentView {
   };
 }
 
-export interface ScheduleView {
-  id: string;
-  target: string;
-  fault: string;
-  args: string;
-  schedule: string;
-  duration: string;
-  creator: string;
-  create_time: string;
-  next_run: string;
-  last_run: string;
-  last_uid: string;
-  runs: number;
-  skips: number;
-  last_error: string;
-}
+export type ScheduleView = z.infer<typeof Schedule>;
 
 export function scheduleJson(r: ScheduleRow): ScheduleView {
   return {

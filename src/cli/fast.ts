@@ -8,23 +8,21 @@
  * exit codes are the same on both paths (cli/*-run.ts).
  */
 import { openApi, runWatcher } from '../api/factory';
+import { INJECT_FLAGS } from '../api/inject-flags';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault } from '../faults/index';
 import type { FaultDef } from '../faults/types';
-import { fromShapes } from '../util/flags';
 import { CLIENT_FLAGS, type ParsedFlags, parsePlainArgv } from '../util/plain-argv';
-import { COMMON_INJECT_FLAGS, type ParsedInjectFlags, runInject } from './inject-run';
+import { type ParsedInjectFlags, runInject } from './inject-run';
 import { QUERY_FLAGS, runQuery } from './query-run';
 import { RECOVER_FLAGS, runRecover } from './recover-run';
 import type { ChaosApi } from '../api/api';
 import { forTerminal } from '../util/terminal';
 
-/** The flags of every inject besides the fault's own (declared in cli/inject-run.ts). */
-export const INJECT_FLAGS = fromShapes(COMMON_INJECT_FLAGS);
-
 /** The flags as oclif would parse them, or undefined when the argv is not in the plain forms. */
 export function parseInjectArgv(def: FaultDef, tokens: string[]): ParsedInjectFlags | undefined {
-  // later entries win a short flag (as in the oclif command: -t is --timeout)
+  // besides the fault's own, the request's own fields (api/inject-flags.ts); later entries win a short flag (as in
+  // the oclif command: -t is --timeout)
   return parsePlainArgv({ ...def.flags, ...INJECT_FLAGS, ...CLIENT_FLAGS }, tokens)?.flags;
 }
 

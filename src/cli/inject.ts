@@ -2,7 +2,7 @@
 import type { Command } from '@oclif/core';
 import type { FaultDef } from '../faults/types';
 import { ChaosCommand, cliValues, clientFlags, dataDirFlag, jsonFlag, oclifFlagsOf } from '../oclif/base';
-import { INJECT_FLAGS } from './fast';
+import { INJECT_FLAGS } from '../api/inject-flags';
 import { runInject } from './inject-run';
 
 const COMMON_FLAGS = { ...oclifFlagsOf(INJECT_FLAGS), json: jsonFlag, 'data-dir': dataDirFlag, ...clientFlags };

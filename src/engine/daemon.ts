@@ -239,7 +239,7 @@ export class Daemon {
         .inject({
           target: s.target,
           fault: s.fault,
-          args: JSON.parse(s.args),
+          args: JSON.parse(s.args) as Record<string, unknown>, // (the schedule's args as stored: an object)
           uid,
           timeout: s.duration,
           creator: s.creator,

@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
-import { argsJson } from '../faults/flags';
+import { type FlagSpecs, type ParsedFlags, argsJson } from '../faults/flags';
 import { findFault } from '../faults/index';
-import type { Effect, FaultDef, InjectContext, UndoFn } from '../faults/types';
+import type { CheckContext, Effect, FaultDef, InjectContext } from '../faults/types';
 import { tally } from '../faults/types';
 import { Executor } from '../host/executor';
 import {
@@ -27,7 +27,7 @@ import {
 } from '../host/target';
 import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
-import { TAG_PREFIX, alive, findTagged, isTagged, terminate } from '../host/procs';
+import { TAG_PREFIX, alive, isTagged } from '../host/procs';
 import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
 import { formatTime, shown } from '../util/units';
 import { claimKeys, daemonPid, recordClaimed } from './claims';
@@ -38,6 +38,7 @@ import { type InjectRequest, type PreparedInject, parseLease, prepareInject, res
 import { spawnSelfDetached } from './self';
 import { watch, watcherArgv } from './watcher';
 import { agentPolicy, checkPolicyTarget } from './policy';
+import { BUILTIN_STEPS, helperStep, stepKindOf, watcherStep } from './steps';
 
 export type { InjectRequest } from './request';
 
@@ -93,28 +94,14 @@ export interface EngineOptions {
   watcher?: boolean;
   /** how long finished experiments are kept (default: retentionFromEnv()) */
   retention?: Retention;
+  /** tests: the fault registry and the executors the engine changes the host through (default: the real ones) */
+  faults?: typeof findFault;
+  executor?: typeof executorFor;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Recovers in progress in this process, by uid. */
 const RECOVERING = new Map<string, Promise<RecoverResult>>();
-
-/** Undo kinds every fault can journal. */
-const BUILTIN_UNDO: Record<string, UndoFn> = {
-  /** a native helper: stop every process carrying this experiment's uid and step tags */
-  async helper(_data, ctx) {
-    const procs = findTagged([TAG_PREFIX + ctx.uid, stepTag(ctx.stepId)]);
-    await terminate(procs.map((p) => p.pid));
-  },
-  /** the deadline watcher: stop it (never ourselves: the watcher recovering at its deadline runs this) */
-  async watcher(_data, ctx) {
-    const procs = findTagged([TAG_PREFIX + ctx.uid, 'watch']).filter((p) => p.pid !== process.pid);
-    await terminate(
-      procs.map((p) => p.pid),
-      500,
-    );
-  },
-};
 
 export class Engine {
   constructor(
@@ -124,6 +111,14 @@ export class Engine {
 
   get dataDir(): string {
     return this.store.dataDir;
+  }
+
+  private findFault(target: string, fault: string): FaultDef {
+    return (this.opts.faults ?? findFault)(target, fault);
+  }
+
+  private executorFor(...a: Parameters<typeof executorFor>): Executor {
+    return (this.opts.executor ?? executorFor)(...a);
   }
 
   /** The experiment's private directory under the data dir (backups, helper inputs). */
@@ -147,7 +142,7 @@ export class Engine {
    * resolved first (resolveTarget: it asks the runtime).
    */
   prepare(req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
-    return prepareInject(findFault(req.target, req.fault), req, target);
+    return prepareInject(this.findFault(req.target, req.fault), req, target);
   }
 
   async inject(req: InjectRequest): Promise<InjectResult> {
@@ -158,7 +153,7 @@ export class Engine {
     const deadline = p.timeoutMs ? now + Math.round(p.timeoutMs) : null;
 
     if (req.dryRun) {
-      const exec = executorFor(p.target, p.def.container, true);
+      const exec = this.executorFor(p.target, p.def.container, true);
       if (isContainer(p.target))
         exec.note(
           `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
@@ -178,11 +173,11 @@ export class Engine {
     w(() => recordClaimed(this.store, row, claims));
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
-    const exec = executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
+    const exec = this.executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
     const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
-        await ctx.step('watcher', { deadline }, async () => ({
+        await ctx.step(watcherStep, { deadline }, async () => ({
           pid: spawnSelfDetached(watcherArgv(p.uid, this.dataDir)),
         }));
       }
@@ -266,9 +261,12 @@ export class Engine {
       target,
       workDir,
       async step(kind, data, run) {
+        // a kind the fault does not declare could not be undone: refused before anything is journaled or changed
+        if (stepKindOf(def, kind.name) !== kind)
+          throw new Error(`${def.target} ${def.fault} journals a step kind it does not declare: ${kind.name}`);
         if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
         const w = <T>(fn: () => T): T => (def.volatile ? store.volatile(fn) : fn());
-        const id = w(() => store.addStep(uid, kind, data));
+        const id = w(() => store.addStep(uid, kind.name, data));
         const extra = (await run(id)) ?? {};
         const full = { ...data, ...extra };
         w(() => store.setStep(id, 'done', full));
@@ -282,12 +280,12 @@ export class Engine {
           exec.note(`start helper: ${[file, ...argv].join(' ')}`);
           return 0;
         }
-        const r = await ctx.step('helper', { mode, params }, async (step) => {
+        const r = await ctx.step(helperStep, { mode, params }, async (step) => {
           const pid = await startHelper({ mode, uid, step, params, deadline, log: logFile });
           exec.note(`started helper ${mode} pid ${pid}`);
           return { pid };
         });
-        return r.pid as number;
+        return r.pid ?? 0;
       },
     };
     return ctx;
@@ -304,7 +302,7 @@ export class Engine {
     abandoned?: Array<{ step: string; error: string }>,
   ): Promise<void> {
     const target = parseTarget(this.store.get(uid)?.target_info);
-    const exec = executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
+    const exec = this.executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
     // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
     // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
     // (the faults that act on the container itself through its runtime handle its end in their own undo)
@@ -315,21 +313,21 @@ export class Engine {
     for (const s of this.store.steps(uid).reverse()) {
       if (s.state === 'undone') continue;
       // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
-      if (s.kind === 'watcher' && failures.length) continue;
-      if (gone && !BUILTIN_UNDO[s.kind] && !def.undoWhenGone?.includes(s.kind)) {
+      if (s.kind === watcherStep.name && failures.length) continue;
+      if (gone && !BUILTIN_STEPS.has(s.kind) && !def.undoWhenGone?.some((k) => k.name === s.kind)) {
         if (!goneNoted && isContainer(target))
           notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
         goneNoted = true;
         this.store.setStep(s.id, 'undone');
         continue;
       }
-      const undo = def.undo?.[s.kind] ?? BUILTIN_UNDO[s.kind];
-      if (!undo) {
+      const kind = stepKindOf(def, s.kind);
+      if (!kind) {
         failures.push(`no undo for step ${s.kind}`);
         continue;
       }
       try {
-        await undo(JSON.parse(s.data), { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
+        await kind.undoStored(s.data, { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
         this.store.setStep(s.id, 'undone');
       } catch (e) {
         const error = (e as Error).message;
@@ -351,20 +349,27 @@ export class Engine {
   }
 
   /** Read the host: is this experiment's fault in place? */
-  async effect(row: ExperimentRow, def = findFault(row.target, row.fault)): Promise<Effect> {
-    const steps = this.store
-      .steps(row.uid)
-      .filter((s) => s.state === 'done')
-      .map((s) => ({ id: s.id, kind: s.kind, data: JSON.parse(s.data) }));
+  async effect(row: ExperimentRow, def = this.findFault(row.target, row.fault)): Promise<Effect> {
+    const done = this.store.steps(row.uid).filter((s) => s.state === 'done');
+    const stepsOf: CheckContext['stepsOf'] = (kind) =>
+      done.filter((s) => s.kind === kind.name).map((s) => ({ id: s.id, data: kind.read(s.data) }));
     const target = parseTarget(row.target_info);
     // a container that is gone took the fault with it — but for the faults that act on the container itself
     // (kill, rm, restart) its end is the effect: they check for themselves
     if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
+    // the args as stored (argsJson: snake_case keys), not parsed again: a path flag is stored resolved already
     if (def.check)
-      return def.check(JSON.parse(row.args), { uid: row.uid, steps, target, exec: executorFor(target, def.container) });
-    const helpers = steps.filter((s) => s.kind === 'helper');
+      return def.check(JSON.parse(row.args) as ParsedFlags<FlagSpecs>, {
+        uid: row.uid,
+        stepsOf,
+        target,
+        exec: this.executorFor(target, def.container),
+      });
+    const helpers = stepsOf(helperStep);
     if (!helpers.length) return 'unknown';
-    const up = helpers.filter((s) => isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]));
+    const up = helpers.filter(
+      (s) => s.data.pid !== undefined && isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]),
+    );
     return tally(up.length, helpers.length);
   }
 
@@ -426,7 +431,7 @@ export class Engine {
     const notes: string[] = [];
     const abandoned: Array<{ step: string; error: string }> = [];
     try {
-      await this.undoSteps(uid, findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
+      await this.undoSteps(uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;

@@ -2,6 +2,10 @@
 import { allTagged } from '../host/procs';
 import type { ExperimentRow } from '../store/store';
 import type { Engine } from './engine';
+import { lazy } from '../util/lazy';
+
+// loaded on first use: start-up time
+const loadPidusage = lazy<typeof import('pidusage')>(() => require('pidusage'));
 
 export interface LiveView {
   /** ISO time of the deadline, '' for none */
@@ -39,8 +43,7 @@ export async function liveViews(engine: Engine, rows: ExperimentRow[]): Promise<
 async function sampleUsage(pids: number[]): Promise<Map<number, { cpu: number; rss: number }>> {
   const out = new Map<number, { cpu: number; rss: number }>();
   if (!pids.length) return out;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pidusage = require('pidusage') as typeof import('pidusage'); // loaded on first use: start-up time
+  const pidusage = loadPidusage();
   try {
     await pidusage(pids);
     await new Promise((r) => setTimeout(r, 300));

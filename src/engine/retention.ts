@@ -1,7 +1,7 @@
 /** How long finished experiments are kept: the retention's settings, from the environment or the daemon's flags. */
 import { badArgs } from '../errors';
 import { DEFAULT_RETENTION, type Retention } from '../store/store';
-import { parseDuration, shown } from '../util/units';
+import { parseDuration, parseInteger, shown } from '../util/units';
 
 /** What the two settings are called in errors: the environment variables, or the daemon's flags. */
 export interface RetentionNames {
@@ -29,10 +29,6 @@ export function parseRetention(
       throw badArgs(`${names.age} must be a duration like 30d, 12h or 90m (0 = no age limit), got ${shown(age)}`);
     r.maxAgeMs = parseDuration(age, names.age.replace(/^--/, ''), 'd');
   }
-  if (rows !== undefined && rows !== '') {
-    if (!/^\d{1,12}$/.test(rows))
-      throw badArgs(`${names.rows} must be a number of experiments (0 = no limit), got ${shown(rows)}`);
-    r.maxRows = Number(rows);
-  }
+  if (rows !== undefined && rows !== '') r.maxRows = parseInteger(rows, names.rows.replace(/^--/, ''), 0, 1e12 - 1);
   return r;
 }

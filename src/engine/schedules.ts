@@ -11,6 +11,9 @@ import { formatTime } from '../util/units';
 import { parseDuration, shown } from '../util/units';
 import type { Engine } from './engine';
 import type { InjectRequest } from './request';
+import { lazy } from '../util/lazy';
+
+const cronParser = lazy<typeof import('cron-parser')>(() => require('cron-parser')); // on first use
 
 const newId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 export const SCHEDULE_ID_RE = /^s-[a-z0-9]{8}$/;
@@ -18,8 +21,7 @@ export const SCHEDULE_ID_RE = /^s-[a-z0-9]{8}$/;
 /** The next fire time after `after` (epoch ms). Throws BadArgs naming --schedule on a bad expression. */
 export function nextRun(cron: string, after = Date.now()): number {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser'); // on first use
+    const { CronExpressionParser } = cronParser();
     return CronExpressionParser.parse(cron, { currentDate: new Date(after) })
       .next()
       .getTime();

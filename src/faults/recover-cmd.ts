@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { runUserCommand } from '../host/command';
 import { boolean, string } from './flags';
-import type { InjectContext, UndoFn } from './types';
+import { type InjectContext, defineStep } from './types';
 
 export const recoverCmdFlags = {
   recoverCmd: string({
@@ -33,17 +33,15 @@ const shell = (): string => (fs.existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh
 /** Journal the command first: whatever happens next, recover runs it. */
 export async function journalRecoverCmd(a: Args, ctx: InjectContext): Promise<void> {
   if (!a.recoverCmd) return;
-  await ctx.step('recover-cmd', { argv: [shell(), '-c', a.recoverCmd] }, async () => {});
+  await ctx.step(recoverCmdStep, { argv: [shell(), '-c', a.recoverCmd] }, async () => {});
 }
 
-export const recoverCmdUndo: Record<string, UndoFn> = {
-  async 'recover-cmd'(data, ctx) {
-    const argv = data.argv as string[];
-    const r = await ctx.exec.change(`run: ${argv.join(' ')}`, () => runUserCommand(argv, ctx.workDir()));
-    if (!r) return;
-    const what = r.running ? 'still running (left running)' : `exit ${r.exitCode}`;
-    const out = r.output ? `: ${r.output.slice(0, 300)}` : '';
-    ctx.note(`recover-cmd ${what}${out}`);
-    if (!r.running && r.exitCode !== 0) throw new ChaosError(ExitCode.Recover, `recover-cmd failed (${what})${out}`);
-  },
-};
+/** The command line run at recover (argv: the shell, -c, the line). */
+export const recoverCmdStep = defineStep('recover-cmd', async ({ argv }: { argv: string[] }, ctx) => {
+  const r = await ctx.exec.change(`run: ${argv.join(' ')}`, () => runUserCommand(argv, ctx.workDir()));
+  if (!r) return;
+  const what = r.running ? 'still running (left running)' : `exit ${r.exitCode}`;
+  const out = r.output ? `: ${r.output.slice(0, 300)}` : '';
+  ctx.note(`recover-cmd ${what}${out}`);
+  if (!r.running && r.exitCode !== 0) throw new ChaosError(ExitCode.Recover, `recover-cmd failed (${what})${out}`);
+});

@@ -24,15 +24,15 @@ export interface InjectContext {
   /** a private directory for this experiment under the data dir (backups, helper inputs); created on first use */
   workDir(): string;
   /**
-   * Journal a host change: the step (kind + the data its undo needs) is stored as `pending` BEFORE `run` changes
-   * the host, then marked `done` with any data `run` returns merged in. Undo must be idempotent: a pending step
-   * whose change never happened undoes to nothing.
+   * Journal a host change: the step (its kind + the data its undo needs) is stored as `pending` BEFORE `run`
+   * changes the host, then marked `done` with any data `run` returns merged in. Undo must be idempotent: a pending
+   * step whose change never happened undoes to nothing. The kind must be one the fault declares (FaultDef.steps).
    */
-  step(
-    kind: string,
-    data: Record<string, unknown>,
-    run: (stepId: number) => Promise<Record<string, unknown> | void>,
-  ): Promise<Record<string, unknown>>;
+  step<D extends object>(
+    kind: StepKind<D>,
+    data: NoInfer<D>,
+    run: (stepId: number) => Promise<Partial<NoInfer<D>> | void>,
+  ): Promise<D>;
   /** Start a native helper as a journaled step; resolves to its pid once it reported ready. */
   helper(mode: HelperSpec['mode'], params: Record<string, string | number>): Promise<number>;
 }
@@ -48,15 +48,50 @@ export interface UndoContext {
   note(message: string): void;
 }
 
-export type UndoFn = (data: Record<string, any>, ctx: UndoContext) => Promise<void>;
+export type UndoFn<D extends object> = (data: D, ctx: UndoContext) => Promise<void>;
+
+/** Any step kind, whatever its data: what a fault lists (FaultDef.steps) and recover looks up by stored name. */
+export interface AnyStepKind {
+  /** the name stored with each step of this kind in the journal */
+  readonly name: string;
+  /** undo one stored step of this kind, given its data as stored (JSON) */
+  readonly undoStored: (json: string, ctx: UndoContext) => Promise<void>;
+}
+
+/**
+ * A kind of journal step: the name stored with the step (never renamed: journals written by an older chaosmetad
+ * are recovered by it), the type of its data, and its undo. Made by defineStep; a fault lists the kinds it
+ * journals in FaultDef.steps, and recover finds a step's undo there by its stored name.
+ */
+export interface StepKind<D extends object> extends AnyStepKind {
+  readonly undo: UndoFn<D>;
+  /** the data of a stored step of this kind (see defineStep) */
+  readonly read: (json: string) => D;
+}
+
+/**
+ * A step kind. The journal holds the JSON this kind's ctx.step wrote (typed D then, and never renamed), so a
+ * stored step's data is taken as D unchecked: `read` here is the one place stored step data is cast, for undo
+ * (undoStored) and for check (CheckContext.stepsOf) alike.
+ */
+export function defineStep<D extends object>(name: string, undo: UndoFn<D>): StepKind<D> {
+  const read = (json: string): D => JSON.parse(json) as D;
+  return { name, undo, read, undoStored: (json, ctx) => undo(read(json), ctx) };
+}
+
+/** A journaled step as check reads it: done, with its data. */
+export interface DoneStep<D extends object> {
+  id: number;
+  data: D;
+}
 
 export interface CheckContext {
   readonly uid: string;
   /** for reading the host (tc show, …); never changes it */
   readonly exec: Executor;
   readonly target: Target;
-  /** journaled steps that are done, with their data */
-  readonly steps: Array<{ id: number; kind: string; data: Record<string, any> }>;
+  /** the journaled steps of this kind that are done, oldest first, with their data */
+  stepsOf<D extends object>(kind: StepKind<D>): Array<DoneStep<D>>;
 }
 
 export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
@@ -80,7 +115,7 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    * Step kinds whose undo still runs when the container is gone (stopped, restarted, removed): they reach what
    * the fault left on the host side (e.g. a fill file in the container's writable layer) and check for themselves.
    */
-  undoWhenGone?: string[];
+  undoWhenGone?: readonly AnyStepKind[];
   /** cross-flag checks; pure (reads the host or target at most, never changes it); throws BadArgs naming the flag */
   validate?(args: ParsedFlags<F>, target: Target): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
@@ -90,8 +125,11 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    * experiment claiming the same key is refused before anything changes, so two never fight over one object.
    */
   claims?(args: ParsedFlags<F>, target: Target): string[];
-  /** undo functions for the step kinds this fault journals (helper steps are undone by the engine) */
-  undo?: Record<string, UndoFn>;
+  /**
+   * The step kinds this fault journals, each with its undo (helper and watcher steps are the engine's own); a
+   * step whose kind is not listed here fails its recover with "no undo for step".
+   */
+  steps?: readonly AnyStepKind[];
   /**
    * Every host change this fault makes is gone after a power cut anyway (processes, tc, iptables, cgroups, sysctl
    * values): its journal writes need no fsync before the change they announce (a crash of chaosmetad loses

@@ -32,12 +32,15 @@ export function confirmHostPath(d: { host_path?: string }, ino: number): { ino?:
   return d.host_path && lstatOrNone(d.host_path)?.ino === ino ? { ino } : { host_path: undefined };
 }
 
-/** Undo of a work-file step: { path, host_path?, ino? }. Works when the container is gone (undoWhenGone). */
-export async function removeWorkFile(
-  d: { path: string; host_path?: string; ino?: number },
-  ctx: UndoContext,
-  what: string,
-): Promise<void> {
+/** A work file: its path (as the host opens it) and, in a container, the same file in its layer on the host. */
+export interface WorkFile {
+  path: string;
+  host_path?: string;
+  ino?: number;
+}
+
+/** Undo of a work-file step. Works when the container is gone (undoWhenGone). */
+export async function removeWorkFile(d: WorkFile, ctx: UndoContext, what: string): Promise<void> {
   if (!targetAlive(ctx.target)) {
     // the container stopped (or restarted): its writable layer is still on the host, and so is the file
     const st = d.host_path ? lstatOrNone(d.host_path) : undefined;

@@ -16,7 +16,7 @@ let seaModule: Sea | null | undefined;
 export function sea(): Sea | null {
   if (seaModule === undefined) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line no-restricted-syntax -- eager
       const s = require('node:sea') as Sea;
       seaModule = s.isSea() ? s : null;
     } catch {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChaosError, ExitCode } from '../errors';
+import { lazy } from '../util/lazy';
 
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -15,6 +16,8 @@ export type TargetContext =
 export const HOST: TargetContext = { kind: 'host' };
 
 /** Variables a child may inherit: the locale, home and terminal; never tokens or other secrets of the caller. */
+const execa = lazy<typeof import('execa')>(() => require('execa')); // loaded on first use: start-up time
+
 const KEEP_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL)$/;
 /** chaosmetad's own settings, kept for chaosmetad's own children (watchers); CHAOSMETAD_TOKEN never is. */
 const KEEP_OWN = /^CHAOSMETAD_(DATA_DIR|CACHE_DIR|HELPER|DEBUG)$/;
@@ -106,9 +109,7 @@ export class Executor {
     if (!resolved)
       throw new ChaosError(ExitCode.Inject, `${file} not found (looked in ${SYSTEM_PATH}); install it first`);
     this.log(`run: ${line}`);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const execa = require('execa') as typeof import('execa'); // loaded on first use: start-up time
-    const r = await execa(resolved, argv, {
+    const r = await execa()(resolved, argv, {
       reject: false,
       input: opts.input,
       timeout: opts.timeoutMs ?? 60_000,

@@ -17,6 +17,7 @@ import type { ScheduleView } from '../api/views';
 import type { VersionInfo } from '../api/version';
 import { ChaosError, ExitCode } from '../errors';
 import { kebab } from '../faults/flags';
+import { injectFlagArgv } from '../api/inject-flags';
 import type { ExecResult, Kubectl } from './kubectl';
 
 export interface AgentPod {
@@ -46,18 +47,7 @@ export function injectArgv(req: InjectRequest): string[] {
       typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
     a.push(v === true ? `--${kebab(k)}` : `--${kebab(k)}=${value}`);
   }
-  const opt = (name: string, v: string | number | undefined) => {
-    if (v !== undefined && v !== '') a.push(`--${name}=${String(v)}`);
-  };
-  opt('uid', req.uid);
-  opt('parent-uid', req.parentUid);
-  opt('timeout', req.timeout);
-  opt('lease', req.lease);
-  opt('creator', req.creator);
-  opt('container-id', req.containerId);
-  opt('container-runtime', req.containerRuntime);
-  opt('containerd-namespace', req.containerdNamespace);
-  if (req.dryRun) a.push('--dry-run');
+  a.push(...injectFlagArgv(req));
   a.push('--json');
   return a;
 }

@@ -17,6 +17,12 @@ const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 /** a sub-uid `<uid>-<n>` must still be a uid (at most 36 characters) */
 const PARENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{4,31}$/;
 
+/** What fan-out reads of a pod (kubectl get pods -o json): its name and its containers' ids. */
+interface PodStatus {
+  metadata: { namespace: string; name: string };
+  status?: { containerStatuses?: Array<{ containerID?: string }> };
+}
+
 export interface KubeInject {
   target: string;
   fault: string;
@@ -266,7 +272,7 @@ export class Kube {
     if (parts.some((p) => p.container_id)) {
       // the pods of those containers, by the ids in their status (gone pods stay unnamed)
       try {
-        const pods = await this.kubectl.getJson<{ items: any[] }>(['pods', '--all-namespaces']);
+        const pods = await this.kubectl.getJson<{ items: PodStatus[] }>(['pods', '--all-namespaces']);
         const byId = new Map<string, string>();
         for (const p of pods.items)
           for (const c of p.status?.containerStatuses ?? [])

@@ -4,6 +4,7 @@
  * (the API server, the kubelet or the connection): only the latter is worth retrying.
  */
 import { ChaosError, ExitCode } from '../errors';
+import { lazy } from '../util/lazy';
 
 export interface KubeOptions {
   kubeconfig?: string;
@@ -22,6 +23,8 @@ export interface ExecResult {
 }
 
 /** kubectl exec reports a command's non-zero exit as this line (and exits with the same code). */
+const execa = lazy<typeof import('execa')>(() => require('execa')); // loaded on first use: start-up time
+
 const REMOTE_EXIT = /command terminated with exit code (\d+)/;
 
 /** kubectl's own summary of a failure is its last line (client-go logs its retries before it). */
@@ -45,10 +48,9 @@ export class Kubectl {
   }
 
   private async run(args: string[], timeoutMs: number) {
-    const execa = require('execa') as typeof import('execa'); // eslint-disable-line @typescript-eslint/no-require-imports
     const bin = this.opts.kubectl ?? process.env.CHAOSMETAD_KUBECTL ?? 'kubectl';
     try {
-      const r = await execa(bin, [...this.base(), ...args], {
+      const r = await execa()(bin, [...this.base(), ...args], {
         reject: false,
         timeout: timeoutMs,
         stripFinalNewline: false,

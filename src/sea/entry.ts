@@ -9,8 +9,15 @@ import * as path from 'node:path';
 import { versionInfo } from '../api/version';
 import { seaRuntimeDir } from '../host/assets';
 import { dropClosedPipe, effectiveArgv } from '../cli/argv0';
+import { lazy } from '../util/lazy';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// loaded lazily, so that each path pays only for what it runs
+const hostexec = lazy<typeof import('../host/hostexec')>(() => require('../host/hostexec'));
+const cliFast = lazy<typeof import('../cli/fast')>(() => require('../cli/fast'));
+const commands = lazy<typeof import('../commands')>(() => require('../commands'));
+const cliMain = lazy<typeof import('../cli/main')>(() => require('../cli/main'));
+
+// eslint-disable-next-line no-restricted-syntax -- eager
 const pkg = require('../../package.json') as {
   name: string;
   version: string;
@@ -45,12 +52,11 @@ function prepareRoot(): string {
 function start(): void {
   // in an agent pod: every command runs on the node instead (host/hostexec.ts)
   if (process.env.CHAOSMETAD_HOST_EXEC) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runOnNode } = require('../host/hostexec') as typeof import('../host/hostexec');
+    const { runOnNode } = hostexec();
     if (runOnNode()) return;
   }
   // `version` (scripts and probes call it often) prints without loading the command tree: the bundle's modules are
-  // loaded lazily, at the require()s below, so this costs what an empty single executable costs
+  // loaded lazily, through the loaders above, so this costs what an empty single executable costs
   dropClosedPipe();
   const argv = effectiveArgv(process.argv.slice(2));
   if (argv.length === 1 && argv[0] === 'version') {
@@ -60,8 +66,7 @@ function start(): void {
   // `inject …`, `query …` and `recover …` in their plain forms, and the deadline watcher, run without oclif
   // (cli/fast.ts); anything else, or what they decline, runs the CLI
   if (argv[0] === 'inject' || argv[0] === 'watch' || argv[0] === 'query' || argv[0] === 'recover') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fast = require('../cli/fast') as typeof import('../cli/fast');
+    const fast = cliFast();
     const run = argv[0] === 'inject' ? fast.fastInject : argv[0] === 'watch' ? fast.fastWatch : fast.fastQueryOrRecover;
     void run(argv).then((code) => {
       if (code === undefined) fullCli();
@@ -73,17 +78,15 @@ function start(): void {
 }
 
 function fullCli(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { COMMANDS } = require('../commands') as typeof import('../commands');
-  const { runCli } = require('../cli/main') as typeof import('../cli/main');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  const { COMMANDS } = commands();
+  const { runCli } = cliMain();
   (globalThis as Record<string, unknown>).__CHAOSMETAD_COMMANDS__ = COMMANDS;
   runCli(prepareRoot());
 }
 
 // With a V8 start-up snapshot (pkg.config.json useSnapshot) every module above is already evaluated in the
 // snapshot, and start() runs when the executable starts; without one, start now.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line no-restricted-syntax -- eager
 const v8 = require('node:v8') as {
   startupSnapshot?: { isBuildingSnapshot(): boolean; setDeserializeMainFunction(fn: () => void): void };
 };

@@ -8,6 +8,13 @@ import { SERVER_FLAGS, serverConfig, tokens } from './config';
 import { isLoopback } from './guard';
 import { daemonGauges } from './gauges';
 import { eventLog } from './logger';
+import { lazy } from '../util/lazy';
+
+// loaded when the server starts, not at the top: node:http cannot be part of the single executable's start-up snapshot
+const listenersModule = lazy<typeof import('./listeners')>(() => require('./listeners'));
+const daemonModule = lazy<typeof import('../engine/daemon')>(() => require('../engine/daemon'));
+const metricsModule = lazy<typeof import('./metrics')>(() => require('./metrics'));
+const localApiModule = lazy<typeof import('../api/local')>(() => require('../api/local'));
 
 export default class Server extends ChaosCommand {
   static override summary = "Run the HTTP daemon (the original's API), on loopback unless told otherwise";
@@ -32,13 +39,10 @@ export default class Server extends ChaosCommand {
 
   async run(): Promise<void> {
     const config = serverConfig(cliValues((await this.parse(Server)).flags));
-    // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { listen, closedBySignal } = require('./listeners') as typeof import('./listeners');
-    const { Daemon } = require('../engine/daemon') as typeof import('../engine/daemon');
-    const { Metrics } = require('./metrics') as typeof import('./metrics');
-    const { LocalApi } = require('../api/local') as typeof import('../api/local');
-    /* eslint-enable @typescript-eslint/no-require-imports */
+    const { listen, closedBySignal } = listenersModule();
+    const { Daemon } = daemonModule();
+    const { Metrics } = metricsModule();
+    const { LocalApi } = localApiModule();
     const { listen: at } = config;
     const engine = this.engine(config.dataDir, { watcher: true, retention: config.retention });
     const { log, flush } = eventLog();

@@ -9,10 +9,16 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { ChaosError, ExitCode, asChaosError, badArgs } from '../errors';
 import type { ChaosApi } from '../api/api';
-import { type Body, decodeInject, decodeQuery, decodeRecover, decodeRenew, decodeUid, str } from '../api/wire';
+import type { Body } from '../api/wire';
+import { ROUTE_SCHEMAS as API, type RouteKey, decode } from '../api/schema';
 import { asksRecoverCmd, refuse } from './guard';
 import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
+import { lazy } from '../util/lazy';
+
+// loaded when a server starts, not at the top: node:http cannot be part of the single executable's start-up snapshot
+const nodeHttp = lazy<typeof import('node:http')>(() => require('node:http'));
+const nodeHttps = lazy<typeof import('node:https')>(() => require('node:https'));
 
 export const MAX_BODY = 1 << 20;
 /** open connections per listener (--max-connections): beyond it the oldest idle one is closed for the newcomer */
@@ -100,12 +106,15 @@ function dataText(data: unknown): string {
   return text;
 }
 
-/** Every route, by "METHOD path", each a decoded call of the engine API. The OpenAPI document lists exactly these. */
+/**
+ * Every JSON route, by "METHOD path", each a call of the engine API with the body decoded by the route's schema
+ * (api/schema.ts ROUTE_SCHEMAS: exactly these routes, and what the OpenAPI document lists).
+ */
 export function routes(
   api: ChaosApi,
   metrics: Metrics,
   opts: { allowRecoverCmd: boolean; changed?: () => void } = { allowRecoverCmd: false },
-): Record<string, Route> {
+): Record<RouteKey, Route> {
   /** a route that changes experiments or schedules: the gauges are read again once it is done */
   const changing =
     (fn: Route): Route =>
@@ -139,7 +148,7 @@ export function routes(
     'GET /v1/version': () => api.version(),
     'GET /healthz': () => ({ status: 'ok' }),
     'POST /v1/experiment/inject': changing(async (body) => {
-      const req = decodeInject(body);
+      const req = decode(API['POST /v1/experiment/inject'].body, body);
       if (!opts.allowRecoverCmd && asksRecoverCmd(req.args)) {
         throw badArgs(
           'recover_cmd / recover_shell over HTTP would run a command as root on this host: refused (start the daemon with --allow-recover-cmd to allow it; that makes every token holder root)',
@@ -148,9 +157,9 @@ export function routes(
       if (req.schedule !== undefined || req.dryRun) return api.inject(req);
       return timed('inject', { target: req.target, fault: req.fault }, () => api.inject(req));
     }),
-    'POST /v1/experiment/query': (body) => api.query(decodeQuery(body)),
+    'POST /v1/experiment/query': (body) => api.query(decode(API['POST /v1/experiment/query'].body, body)),
     'POST /v1/experiment/recover': changing(async (body) => {
-      const req = decodeRecover(body);
+      const req = decode(API['POST /v1/experiment/recover'].body, body);
       if (req.uid !== undefined) return { results: await timed('recover', { reason: 'api' }, () => api.recover(req)) };
       const results = await api.recover(req);
       const failed = results.filter((r) => !r.ok);
@@ -163,13 +172,15 @@ export function routes(
       return { results };
     }),
     'POST /v1/experiment/renew': (body) => {
-      const { uid, lease } = decodeRenew(body);
+      const { uid, lease } = decode(API['POST /v1/experiment/renew'].body, body);
       return api.renew(uid, lease);
     },
-    'POST /v1/experiment/check': (body) => api.check(decodeUid(body)),
-    'POST /v1/schedule/query': async (body) => ({ schedules: await api.schedules(str(body, 'id', 64)) }),
+    'POST /v1/experiment/check': (body) => api.check(decode(API['POST /v1/experiment/check'].body, body)),
+    'POST /v1/schedule/query': async (body) => ({
+      schedules: await api.schedules(decode(API['POST /v1/schedule/query'].body, body)),
+    }),
     'POST /v1/schedule/remove': changing(async (body) => {
-      await api.removeSchedule(str(body, 'id', 64) ?? '');
+      await api.removeSchedule(decode(API['POST /v1/schedule/remove'].body, body));
       return null;
     }),
   };
@@ -189,7 +200,10 @@ export function createServer(
     hosts: opts.hosts,
     origins: opts.origins,
   };
-  const table = routes(api, metrics, { allowRecoverCmd: opts.allowRecoverCmd, changed: limits.changed });
+  const table: Partial<Record<string, Route>> = routes(api, metrics, {
+    allowRecoverCmd: opts.allowRecoverCmd,
+    changed: limits.changed,
+  });
   /** the metric series of each route and reply code (a bounded set: known routes, 'other'; a handful of codes) */
   const series = new Map<string, { c: { v: number }; h: { add(seconds: number): void } }>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -294,16 +308,13 @@ export function createServer(
         })(),
     );
   };
-  // loaded here, not at the top: node:http cannot be part of the single executable's start-up snapshot
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const server: http.Server = opts.tls
-    ? (require('node:https') as typeof import('node:https')).createServer(
+    ? nodeHttps().createServer(
         // a TLS handshake is part of the time to send the headers
         { ...serverOptions(), cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: LIMITS.headersMs },
         handler,
       )
-    : (require('node:http') as typeof import('node:http')).createServer(serverOptions(), handler);
-  /* eslint-enable @typescript-eslint/no-require-imports */
+    : nodeHttp().createServer(serverOptions(), handler);
   server.maxHeadersCount = 64;
   limitConnections(server, limits.maxConnections);
   return server;
@@ -320,24 +331,20 @@ export function createMetricsServer(
   maxConnections = MAX_CONNECTIONS,
 ): http.Server {
   const limits = { headersMs: 5_000, requestMs: 10_000, idleMs: 5_000, checkMs: 1_000 };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const server = (require('node:http') as typeof import('node:http')).createServer(
-    serverOptions(limits),
-    (req, res) => {
-      req.resume();
-      const url = (req.url ?? '').split('?')[0];
-      if (req.method === 'GET' && url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(metrics.render(gauges()));
-      } else if (req.method === 'GET' && url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
-        res.end('only GET /metrics and /healthz here\n');
-      }
-    },
-  );
+  const server = nodeHttp().createServer(serverOptions(limits), (req, res) => {
+    req.resume();
+    const url = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(metrics.render(gauges()));
+    } else if (req.method === 'GET' && url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('only GET /metrics and /healthz here\n');
+    }
+  });
   server.maxHeadersCount = 32;
   limitConnections(server, maxConnections);
   return server;

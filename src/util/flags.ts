@@ -186,16 +186,3 @@ export function argsJson(specs: FlagSpecs, parsed: Record<string, unknown>): str
   for (const k of Object.keys(specs)) if (parsed[k] !== undefined) o[snake(k)] = parsed[k];
   return JSON.stringify(o);
 }
-
-/**
- * Declarations from a table of CLI shapes (`{ boolean: true }` for a switch, else a string value), for a table
- * written before util/flags.ts (cli/inject-run.ts COMMON_INJECT_FLAGS): the values are checked where they are used.
- */
-export function fromShapes(table: Record<string, CliShape & { boolean?: true }>): FlagSpecs {
-  return Object.fromEntries(
-    Object.entries(table).map(([name, { boolean: isSwitch, ...shape }]) => [
-      name,
-      isSwitch ? boolean(shape) : string(shape),
-    ]),
-  );
-}

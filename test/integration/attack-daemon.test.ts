@@ -10,7 +10,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, cli, hostSettles, hostState, nobodyHttp, tmpDir } from '../helpers';
+import { BIN, cli, hostSettles, hostState, lastTest, nobodyHttp, tmpDir } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(60_000);
@@ -39,12 +39,6 @@ afterEach(async () => {
     0o600,
     0,
   ]);
-});
-afterAll(async () => {
-  for (const d of dataDirs) cli(d, ['recover', '--all']);
-  fs.rmSync(files, { recursive: true, force: true });
-  for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
-  expect(await hostSettles(before)).toBe(before);
 });
 
 interface Squatter {
@@ -375,4 +369,17 @@ test("(e) a root listener that is not the data dir's daemon (its pid file names 
   expect(got.received.match(/authorization: Bearer/gi)?.length).toBe(1); // the second one's
   // and the daemon itself, by its pid file
   expect(cli(dir, ['query', '--server', `http://127.0.0.1:${d.port}`]).code).toBe(0);
+});
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    for (const d of dataDirs) cli(d, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);
+// (after that test: the canary in files is read after each test)
+afterAll(() => {
+  fs.rmSync(files, { recursive: true, force: true });
+  for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
 });

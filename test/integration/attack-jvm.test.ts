@@ -13,7 +13,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, HELPER, ROOT, asNobody, cli, queryJson, tmpDir, waitFor } from '../helpers';
+import { BIN, HELPER, ROOT, asNobody, cli, lastTest, queryJson, tmpDir, waitFor } from '../helpers';
 
 jest.setTimeout(240_000);
 const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
@@ -192,16 +192,6 @@ d('JVM agent exchange and attach trigger: attacks by nobody', () => {
     jvm.stdout!.on('data', (b: Buffer) => (lines += b.toString().split('\n').length - 1));
     expect(await waitFor(() => lines >= 2, 20_000)).toBe(true);
   });
-  afterAll(async () => {
-    watcher?.close();
-    cli(dir, ['recover', '--all']);
-    if (jvm && jvm.exitCode === null) {
-      jvm.kill('SIGTERM');
-      await new Promise((r) => jvm.on('exit', r));
-    }
-    // nothing of chaosmetad's (nor of the attacker's) is left in /tmp
-    expect(fs.readdirSync('/tmp').filter((f) => /^(chaosmetad-(agent|cmd|hook)-|cmatk-)/.test(f))).toEqual([]);
-  });
 
   test('attack 5: the attach trigger is never created in the JVM’s (root-only) working directory', async () => {
     events = [];
@@ -314,6 +304,19 @@ d('JVM agent exchange and attach trigger: attacks by nobody', () => {
       err: expect.stringMatching(notLoaded('NoSuchSparse')),
     });
   });
+
+  lastTest(
+    "leaves nothing of chaosmetad's (nor of the attacker's) in /tmp",
+    async () => {
+      watcher?.close();
+      cli(dir, ['recover', '--all']);
+      if (jvm && jvm.exitCode === null) {
+        jvm.kill('SIGTERM');
+        await new Promise((r) => jvm.on('exit', r));
+      }
+    },
+    () => expect(fs.readdirSync('/tmp').filter((f) => /^(chaosmetad-(agent|cmd|hook)-|cmatk-)/.test(f))).toEqual([]),
+  );
 });
 
 /**

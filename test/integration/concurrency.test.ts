@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, hostSettles, hostState, queryJson, taggedPids, tmpDir, waitFor } from '../helpers';
+import { BIN, hostSettles, hostState, lastTest, queryJson, taggedPids, tmpDir, waitFor } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(180_000);
@@ -37,11 +37,6 @@ beforeAll(async () => {
   before = hostState();
   for (let i = 0; i < 5; i++) fs.writeFileSync(shared(i), `shared ${i}\n`, { mode: 0o644 });
   port = (await startDaemon(dir)).port;
-});
-afterAll(async () => {
-  await stopDaemons();
-  await run(['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 test('20 CLI + 20 HTTP injects at once, then 40 recovers at once', async () => {
@@ -144,3 +139,12 @@ test('one uid injected 10 times at once (CLI and HTTP): one wins, the rest are r
   expect((await call(port, 'POST', '/v1/experiment/recover', { uid })).json.code).toBe(0);
   expect(fs.readdirSync(files).filter((f) => f.startsWith('same-')).length).toBe(0);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    await stopDaemons();
+    await run(['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -13,7 +13,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { cli, hostSettles, hostState, queryJson, sleep, tmpDir, uidOf } from '../helpers';
+import { cli, hostSettles, hostState, lastTest, queryJson, sleep, tmpDir, uidOf } from '../helpers';
 import {
   BUSYBOX_IMAGE,
   DISTROLESS_IMAGE,
@@ -72,11 +72,6 @@ d('faults inside docker containers', () => {
     before = hostState();
     web = run(['--cpus', '1', '--name', 'cmtest-web']);
     pid = inspect(web).State.Pid;
-  });
-  afterAll(async () => {
-    cli(dir, ['recover', '--all']);
-    removeTestContainers();
-    expect(await hostSettles(before, 10_000)).toBe(before);
   });
 
   test('the target: full id, prefix, name, docker://, containerd (moby namespace), CRI-O (stand-in); bad ones exit 1 and store nothing', async () => {
@@ -831,4 +826,13 @@ d('faults inside docker containers', () => {
       /^qdisc noqueue 0: root/,
     );
   });
+
+  lastTest(
+    'leaves the host as it found it',
+    () => {
+      cli(dir, ['recover', '--all']);
+      removeTestContainers();
+    },
+    async () => expect(await hostSettles(before, 10_000)).toBe(before),
+  );
 });

@@ -5,17 +5,24 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { cli, cpuPercent, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf } from '../helpers';
+import {
+  cli,
+  cpuPercent,
+  hostSettles,
+  hostState,
+  lastTest,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+} from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('cpu');
 let before: string;
 beforeAll(() => {
   before = hostState();
-});
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 test('cpu burn holds one core at the requested total utilisation, recover puts it back', async () => {
@@ -127,3 +134,11 @@ test('cpu load adds runnable tasks (procs_running) and removes them at recover',
   expect(taggedPids(uid)).toEqual([]);
   expect((await sample()) - base).toBeLessThan(2);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cli(dir, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

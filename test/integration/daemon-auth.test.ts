@@ -14,6 +14,7 @@ import {
   environOf,
   hostSettles,
   hostState,
+  lastTest,
   nobodyHttp,
   taggedPids,
   tmpDir,
@@ -50,10 +51,6 @@ afterEach(async () => {
   await stopDaemons();
   expect(fs.existsSync(pwned)).toBe(false);
   expect(canaryState()).toEqual({ bytes: 'root secret\n', mode: 0o600, uid: 0 });
-});
-afterAll(async () => {
-  for (const d of dataDirs) cli(d, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 test("a default daemon: the issue's exact attack by nobody is refused, and so is every tokenless request", async () => {
@@ -331,3 +328,11 @@ test('helpers, watchers and recover commands get a clean environment (no token, 
   expect(env).not.toMatch(/tok-secret|aws-s3cr3t|CHAOSMETAD_TOKEN/);
   fs.rmSync(out);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    for (const d of dataDirs) cli(d, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

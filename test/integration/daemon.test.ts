@@ -13,6 +13,7 @@ import {
   hostSettles,
   hostState,
   killAndWait,
+  lastTest,
   queryJson,
   sleep,
   startContinuer,
@@ -39,10 +40,6 @@ beforeAll(() => {
   before = hostState();
 });
 afterEach(stopDaemons);
-afterAll(async () => {
-  for (const d of dirs) cli(d, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
-});
 
 /** Poll until pred holds; returns the time (ms epoch) it first held, or null. */
 async function whenTrue(pred: () => boolean, timeoutMs: number): Promise<number | null> {
@@ -395,3 +392,11 @@ test('SIGTERM finishes the request in flight, then exits 0', async () => {
     victim.kill('SIGKILL');
   }
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    for (const d of dirs) cli(d, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, queryJson, sleep, tmpDir, waitFor } from '../helpers';
+import { cli, lastTest, queryJson, sleep, tmpDir, waitFor } from '../helpers';
 import { dockerUnavailable, ensureDocker, inspect, jreImage, sh } from '../containers';
 
 jest.setTimeout(180_000);
@@ -61,7 +61,8 @@ class Loop {
   async next(n = 2): Promise<Window[]> {
     const t = Date.now();
     const after = () => this.windows.filter((w) => w.start >= t);
-    await waitFor(() => after().length >= n, 30_000, 20);
+    if (!(await waitFor(() => after().length >= n, 30_000, 20)))
+      throw new Error(`the JVM timed ${after().length} of ${n} windows in 30 s`);
     return after().slice(0, n);
   }
   /** SIGTERM: the JVM exits normally and removes its attach socket and perf data from /tmp. */
@@ -84,13 +85,6 @@ d('JVM faults in a running JVM', () => {
     fs.chmodSync(dir, 0o755);
     loop = new Loop([JAVA, '-cp', classes, 'Loop']);
     expect(await waitFor(() => loop.windows.length >= 2, 20_000)).toBe(true);
-  });
-  afterAll(async () => {
-    cli(dir, ['recover', '--all']);
-    loop?.stop();
-    await new Promise((r) => (loop.proc.exitCode !== null ? r(null) : loop.proc.on('exit', r)));
-    // nothing of chaosmetad's is left in the JVMs' /tmp (the host's here)
-    expect(fs.readdirSync('/tmp').filter((f) => /^chaosmetad-(agent|cmd|hook)-/.test(f))).toEqual([]);
   });
 
   test('a JVM that dies before recover: check says gone, recover notes it and removes the agent jar it had', async () => {
@@ -317,5 +311,15 @@ d('JVM faults in a running JVM', () => {
         boxed.stop();
       }
     },
+  );
+
+  lastTest(
+    "leaves nothing of chaosmetad's in the JVMs' /tmp (the host's here)",
+    async () => {
+      cli(dir, ['recover', '--all']);
+      loop?.stop();
+      await new Promise((r) => (loop.proc.exitCode !== null ? r(null) : loop.proc.on('exit', r)));
+    },
+    () => expect(fs.readdirSync('/tmp').filter((f) => /^chaosmetad-(agent|cmd|hook)-/.test(f))).toEqual([]),
   );
 });

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, SEA, type RunResult, cli, hostSettles, hostState, sleep, tmpDir, waitFor } from '../helpers';
+import { BIN, SEA, type RunResult, cli, hostSettles, hostState, lastTest, sleep, tmpDir, waitFor } from '../helpers';
 import {
   runAgent,
   agentImage,
@@ -121,15 +121,6 @@ d('kubectl chaosmetad through agent pods', () => {
     // both agents serve (their daemons run on the "node", each on its data dir)
     for (const node of ['node-a', 'node-b'])
       expect(await waitFor(() => fs.existsSync(`${dataOf(node)}.sock`), 30_000)).toBe(true);
-  });
-
-  afterAll(async () => {
-    for (const node of ['node-a', 'node-b']) cli(dataOf(node), ['recover', '--all']);
-    removeTestContainers();
-    await api.stop();
-    const after = await hostSettles(before, 15_000);
-    fs.rmSync(tmp, { recursive: true, force: true }); // (the installed executable: 100 MB)
-    expect(after).toBe(before);
   });
 
   test('agents: one ready agent pod per node, its version; the executable installed on the node once', async () => {
@@ -486,6 +477,17 @@ d('kubectl chaosmetad through agent pods', () => {
     const v = JSON.parse(bash('version').out) as Record<string, string>;
     expect(Object.keys(v)).toEqual(['version', 'build-date']);
   });
+
+  lastTest(
+    'leaves the host as it found it',
+    async () => {
+      for (const node of ['node-a', 'node-b']) cli(dataOf(node), ['recover', '--all']);
+      removeTestContainers();
+      await api.stop();
+    },
+    async () => expect(await hostSettles(before, 15_000)).toBe(before),
+  );
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true })); // (the installed executable: 100 MB)
 });
 
 /** The cpuacct.usage file of a process's cgroup (v1 here; cpu.stat's usage_usec on v2 is not read by this test). */

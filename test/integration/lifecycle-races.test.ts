@@ -8,7 +8,19 @@ import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SEA, cli, hostSettles, hostState, queryJson, sleep, taggedPids, tmpDir, uidOf, waitFor } from '../helpers';
+import {
+  lastTest,
+  SEA,
+  cli,
+  hostSettles,
+  hostState,
+  queryJson,
+  sleep,
+  taggedPids,
+  tmpDir,
+  uidOf,
+  waitFor,
+} from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(90_000);
@@ -34,10 +46,6 @@ beforeAll(() => {
   before = hostState();
 });
 afterEach(stopDaemons);
-afterAll(async () => {
-  for (const d of dirs) cli(d, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
-});
 
 test('a uid whose experiment still has undo work left is not reused (its journal is kept)', () => {
   const dir = dataDir();
@@ -268,3 +276,11 @@ test('a failing recover is retried by the watcher with backoff, never given up; 
     /"event":"recover-failed","uid":"retry-1","reason":"timeout","attempt":3,"next_try"/,
   );
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    for (const d of dirs) cli(d, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -14,6 +14,7 @@ import {
   hostSettles,
   hostState,
   killAndWait,
+  lastTest,
   queryJson,
   sleep,
   startContinuer,
@@ -37,13 +38,6 @@ beforeAll(() => {
   spawnSync('ip', ['link', 'add', 'cmrv0', 'type', 'veth', 'peer', 'name', 'cmrv1', 'netns', NETNS]);
   spawnSync('ip', ['link', 'set', 'cmrv0', 'up']);
   baseline = hostState();
-});
-afterAll(async () => {
-  await stopDaemons();
-  for (const d of dirs) cli(d, ['recover', '--all']);
-  spawnSync('ip', ['link', 'del', 'cmrv0']);
-  spawnSync('ip', ['netns', 'del', NETNS]);
-  expect(await hostSettles(before)).toBe(before);
 });
 
 /** what a reboot does to our faults: every process gone, kernel qdiscs gone; files on disk stay */
@@ -169,3 +163,14 @@ test('success reported, no effect: an inject whose effect is gone at once fails 
     victim.kill('SIGKILL');
   }
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    await stopDaemons();
+    for (const d of dirs) cli(d, ['recover', '--all']);
+    spawnSync('ip', ['link', 'del', 'cmrv0']);
+    spawnSync('ip', ['netns', 'del', NETNS]);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

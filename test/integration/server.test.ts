@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { BIN, cli, hostSettles, hostState, taggedPids, tmpDir, waitFor } from '../helpers';
+import { BIN, cli, hostSettles, hostState, lastTest, taggedPids, tmpDir, waitFor } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
 
 jest.setTimeout(60_000);
@@ -22,10 +22,6 @@ beforeAll(() => {
   before = hostState();
 });
 afterEach(stopDaemons);
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  expect(await hostSettles(before)).toBe(before);
-});
 
 test("inject, query and recover over HTTP with the original's shapes", async () => {
   const { port } = await start([]);
@@ -168,3 +164,11 @@ test('SIGTERM stops the daemon with exit 0', async () => {
   const d = await start([]);
   expect(await d.stop('SIGTERM')).toBe(0);
 });
+
+lastTest(
+  'leaves the host as it found it',
+  async () => {
+    cli(dir, ['recover', '--all']);
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allFaults, findFault, registryNames, targets } from '../../src/faults/index';
+import { BUILTIN_STEPS } from '../../src/engine/steps';
 import { HOST_TARGET } from '../../src/host/target';
 import { kebab, parseFlags, argsJson } from '../../src/faults/flags';
 import { splitArgv } from '../../src/util/argv';
@@ -125,4 +126,70 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
 test('every fault checks its effect on the host; only helper-based faults rely on the default (helpers alive)', () => {
   const helperBased = ['cpu burn', 'cpu load', 'mem fill', 'mem oom', 'diskio burn', 'kernel nproc', 'network occupy'];
   expect(FAULTS.filter((f) => !f.check).map((f) => `${f.target} ${f.fault}`)).toEqual(helperBased);
+});
+
+describe('journal step kinds', () => {
+  const named = (f: (typeof FAULTS)[number]) => `${f.target} ${f.fault}`;
+
+  test('each fault declares its kinds once, never an engine one; undoWhenGone names declared kinds', () => {
+    for (const f of FAULTS) {
+      const names = (f.steps ?? []).map((k) => k.name);
+      expect({ fault: named(f), names: new Set(names).size }).toEqual({ fault: named(f), names: names.length });
+      for (const n of names)
+        expect({ fault: named(f), builtin: BUILTIN_STEPS.has(n) }).toEqual({ fault: named(f), builtin: false });
+      for (const k of f.undoWhenGone ?? []) expect(f.steps).toContain(k);
+    }
+  });
+
+  test('a stored name is one kind (one undo) across all faults — but for the two `move`s journaled before kinds', () => {
+    // file mv and diskio hang/limit both stored `move` before step kinds were values; journals on disk keep that
+    // name, and recover looks a step up among its own fault's kinds, so the two never meet
+    const legacy = new Map([['move', 2]]);
+    const byName = new Map<string, Set<unknown>>();
+    for (const f of FAULTS) for (const k of f.steps ?? []) byName.set(k.name, (byName.get(k.name) ?? new Set()).add(k));
+    for (const [name, kinds] of byName)
+      expect({ name, kinds: kinds.size }).toEqual({ name, kinds: legacy.get(name) ?? 1 });
+  });
+
+  test('the stored names are the ones older journals hold (never renamed: they must still recover)', () => {
+    const TC = ['ifb', 'tc-class', 'tc-filter', 'tc-root'];
+    const stored = Object.fromEntries(FAULTS.map((f) => [named(f), (f.steps ?? []).map((k) => k.name).sort()]));
+    expect(stored).toEqual({
+      'container kill': ['container-kill'],
+      'container pause': ['container-pause'],
+      'container restart': ['container-restart'],
+      'container rm': ['container-rm'],
+      'cpu burn': [],
+      'cpu load': [],
+      'disk fill': ['fill-file', 'reserve'],
+      'diskio burn': ['work-file'],
+      'diskio hang': ['cgroup', 'container-io', 'io-controller', 'move'],
+      'diskio limit': ['cgroup', 'container-io', 'io-controller', 'move'],
+      'dns record': ['add-line', 'remove-lines'],
+      'dns server': ['add-line', 'remove-lines'],
+      'file add': ['mkdir', 'write'],
+      'file append': ['append'],
+      'file chmod': ['chmod'],
+      'file del': ['delete'],
+      'file mv': ['move'],
+      'jvm methoddelay': ['jvm-rule'],
+      'jvm methodexception': ['jvm-rule'],
+      'jvm methodreturn': ['jvm-rule'],
+      'kernel fdfull': ['sysctl'],
+      'kernel nproc': [],
+      'mem fill': [],
+      'mem oom': [],
+      'network corrupt': TC,
+      'network delay': TC,
+      'network duplicate': TC,
+      'network limit': TC,
+      'network loss': TC,
+      'network occupy': ['kill-owner', 'recover-cmd'],
+      'network partition': ['base-chain', 'chain', 'filter-table', 'jump'],
+      'network reorder': TC,
+      'process kill': ['recover-cmd', 'signal'],
+      'process stop': ['stop'],
+    });
+    expect([...BUILTIN_STEPS.keys()]).toEqual(['helper', 'watcher']);
+  });
 });

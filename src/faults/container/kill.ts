@@ -1,8 +1,13 @@
 import { containerAct } from '../../host/runtimes';
 import { describeTarget, targetAlive } from '../../host/target';
 import { signalFlag } from '../signals';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { theContainer, waitGone } from './common';
+
+/** The signal sent to the container: it cannot be taken back, only noted. */
+const killStep = defineStep('container-kill', async (_d: { signal?: string }, ctx) => {
+  ctx.note('a killed container cannot be un-killed; nothing to undo');
+});
 
 export default defineFault({
   target: 'container',
@@ -24,7 +29,7 @@ export default defineFault({
   },
   async inject(a, ctx) {
     const t = theContainer(ctx.target, 'kill');
-    await ctx.step('container-kill', { signal: a.signal }, async () => {
+    await ctx.step(killStep, { signal: a.signal }, async () => {
       await ctx.exec.change(`${t.runtime}: kill -${a.signal} ${describeTarget(t)}`, () =>
         containerAct(t, { op: 'kill', signal: a.signal ?? 'SIGKILL' }),
       );
@@ -32,11 +37,7 @@ export default defineFault({
     if (a.signal === 'SIGKILL' && !ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
     return { signal: a.signal, id: t.id };
   },
-  undo: {
-    async 'container-kill'(_d, ctx) {
-      ctx.note('a killed container cannot be un-killed; nothing to undo');
-    },
-  },
+  steps: [killStep],
   async check(a, ctx) {
     if (a.signal !== 'SIGKILL') return 'unknown';
     return targetAlive(ctx.target) ? 'gone' : 'in-place';

@@ -1,7 +1,18 @@
 import { containerAct, isPaused } from '../../host/runtimes';
 import { describeTarget, isContainer, targetAlive } from '../../host/target';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { theContainer } from './common';
+
+/** The container paused; recover unpauses it if it is still there and paused. */
+const pauseStep = defineStep('container-pause', async (_d: Record<string, never>, ctx) => {
+  const t = ctx.target;
+  if (!isContainer(t) || !targetAlive(t)) return;
+  if (!(await isPaused(t))) {
+    ctx.note(`${describeTarget(t)} was unpaused meanwhile`);
+    return;
+  }
+  await ctx.exec.change(`${t.runtime}: unpause ${describeTarget(t)}`, () => containerAct(t, { op: 'unpause' }));
+});
 
 export default defineFault({
   target: 'container',
@@ -20,22 +31,12 @@ export default defineFault({
   },
   async inject(_a, ctx) {
     const t = theContainer(ctx.target, 'pause');
-    await ctx.step('container-pause', {}, async () => {
+    await ctx.step(pauseStep, {}, async () => {
       await ctx.exec.change(`${t.runtime}: pause ${describeTarget(t)}`, () => containerAct(t, { op: 'pause' }));
     });
     return { id: t.id };
   },
-  undo: {
-    async 'container-pause'(_d, ctx) {
-      const t = ctx.target;
-      if (!isContainer(t) || !targetAlive(t)) return;
-      if (!(await isPaused(t))) {
-        ctx.note(`${describeTarget(t)} was unpaused meanwhile`);
-        return;
-      }
-      await ctx.exec.change(`${t.runtime}: unpause ${describeTarget(t)}`, () => containerAct(t, { op: 'unpause' }));
-    },
-  },
+  steps: [pauseStep],
   async check(_a, ctx) {
     const t = ctx.target;
     if (!isContainer(t) || !targetAlive(t)) return 'gone';

@@ -1,8 +1,13 @@
 import { containerAct } from '../../host/runtimes';
 import { describeTarget } from '../../host/target';
 import { integer } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { theContainer } from './common';
+
+/** The container restarted (`wait`: its stop timeout). */
+const restartStep = defineStep('container-restart', async (_d: { wait?: number }) => {
+  /* a restart is an event: nothing to undo */
+});
 
 export default defineFault({
   target: 'container',
@@ -32,7 +37,7 @@ export default defineFault({
   async inject(a, ctx) {
     const t = theContainer(ctx.target, 'restart');
     let notes: string[] = [];
-    await ctx.step('container-restart', { wait: a.waitTime }, async () => {
+    await ctx.step(restartStep, { wait: a.waitTime }, async () => {
       notes =
         (await ctx.exec.change(`${t.runtime}: restart ${describeTarget(t)} (stop timeout ${a.waitTime}s)`, () =>
           containerAct(t, { op: 'restart', waitS: a.waitTime }),
@@ -40,10 +45,6 @@ export default defineFault({
     });
     return { id: t.id, wait_time: a.waitTime, ...(notes.length ? { notes } : {}) };
   },
-  undo: {
-    async 'container-restart'() {
-      /* a restart is an event: nothing to undo */
-    },
-  },
+  steps: [restartStep],
   check: async () => 'unknown',
 });

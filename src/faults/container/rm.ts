@@ -1,7 +1,12 @@
 import { containerAct, recipe } from '../../host/runtimes';
 import { describeTarget, targetAlive } from '../../host/target';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { theContainer, waitGone } from './common';
+
+/** The container removed (`was`: its recipe, for whoever recreates it): cannot be undone, only noted. */
+const rmStep = defineStep('container-rm', async (_d: { was: Record<string, unknown> }, ctx) => {
+  ctx.note('a removed container cannot be brought back by chaosmetad; its recipe is in the runtime summary');
+});
 
 export default defineFault({
   target: 'container',
@@ -21,16 +26,12 @@ export default defineFault({
   async inject(_a, ctx) {
     const t = theContainer(ctx.target, 'rm');
     const was = ctx.dryRun ? {} : await recipe(t);
-    await ctx.step('container-rm', { was }, async () => {
+    await ctx.step(rmStep, { was }, async () => {
       await ctx.exec.change(`${t.runtime}: remove ${describeTarget(t)} (forced)`, () => containerAct(t, { op: 'rm' }));
     });
     if (!ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
     return { removed: was };
   },
-  undo: {
-    async 'container-rm'(_d, ctx) {
-      ctx.note('a removed container cannot be brought back by chaosmetad; its recipe is in the runtime summary');
-    },
-  },
+  steps: [rmStep],
   check: async (_a, ctx) => (targetAlive(ctx.target) ? 'gone' : 'in-place'),
 });

@@ -4,12 +4,12 @@ import { badArgs, injectError } from '../../errors';
 import { fsUsage } from '../../host/fsinfo';
 import { formatBytes } from '../../util/units';
 import { boolean, integer, size } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { Dir, createExclusive, unguessable, workDirChecked } from '../../host/safefs';
 import { pathFlag } from '../paths';
 import { exists } from '../../host/files';
 import { asSeen } from '../../host/target';
-import { confirmHostPath, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
+import { type WorkFile, confirmHostPath, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
 
 /** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
 export const RESERVE_BYTES = 8 * 1024 * 1024;
@@ -18,11 +18,21 @@ const STORE_MARGIN = 512 * 1024;
 
 const MB = 1024 * 1024;
 
+/** The fill file (bytes long); host_path, ino: the same file as the host sees it, in a container's layer. */
+const fillFileStep = defineStep('fill-file', (d: WorkFile & { bytes: number }, ctx) =>
+  removeWorkFile(d, ctx, 'fill file'),
+);
+/** Room kept for the experiment store on the fill's filesystem. */
+const reserveStep = defineStep('reserve', async (d: { path: string }) => {
+  // (the engine releases it first thing at recover; this is the journal's record)
+  fs.rmSync(d.path, { force: true });
+});
+
 export default defineFault({
   target: 'disk',
   fault: 'fill',
   container: 'root',
-  undoWhenGone: ['fill-file', 'reserve'],
+  undoWhenGone: [fillFileStep, reserveStep],
   summary: 'Fill the filesystem holding a directory',
   description:
     'Creates one fill file in --dir (fallocate, or plain writes where the filesystem has no fallocate) so that the ' +
@@ -63,7 +73,7 @@ export default defineFault({
     if (storeHere) {
       // the experiment store lives on this filesystem: keep room for it to record the recover
       const reserve = path.join(ctx.workDir(), 'reserve');
-      await ctx.step('reserve', { path: reserve }, async () => {
+      await ctx.step(reserveStep, { path: reserve }, async () => {
         await ctx.exec.change(`hold ${formatBytes(RESERVE_BYTES)} in ${reserve} for the experiment store`, () =>
           fs.writeFileSync(reserve, Buffer.alloc(RESERVE_BYTES), { mode: 0o600, flag: 'wx' }),
         );
@@ -91,7 +101,7 @@ export default defineFault({
     const file = path.join(dir, unguessable(`chaosmetad_fill_${ctx.uid}_`) + '.dat');
     // in a container: where the file is on the host too, to remove it should the container stop first
     const host = hostPathFor(ctx.target, file);
-    await ctx.step('fill-file', { path: file, bytes, ...host }, async () => {
+    await ctx.step(fillFileStep, { path: file, bytes, ...host }, async () => {
       let ino: number | undefined;
       await ctx.exec.change(`create ${asSeen(ctx.target, file)} of ${formatBytes(bytes)}`, async () => {
         const d = Dir.open(dir);
@@ -117,17 +127,11 @@ export default defineFault({
       usage_after: Number(fsUsage(dir).percent.toFixed(2)),
     };
   },
-  undo: {
-    'fill-file': (d, ctx) => removeWorkFile(d as { path: string }, ctx, 'fill file'),
-    async reserve(d) {
-      // (the engine releases it first thing at recover; this is the journal's record)
-      fs.rmSync(d.path, { force: true });
-    },
-  },
+  steps: [fillFileStep, reserveStep],
   async check(_a, ctx) {
-    const s = ctx.steps.find((x) => x.kind === 'fill-file');
+    const s = ctx.stepsOf(fillFileStep)[0];
     const st = s ? lstatOrNone(s.data.path) : undefined;
-    return st && st.blocks * 512 >= s!.data.bytes * 0.99 ? 'in-place' : 'gone';
+    return s && st && st.blocks * 512 >= s.data.bytes * 0.99 ? 'in-place' : 'gone';
   },
 });
 

@@ -4,20 +4,23 @@ import { badArgs, injectError } from '../../errors';
 import { fsUsage } from '../../host/fsinfo';
 import { formatBytes } from '../../util/units';
 import { oneOf, size } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { unguessable, workDirChecked } from '../../host/safefs';
 import { pathFlag } from '../paths';
 import { exists } from '../../host/files';
 import { asSeen, isContainer } from '../../host/target';
-import { dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
+import { type WorkFile, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
 
 const MB = 1024 * 1024;
+
+/** The helper's I/O work file. */
+const workFileStep = defineStep('work-file', (d: WorkFile, ctx) => removeWorkFile(d, ctx, 'I/O work file'));
 
 export default defineFault({
   target: 'diskio',
   fault: 'burn',
   container: 'cgroup',
-  undoWhenGone: ['work-file'],
+  undoWhenGone: [workFileStep],
   summary: 'Sustained disk read or write load',
   description:
     'A helper reads or writes --block sized direct I/O (O_DIRECT, bypassing the page cache) round and round over a ' +
@@ -64,7 +67,7 @@ export default defineFault({
     let pid = 0;
     // the work file is journaled first; the helper creates it (in a container it enters its mount namespace and
     // creates it at the path the container sees). Its inode is known then: the very file, in the layer on the host
-    await ctx.step('work-file', { path: file, ...hostPathFor(ctx.target, file) }, async () => {
+    await ctx.step(workFileStep, { path: file, ...hostPathFor(ctx.target, file) }, async () => {
       pid = await ctx.helper('diskio', {
         file: seen,
         mode: a.mode,
@@ -77,7 +80,5 @@ export default defineFault({
     });
     return { path: seen, mode: a.mode, block: a.block, pids: [pid] };
   },
-  undo: {
-    'work-file': (d, ctx) => removeWorkFile(d as { path: string }, ctx, 'I/O work file'),
-  },
+  steps: [workFileStep],
 });

@@ -33,8 +33,8 @@ import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from 
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { string } from '../flags';
-import type { CheckContext, InjectContext, UndoFn } from '../types';
-import { tally } from '../types';
+import type { CheckContext, InjectContext } from '../types';
+import { defineStep, tally } from '../types';
 
 function parsePidList(raw: unknown, flag: string): number[] {
   const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
@@ -130,7 +130,7 @@ async function throttleContainer(t: ContainerTarget, a: Selection, limits: IoLim
   const { version, dir, devs } = containerIo(t, a.devList);
   const before: Record<string, IoLimits> = {};
   for (const dev of devs) before[dev] = readLimits(version, dir, dev);
-  await ctx.step('container-io', { version, dir, devs, before }, async () => {
+  await ctx.step(containerIoStep, { version, dir, devs, before }, async () => {
     for (const dev of devs) {
       const want = { ...before[dev], ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v)) };
       await ctx.exec.change(`limit ${dev} in the container's cgroup ${dir}: ${JSON.stringify(limits)}`, () =>
@@ -153,11 +153,11 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
   const devs = a.devList ?? [...new Set(pids.map(devicesOf))];
   const dir = ioCgroupPath(version, ctx.uid);
   if (version === 2 && !ioControllerEnabled()) {
-    await ctx.step('io-controller', { file: '/sys/fs/cgroup/cgroup.subtree_control' }, async () => {
+    await ctx.step(ioControllerStep, { file: '/sys/fs/cgroup/cgroup.subtree_control' }, async () => {
       await enableIoController(ctx.exec);
     });
   }
-  await ctx.step('cgroup', { version, dir }, () => createThrottled(ctx.exec, version, dir, devs, limits));
+  await ctx.step(cgroupStep, { version, dir }, () => createThrottled(ctx.exec, version, dir, devs, limits));
   if (!ctx.dryRun) {
     const why = limitNotTaken(version, dir, devs, limits);
     if (why) throw injectError(why);
@@ -165,48 +165,62 @@ export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContex
   for (const pid of pids) {
     const from = currentCgroup(version, pid);
     if (!from) continue;
-    await ctx.step('move', { pid, start: startTime(pid), from, version, dir, devs }, async () => {
+    await ctx.step(moveStep, { pid, start: startTime(pid), from, version, dir, devs }, async () => {
       await ctx.exec.change(`move process ${pid} into ${dir} (from ${from})`, () => moveProcess(dir, pid));
     });
   }
   return { cgroup_version: version, cgroup: dir, devices: devs, pids, limits };
 }
 
-export const undo: Record<string, UndoFn> = {
-  async 'container-io'(d, ctx) {
-    for (const dev of d.devs as string[]) {
+/** In a container: the limits written in its own cgroup (`dir`), and the ones there `before`, by device. */
+const containerIoStep = defineStep(
+  'container-io',
+  async (d: { version: CgroupVersion; dir: string; devs: string[]; before: Record<string, IoLimits> }, ctx) => {
+    for (const dev of d.devs) {
       await ctx.exec.change(`put back the limits of ${dev} in ${d.dir}: ${JSON.stringify(d.before[dev])}`, () =>
-        restoreLimits(d.version, d.dir, dev, d.before[dev] as IoLimits),
+        restoreLimits(d.version, d.dir, dev, d.before[dev]),
       );
     }
   },
-  async move(d, ctx) {
-    await releaseProcess(ctx.exec, d as Parameters<typeof releaseProcess>[1], sameProcess(d.pid, d.start));
+);
+/** A process moved into the throttled cgroup (`from`: where it was); recover moves it back, if it is still it. */
+const moveStep = defineStep(
+  'move',
+  async (
+    d: { pid: number; start?: number; from: string; version: CgroupVersion; dir: string; devs?: string[] },
+    ctx,
+  ) => {
+    await releaseProcess(ctx.exec, d, sameProcess(d.pid, d.start));
   },
-  async cgroup(d, ctx) {
-    for (const pid of await removeThrottled(ctx.exec, d.version, d.dir)) {
-      ctx.note(`process ${pid} had started inside the throttled cgroup; moved to ${ioRoot(d.version)}`);
-    }
-  },
-  async 'io-controller'(d, ctx) {
-    try {
-      await disableIoController(ctx.exec, d.file);
-    } catch (e) {
-      ctx.note(`left the io controller enabled (${(e as Error).message})`);
-    }
-  },
-};
+);
+/** The throttled cgroup chaosmetad made (`dir`). */
+const cgroupStep = defineStep('cgroup', async (d: { version: CgroupVersion; dir: string }, ctx) => {
+  for (const pid of await removeThrottled(ctx.exec, d.version, d.dir)) {
+    ctx.note(`process ${pid} had started inside the throttled cgroup; moved to ${ioRoot(d.version)}`);
+  }
+});
+/** cgroup v2: the io controller enabled for the root's children (`file`: its cgroup.subtree_control). */
+const ioControllerStep = defineStep('io-controller', async (d: { file: string }, ctx) => {
+  try {
+    await disableIoController(ctx.exec, d.file);
+  } catch (e) {
+    ctx.note(`left the io controller enabled (${(e as Error).message})`);
+  }
+});
+
+/** The step kinds of diskio hang and limit. */
+export const steps = [containerIoStep, moveStep, cgroupStep, ioControllerStep];
 
 export async function check(ctx: CheckContext, limits?: IoLimits): Promise<'in-place' | 'partial' | 'gone'> {
-  const own = ctx.steps.find((s) => s.kind === 'container-io');
+  const own = ctx.stepsOf(containerIoStep)[0];
   if (own) {
-    const held = (own.data.devs as string[]).filter(
+    const held = own.data.devs.filter(
       (dev) => !limits || !limitNotTaken(own.data.version, own.data.dir, [dev], limits),
     );
     return fs.existsSync(own.data.dir) ? tally(held.length, own.data.devs.length) : 'gone';
   }
-  const moves = ctx.steps.filter((s) => s.kind === 'move');
-  const cg = ctx.steps.find((s) => s.kind === 'cgroup');
+  const moves = ctx.stepsOf(moveStep);
+  const cg = ctx.stepsOf(cgroupStep)[0];
   if (!cg || !fs.existsSync(cg.data.dir)) return 'gone';
   const inside = moves.filter(
     (m) => sameProcess(m.data.pid, m.data.start) && currentCgroup(m.data.version, m.data.pid) === m.data.dir,

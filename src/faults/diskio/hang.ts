@@ -1,7 +1,7 @@
 import { oneOf } from '../flags';
 import { defineFault } from '../types';
 import { isContainer } from '../../host/target';
-import { check, selectFlags, throttle, undo, validateSelection } from './common';
+import { check, selectFlags, steps, throttle, validateSelection } from './common';
 
 /**
  * 512 bytes per second: the processes' I/O effectively stops. (0 would mean "no limit"; cgroup v2's io.max refuses
@@ -31,7 +31,7 @@ export default defineFault({
   validate: validateSelection,
   claims: (_a, target) => (isContainer(target) ? ['blkio limits'] : []),
   inject: (a, ctx) => throttle(a, limitsOf(a.mode), ctx),
-  undo,
+  steps,
   check: (a, ctx) => check(ctx, limitsOf(a.mode)),
 });
 

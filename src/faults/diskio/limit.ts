@@ -2,7 +2,7 @@ import { badArgs } from '../../errors';
 import { integer, size } from '../flags';
 import { defineFault } from '../types';
 import { isContainer } from '../../host/target';
-import { check, selectFlags, throttle, undo, validateSelection } from './common';
+import { check, selectFlags, steps, throttle, validateSelection } from './common';
 
 export default defineFault({
   target: 'diskio',
@@ -34,7 +34,7 @@ export default defineFault({
   },
   claims: (_a, target) => (isContainer(target) ? ['blkio limits'] : []),
   inject: (a, ctx) => throttle(a, limitsOf(a), ctx),
-  undo,
+  steps,
   check: (a, ctx) => check(ctx, limitsOf(a)),
 });
 

@@ -9,8 +9,8 @@ import type { Executor } from '../../host/executor';
 import { meta, readFrom, removeTemp, restoreTimes, sha256, writeAtomic, writeInPlace } from '../../host/files';
 import { withLock } from '../../host/lock';
 import { resolveSafe } from '../../host/safefs';
-import type { CheckContext, Effect, UndoFn } from '../types';
-import { tally } from '../types';
+import type { CheckContext, Effect, UndoContext } from '../types';
+import { defineStep, tally } from '../types';
 
 export interface Removed {
   index: number;
@@ -75,7 +75,7 @@ export async function addLine(
   file: string,
   line: string,
   top = false,
-): Promise<Record<string, unknown>> {
+): Promise<{ addedNewline: boolean }> {
   return withLock(`edit-${file}`, async () => addLineLocked(exec, file, line, top));
 }
 async function addLineLocked(
@@ -83,7 +83,7 @@ async function addLineLocked(
   file: string,
   line: string,
   top: boolean,
-): Promise<Record<string, unknown>> {
+): Promise<{ addedNewline: boolean }> {
   const text = readText(file);
   const addedNewline = !top && text.length > 0 && !text.endsWith('\n');
   const next = top ? `${line}\n${text}` : `${text}${addedNewline ? '\n' : ''}${line}\n`;
@@ -124,69 +124,78 @@ async function removeLinesLocked(
   return removed;
 }
 
-export const lineUndo: Record<string, UndoFn> = {
-  // (read-modify-write of a shared file: under the same lock as the inject edits)
-  'add-line': (d, ctx) => withLock(`edit-${d.file}`, () => undoAdd(d, ctx)),
-  'remove-lines': (d, ctx) => withLock(`edit-${d.file}`, () => undoRemove(d, ctx)),
-};
+/** The file's sha and mtime before the edit: the times go back when its bytes are the original's again. */
+type Orig = { orig?: { sha: string; mtime: string } };
+/** A line added to `file` (and the newline put before it, when its last line had none). */
+type AddLine = Orig & { file: string; line: string; addedNewline?: boolean };
+/** Lines removed from (or rewritten in) `file`. */
+type RemoveLines = Orig & { file: string; removed?: Removed[] };
 
-const undoLines: Record<string, UndoFn> = {
-  async 'add-line'(d, ctx) {
-    removeTemp(d.file);
-    if (!fs.existsSync(d.file)) return; // (through a trusted link: resolv.conf's target)
-    let text = readText(d.file);
-    const at = text.split('\n').indexOf(d.line);
-    if (at < 0) return; // never added (a crash before the write), or removed by hand
-    const lines = text.split('\n');
-    lines.splice(at, 1);
-    text = lines.join('\n');
-    if (d.addedNewline && text.endsWith('\n')) text = text.slice(0, -1);
-    await ctx.exec.change(`remove from ${d.file}: ${d.line}`, () => write(d.file, text));
-    await timesBack(ctx.exec, d.file, d.orig);
-  },
-  async 'remove-lines'(d, ctx) {
-    removeTemp(d.file);
-    if (!fs.existsSync(d.file) || !d.removed?.length) return;
-    const lines = readText(d.file).split('\n');
-    for (const r of [...(d.removed as Removed[])].reverse()) {
-      if (r.modified !== null) {
-        const at = lines.indexOf(r.modified);
-        if (at >= 0) {
-          lines[at] = r.original;
-          continue;
-        }
+// (read-modify-write of a shared file: under the same lock as the inject edits)
+export const addLineStep = defineStep('add-line', (d: AddLine, ctx) =>
+  withLock(`edit-${d.file}`, () => undoAdd(d, ctx)),
+);
+export const removeLinesStep = defineStep('remove-lines', (d: RemoveLines, ctx) =>
+  withLock(`edit-${d.file}`, () => undoRemove(d, ctx)),
+);
+/** The step kinds of the dns faults. */
+export const lineSteps = [addLineStep, removeLinesStep];
+
+async function undoAdd(d: AddLine, ctx: UndoContext): Promise<void> {
+  removeTemp(d.file);
+  if (!fs.existsSync(d.file)) return; // (through a trusted link: resolv.conf's target)
+  let text = readText(d.file);
+  const at = text.split('\n').indexOf(d.line);
+  if (at < 0) return; // never added (a crash before the write), or removed by hand
+  const lines = text.split('\n');
+  lines.splice(at, 1);
+  text = lines.join('\n');
+  if (d.addedNewline && text.endsWith('\n')) text = text.slice(0, -1);
+  await ctx.exec.change(`remove from ${d.file}: ${d.line}`, () => write(d.file, text));
+  await timesBack(ctx.exec, d.file, d.orig);
+}
+
+async function undoRemove(d: RemoveLines, ctx: UndoContext): Promise<void> {
+  removeTemp(d.file);
+  if (!fs.existsSync(d.file) || !d.removed?.length) return;
+  const removed = d.removed;
+  const lines = readText(d.file).split('\n');
+  for (const r of [...removed].reverse()) {
+    if (r.modified !== null) {
+      const at = lines.indexOf(r.modified);
+      if (at >= 0) {
+        lines[at] = r.original;
+        continue;
       }
-      lines.splice(Math.min(r.index, lines.length), 0, r.original);
     }
-    await ctx.exec.change(
-      `restore in ${d.file}: ${(d.removed as Removed[]).map((r) => JSON.stringify(r.original)).join(', ')}`,
-      () => write(d.file, lines.join('\n')),
-    );
-    await timesBack(ctx.exec, d.file, d.orig);
-  },
-};
-const undoAdd: UndoFn = (d, ctx) => undoLines['add-line'](d, ctx);
-const undoRemove: UndoFn = (d, ctx) => undoLines['remove-lines'](d, ctx);
+    lines.splice(Math.min(r.index, lines.length), 0, r.original);
+  }
+  await ctx.exec.change(`restore in ${d.file}: ${removed.map((r) => JSON.stringify(r.original)).join(', ')}`, () =>
+    write(d.file, lines.join('\n')),
+  );
+  await timesBack(ctx.exec, d.file, d.orig);
+}
 
 /** Read the file: are our added lines there, and the lines we removed still gone (or rewritten)? */
 export async function lineCheck(ctx: CheckContext): Promise<Effect> {
-  const edits = ctx.steps.filter((s) => s.kind === 'add-line' || s.kind === 'remove-lines');
-  if (!edits.length) return 'unknown';
-  let held = 0;
-  for (const s of edits) {
-    let lines: string[];
+  const added = ctx.stepsOf(addLineStep);
+  const removes = ctx.stepsOf(removeLinesStep);
+  if (!added.length && !removes.length) return 'unknown';
+  const linesOf = (file: string): string[] | undefined => {
     try {
-      lines = readText(s.data.file).split('\n');
+      return readText(file).split('\n');
     } catch {
-      continue;
+      return undefined;
     }
-    if (s.kind === 'add-line') {
-      if (lines.includes(s.data.line)) held++;
-      continue;
-    }
-    const removed = (s.data.removed ?? []) as Removed[];
+  };
+  let held = 0;
+  for (const { data: d } of added) if (linesOf(d.file)?.includes(d.line)) held++;
+  for (const { data: d } of removes) {
+    const lines = linesOf(d.file);
+    if (!lines) continue;
+    const removed = d.removed ?? [];
     if (removed.every((r) => !lines.includes(r.original) || (r.modified !== null && lines.includes(r.modified))))
       held++;
   }
-  return tally(held, edits.length);
+  return tally(held, added.length + removes.length);
 }

@@ -4,7 +4,7 @@ import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
 import { exists } from '../../host/files';
 import { Target, asSeen, inTarget, isContainer } from '../../host/target';
-import { addLine, before, lineCheck, lineUndo, readText, removeLines } from './common';
+import { addLine, addLineStep, before, lineCheck, lineSteps, readText, removeLines, removeLinesStep } from './common';
 
 const HOSTS = process.env.CHAOSMETAD_HOSTS_FILE || '/etc/hosts';
 /** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
@@ -65,10 +65,10 @@ export default defineFault({
     const hosts = fileOf(ctx.target);
     if (a.mode === 'add') {
       const line = `${a.ip} ${a.domain} # chaosmetad:${ctx.uid}`;
-      await ctx.step('add-line', { file: hosts, line, ...before(hosts) }, async () => addLine(ctx.exec, hosts, line));
+      await ctx.step(addLineStep, { file: hosts, line, ...before(hosts) }, async () => addLine(ctx.exec, hosts, line));
       return { file: hosts, added: line };
     }
-    const r = await ctx.step('remove-lines', { file: hosts, ...before(hosts) }, async () => ({
+    const r = await ctx.step(removeLinesStep, { file: hosts, ...before(hosts) }, async () => ({
       removed: await removeLines(ctx.exec, hosts, (l) => {
         const f = fields(l);
         if (!names(l).includes(a.domain) || (a.ip && f[0] !== a.ip)) return l;
@@ -76,9 +76,9 @@ export default defineFault({
         return rest.length ? [f[0], ...rest].join(' ') : null;
       }),
     }));
-    return { file: hosts, removed: (r.removed as unknown[]).length };
+    return { file: hosts, removed: r.removed?.length ?? 0 };
   },
-  undo: lineUndo,
+  steps: lineSteps,
   check: (_a, ctx) => lineCheck(ctx),
 });
 

@@ -4,7 +4,7 @@ import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
 import { exists } from '../../host/files';
 import { Target, asSeen, inTarget, isContainer } from '../../host/target';
-import { addLine, before, lineCheck, lineUndo, readText, removeLines } from './common';
+import { addLine, addLineStep, before, lineCheck, lineSteps, readText, removeLines, removeLinesStep } from './common';
 
 const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
 /** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
@@ -47,17 +47,17 @@ export default defineFault({
     const resolv = fileOf(ctx.target);
     if (a.mode === 'add') {
       const line = `nameserver ${a.ip}`; // resolv.conf's syntax has no trailing comments
-      await ctx.step('add-line', { file: resolv, line, ...before(resolv) }, async () =>
+      await ctx.step(addLineStep, { file: resolv, line, ...before(resolv) }, async () =>
         addLine(ctx.exec, resolv, line, true),
       );
       return { file: resolv, added: line };
     }
-    const r = await ctx.step('remove-lines', { file: resolv, ...before(resolv) }, async () => ({
+    const r = await ctx.step(removeLinesStep, { file: resolv, ...before(resolv) }, async () => ({
       removed: await removeLines(ctx.exec, resolv, (l) => (isServer(l, a.ip) ? null : l)),
     }));
-    return { file: resolv, removed: (r.removed as unknown[]).length };
+    return { file: resolv, removed: r.removed?.length ?? 0 };
   },
-  undo: lineUndo,
+  steps: lineSteps,
   check: (_a, ctx) => lineCheck(ctx),
 });
 

@@ -12,11 +12,76 @@ import {
   sha256,
   writeAtomic,
   lstatSafe,
+  type Meta,
 } from '../../host/files';
 import { withParent } from '../../host/safefs';
 import { boolean, string } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { pathFlag, permissionFlag } from '../paths';
+
+/** The --path write: what the file was (meta, its sha when a file) and, once written, what it became. */
+interface WriteData {
+  path: string;
+  existed: boolean;
+  backup: string;
+  meta?: Meta;
+  origSha?: string;
+  sha?: string;
+  ino?: string;
+}
+const writeStep = defineStep('write', async (d: WriteData, ctx) => {
+  removeTemp(d.path);
+  await removePartial(ctx.exec, d.path); // a restore's staged copy cut short by a kill
+  await removePartial(ctx.exec, d.backup, { ours: true });
+  const now = exists(d.path) ? meta(d.path) : undefined;
+  const ours =
+    now !== undefined &&
+    now.link === undefined &&
+    (d.ino ? now.ino === d.ino : true) &&
+    d.sha !== undefined &&
+    sha256(d.path) === d.sha;
+  if (d.existed) {
+    if (!d.meta || !exists(d.backup)) return;
+    // killed before the write (or during the backup copy): the path is still the original
+    if (
+      now &&
+      (d.origSha
+        ? now.link === undefined && sha256(d.path) === d.origSha
+        : now.link === d.meta.link && now.ino === d.meta.ino)
+    )
+      return;
+    if (now && !ours && d.sha !== undefined) {
+      ctx.note(
+        `${d.path} was changed by someone else meanwhile; left it as it is (the original is kept at ${d.backup})`,
+      );
+      return;
+    }
+    if (d.origSha && sha256(d.backup) !== d.origSha)
+      throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
+    await ctx.exec.change(`restore ${d.path} from ${d.backup}`, () => restoreFile(ctx.exec, d.path, d.backup));
+    return;
+  }
+  if (!now) return;
+  if (!ours && d.sha !== undefined) {
+    ctx.note(`${d.path} was changed by someone else meanwhile; left it in place`);
+    return;
+  }
+  await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
+});
+
+/** Directories created for --path (--force), outermost first; recover removes those still empty. */
+const mkdirStep = defineStep('mkdir', async (d: { dirs: string[] }, ctx) => {
+  for (const dir of [...d.dirs].reverse()) {
+    if (!exists(dir)) continue;
+    await withParent(dir, async (parent, name) => {
+      if (fs.readdirSync(parent.at(name)).length) {
+        ctx.note(`left ${dir}: not empty`);
+        return;
+      }
+      await ctx.exec.change(`rmdir ${dir}`, () => fs.rmdirSync(parent.at(name)));
+    });
+  }
+});
 
 export default defineFault({
   target: 'file',
@@ -53,7 +118,7 @@ export default defineFault({
     const missing: string[] = [];
     for (let d = path.dirname(a.path); !exists(d); d = path.dirname(d)) missing.unshift(d);
     if (missing.length) {
-      await ctx.step('mkdir', { dirs: missing }, async () => {
+      await ctx.step(mkdirStep, { dirs: missing }, async () => {
         for (const d of missing)
           await ctx.exec.change(`mkdir ${d}`, () =>
             withParent(d, (dir, name) => fs.mkdirSync(dir.at(name), { mode: 0o755 })),
@@ -65,7 +130,7 @@ export default defineFault({
     // what the file was, journaled before anything is touched: undo can tell whether the write happened
     const m = existed && !ctx.dryRun ? meta(a.path) : undefined;
     const orig = m ? { meta: m, ...(m.link === undefined ? { origSha: sha256(a.path) } : {}) } : {};
-    await ctx.step('write', { path: a.path, existed, backup, ...orig }, async () => {
+    await ctx.step(writeStep, { path: a.path, existed, backup, ...orig }, async () => {
       const mode = a.permission ?? (m && m.link === undefined ? m.mode : 0o644);
       // a replaced link gets a root-owned file; a replaced file keeps its owner
       const owner = m && m.link === undefined ? { uid: m.uid, gid: m.gid } : {};
@@ -77,61 +142,9 @@ export default defineFault({
     });
     return { path: a.path, replaced: existed };
   },
-  undo: {
-    async write(d, ctx) {
-      removeTemp(d.path);
-      await removePartial(ctx.exec, d.path); // a restore's staged copy cut short by a kill
-      await removePartial(ctx.exec, d.backup, { ours: true });
-      const now = exists(d.path) ? meta(d.path) : undefined;
-      const ours =
-        now !== undefined &&
-        now.link === undefined &&
-        (d.ino ? now.ino === d.ino : true) &&
-        d.sha !== undefined &&
-        sha256(d.path) === d.sha;
-      if (d.existed) {
-        if (!d.meta || !exists(d.backup)) return;
-        // killed before the write (or during the backup copy): the path is still the original
-        if (
-          now &&
-          (d.origSha
-            ? now.link === undefined && sha256(d.path) === d.origSha
-            : now.link === d.meta.link && now.ino === d.meta.ino)
-        )
-          return;
-        if (now && !ours && d.sha !== undefined) {
-          ctx.note(
-            `${d.path} was changed by someone else meanwhile; left it as it is (the original is kept at ${d.backup})`,
-          );
-          return;
-        }
-        if (d.origSha && sha256(d.backup) !== d.origSha)
-          throw new Error(`the backup of ${d.path} is incomplete; the file was left as it is`);
-        await ctx.exec.change(`restore ${d.path} from ${d.backup}`, () => restoreFile(ctx.exec, d.path, d.backup));
-        return;
-      }
-      if (!now) return;
-      if (!ours && d.sha !== undefined) {
-        ctx.note(`${d.path} was changed by someone else meanwhile; left it in place`);
-        return;
-      }
-      await ctx.exec.change(`remove ${d.path}`, () => withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))));
-    },
-    async mkdir(d, ctx) {
-      for (const dir of [...(d.dirs as string[])].reverse()) {
-        if (!exists(dir)) continue;
-        await withParent(dir, async (parent, name) => {
-          if (fs.readdirSync(parent.at(name)).length) {
-            ctx.note(`left ${dir}: not empty`);
-            return;
-          }
-          await ctx.exec.change(`rmdir ${dir}`, () => fs.rmdirSync(parent.at(name)));
-        });
-      }
-    },
-  },
+  steps: [writeStep, mkdirStep],
   async check(a, ctx) {
-    const w = ctx.steps.find((s) => s.kind === 'write');
+    const w = ctx.stepsOf(writeStep)[0];
     if (!w) return 'gone';
     return exists(a.path) && meta(a.path).link === undefined && sha256(a.path) === w.data.sha ? 'in-place' : 'gone';
   },

@@ -13,10 +13,11 @@ import {
   restoreXattrs,
   saveXattrs,
   writeAll,
+  type Meta,
 } from '../../host/files';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
 import { boolean, integer, string } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { pathFlag } from '../paths';
 import { formatBytes } from '../../util/units';
 
@@ -88,6 +89,44 @@ export function withoutChunks(tail: Buffer, chunk: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * The lines appended to `path` (inode `ino`, `meta` before): `chunk` each time; `newline` when a newline was added
+ * first after a last line without one; `xattrs`: where its extended attributes are kept (absent with --raw).
+ */
+interface AppendData {
+  path: string;
+  chunk: string;
+  raw: boolean;
+  meta: Meta;
+  ino: string;
+  xattrs?: string;
+  newline?: boolean;
+}
+const appendStep = defineStep('append', async (d: AppendData, ctx) => {
+  if (d.raw || !exists(d.path)) return;
+  const chunk = Buffer.from(d.chunk);
+  try {
+    const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () =>
+      removeInPlace(d.path, d.meta.size, d.ino, chunk),
+    );
+    if (typeof done === 'number') {
+      ctx.note(
+        `${d.path} grew by ${formatBytes(done)} since the inject, more than the ${formatBytes(TAIL_MAX)} recover reads and moves: the appended lines were left in it`,
+      );
+      return;
+    }
+    // our newline after a last line that had none: taken away when it is all that is left after that line
+    const cut = d.newline === true && cutNewline(d.path, d.meta.size, d.ino);
+    if (done === 'unchanged' && !cut) return; // nothing of ours is there (a crash before the first append)
+    if (lstatSafe(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
+    // last: a chown (in restoreMeta) drops file capabilities too
+    if (d.xattrs && fs.existsSync(d.xattrs)) await restoreXattrs(ctx.exec, d.path, d.xattrs, d.ino);
+  } catch (e) {
+    if (!(e instanceof UnsafePath)) throw e;
+    ctx.note(`${d.path} is not the file chaosmetad appended to any more (${e.message}); left it alone`);
+  }
+});
+
 export default defineFault({
   target: 'file',
   fault: 'append',
@@ -144,7 +183,7 @@ export default defineFault({
     // takes exactly that newline away again
     const newline = m.size > 0 && lastByte(a.path, m.ino) !== 0x0a;
     const step = { path: a.path, chunk, raw: !!a.raw, meta: m, ino: m.ino, xattrs, newline };
-    await ctx.step('append', step, async () => {
+    await ctx.step(appendStep, step, async () => {
       // a write by root drops file capabilities: keep every extended attribute to put back at recover
       if (!a.raw)
         await ctx.exec.change(`keep the extended attributes of ${a.path}`, () =>
@@ -158,41 +197,16 @@ export default defineFault({
     await ctx.helper('append', { path: a.path, src, count: a.count, 'interval-ms': a.interval * 1000, ino: m.ino });
     return { path: a.path, count: a.count };
   },
-  undo: {
-    async append(d, ctx) {
-      if (d.raw || !exists(d.path)) return;
-      const chunk = Buffer.from(d.chunk);
-      try {
-        const done = await ctx.exec.change(`remove the appended lines from ${d.path} (in place)`, () =>
-          removeInPlace(d.path, d.meta.size, d.ino, chunk),
-        );
-        if (typeof done === 'number') {
-          ctx.note(
-            `${d.path} grew by ${formatBytes(done)} since the inject, more than the ${formatBytes(TAIL_MAX)} recover reads and moves: the appended lines were left in it`,
-          );
-          return;
-        }
-        // our newline after a last line that had none: taken away when it is all that is left after that line
-        const cut = d.newline === true && cutNewline(d.path, d.meta.size as number, d.ino);
-        if (done === 'unchanged' && !cut) return; // nothing of ours is there (a crash before the first append)
-        if (lstatSafe(d.path).size === d.meta.size) await restoreMeta(ctx.exec, d.path, d.meta, d.ino);
-        // last: a chown (in restoreMeta) drops file capabilities too
-        if (d.xattrs && fs.existsSync(d.xattrs)) await restoreXattrs(ctx.exec, d.path, d.xattrs, d.ino);
-      } catch (e) {
-        if (!(e instanceof UnsafePath)) throw e;
-        ctx.note(`${d.path} is not the file chaosmetad appended to any more (${e.message}); left it alone`);
-      }
-    },
-  },
+  steps: [appendStep],
   async check(a, ctx) {
-    const s = ctx.steps.find((x) => x.kind === 'append');
+    const s = ctx.stepsOf(appendStep)[0];
     if (!s || !exists(a.path)) return 'gone';
     try {
       // a block at a time, and no further than TAIL_MAX past the original end
       return withParent(a.path, (dir, name) => {
         const fd = openNoFollow(dir, name, fs.constants.O_RDONLY, 0, s.data.ino);
         try {
-          const from = s.data.meta.size as number;
+          const from = s.data.meta.size;
           const end = fs.fstatSync(fd).size;
           if (rangeIncludes(fd, from, Math.min(end, from + TAIL_MAX), Buffer.from(s.data.chunk))) return 'in-place';
           return end - from > TAIL_MAX ? 'unknown' : 'gone';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { UnsafePath, openNoFollow, withParent } from '../../host/safefs';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { pathFlag, permissionFlag } from '../paths';
 import { exists, meta, lstatSafe } from '../../host/files';
 
@@ -17,6 +17,21 @@ function fchmodPath(p: string, mode: number, expectIno?: string): void {
     }
   });
 }
+
+/** The mode of `path` (inode `ino`) changed from `mode` to `to`; recover puts `mode` back on that very file. */
+const chmodStep = defineStep('chmod', async (d: { path: string; mode: number; ino: string; to: number }, ctx) => {
+  try {
+    await ctx.exec.change(`chmod ${d.mode.toString(8)} ${d.path}`, () => fchmodPath(d.path, d.mode, d.ino));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      ctx.note(`${d.path} no longer exists; mode not restored`);
+      return;
+    }
+    if (!(e instanceof UnsafePath)) throw e;
+    ctx.note(`${d.path} was replaced meanwhile (${e.message}); left it alone, mode not restored`);
+  }
+});
 
 export default defineFault({
   target: 'file',
@@ -41,30 +56,16 @@ export default defineFault({
   claims: (a) => [`file:${path.resolve(a.path)}`],
   async inject(a, ctx) {
     const m = meta(a.path);
-    await ctx.step('chmod', { path: a.path, mode: m.mode, ino: m.ino, to: a.permission }, async () => {
+    await ctx.step(chmodStep, { path: a.path, mode: m.mode, ino: m.ino, to: a.permission }, async () => {
       await ctx.exec.change(`chmod ${a.permission.toString(8)} ${a.path}  # was ${m.mode.toString(8)}`, () =>
         fchmodPath(a.path, a.permission, m.ino),
       );
     });
     return { path: a.path, from: m.mode.toString(8), to: a.permission.toString(8) };
   },
-  undo: {
-    async chmod(d, ctx) {
-      try {
-        await ctx.exec.change(`chmod ${Number(d.mode).toString(8)} ${d.path}`, () => fchmodPath(d.path, d.mode, d.ino));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-          ctx.note(`${d.path} no longer exists; mode not restored`);
-          return;
-        }
-        if (!(e instanceof UnsafePath)) throw e;
-        ctx.note(`${d.path} was replaced meanwhile (${e.message}); left it alone, mode not restored`);
-      }
-    },
-  },
+  steps: [chmodStep],
   async check(a, ctx) {
-    const s = ctx.steps.find((x) => x.kind === 'chmod');
+    const s = ctx.stepsOf(chmodStep)[0];
     if (!s || !exists(a.path)) return 'gone';
     const m = meta(a.path);
     return m.ino === s.data.ino && m.link === undefined && m.mode === s.data.to ? 'in-place' : 'gone';

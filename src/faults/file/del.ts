@@ -1,9 +1,15 @@
 import * as path from 'node:path';
-import { badArgs, recoverError } from '../../errors';
+import { badArgs } from '../../errors';
 import { boolean } from '../flags';
-import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial, removeTree, lstatSafe } from '../../host/files';
+import { defineFault, defineStep } from '../types';
+import { exists, meta, move, lstatSafe } from '../../host/files';
 import { pathFlag } from '../paths';
+import { restoreMoved } from './restore';
+
+/** --path moved into the work dir (`backup`); recover moves it back (the original wins over a recreated file). */
+const deleteStep = defineStep('delete', (d: { path: string; backup: string; ino: string }, ctx) =>
+  restoreMoved({ from: d.path, to: d.backup, ino: d.ino }, ctx, { ours: true, recreated: 'replace' }),
+);
 
 export default defineFault({
   target: 'file',
@@ -33,30 +39,12 @@ export default defineFault({
   async inject(a, ctx) {
     const backup = path.join(ctx.workDir(), 'deleted');
     const m = meta(a.path);
-    await ctx.step('delete', { path: a.path, backup, ino: m.ino }, async () => {
+    await ctx.step(deleteStep, { path: a.path, backup, ino: m.ino }, async () => {
       await ctx.exec.change(`move ${a.path} to ${backup}`, () => move(ctx.exec, a.path, backup));
     });
     return { path: a.path, backup };
   },
-  undo: {
-    async delete(d, ctx) {
-      await removePartial(ctx.exec, d.backup, { ours: true }); // a copy cut short: the original was never removed
-      await removePartial(ctx.exec, d.path, { ino: d.ino }); // its removal cut short: the complete copy is kept
-      if (!exists(d.backup)) return; // never moved (a crash before the move): nothing to undo
-      if (exists(d.path) && inodeOf(d.path) === d.ino) {
-        // killed after the copy was complete, before the original was removed: the original is intact
-        await ctx.exec.change(`remove the unused copy ${d.backup}`, () => removeTree(ctx.exec, d.backup));
-        return;
-      }
-      if (exists(d.path)) {
-        if (lstatSafe(d.path).isDirectory() || lstatSafe(d.backup).isDirectory()) {
-          throw recoverError(`${d.path} exists again; not overwriting it (the original is kept at ${d.backup})`);
-        }
-        ctx.note(`${d.path} had been recreated; replaced by the original`);
-      }
-      await ctx.exec.change(`move ${d.backup} back to ${d.path}`, () => move(ctx.exec, d.backup, d.path));
-    },
-  },
+  steps: [deleteStep],
   async check(a) {
     return exists(a.path) ? 'gone' : 'in-place';
   },

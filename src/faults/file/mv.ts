@@ -1,8 +1,14 @@
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
-import { defineFault } from '../types';
-import { exists, inodeOf, meta, move, removePartial, removeTree, statSafe } from '../../host/files';
+import { defineFault, defineStep } from '../types';
+import { exists, meta, move, statSafe } from '../../host/files';
 import { pathFlag } from '../paths';
+import { restoreMoved } from './restore';
+
+/** --src moved to `dst`; recover moves it back unless --src was recreated meanwhile. */
+const moveStep = defineStep('move', (d: { src: string; dst: string; ino: string; mtime: string }, ctx) =>
+  restoreMoved({ from: d.src, to: d.dst, ino: d.ino, mtime: d.mtime }, ctx, { ours: false, recreated: 'leave' }),
+);
 
 export default defineFault({
   target: 'file',
@@ -31,39 +37,14 @@ export default defineFault({
   async inject(a, ctx) {
     const dst = target(a.src, a.dst);
     const m = meta(a.src);
-    await ctx.step('move', { src: a.src, dst, ino: m.ino, mtime: m.mtime }, async () => {
+    await ctx.step(moveStep, { src: a.src, dst, ino: m.ino, mtime: m.mtime }, async () => {
       await ctx.exec.change(`move ${a.src} to ${dst}`, () => move(ctx.exec, a.src, dst));
     });
     return { src: a.src, dst };
   },
-  undo: {
-    async move(d, ctx) {
-      await removePartial(ctx.exec, d.dst);
-      await removePartial(ctx.exec, d.src, { ino: d.ino });
-      if (!exists(d.dst)) {
-        if (!exists(d.src)) ctx.note(`${d.dst} is gone; nothing to move back`);
-        return;
-      }
-      if (exists(d.src) && d.ino && inodeOf(d.src) === d.ino) {
-        // a cross-filesystem move killed after its copy was complete: the original never left; drop the copy —
-        // only if --dst is still that copy (its times are the original's to the ns): whoever can write --dst's
-        // directory could have put another tree there
-        if (d.mtime && meta(d.dst).mtime !== d.mtime) {
-          ctx.note(`${d.src} is back and ${d.dst} is not the copy chaosmetad made; left both`);
-          return;
-        }
-        await ctx.exec.change(`remove the unused copy ${d.dst}`, () => removeTree(ctx.exec, d.dst));
-        return;
-      }
-      if (exists(d.src)) {
-        ctx.note(`${d.src} exists again; left ${d.dst} where it is`);
-        return;
-      }
-      await ctx.exec.change(`move ${d.dst} back to ${d.src}`, () => move(ctx.exec, d.dst, d.src));
-    },
-  },
+  steps: [moveStep],
   async check(a, ctx) {
-    const s = ctx.steps.find((x) => x.kind === 'move');
+    const s = ctx.stepsOf(moveStep)[0];
     return s && exists(s.data.dst) && !exists(a.src) ? 'in-place' : 'gone';
   },
 });

@@ -27,8 +27,8 @@ import { hostPidIn, identify, matchKey, sameProcess } from '../../host/procs';
 import { type Target, isContainer } from '../../host/target';
 import { shown } from '../../util/units';
 import { type FlagSpec, integer, string } from '../flags';
-import type { CheckContext, InjectContext, UndoFn } from '../types';
-import { tally } from '../types';
+import type { CheckContext, InjectContext } from '../types';
+import { defineStep, tally } from '../types';
 
 export type Kind = 'delay' | 'exception' | 'return';
 
@@ -129,7 +129,7 @@ export async function inject(kind: Kind, a: Args, ctx: InjectContext) {
     // whose undo finds the jar (then asks the agent to remove the rule) or finds nothing to do
     const jar = newJarPath();
     let where: { jar_host?: string; jar_ino?: number } = {};
-    await ctx.step('jvm-rule', { ...j, start: t.start, jar }, async () => {
+    await ctx.step(jvmRuleStep, { ...j, start: t.start, jar }, async () => {
       await ctx.exec.change(
         `attach to JVM ${t.pid} (uid ${j.uid}) and load chaosmetad's agent from ${jar}: ${kind} ${methods}`,
         async () => {
@@ -157,46 +157,49 @@ export async function inject(kind: Kind, a: Args, ctx: InjectContext) {
   return { jvms: changed };
 }
 
-export const undo: Record<string, UndoFn> = {
-  async 'jvm-rule'(d, ctx) {
-    const j = d as Jvm & { start: number; jar: string; jar_host?: string; jar_ino?: number };
-    if (!sameProcess(j.pid, j.start)) {
-      // its changes went with it; the agent jar may still be in its /tmp (the host's, or a stopped container's layer)
-      const st = j.jar_host ? lstatOrNone(j.jar_host) : undefined;
-      if (j.jar_host && st?.isFile() && st.ino === j.jar_ino) {
-        const hp = j.jar_host;
-        await ctx.exec.change(`remove ${hp} (the agent jar of the JVM that is gone)`, () =>
-          withParent(hp, (dir, name) => fs.unlinkSync(dir.at(name))),
-        );
-      }
-      if (j.jar_host) sweepCommands(path.dirname(j.jar_host), ctx.uid, j.uid);
-      ctx.note(`JVM ${j.pid} is gone: nothing to undo in it`);
-      return;
+/**
+ * The rule in one JVM (the process, with its start time), loaded by the agent jar `jar` in its /tmp; `jar_host`,
+ * `jar_ino`: that jar as the host sees it, when it has a path there.
+ */
+type JvmRule = Jvm & { start?: number; jar: string; jar_host?: string; jar_ino?: number };
+
+export const jvmRuleStep = defineStep('jvm-rule', async (j: JvmRule, ctx) => {
+  if (!sameProcess(j.pid, j.start)) {
+    // its changes went with it; the agent jar may still be in its /tmp (the host's, or a stopped container's layer)
+    const st = j.jar_host ? lstatOrNone(j.jar_host) : undefined;
+    if (j.jar_host && st?.isFile() && st.ino === j.jar_ino) {
+      const hp = j.jar_host;
+      await ctx.exec.change(`remove ${hp} (the agent jar of the JVM that is gone)`, () =>
+        withParent(hp, (dir, name) => fs.unlinkSync(dir.at(name))),
+      );
     }
-    sweepCommands(jvmTmp(j), ctx.uid, j.uid); // left by a chaosmetad killed mid-attach
-    if (!existsInJvm(j, j.jar)) return; // the jar was never put there: no attach happened
-    if (!jarComplete(j, j.jar)) {
-      // cut short by a kill while it was written: the attach comes after, so none happened with it
-      removeInJvm(j, j.jar);
-      return;
-    }
-    await ctx.exec.change(`remove the rule of ${ctx.uid} from JVM ${j.pid} (its original bytecode back)`, async () => {
-      const reply = await agentCommand(j, j.jar, { op: 'remove', uid: ctx.uid });
-      if (!reply.ok) throw new Error(`JVM ${j.pid}: ${reply.error}`);
-      if (reply.removed === false)
-        ctx.note(`JVM ${j.pid} had no rule ${ctx.uid} left (its deadline passed, or it restarted)`);
-      removeInJvm(j, j.jar);
-      sweepCommands(jvmTmp(j), ctx.uid, j.uid);
-    });
-  },
-};
+    if (j.jar_host) sweepCommands(path.dirname(j.jar_host), ctx.uid, j.uid);
+    ctx.note(`JVM ${j.pid} is gone: nothing to undo in it`);
+    return;
+  }
+  sweepCommands(jvmTmp(j), ctx.uid, j.uid); // left by a chaosmetad killed mid-attach
+  if (!existsInJvm(j, j.jar)) return; // the jar was never put there: no attach happened
+  if (!jarComplete(j, j.jar)) {
+    // cut short by a kill while it was written: the attach comes after, so none happened with it
+    removeInJvm(j, j.jar);
+    return;
+  }
+  await ctx.exec.change(`remove the rule of ${ctx.uid} from JVM ${j.pid} (its original bytecode back)`, async () => {
+    const reply = await agentCommand(j, j.jar, { op: 'remove', uid: ctx.uid });
+    if (!reply.ok) throw new Error(`JVM ${j.pid}: ${reply.error}`);
+    if (reply.removed === false)
+      ctx.note(`JVM ${j.pid} had no rule ${ctx.uid} left (its deadline passed, or it restarted)`);
+    removeInJvm(j, j.jar);
+    sweepCommands(jvmTmp(j), ctx.uid, j.uid);
+  });
+});
 
 export async function check(ctx: CheckContext): Promise<'in-place' | 'partial' | 'gone' | 'unknown'> {
-  const rules = ctx.steps.filter((s) => s.kind === 'jvm-rule');
+  const rules = ctx.stepsOf(jvmRuleStep);
   if (!rules.length) return 'unknown';
   let held = 0;
   for (const s of rules) {
-    const j = s.data as Jvm & { start: number; jar: string };
+    const j = s.data;
     if (!sameProcess(j.pid, j.start) || !existsInJvm(j, j.jar)) continue;
     try {
       const r = await agentCommand(j, j.jar, { op: 'status', uid: ctx.uid });

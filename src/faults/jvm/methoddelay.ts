@@ -1,12 +1,12 @@
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { check, claims, inject, jvmFlags, undo, validate } from './common';
+import { check, claims, inject, jvmFlags, jvmRuleStep, validate } from './common';
 
 export default defineFault({
   target: 'jvm',
   fault: 'methoddelay',
   container: 'pid',
-  undoWhenGone: ['jvm-rule'],
+  undoWhenGone: [jvmRuleStep],
   volatile: true,
   summary: 'Delay Java methods in a running JVM (value = milliseconds slept before the body)',
   description:
@@ -23,6 +23,6 @@ export default defineFault({
     }),
   claims,
   inject: (a, ctx) => inject('delay', a, ctx),
-  undo,
+  steps: [jvmRuleStep],
   check: (_a, ctx) => check(ctx),
 });

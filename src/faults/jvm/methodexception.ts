@@ -1,12 +1,12 @@
 import { badArgs } from '../../errors';
 import { defineFault } from '../types';
-import { check, claims, inject, jvmFlags, undo, validate } from './common';
+import { check, claims, inject, jvmFlags, jvmRuleStep, validate } from './common';
 
 export default defineFault({
   target: 'jvm',
   fault: 'methodexception',
   container: 'pid',
-  undoWhenGone: ['jvm-rule'],
+  undoWhenGone: [jvmRuleStep],
   volatile: true,
   summary: 'Make Java methods throw (value = the message; ExceptionClass:message for another class)',
   description:
@@ -26,6 +26,6 @@ export default defineFault({
     }),
   claims,
   inject: (a, ctx) => inject('exception', a, ctx),
-  undo,
+  steps: [jvmRuleStep],
   check: (_a, ctx) => check(ctx),
 });

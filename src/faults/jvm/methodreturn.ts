@@ -1,11 +1,11 @@
 import { defineFault } from '../types';
-import { check, claims, inject, jvmFlags, undo, validate } from './common';
+import { check, claims, inject, jvmFlags, jvmRuleStep, validate } from './common';
 
 export default defineFault({
   target: 'jvm',
   fault: 'methodreturn',
   container: 'pid',
-  undoWhenGone: ['jvm-rule'],
+  undoWhenGone: [jvmRuleStep],
   volatile: true,
   summary: 'Make Java methods return a value at once (value converted to the return type)',
   description:
@@ -20,6 +20,6 @@ export default defineFault({
   validate: (a, target) => validate(a, target, () => {}),
   claims,
   inject: (a, ctx) => inject('return', a, ctx),
-  undo,
+  steps: [jvmRuleStep],
   check: (_a, ctx) => check(ctx),
 });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { badArgs, injectError } from '../../errors';
 import { integer, oneOf } from '../flags';
-import { defineFault } from '../types';
+import { defineFault, defineStep } from '../types';
 import { thousands } from '../../util/units';
 
 const FILE_MAX = '/proc/sys/fs/file-max';
@@ -9,6 +9,14 @@ const FILE_NR = '/proc/sys/fs/file-nr';
 const allocated = (): number => Number(fs.readFileSync(FILE_NR, 'utf8').trim().split(/\s+/)[0]);
 const fileMax = (): number => Number(fs.readFileSync(FILE_MAX, 'utf8').trim());
 const FILL_CAP = 5_000_000;
+
+/** A sysctl written (`key`: its /proc/sys path): the original value back, over whatever it is now. */
+const sysctlStep = defineStep('sysctl', async (d: { key: string; original: string; value: string }, ctx) => {
+  const now = fs.readFileSync(d.key, 'utf8').trim();
+  if (now === d.original) return;
+  if (now !== d.value) ctx.note(`${d.key} was changed meanwhile (to ${now}); restoring the original ${d.original}`);
+  await ctx.exec.change(`write ${d.original} to ${d.key}`, () => fs.writeFileSync(d.key, d.original));
+});
 
 export default defineFault({
   target: 'kernel',
@@ -57,7 +65,7 @@ export default defineFault({
         throw injectError(
           `--count ${value} is above the ${allocated()} files open now: nothing would fail; give a lower --count (0 = 1)`,
         );
-      await ctx.step('sysctl', { key: FILE_MAX, original, value: String(value) }, async () => {
+      await ctx.step(sysctlStep, { key: FILE_MAX, original, value: String(value) }, async () => {
         await ctx.exec.change(`write ${value} to ${FILE_MAX}  # was ${original}`, () =>
           fs.writeFileSync(FILE_MAX, String(value)),
         );
@@ -69,16 +77,9 @@ export default defineFault({
     const pid = await ctx.helper('fdfill', { count });
     return { mode: 'fill', count, pids: [pid] };
   },
-  undo: {
-    async sysctl(d, ctx) {
-      const now = fs.readFileSync(d.key, 'utf8').trim();
-      if (now === d.original) return;
-      if (now !== d.value) ctx.note(`${d.key} was changed meanwhile (to ${now}); restoring the original ${d.original}`);
-      await ctx.exec.change(`write ${d.original} to ${d.key}`, () => fs.writeFileSync(d.key, d.original));
-    },
-  },
+  steps: [sysctlStep],
   async check(_a, ctx) {
-    const s = ctx.steps.find((x) => x.kind === 'sysctl');
+    const s = ctx.stepsOf(sysctlStep)[0];
     if (s) return fs.readFileSync(FILE_MAX, 'utf8').trim() === s.data.value ? 'in-place' : 'gone';
     return 'unknown';
   },

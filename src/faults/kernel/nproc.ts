@@ -4,13 +4,14 @@ import { whichTool } from '../../host/executor';
 import { shown } from '../../util/units';
 import { integer, string } from '../flags';
 import { defineFault } from '../types';
+import { lazy } from '../../util/lazy';
+
+const execa = lazy<typeof import('execa')>(() => require('execa')); // loaded on first use: start-up time
 
 /** uid and gid of a user name (or numeric uid), through NSS (getent), so LDAP users work too. */
 export function lookupUser(user: string): { uid: number; gid: number; name: string } {
   const getent = whichTool('getent');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const execa = require('execa') as typeof import('execa'); // loaded on first use: start-up time
-  const r = getent ? execa.sync(getent, ['passwd', user], { reject: false }) : undefined;
+  const r = getent ? execa().sync(getent, ['passwd', user], { reject: false }) : undefined;
   const fields = r?.exitCode === 0 ? r.stdout.split('\n')[0].split(':') : undefined;
   if (!fields || fields.length < 4) throw badArgs(`--user ${shown(user)}: no such user`);
   return { name: fields[0], uid: Number(fields[2]), gid: Number(fields[3]) };

@@ -33,8 +33,8 @@ import {
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { boolean, oneOf, string } from '../flags';
-import type { CheckContext, Effect, InjectContext, UndoFn } from '../types';
-import { tally } from '../types';
+import type { CheckContext, Effect, InjectContext } from '../types';
+import { defineStep, tally } from '../types';
 
 /** One IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8); undefined when it is neither. */
 export function cidrFamily(it: string): 4 | 6 | undefined {
@@ -213,19 +213,19 @@ export async function applyLeaf(a: NetArgs, leaf: string[], ctx: InjectContext):
       let band = 2;
       while (used.includes(band)) band++;
       if (band > 0xfff) throw tcError(`${dev} has no free slot for another experiment`);
-      await ctx.step('tc-class', { dev, band }, () => addBand(ctx.exec, dev, band, leaf));
+      await ctx.step(classStep, { dev, band }, () => addBand(ctx.exec, dev, band, leaf));
       const byFamily = async (base4: number, base6: number, flowid: string) => {
         for (const proto of ['ip', 'ipv6'] as const) {
           const mine = sets.filter((m) => m.proto === proto);
           if (!mine.length) continue;
           const pref = (proto === 'ip' ? base4 : base6) + band;
-          await ctx.step('tc-filter', { dev, pref, proto }, async () => {
+          await ctx.step(filterStep, { dev, pref, proto }, async () => {
             for (const m of mine) await addFilter(ctx.exec, dev, proto, pref, m.match, flowid);
           });
         }
       };
       const catchAllFilter = () =>
-        ctx.step('tc-filter', { dev, pref: PREF.all + band, proto: 'all' }, async () => {
+        ctx.step(filterStep, { dev, pref: PREF.all + band, proto: 'all' }, async () => {
           await addFilter(ctx.exec, dev, 'all', PREF.all + band, [], classId(band));
         });
       if (a.mode === 'exclude') {
@@ -263,7 +263,7 @@ async function ensureRoot(dev: string, a: NetArgs, ctx: InjectContext): Promise<
       `${dev} has a root qdisc the host set up (${foreign.kind} ${foreign.handle}); chaosmetad leaves it alone. Add --force to replace it (recover then leaves the kernel default)`,
     );
   }
-  await ctx.step('tc-root', { dev, replaced: foreign ? `${foreign.kind} ${foreign.handle}` : '' }, async () => {
+  await ctx.step(rootStep, { dev, replaced: foreign ? `${foreign.kind} ${foreign.handle}` : '' }, async () => {
     if (!ours) await addRoot(ctx.exec, dev, !!foreign);
   });
 }
@@ -275,33 +275,38 @@ async function ensureIfb(a: NetArgs, ctx: InjectContext): Promise<void> {
   if (ingress && !ours && !a.force)
     throw tcError(`${a.interface} already has an ingress qdisc the host set up; add --force to use it anyway`);
   // journaled by every ingress experiment: whichever is recovered last takes the ifb down
-  await ctx.step('ifb', { iface: a.interface, ifb, hadIngress: !!ingress && !ours }, async () => {
+  await ctx.step(ifbStep, { iface: a.interface, ifb, hadIngress: !!ingress && !ours }, async () => {
     if (!ours) await addIngressRedirect(ctx.exec, a.interface, ifb, !!ingress);
   });
 }
 
-export const netUndo: Record<string, UndoFn> = {
-  async 'tc-filter'(d, ctx) {
-    // (journals before IPv6 support had no proto: they were all `ip`)
-    await removeFilter(ctx.exec, d.dev, d.proto ?? 'ip', d.pref);
-  },
-  async 'tc-class'(d, ctx) {
-    await removeBand(ctx.exec, d.dev, d.band);
-  },
-  async 'tc-root'(d, ctx) {
-    const removed = await withLock('tc', () => removeRootIfUnused(ctx.exec, d.dev));
-    if (removed && d.replaced) {
-      ctx.note(`${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`);
-    }
-  },
-  async ifb(d, ctx) {
-    await withLock('tc', () => removeIngressRedirectIfUnused(ctx.exec, d.iface, d.ifb, d.hadIngress));
-  },
-};
+/** A filter sending the selected traffic of `dev` to the experiment's class (proto: ip, ipv6 or all). */
+const filterStep = defineStep('tc-filter', async (d: { dev: string; pref: number; proto?: string }, ctx) => {
+  // (journals before IPv6 support had no proto: they were all `ip`)
+  await removeFilter(ctx.exec, d.dev, d.proto ?? 'ip', d.pref);
+});
+/** The experiment's class on `dev` (band), with its leaf qdisc. */
+const classStep = defineStep('tc-class', async (d: { dev: string; band: number }, ctx) => {
+  await removeBand(ctx.exec, d.dev, d.band);
+});
+/** chaosmetad's root qdisc on `dev` (journaled by every experiment; the last one recovered removes it). */
+const rootStep = defineStep('tc-root', async (d: { dev: string; replaced: string }, ctx) => {
+  const removed = await withLock('tc', () => removeRootIfUnused(ctx.exec, d.dev));
+  if (removed && d.replaced) {
+    ctx.note(`${d.dev}: the host's root qdisc (${d.replaced}) was replaced by --force; the kernel default is back`);
+  }
+});
+/** The ifb that carries `iface`'s ingress (journaled by every ingress experiment; the last one takes it down). */
+const ifbStep = defineStep('ifb', async (d: { iface: string; ifb: string; hadIngress: boolean }, ctx) => {
+  await withLock('tc', () => removeIngressRedirectIfUnused(ctx.exec, d.iface, d.ifb, d.hadIngress));
+});
+
+/** The step kinds of the tc faults. */
+export const netSteps = [filterStep, classStep, rootStep, ifbStep];
 
 /** In place when every leaf qdisc and its filters are in the kernel. */
 export async function netCheck(ctx: CheckContext, exec: import('../../host/executor').Executor): Promise<Effect> {
-  const classes = ctx.steps.filter((s) => s.kind === 'tc-class');
+  const classes = ctx.stepsOf(classStep);
   if (!classes.length) return 'gone';
   let ok = 0;
   // read each interface's tree once, however many of its classes the experiment made

@@ -4,7 +4,7 @@ import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
 import { size } from '../flags';
 import { defineFault } from '../types';
-import { applyLeaf, netCheck, netFlags, netUndo, validateNet } from './common';
+import { applyLeaf, netCheck, netFlags, netSteps, validateNet } from './common';
 
 const RATE_UNITS: Record<string, number> = {
   bit: 1,
@@ -61,6 +61,6 @@ export default defineFault({
     const burst = a.burst ?? Math.max(Math.ceil(a.rate / 8 / 10), 2 * mtu(a.interface, ctx.exec), 16 * 1024);
     return applyLeaf(a, ['tbf', 'rate', `${a.rate}bit`, 'burst', String(burst), 'latency', '200ms'], ctx);
   },
-  undo: netUndo,
+  steps: netSteps,
   check: (_a, ctx) => netCheck(ctx, ctx.exec),
 });

@@ -4,7 +4,7 @@ import { parseDuration } from '../../util/units';
 import type { FlagSpec, FlagSpecs, ParsedFlags } from '../flags';
 import { integer } from '../flags';
 import { FaultDef, defineFault } from '../types';
-import { NetArgs, applyLeaf, netCheck, netFlags, netUndo, validateNet } from './common';
+import { NetArgs, applyLeaf, netCheck, netFlags, netSteps, validateNet } from './common';
 
 /** A netem time: bare numbers are microseconds (as the original); tc gets whole microseconds. */
 function netemTime<const O extends { char?: string; description: string; required?: boolean }>(
@@ -46,7 +46,7 @@ function netemFault<F extends FlagSpecs>(
       validate?.(a);
     },
     inject: (a, ctx) => applyLeaf(a as unknown as NetArgs, ['netem', ...leaf(a as ParsedFlags<F>)], ctx),
-    undo: netUndo,
+    steps: netSteps,
     check: (_a, ctx) => netCheck(ctx, ctx.exec),
   });
 }

@@ -1,10 +1,15 @@
 import { badArgs, injectError } from '../../errors';
-import { protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
+import { type Target as Proc, protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
 import { portInodes, socketOwners } from '../../host/sockets';
 import { Target, isContainer } from '../../host/target';
 import { boolean, integer, oneOf } from '../flags';
-import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
-import { defineFault } from '../types';
+import { journalRecoverCmd, recoverCmdFlags, recoverCmdStep, validateRecoverCmd } from '../recover-cmd';
+import { defineFault, defineStep } from '../types';
+
+/** The port's owner killed (--force): it cannot be brought back (recover-cmd can), only noted. */
+const killOwnerStep = defineStep('kill-owner', async (d: Proc, ctx) => {
+  if (!sameProcess(d.pid, d.start)) ctx.note(`killed ${d.pid} (${d.cmdline})`);
+});
 
 export default defineFault({
   target: 'network',
@@ -49,7 +54,7 @@ export default defineFault({
     const owners = socketOwners(portInodes(a.port, a.protocol, netPid(ctx.target)));
     for (const pid of owners) {
       const t = { pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) };
-      await ctx.step('kill-owner', t, async () => {
+      await ctx.step(killOwnerStep, t, async () => {
         await ctx.exec.change(`kill the owner of port ${a.port}: ${pid} (${t.cmdline})`, () => terminate([pid], 1000));
       });
     }
@@ -58,12 +63,7 @@ export default defineFault({
       throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
     return { port: a.port, protocol: a.protocol, killed: owners, pids: [pid] };
   },
-  undo: {
-    async 'kill-owner'(d, ctx) {
-      if (!sameProcess(d.pid, d.start)) ctx.note(`killed ${d.pid} (${d.cmdline})`);
-    },
-    ...recoverCmdUndo,
-  },
+  steps: [killOwnerStep, recoverCmdStep],
 });
 
 /** The process whose net namespace the port lives in: the container's init, or none (the host's). */

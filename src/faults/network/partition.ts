@@ -4,7 +4,7 @@ import { Executor, whichTool } from '../../host/executor';
 import { describeTarget, interfacesOf } from '../../host/target';
 import { shown } from '../../util/units';
 import { oneOf, string } from '../flags';
-import { defineFault, tally } from '../types';
+import { defineFault, defineStep, tally } from '../types';
 import { cidrFamily } from './common';
 
 function cidrs(raw: unknown, flag: string): string[] {
@@ -61,6 +61,52 @@ function toolsFor(ips: string[] | undefined): Tool[] {
   return out;
 }
 
+// (journals from before IPv6 support have no tool: they were iptables)
+/** The `ip filter` table iptables-nft created on first use: removed again when nothing but its base chains is left. */
+const filterTableStep = defineStep('filter-table', async (d: { created: boolean; tool?: Tool }, ctx) => {
+  const tool: Tool = d.tool ?? 'iptables';
+  // only if nothing but the empty base chains is left (another experiment or the admin may use it now)
+  const rules = await ctx.exec.run(tool, ['-w', '-S'], { allowFail: true });
+  const empty =
+    rules.exitCode === 0 &&
+    rules.stdout
+      .trim()
+      .split('\n')
+      .every((l) => /^-P (INPUT|FORWARD|OUTPUT) ACCEPT$/.test(l.trim()));
+  if (empty && (await nftFilterTable(ctx.exec, tool)) === 'present')
+    await ctx.exec.run('nft', ['delete', 'table', tool === 'iptables' ? 'ip' : 'ip6', 'filter'], {
+      allowFail: true,
+    });
+});
+
+/** A base chain (INPUT, OUTPUT) a jump made iptables-nft create: removed again while empty. */
+const baseChainStep = defineStep('base-chain', async (d: { tool: Tool; chain: string }, ctx) => {
+  const fam = d.tool === 'ip6tables' ? 'ip6' : 'ip';
+  const r = await ctx.exec.run('nft', ['list', 'chain', fam, 'filter', d.chain], { allowFail: true });
+  if (r.exitCode !== 0) return;
+  // only while empty: a rule someone else added since keeps it
+  const body = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && l !== '}' && !/^(table|chain) /.test(l) && !/^type filter hook/.test(l));
+  if (!body.length) await ctx.exec.run('nft', ['delete', 'chain', fam, 'filter', d.chain], { allowFail: true });
+});
+
+/** A rule sending the selected traffic to the experiment's chain. */
+const jumpStep = defineStep('jump', async (d: { tool?: Tool; spec: string[] }, ctx) => {
+  // -D removes one copy; loop in case a crash retried the insert
+  for (let i = 0; i < 8; i++) {
+    const r = await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-D', ...d.spec], { allowFail: true });
+    if (r.exitCode !== 0) break;
+  }
+});
+
+/** The experiment's chain (it drops everything sent to it). */
+const chainStep = defineStep('chain', async (d: { chain: string; tool?: Tool }, ctx) => {
+  await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-F', d.chain], { allowFail: true });
+  await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-X', d.chain], { allowFail: true });
+});
+
 export default defineFault({
   target: 'network',
   fault: 'partition',
@@ -113,8 +159,8 @@ export default defineFault({
     for (const tool of tools) {
       // iptables-nft creates the `ip filter` table on first use: remember whether we did, to remove it again if empty
       if (!ctx.dryRun && (await nftFilterTable(ctx.exec, tool)) === 'absent')
-        await ctx.step('filter-table', { created: true, tool }, async () => {});
-      await ctx.step('chain', { chain, tool }, async () => {
+        await ctx.step(filterTableStep, { created: true, tool }, async () => {});
+      await ctx.step(chainStep, { chain, tool }, async () => {
         await ctx.exec.run(tool, ['-w', '-N', chain]);
         await ctx.exec.run(tool, ['-w', '-A', chain, '-j', 'DROP']);
       });
@@ -144,11 +190,11 @@ export default defineFault({
           (await nftFilterTable(ctx.exec, tool)) === 'present' &&
           (await nftBaseChain(ctx.exec, tool, base)) === 'absent'
         )
-          await ctx.step('base-chain', { tool, chain: base }, async () => {});
+          await ctx.step(baseChainStep, { tool, chain: base }, async () => {});
       }
     }
     for (const j of jumps) {
-      await ctx.step('jump', j, async () => {
+      await ctx.step(jumpStep, j, async () => {
         await ctx.exec.run(j.tool, ['-w', '-I', ...j.spec]);
       });
     }
@@ -161,48 +207,9 @@ export default defineFault({
     }
     return { chain, rules: jumps.map((j) => `${j.tool} ${j.spec.join(' ')}`) };
   },
-  undo: {
-    // (journals from before IPv6 support have no tool: they were iptables)
-    async 'filter-table'(d, ctx) {
-      const tool: Tool = d.tool ?? 'iptables';
-      // only if nothing but the empty base chains is left (another experiment or the admin may use it now)
-      const rules = await ctx.exec.run(tool, ['-w', '-S'], { allowFail: true });
-      const empty =
-        rules.exitCode === 0 &&
-        rules.stdout
-          .trim()
-          .split('\n')
-          .every((l) => /^-P (INPUT|FORWARD|OUTPUT) ACCEPT$/.test(l.trim()));
-      if (empty && (await nftFilterTable(ctx.exec, tool)) === 'present')
-        await ctx.exec.run('nft', ['delete', 'table', tool === 'iptables' ? 'ip' : 'ip6', 'filter'], {
-          allowFail: true,
-        });
-    },
-    async 'base-chain'(d, ctx) {
-      const fam = d.tool === 'ip6tables' ? 'ip6' : 'ip';
-      const r = await ctx.exec.run('nft', ['list', 'chain', fam, 'filter', d.chain], { allowFail: true });
-      if (r.exitCode !== 0) return;
-      // only while empty: a rule someone else added since keeps it
-      const body = r.stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && l !== '}' && !/^(table|chain) /.test(l) && !/^type filter hook/.test(l));
-      if (!body.length) await ctx.exec.run('nft', ['delete', 'chain', fam, 'filter', d.chain], { allowFail: true });
-    },
-    async jump(d, ctx) {
-      // -D removes one copy; loop in case a crash retried the insert
-      for (let i = 0; i < 8; i++) {
-        const r = await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-D', ...d.spec], { allowFail: true });
-        if (r.exitCode !== 0) break;
-      }
-    },
-    async chain(d, ctx) {
-      await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-F', d.chain], { allowFail: true });
-      await ctx.exec.run(d.tool ?? 'iptables', ['-w', '-X', d.chain], { allowFail: true });
-    },
-  },
+  steps: [filterTableStep, baseChainStep, jumpStep, chainStep],
   async check(_a, ctx) {
-    const jumps = ctx.steps.filter((s) => s.kind === 'jump');
+    const jumps = ctx.stepsOf(jumpStep);
     let ok = 0;
     for (const j of jumps)
       if (

@@ -1,8 +1,11 @@
-import { alive, sameProcess } from '../../host/procs';
+import { type Target as Proc, alive, sameProcess } from '../../host/procs';
 import { signalFlag } from '../signals';
-import { journalRecoverCmd, recoverCmdFlags, recoverCmdUndo, validateRecoverCmd } from '../recover-cmd';
-import { defineFault, tally } from '../types';
+import { journalRecoverCmd, recoverCmdFlags, recoverCmdStep, validateRecoverCmd } from '../recover-cmd';
+import { defineFault, defineStep, tally } from '../types';
 import { checkOneTarget, resolveTargets, targetFlags } from './common';
+
+/** A signal sent to a process: it cannot be taken back (recover-cmd, journaled first, restores the service). */
+const signalStep = defineStep('signal', async (_d: Proc & { signal?: string }) => {});
 
 export default defineFault({
   target: 'process',
@@ -31,7 +34,7 @@ export default defineFault({
     const targets = resolveTargets(a, ctx.target);
     await journalRecoverCmd(a, ctx);
     for (const t of targets) {
-      await ctx.step('signal', { ...t, signal: a.signal }, async () => {
+      await ctx.step(signalStep, { ...t, signal: a.signal }, async () => {
         await ctx.exec.change(`kill -${a.signal} ${t.pid}  # ${t.cmdline}`, () => {
           if (sameProcess(t.pid, t.start)) process.kill(t.pid, a.signal);
         });
@@ -44,14 +47,9 @@ export default defineFault({
     }
     return { killed: targets.map((t) => t.pid), signal: a.signal };
   },
-  undo: {
-    async signal() {
-      /* a signal cannot be taken back; recover-cmd restores the service */
-    },
-    ...recoverCmdUndo,
-  },
+  steps: [signalStep, recoverCmdStep],
   async check(a, ctx) {
-    const sigs = ctx.steps.filter((s) => s.kind === 'signal');
+    const sigs = ctx.stepsOf(signalStep);
     if (!sigs.length || a.signal !== 'SIGKILL') return 'unknown';
     const gone = sigs.filter((s) => !sameProcess(s.data.pid, s.data.start) || !alive(s.data.pid));
     return tally(gone.length, sigs.length);

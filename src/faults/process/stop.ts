@@ -1,6 +1,15 @@
-import { procState, sameProcess } from '../../host/procs';
-import { defineFault, tally } from '../types';
+import { type Target as Proc, procState, sameProcess } from '../../host/procs';
+import { defineFault, defineStep, tally } from '../types';
 import { checkOneTarget, resolveTargets, targetFlags } from './common';
+
+/** A process stopped (SIGSTOP); recover continues it, if it is still that process. */
+const stopStep = defineStep('stop', async (data: Proc, ctx) => {
+  if (!sameProcess(data.pid, data.start)) {
+    ctx.note(`process ${data.pid} exited while stopped; nothing to continue`);
+    return;
+  }
+  await ctx.exec.change(`kill -CONT ${data.pid}`, () => process.kill(data.pid, 'SIGCONT'));
+});
 
 export default defineFault({
   target: 'process',
@@ -20,7 +29,7 @@ export default defineFault({
   async inject(a, ctx) {
     const targets = resolveTargets(a, ctx.target);
     for (const t of targets) {
-      await ctx.step('stop', { ...t }, async () => {
+      await ctx.step(stopStep, { ...t }, async () => {
         await ctx.exec.change(`kill -STOP ${t.pid}  # ${t.cmdline}`, () => {
           if (sameProcess(t.pid, t.start)) process.kill(t.pid, 'SIGSTOP');
         });
@@ -33,17 +42,9 @@ export default defineFault({
     }
     return { stopped: targets.map((t) => t.pid) };
   },
-  undo: {
-    async stop(data, ctx) {
-      if (!sameProcess(data.pid, data.start)) {
-        ctx.note(`process ${data.pid} exited while stopped; nothing to continue`);
-        return;
-      }
-      await ctx.exec.change(`kill -CONT ${data.pid}`, () => process.kill(data.pid, 'SIGCONT'));
-    },
-  },
+  steps: [stopStep],
   async check(_a, ctx) {
-    const stops = ctx.steps.filter((s) => s.kind === 'stop');
+    const stops = ctx.stepsOf(stopStep);
     if (!stops.length) return 'unknown';
     const held = stops.filter((s) => sameProcess(s.data.pid, s.data.start) && procState(s.data.pid) === 'T');
     return tally(held.length, stops.length);

@@ -1,0 +1,89 @@
+/** docker: the Engine API on /var/run/docker.sock (DOCKER_HOST=unix://… when set). */
+import { badArgs } from '../../errors';
+import type { ContainerTarget } from '../target';
+import { type ContainerAction, type RuntimeClient, socketFrom, stringValues, unixGet, unixRequest } from './client';
+
+const dockerSocket = () => socketFrom(process.env.DOCKER_HOST, '/var/run/docker.sock');
+
+/** GET /containers/ID/json */
+const inspect = (id: string) => unixGet(dockerSocket(), `/containers/${encodeURIComponent(id)}/json`);
+
+export const docker: RuntimeClient = {
+  runtime: 'docker',
+
+  async find(id) {
+    const sock = dockerSocket();
+    let r;
+    try {
+      r = await unixGet(sock, `/containers/${encodeURIComponent(id)}/json`);
+    } catch (e) {
+      throw badArgs(
+        `--container-id ${id}: cannot ask docker on ${sock}: ${(e as Error).message} (is dockerd running?)`,
+      );
+    }
+    if (r.status === 404) throw badArgs(`--container-id ${id}: no such docker container`);
+    if (r.status !== 200) {
+      const msg = typeof r.body === 'object' ? r.body.message : String(r.body);
+      // a prefix of several ids: docker says "multiple IDs found with provided prefix"
+      throw badArgs(`--container-id ${id}: docker says: ${String(msg).trim().slice(0, 300)}`);
+    }
+    const b = r.body;
+    const state = b.State?.Paused ? 'paused' : b.State?.Running ? 'running' : String(b.State?.Status ?? 'not running');
+    return { id: String(b.Id), name: String(b.Name ?? '').replace(/^\//, ''), pid: Number(b.State?.Pid), state };
+  },
+
+  validate() {},
+
+  /** kill, pause, unpause, restart, remove: the Engine API's own calls */
+  async act(t: ContainerTarget, a: ContainerAction) {
+    const id = encodeURIComponent(t.id);
+    const [method, p] =
+      a.op === 'kill'
+        ? ['POST', `/containers/${id}/kill?signal=${encodeURIComponent(a.signal)}`]
+        : a.op === 'restart'
+          ? ['POST', `/containers/${id}/restart?t=${a.waitS}`]
+          : a.op === 'rm'
+            ? ['DELETE', `/containers/${id}?force=true`]
+            : ['POST', `/containers/${id}/${a.op}`];
+    const r = await unixRequest(dockerSocket(), method, p, 120_000);
+    if (r.status >= 300) {
+      const msg = typeof r.body === 'object' ? r.body.message : String(r.body);
+      throw new Error(`docker ${a.op} ${t.id.slice(0, 12)}: ${String(msg).trim().slice(0, 300)}`);
+    }
+    return [];
+  },
+
+  async isPaused(t) {
+    const r = await inspect(t.id);
+    return r.status === 200 && r.body.State?.Paused === true;
+  },
+
+  async labels(t) {
+    const r = await inspect(t.id);
+    if (r.status !== 200) throw badArgs(`container ${t.id.slice(0, 12)}: docker says ${r.status}`);
+    return stringValues(r.body?.Config?.Labels);
+  },
+
+  /** image, command, labels, mounts, env names, restart policy */
+  async recipe(t) {
+    const r = await inspect(t.id);
+    if (r.status !== 200) return { id: t.id, name: t.name };
+    const b = r.body;
+    return {
+      id: t.id,
+      name: t.name,
+      image: b.Config?.Image,
+      cmd: b.Config?.Cmd,
+      entrypoint: b.Config?.Entrypoint,
+      labels: b.Config?.Labels,
+      mounts: (b.Mounts ?? []).map((m: any) => ({
+        type: m.Type,
+        source: m.Source,
+        destination: m.Destination,
+        rw: m.RW,
+      })),
+      env_names: (b.Config?.Env ?? []).map((e: string) => e.split('=')[0]),
+      restart_policy: b.HostConfig?.RestartPolicy?.Name,
+    };
+  },
+};
