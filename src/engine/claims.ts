@@ -1,13 +1,13 @@
 /**
- * Claims, decided atomically in the store: a live experiment's claims on the host objects it alters (a second
- * live experiment claiming the same object is refused), and the daemon's claim on its data dir (one per store).
+ * Claims, decided atomically in the store: a new experiment's claim on its uid and on the host objects it alters
+ * (a second live experiment claiming the same object is refused), and the daemon's claim on its data dir.
  */
 import { badArgs } from '../errors';
 import type { FaultDef } from '../faults/types';
 import type { ParsedFlags, FlagSpecs } from '../faults/flags';
 import { alive, isChaosmetad, readArgv, startTime } from '../host/procs';
 import { type Target, isContainer } from '../host/target';
-import type { Store } from '../store/store';
+import { type ExperimentRow, type Store, isLive } from '../store/store';
 
 /**
  * What an inject of `def` on `target` claims (FaultDef.claims, each once). Claims are per target: two containers
@@ -19,20 +19,38 @@ export function claimKeys(def: FaultDef, args: ParsedFlags<FlagSpecs>, target: T
   );
 }
 
-/** Refuse claims another live experiment holds (exit 2). Run in the transaction that takes them (takeClaims). */
-export function refuseHeld(store: Store, keys: string[]): void {
-  for (const key of keys) {
-    const holder = store.claimHolder(key);
-    if (holder)
-      throw badArgs(
-        `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
-      );
-  }
-}
-
-/** Record the claims as experiment `uid`'s (released with Store.releaseClaims when it ends). */
-export function takeClaims(store: Store, keys: string[], uid: string): void {
-  for (const key of keys) store.claim(key, uid);
+/**
+ * Record a new experiment with its claims, in one transaction: its uid must be free (a finished experiment with
+ * nothing left to undo is replaced), and no other live experiment may hold any of its claims (exit 2 otherwise).
+ */
+export function recordClaimed(store: Store, row: ExperimentRow, keys: string[]): void {
+  const uid = row.uid;
+  store.tx(() => {
+    const old = store.get(uid);
+    if (old) {
+      if (isLive(old) || old.phase === 'recovering') {
+        throw badArgs(
+          `an experiment with uid ${uid} is still live (status ${old.status}); recover it first or choose another --uid`,
+        );
+      }
+      // its journal is what undoes its host changes: never drop it while any step is not undone
+      if (store.hasUndoLeft(uid)) {
+        throw badArgs(
+          `experiment ${uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${uid} first or choose another --uid`,
+        );
+      }
+      store.remove(uid);
+    }
+    for (const key of keys) {
+      const holder = store.claimHolder(key);
+      if (holder)
+        throw badArgs(
+          `${key.replace(/^(\w[\w-]*):/, '$1 ')} is already altered by live experiment ${holder}; recover it first`,
+        );
+    }
+    store.insert(row);
+    for (const key of keys) store.claim(key, uid);
+  });
 }
 
 /** The pid of the daemon that serves this data dir (decided in the store), if it still runs. */

@@ -8,10 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
-import { type FlagSpecs, type ParsedFlags, argsJson } from '../faults/flags';
+import { argsJson } from '../faults/flags';
 import { findFault } from '../faults/index';
-import type { CheckContext, Effect, FaultDef, InjectContext } from '../faults/types';
-import { tally } from '../faults/types';
+import type { Effect, FaultDef } from '../faults/types';
 import { Executor } from '../host/executor';
 import {
   type ContainerTarget,
@@ -20,25 +19,22 @@ import {
   Target,
   describeTarget,
   executorFor,
-  helperTargetParams,
   isContainer,
-  parseTarget,
-  targetAlive,
 } from '../host/target';
-import { helperArgv, startHelper, stepTag } from '../host/helpers';
 import { sqliteBinding } from '../host/assets';
-import { TAG_PREFIX, alive, isTagged } from '../host/procs';
+import { alive } from '../host/procs';
 import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
 import { formatTime, shown } from '../util/units';
-import { claimKeys, daemonPid, refuseHeld, takeClaims } from './claims';
+import { claimKeys, daemonPid, recordClaimed } from './claims';
 import { retryDelay } from './clock';
+import { type AbandonedStep, type JournalEnv, injectContext, readEffect, undoSteps } from './journal';
 import { type LogEvent, appendEvent, logFileOf } from './log';
 import { retentionFromEnv } from './retention';
 import { type InjectRequest, type PreparedInject, parseLease, prepareInject, resolveTarget } from './request';
 import { spawnSelfDetached } from './self';
 import { watch, watcherArgv } from './watcher';
 import { agentPolicy, checkPolicyTarget } from './policy';
-import { BUILTIN_STEPS, helperStep, stepKindOf, watcherStep } from './steps';
+import { watcherStep } from './steps';
 
 export type { InjectRequest } from './request';
 
@@ -121,6 +117,17 @@ export class Engine {
     return (this.opts.executor ?? executorFor)(...a);
   }
 
+  /** What the journal (engine/journal.ts) acts through: this engine's store, files, log and executors. */
+  private get journal(): JournalEnv {
+    return {
+      store: this.store,
+      logFile: this.logFile,
+      workDir: (uid, create) => this.workDir(uid, create),
+      log: (event) => this.log(event),
+      executorFor: (...a) => this.executorFor(...a),
+    };
+  }
+
   /** The experiment's private directory under the data dir (backups, helper inputs). */
   workDir(uid: string, create = true): string {
     const d = path.join(this.dataDir, 'work', uid);
@@ -158,7 +165,7 @@ export class Engine {
         exec.note(
           `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
         );
-      const ctx = this.context(p.uid, deadline, exec, p.def, true, p.target);
+      const ctx = injectContext(this.journal, p.uid, deadline, exec, p.def, true, p.target);
       if (deadline && this.opts.watcher)
         exec.note(`start watcher: chaosmetad watch ${p.uid} (recovers at ${new Date(deadline).toISOString()})`);
       await p.def.inject(p.args, ctx);
@@ -170,32 +177,11 @@ export class Engine {
     const claims = claimKeys(p.def, p.args, p.target);
     // a fault whose changes a power cut undoes anyway journals without fsync (FaultDef.volatile)
     const w = <T>(fn: () => T): T => (p.def.volatile ? this.store.volatile(fn) : fn());
-    w(() =>
-      this.store.tx(() => {
-        const old = this.store.get(p.uid);
-        if (old) {
-          if (isLive(old) || old.phase === 'recovering') {
-            throw badArgs(
-              `an experiment with uid ${p.uid} is still live (status ${old.status}); recover it first or choose another --uid`,
-            );
-          }
-          // its journal is what undoes its host changes: never drop it while any step is not undone
-          if (this.store.hasUndoLeft(p.uid)) {
-            throw badArgs(
-              `experiment ${p.uid} (status ${old.status}) still has host changes to undo; run chaosmetad recover ${p.uid} first or choose another --uid`,
-            );
-          }
-          this.store.remove(p.uid);
-        }
-        refuseHeld(this.store, claims);
-        this.store.insert(row);
-        takeClaims(this.store, claims, p.uid);
-      }),
-    );
+    w(() => recordClaimed(this.store, row, claims));
     this.log({ event: 'inject', uid: p.uid, target: p.def.target, fault: p.def.fault, args: row.args });
 
     const exec = this.executorFor(p.target, p.def.container, false, (line) => this.log({ uid: p.uid, action: line }));
-    const ctx = this.context(p.uid, deadline, exec, p.def, false, p.target);
+    const ctx = injectContext(this.journal, p.uid, deadline, exec, p.def, false, p.target);
     try {
       if ((deadline || p.leaseMs) && this.opts.watcher) {
         await ctx.step(watcherStep, { deadline }, async () => ({
@@ -218,7 +204,7 @@ export class Engine {
       const err = asChaosError(e, ExitCode.Inject);
       let undoNote = '';
       try {
-        await this.undoSteps(p.uid, p.def);
+        await undoSteps(this.journal, p.uid, p.def);
       } catch (u) {
         undoNote = `; undoing the partial inject also failed: ${(u as Error).message} (run: chaosmetad recover ${p.uid})`;
       }
@@ -263,135 +249,9 @@ export class Engine {
     };
   }
 
-  private context(
-    uid: string,
-    deadline: number | null,
-    exec: Executor,
-    def: FaultDef,
-    dryRun: boolean,
-    target: Target,
-  ): InjectContext {
-    const store = this.store;
-    const logFile = this.logFile;
-    const workDir = () => (dryRun ? path.join(this.dataDir, 'work', uid) : this.workDir(uid));
-    const ctx: InjectContext = {
-      uid,
-      deadline,
-      dryRun,
-      exec,
-      target,
-      workDir,
-      async step(kind, data, run) {
-        // a kind the fault does not declare could not be undone: refused before anything is journaled or changed
-        if (stepKindOf(def, kind.name) !== kind)
-          throw new Error(`${def.target} ${def.fault} journals a step kind it does not declare: ${kind.name}`);
-        if (dryRun) return { ...data, ...((await run(0)) ?? {}) };
-        const w = <T>(fn: () => T): T => (def.volatile ? store.volatile(fn) : fn());
-        const id = w(() => store.addStep(uid, kind.name, data));
-        const extra = (await run(id)) ?? {};
-        const full = { ...data, ...extra };
-        w(() => store.setStep(id, 'done', full));
-        return full;
-      },
-      async helper(mode, own) {
-        // a helper for a container joins its namespaces and cgroups itself, before it reports ready
-        const params = { ...own, ...helperTargetParams(target, def.container) };
-        if (dryRun) {
-          const [file, argv] = helperArgv({ mode, uid, step: 0, params, deadline });
-          exec.note(`start helper: ${[file, ...argv].join(' ')}`);
-          return 0;
-        }
-        const r = await ctx.step(helperStep, { mode, params }, async (step) => {
-          const pid = await startHelper({ mode, uid, step, params, deadline, log: logFile });
-          exec.note(`started helper ${mode} pid ${pid}`);
-          return { pid };
-        });
-        return r.pid ?? 0;
-      },
-    };
-    return ctx;
-  }
-
-  /**
-   * Undo every step not yet undone, newest first. Tries them all; throws once with every failure — unless
-   * `abandoned` is given: a step that fails is then given up (marked undone with the reason in its data) and listed.
-   */
-  private async undoSteps(
-    uid: string,
-    def: FaultDef,
-    notes: string[] = [],
-    abandoned?: Array<{ step: string; error: string }>,
-  ): Promise<void> {
-    const target = parseTarget(this.store.get(uid)?.target_info);
-    const exec = this.executorFor(target, def.container, false, (line) => this.log({ uid, action: line }));
-    // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
-    // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
-    // (the faults that act on the container itself through its runtime handle its end in their own undo)
-    const gone = isContainer(target) && !targetAlive(target) && def.container !== 'runtime';
-    let goneNoted = false;
-    const failures: string[] = [];
-    const workDir = () => this.workDir(uid);
-    for (const s of this.store.steps(uid).reverse()) {
-      if (s.state === 'undone') continue;
-      // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
-      if (s.kind === watcherStep.name && failures.length) continue;
-      if (gone && !BUILTIN_STEPS.has(s.kind) && !def.undoWhenGone?.some((k) => k.name === s.kind)) {
-        if (!goneNoted && isContainer(target))
-          notes.push(`${describeTarget(target)} is gone (or restarted): nothing to undo inside it`);
-        goneNoted = true;
-        this.store.setStep(s.id, 'undone');
-        continue;
-      }
-      const kind = stepKindOf(def, s.kind);
-      if (!kind) {
-        failures.push(`no undo for step ${s.kind}`);
-        continue;
-      }
-      try {
-        await kind.undoStored(s.data, { uid, exec, target, stepId: s.id, workDir, note: (m) => notes.push(m) });
-        this.store.setStep(s.id, 'undone');
-      } catch (e) {
-        const error = (e as Error).message;
-        if (abandoned) {
-          abandoned.push({ step: s.kind, error });
-          this.store.setStep(s.id, 'undone', { ...(JSON.parse(s.data) as object), abandoned: error });
-        } else failures.push(`${s.kind}: ${error}`);
-      }
-    }
-    if (failures.length) throw recoverError(failures.join('; '));
-    // what was given up may have left the only copy of someone's data in the work dir (file del's original):
-    // it stays, and the note says where
-    if (abandoned?.length) {
-      const wd = this.workDir(uid, false);
-      if (fs.existsSync(wd)) notes.push(`kept ${wd} (what the abandoned steps left there, e.g. a deleted file)`);
-      return;
-    }
-    fs.rmSync(this.workDir(uid, false), { recursive: true, force: true });
-  }
-
   /** Read the host: is this experiment's fault in place? */
   async effect(row: ExperimentRow, def = this.findFault(row.target, row.fault)): Promise<Effect> {
-    const done = this.store.steps(row.uid).filter((s) => s.state === 'done');
-    const stepsOf: CheckContext['stepsOf'] = (kind) =>
-      done.filter((s) => s.kind === kind.name).map((s) => ({ id: s.id, data: kind.read(s.data) }));
-    const target = parseTarget(row.target_info);
-    // a container that is gone took the fault with it — but for the faults that act on the container itself
-    // (kill, rm, restart) its end is the effect: they check for themselves
-    if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
-    // the args as stored (argsJson: snake_case keys), not parsed again: a path flag is stored resolved already
-    if (def.check)
-      return def.check(JSON.parse(row.args) as ParsedFlags<FlagSpecs>, {
-        uid: row.uid,
-        stepsOf,
-        target,
-        exec: this.executorFor(target, def.container),
-      });
-    const helpers = stepsOf(helperStep);
-    if (!helpers.length) return 'unknown';
-    const up = helpers.filter(
-      (s) => s.data.pid !== undefined && isTagged(s.data.pid, [TAG_PREFIX + row.uid, stepTag(s.id)]),
-    );
-    return tally(up.length, helpers.length);
+    return readEffect(this.journal, row, def);
   }
 
   async check(uid: string): Promise<CheckResult> {
@@ -450,9 +310,9 @@ export class Engine {
     }
     const row = this.store.get(uid)!;
     const notes: string[] = [];
-    const abandoned: Array<{ step: string; error: string }> = [];
+    const abandoned: AbandonedStep[] = [];
     try {
-      await this.undoSteps(uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
+      await undoSteps(this.journal, uid, this.findFault(row.target, row.fault), notes, abandon ? abandoned : undefined);
     } catch (e) {
       const msg = (e as Error).message;
       const failures = (this.store.get(uid)?.recover_failures ?? 0) + 1;

@@ -76,8 +76,13 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
   },
   {
     file: 'src/engine/engine.ts',
-    args: ['d', "path.join(this.workDir(uid, false), 'reserve')", 'this.workDir(uid, false)'],
+    args: ['d', "path.join(this.workDir(uid, false), 'reserve')"],
     why: "the experiment's work directories under the data dir (root-only, ownership checked before use)",
+  },
+  {
+    file: 'src/engine/journal.ts',
+    args: ['env.workDir(uid, false)'],
+    why: "the experiment's work directory under the data dir (Engine.workDir: root-only, ownership checked before use)",
   },
   {
     file: 'src/engine/log.ts',
