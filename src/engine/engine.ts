@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChaosError, ExitCode, asChaosError, badArgs, injectError, recoverError } from '../errors';
-import { type FlagSpecs, type ParsedFlags, argsJson } from '../faults/flags';
+import { argsJson, storedArgs } from '../faults/flags';
 import { findFault } from '../faults/index';
 import type { CheckContext, Effect, FaultDef, InjectContext } from '../faults/types';
 import { tally } from '../faults/types';
@@ -378,9 +378,8 @@ export class Engine {
     // a container that is gone took the fault with it — but for the faults that act on the container itself
     // (kill, rm, restart) its end is the effect: they check for themselves
     if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
-    // the args as stored (argsJson: snake_case keys), not parsed again: a path flag is stored resolved already
     if (def.check)
-      return def.check(JSON.parse(row.args) as ParsedFlags<FlagSpecs>, {
+      return def.check(storedArgs(def.flags, row.args), {
         uid: row.uid,
         stepsOf,
         target,
