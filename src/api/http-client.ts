@@ -256,15 +256,21 @@ export class HttpApi implements ChaosApi {
       );
       req.end(payload);
     });
-    let reply: { code?: number; message?: string; data?: unknown };
+    let parsed: unknown;
     try {
-      reply = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new ChaosError(
         ExitCode.Internal,
         `the daemon at ${this.where} answered HTTP ${status} with a reply that is not JSON: ${text.slice(0, 200)}`,
       );
     }
+    // an envelope { code, message, data }: anything else (not an object, no numeric code) is refused below
+    const reply = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as {
+      code?: number;
+      message?: string;
+      data?: unknown;
+    };
     if (typeof reply.code !== 'number')
       throw new ChaosError(
         ExitCode.Internal,

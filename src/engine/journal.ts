@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { recoverError } from '../errors';
-import type { FlagSpecs, ParsedFlags } from '../faults/flags';
+import { storedArgs } from '../faults/flags';
 import type { CheckContext, Effect, FaultDef, InjectContext } from '../faults/types';
 import { tally } from '../faults/types';
 import type { Executor } from '../host/executor';
@@ -159,9 +159,8 @@ export async function readEffect(env: JournalEnv, row: ExperimentRow, def: Fault
   // a container that is gone took the fault with it — but for the faults that act on the container itself
   // (kill, rm, restart) its end is the effect: they check for themselves
   if (!targetAlive(target) && def.container !== 'runtime') return 'gone';
-  // the args as stored (argsJson: snake_case keys), not parsed again: a path flag is stored resolved already
   if (def.check)
-    return def.check(JSON.parse(row.args) as ParsedFlags<FlagSpecs>, {
+    return def.check(storedArgs(def.flags, row.args), {
       uid: row.uid,
       stepsOf,
       target,

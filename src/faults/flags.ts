@@ -19,5 +19,6 @@ export {
   parseFlags,
   size,
   snake,
+  storedArgs,
   string,
 } from '../util/flags';

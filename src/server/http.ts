@@ -286,10 +286,10 @@ export function createServer(
           try {
             const text = Buffer.concat(chunks).toString('utf8');
             if (text.trim()) {
-              const parsed = JSON.parse(text);
+              const parsed: unknown = JSON.parse(text);
               if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
                 throw badArgs('the body must be a JSON object');
-              body = parsed;
+              body = parsed as Body; // (each route's schema checks its fields)
             }
             if (typeof body.trace_id === 'string' && body.trace_id) traceId = body.trace_id.slice(0, 128);
             const fn = table[key];

@@ -186,3 +186,14 @@ export function argsJson(specs: FlagSpecs, parsed: Record<string, unknown>): str
   for (const k of Object.keys(specs)) if (parsed[k] !== undefined) o[snake(k)] = parsed[k];
   return JSON.stringify(o);
 }
+
+/**
+ * Stored args (argsJson) back as parsed args, by the flags' own names (camelCase): the values as they were parsed
+ * then, not parsed again (a path flag is stored resolved already). Absent flags are undefined.
+ */
+export function storedArgs<F extends FlagSpecs>(specs: F, json: string): ParsedFlags<F> {
+  const stored = JSON.parse(json) as Record<string, unknown>;
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(specs)) o[k] = stored[snake(k)] ?? stored[k];
+  return o as ParsedFlags<F>;
+}

@@ -44,6 +44,9 @@ async function chaosmetad(args: string[]): Promise<{ code: number; stdout: strin
     });
   const spies = [spy('stdout'), spy('stderr')];
   const env = process.env.CHAOSMETAD_DATA_DIR;
+  // the CLI (oclif) sets process.exitCode on a refusal: in jest's own process (one worker: in band) it would
+  // become jest's exit code, failing `npm run test:unit` with every test passed
+  const exitCode = process.exitCode;
   process.env.CHAOSMETAD_DATA_DIR = data;
   try {
     const argv = argv0.effectiveArgv(args);
@@ -53,6 +56,7 @@ async function chaosmetad(args: string[]): Promise<{ code: number; stdout: strin
     code ??= await cliMain.main(argv, ROOT);
     return { code, ...out };
   } finally {
+    process.exitCode = exitCode;
     for (const s of spies) s.mockRestore();
     if (env === undefined) delete process.env.CHAOSMETAD_DATA_DIR;
     else process.env.CHAOSMETAD_DATA_DIR = env;

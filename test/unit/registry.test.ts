@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { allFaults, findFault, registryNames, targets } from '../../src/faults/index';
 import { BUILTIN_STEPS } from '../../src/engine/steps';
 import { HOST_TARGET } from '../../src/host/target';
-import { kebab, parseFlags, argsJson } from '../../src/faults/flags';
+import { kebab, parseFlags, argsJson, storedArgs } from '../../src/faults/flags';
 import { splitArgv } from '../../src/util/argv';
 import { parseDuration } from '../../src/util/units';
 
@@ -93,6 +93,15 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
     const b = parseFlags(burn.flags, { percent: 60, count: 1 });
     expect(a).toEqual(b);
     expect(argsJson(burn.flags, a)).toBe('{"percent":60,"count":1}');
+  });
+  test("a check gets the stored args back by the flags' own names (multi-word ones too), not parsed again", () => {
+    const limit = findFault('diskio', 'limit');
+    const a = parseFlags(limit.flags, { read_bytes: '1MB', write_io: '100', pid_list: '1' });
+    const json = argsJson(limit.flags, a);
+    expect(json).toContain('"read_bytes":1048576');
+    expect(storedArgs(limit.flags, json)).toEqual(a);
+    // (a flag absent when stored is undefined, as parsed)
+    expect(storedArgs(limit.flags, '{}').readBytes).toBeUndefined();
   });
   test('snake_case, kebab-case and camelCase keys are accepted', () => {
     const fill = findFault('mem', 'fill');
