@@ -12,7 +12,7 @@ import { INJECT_FLAGS } from '../api/inject-flags';
 import { ChaosError, ExitCode } from '../errors';
 import { findFault } from '../faults/index';
 import type { FaultDef } from '../faults/types';
-import { CLIENT_FLAGS, type ParsedFlags, parsePlainArgv } from '../util/plain-argv';
+import { CLIENT_FLAGS, type RawFlags, parsePlainArgv } from '../util/plain-argv';
 import { type ParsedInjectFlags, runInject } from './inject-run';
 import { QUERY_FLAGS, runQuery } from './query-run';
 import { RECOVER_FLAGS, runRecover } from './recover-run';
@@ -37,7 +37,7 @@ function reportError(e: unknown): number {
 
 /** Open the API the flags name, run fn with it, print an error as the CLI does; the exit code. */
 async function withApi(
-  flags: ParsedFlags,
+  flags: RawFlags,
   watcher: boolean,
   fn: (api: ChaosApi, out: (line: string) => void) => Promise<void>,
 ): Promise<number> {

@@ -8,10 +8,10 @@ import type { ScheduleView } from '../api/views';
 import { injectFieldsOf } from '../api/inject-flags';
 import { kebab } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
-import type { ParsedFlags } from '../util/plain-argv';
+import type { RawFlags } from '../util/plain-argv';
 
 /** Flags keyed by their long names (kebab-case), as oclif parses them. */
-export type ParsedInjectFlags = ParsedFlags;
+export type ParsedInjectFlags = RawFlags;
 
 export async function runInject(
   def: FaultDef,

@@ -9,9 +9,9 @@ import type { FaultDef } from '../faults/types';
 import { Kube, type TargetResult, bounded } from '../kube/fanout';
 import { follow, kubeFollowCluster } from '../kube/follow';
 import { Kubectl } from '../kube/kubectl';
-import { DEFAULT_AGENTS } from '../kube/targets';
+import { DEFAULT_AGENTS } from '../kube/picks';
 import { type FlagSpecs, boolean, integer, kebab, string } from '../util/flags';
-import { type ParsedFlags, outputFlag, outputFormat } from '../util/plain-argv';
+import { type RawFlags, outputFlag, outputFormat } from '../util/plain-argv';
 import { parseDuration } from '../util/units';
 import { cliValues, oclifFlagsOf } from '../oclif/base';
 import { table } from './present';
@@ -39,7 +39,7 @@ const CONNECTION_FLAGS = {
 
 const connection = oclifFlagsOf(CONNECTION_FLAGS);
 
-function kubeOf(f: ParsedFlags, log?: (l: string) => void): Kube {
+function kubeOf(f: RawFlags, log?: (l: string) => void): Kube {
   const s = (k: keyof typeof CONNECTION_FLAGS) => f[k] as string | undefined;
   return new Kube(
     new Kubectl({ kubeconfig: s('kubeconfig'), context: s('context') }),

@@ -5,7 +5,7 @@
 import type { ChaosApi } from '../api/api';
 import { STATUSES } from '../api/api';
 import { type FlagSpecs, boolean, integer, oneOf, string } from '../util/flags';
-import { CLIENT_FLAGS, type ParsedFlags, outputFlag, outputFormat } from '../util/plain-argv';
+import { CLIENT_FLAGS, type RawFlags, outputFlag, outputFormat } from '../util/plain-argv';
 import { formatBytes, formatTime } from '../util/units';
 import { table } from './present';
 
@@ -26,7 +26,7 @@ export const QUERY_FLAGS = {
   ...CLIENT_FLAGS,
 } satisfies FlagSpecs;
 
-export async function runQuery(flags: ParsedFlags, api: ChaosApi, out: (line: string) => void): Promise<void> {
+export async function runQuery(flags: RawFlags, api: ChaosApi, out: (line: string) => void): Promise<void> {
   const s = (k: keyof typeof QUERY_FLAGS) => flags[k] as string | undefined;
   const format = outputFormat(flags);
   const status = s('status') && QUERY_FLAGS.status.parse(s('status'), 'status');

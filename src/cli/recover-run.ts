@@ -5,7 +5,7 @@
 import type { ChaosApi, RecoverResult } from '../api/api';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { type FlagSpecs, boolean, string } from '../util/flags';
-import { CLIENT_FLAGS, type ParsedFlags } from '../util/plain-argv';
+import { CLIENT_FLAGS, type RawFlags } from '../util/plain-argv';
 
 export const RECOVER_FLAGS = {
   all: boolean({ char: 'a', description: 'every experiment not yet recovered' }),
@@ -24,7 +24,7 @@ export const RECOVER_FLAGS = {
 
 export async function runRecover(
   uid: string | undefined,
-  flags: ParsedFlags,
+  flags: RawFlags,
   api: ChaosApi,
   out: (line: string) => void,
 ): Promise<void> {

@@ -6,14 +6,14 @@ import { badArgs } from '../errors';
 import type { FaultDef } from '../faults/types';
 import type { ParsedFlags, FlagSpecs } from '../faults/flags';
 import { alive, isChaosmetad, readArgv, startTime } from '../host/procs';
-import { type Target, isContainer } from '../host/target';
+import { type Scope, isContainer } from '../host/scope';
 import { type ExperimentRow, type Store, isLive } from '../store/store';
 
 /**
  * What an inject of `def` on `target` claims (FaultDef.claims, each once). Claims are per target: two containers
  * may each have a delay on their own eth0.
  */
-export function claimKeys(def: FaultDef, args: ParsedFlags<FlagSpecs>, target: Target): string[] {
+export function claimKeys(def: FaultDef, args: ParsedFlags<FlagSpecs>, target: Scope): string[] {
   return [...new Set(def.claims?.(args, target) ?? [])].map((k) =>
     isContainer(target) ? `container ${target.id.slice(0, 12)} ${k}` : k,
   );

@@ -13,14 +13,14 @@ import { findFault } from '../faults/index';
 import type { Effect, FaultDef } from '../faults/types';
 import { Executor } from '../host/executor';
 import {
-  type ContainerTarget,
-  type Entry,
-  HOST_TARGET,
-  Target,
-  describeTarget,
+  type ContainerScope,
+  type ContainerAccess,
+  HOST_SCOPE,
+  Scope,
+  describeScope,
   executorFor,
   isContainer,
-} from '../host/target';
+} from '../host/scope';
 import { sqliteBinding } from '../host/assets';
 import { alive } from '../host/procs';
 import { ExperimentRow, QueryFilter, Retention, Store, defaultDataDir, isBusy, isLive } from '../store/store';
@@ -148,7 +148,7 @@ export class Engine {
    * Validate a request completely, without touching the host or the store. A container request needs its target
    * resolved first (resolveTarget: it asks the runtime).
    */
-  prepare(req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
+  prepare(req: InjectRequest, target: Scope = HOST_SCOPE): PreparedInject {
     return prepareInject(this.findFault(req.target, req.fault), req, target);
   }
 
@@ -163,7 +163,7 @@ export class Engine {
       const exec = this.executorFor(p.target, p.def.container, true);
       if (isContainer(p.target))
         exec.note(
-          `target: ${describeTarget(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
+          `target: ${describeScope(p.target)}, init pid ${p.target.pid}; ${confinement(p.target, p.def.container)}`,
         );
       const ctx = injectContext(this.journal, p.uid, deadline, exec, p.def, true, p.target);
       if (deadline && this.opts.watcher)
@@ -484,7 +484,7 @@ export class Engine {
 }
 
 /** How a fault entering a container that way is confined to it, as a dry run says. */
-const CONFINED: Record<Entry, (t: ContainerTarget) => string> = {
+const CONFINED: Record<ContainerAccess, (t: ContainerScope) => string> = {
   net: (t) => `commands enter its net namespace only (nsenter -t ${t.pid} --net)`,
   root: (t) => `paths resolve inside its root /proc/${t.pid}/root (no link leads out)`,
   pid: () => `pids and names are those of its pid namespace`,
@@ -493,6 +493,6 @@ const CONFINED: Record<Entry, (t: ContainerTarget) => string> = {
 };
 
 /** The dry run's note on a container target: how the fault is kept inside it (cgroups when the fault names none). */
-function confinement(t: ContainerTarget, entry: Entry | undefined): string {
+function confinement(t: ContainerScope, entry: ContainerAccess | undefined): string {
   return CONFINED[entry ?? 'cgroup'](t);
 }

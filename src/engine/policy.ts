@@ -25,7 +25,7 @@ import { readPolicyFile } from '../host/policyfile';
 import { hostPathOf } from '../host/mounts';
 import { POD_NAMESPACE_LABEL, POD_UID_LABEL, containerLabels } from '../host/runtimes';
 import { resolveSafe, splitRoot } from '../host/safefs';
-import { type Target, isContainer } from '../host/target';
+import { type Scope, isContainer } from '../host/scope';
 import { parseDuration, shown } from '../util/units';
 
 export interface AgentPolicy {
@@ -155,7 +155,7 @@ function refuse(p: AgentPolicy, rule: string, why: string): never {
 const under = (p: string, root: string) => p === root || p.startsWith(root + '/');
 
 /** The rules that need no runtime and no flags: the fault, the node, the duration. */
-export function checkPolicy(p: AgentPolicy, def: FaultDef, target: Target, timeoutMs: number): void {
+export function checkPolicy(p: AgentPolicy, def: FaultDef, target: Scope, timeoutMs: number): void {
   const name = `${def.target} ${def.fault}`;
   if (!p.faults.some((f) => f === '*' || f === name || f === `${def.target} *`))
     refuse(p, 'faults', `${name} is not among the allowed faults (${p.faults.join(', ') || 'none'})`);
@@ -228,7 +228,7 @@ export const KUBELET_PODS = '/var/lib/kubelet/pods';
  */
 export async function checkPolicyTarget(
   p: AgentPolicy,
-  target: Target,
+  target: Scope,
   def: FaultDef,
   args: Record<string, unknown>,
 ): Promise<void> {

@@ -8,7 +8,7 @@ import { badArgs } from '../errors';
 import { type FlagSpecs, type ParsedFlags, parseFlags } from '../faults/flags';
 import type { FaultDef } from '../faults/types';
 import { resolveContainer } from '../host/runtimes';
-import { HOST_TARGET, type Target, isContainer } from '../host/target';
+import { HOST_SCOPE, type Scope, isContainer } from '../host/scope';
 import { parseDuration, shown } from '../util/units';
 import { agentPolicy, checkPolicy, checkPolicyPaths } from './policy';
 
@@ -37,7 +37,7 @@ export interface InjectRequest {
 export interface PreparedInject {
   def: FaultDef;
   args: ParsedFlags<FlagSpecs>;
-  target: Target;
+  target: Scope;
   /** 0 = no deadline */
   timeoutMs: number;
   /** 0 = no lease; whole ms */
@@ -91,7 +91,7 @@ export function defaultCreator(): string {
  * Validate a request for fault `def` completely, without touching the host or the store. A container request needs
  * its target resolved first (resolveTarget: it asks the runtime).
  */
-export function prepareInject(def: FaultDef, req: InjectRequest, target: Target = HOST_TARGET): PreparedInject {
+export function prepareInject(def: FaultDef, req: InjectRequest, target: Scope = HOST_SCOPE): PreparedInject {
   checkUid(req.uid, '--uid');
   const timeoutMs = parseTimeout(req.timeout);
   if (req.containerId && !isContainer(target)) throw new Error('internal: a container request without its target');
@@ -129,8 +129,8 @@ export function prepareInject(def: FaultDef, req: InjectRequest, target: Target 
 }
 
 /** The request's target: this host, or the container its runtime names (exit 1 when not found or not running). */
-export async function resolveTarget(req: InjectRequest): Promise<Target> {
-  if (!req.containerId) return HOST_TARGET;
+export async function resolveTarget(req: InjectRequest): Promise<Scope> {
+  if (!req.containerId) return HOST_SCOPE;
   return resolveContainer({
     id: req.containerId,
     runtime: req.containerRuntime,

@@ -2,10 +2,10 @@
  * Fault flags are declared like every command's (util/flags.ts); here they read their value against the
  * experiment's target (a path flag resolves inside a container's root).
  */
-import type { Target } from '../host/target';
+import type { Scope } from '../host/scope';
 import type { FlagSpec as Spec } from '../util/flags';
 
-export type FlagSpec<T = unknown> = Spec<T, Target>;
+export type FlagSpec<T = unknown> = Spec<T, Scope>;
 export {
   type FlagSpecs,
   type ParsedFlags,

@@ -10,7 +10,7 @@ import type { FaultDef } from './types';
  * export named after it (network/netem). The names and aliases here must be the modules' own (checked on loading;
  * test/unit/registry.test.ts compares them all).
  */
-interface Entry {
+interface RegistryEntry {
   target: string;
   fault: string;
   aliases?: string[];
@@ -18,7 +18,7 @@ interface Entry {
 }
 
 /** A registry line: the fault's names and its module, required on first use (see util/lazy.ts). */
-function lazyFault(target: string, name: string, module: () => unknown, aliases?: string[]): Entry {
+function lazyFault(target: string, name: string, module: () => unknown, aliases?: string[]): RegistryEntry {
   let def: FaultDef<FlagSpecs> | undefined;
   const load = () => {
     if (def) return def;
@@ -31,7 +31,7 @@ function lazyFault(target: string, name: string, module: () => unknown, aliases?
   return { target, fault: name, aliases, load };
 }
 
-const REGISTRY: Entry[] = [
+const REGISTRY: RegistryEntry[] = [
   lazyFault('cpu', 'burn', () => require('./cpu/burn')),
   lazyFault('cpu', 'load', () => require('./cpu/load')),
   lazyFault('mem', 'fill', () => require('./mem/fill')),

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../errors';
 import { resolveSafe } from '../host/safefs';
-import { Target, asSeen, inTarget, isContainer } from '../host/target';
+import { Scope, asSeen, inScope, isContainer } from '../host/scope';
 import { shown } from '../util/units';
 import type { FlagSpec } from './flags';
 
@@ -13,7 +13,7 @@ const FORBIDDEN = ['/proc', '/sys', '/dev'];
  * Resolve a user path to an absolute one and refuse pseudo filesystems (also through symlinks). For a container
  * the path is the container's: the result is /proc/PID/root/… and every link on the way resolves inside that root.
  */
-export function safePath(raw: unknown, flag: string, target?: Target): string {
+export function safePath(raw: unknown, flag: string, target?: Scope): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw badArgs(`--${flag} must be a file path, got ${shown(raw)}`);
   if (raw.length > 4096) throw badArgs(`--${flag} is too long (${raw.length} characters, at most 4096)`);
   if (/[\0\n\r]/.test(raw)) throw badArgs(`--${flag} must not contain NUL or newline characters`);
@@ -53,8 +53,8 @@ function forbidden(p: string): string | undefined {
   return FORBIDDEN.find((f) => p === f || p.startsWith(f + '/'));
 }
 
-function containerPath(abs: string, raw: string, flag: string, target: Target): string {
-  const inside = inTarget(target, abs);
+function containerPath(abs: string, raw: string, flag: string, target: Scope): string {
+  const inside = inScope(target, abs);
   let real: string;
   try {
     real = asSeen(target, resolveSafe(inside, { followFinal: true }).path);

@@ -1,7 +1,7 @@
 /** What one fault module declares. A fault is one file: flags, validation, inject, its undo kinds, and a check. */
 import type { Executor } from '../host/executor';
 import type { HelperSpec } from '../host/helpers';
-import type { Entry, Target } from '../host/target';
+import type { ContainerAccess, Scope } from '../host/scope';
 import type { FlagSpecs, ParsedFlags } from './flags';
 
 /** What a check of the host says about a fault (read from the host, not from the store). */
@@ -20,7 +20,7 @@ export interface InjectContext {
   /** commands run in the target (for a container: the namespaces FaultDef.container names) */
   readonly exec: Executor;
   /** what the fault acts on: this host or a container (paths: inTarget; helpers join it by themselves) */
-  readonly target: Target;
+  readonly scope: Scope;
   /** a private directory for this experiment under the data dir (backups, helper inputs); created on first use */
   workDir(): string;
   /**
@@ -40,7 +40,7 @@ export interface InjectContext {
 export interface UndoContext {
   readonly uid: string;
   readonly exec: Executor;
-  readonly target: Target;
+  readonly scope: Scope;
   readonly stepId: number;
   /** the experiment's private directory (see InjectContext.workDir) */
   workDir(): string;
@@ -89,7 +89,7 @@ export interface CheckContext {
   readonly uid: string;
   /** for reading the host (tc show, …); never changes it */
   readonly exec: Executor;
-  readonly target: Target;
+  readonly scope: Scope;
   /** the journaled steps of this kind that are done, oldest first, with their data */
   stepsOf<D extends object>(kind: StepKind<D>): Array<DoneStep<D>>;
 }
@@ -109,7 +109,7 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    * cgroups (helpers), or on its pid namespace's processes. Absent: the fault acts on the whole kernel or host and a
    * container target is refused (containerRefusal says what it acts on).
    */
-  container?: Entry;
+  container?: ContainerAccess;
   containerRefusal?: string;
   /**
    * Step kinds whose undo still runs when the container is gone (stopped, restarted, removed): they reach what
@@ -117,14 +117,14 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    */
   undoWhenGone?: readonly AnyStepKind[];
   /** cross-flag checks; pure (reads the host or target at most, never changes it); throws BadArgs naming the flag */
-  validate?(args: ParsedFlags<F>, target: Target): void;
+  validate?(args: ParsedFlags<F>, target: Scope): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
   inject(args: ParsedFlags<F>, ctx: InjectContext): Promise<Record<string, unknown> | void>;
   /**
    * Host objects this experiment alters exclusively (e.g. `file:/etc/app.conf`, `port:tcp:8080`): a second live
    * experiment claiming the same key is refused before anything changes, so two never fight over one object.
    */
-  claims?(args: ParsedFlags<F>, target: Target): string[];
+  claims?(args: ParsedFlags<F>, target: Scope): string[];
   /**
    * The step kinds this fault journals, each with its undo (helper and watcher steps are the engine's own); a
    * step whose kind is not listed here fails its recover with "no undo for step".

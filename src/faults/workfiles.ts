@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { exists, lstatSafe } from '../host/files';
 import { hostPathOf } from '../host/mounts';
 import { withParent } from '../host/safefs';
-import { Target, asSeen, inTarget, isContainer, targetAlive } from '../host/target';
+import { Scope, asSeen, inScope, isContainer, scopeAlive } from '../host/scope';
 import type { UndoContext } from './types';
 
 export function lstatOrNone(p: string): fs.Stats | undefined {
@@ -19,10 +19,10 @@ export function lstatOrNone(p: string): fs.Stats | undefined {
 }
 
 /** --dir as the host opens it; the default /tmp is the target's. */
-export const dirOf = (dir: string | undefined, target: Target): string => dir ?? inTarget(target, '/tmp');
+export const dirOf = (dir: string | undefined, target: Scope): string => dir ?? inScope(target, '/tmp');
 
 /** In a container: the host path of a work file about to be made at `file` (/proc/PID/root/…), if it has one. */
-export function hostPathFor(target: Target, file: string): { host_path?: string } {
+export function hostPathFor(target: Scope, file: string): { host_path?: string } {
   const host = isContainer(target) ? hostPathOf(target.pid, asSeen(target, file)) : undefined;
   return host ? { host_path: host } : {};
 }
@@ -41,7 +41,7 @@ export interface WorkFile {
 
 /** Undo of a work-file step. Works when the container is gone (undoWhenGone). */
 export async function removeWorkFile(d: WorkFile, ctx: UndoContext, what: string): Promise<void> {
-  if (!targetAlive(ctx.target)) {
+  if (!scopeAlive(ctx.scope)) {
     // the container stopped (or restarted): its writable layer is still on the host, and so is the file
     const st = d.host_path ? lstatOrNone(d.host_path) : undefined;
     if (d.host_path && st?.isFile() && st.ino === d.ino) {
@@ -54,7 +54,7 @@ export async function removeWorkFile(d: WorkFile, ctx: UndoContext, what: string
     return;
   }
   if (exists(d.path))
-    await ctx.exec.change(`remove ${asSeen(ctx.target, d.path)}`, () =>
+    await ctx.exec.change(`remove ${asSeen(ctx.scope, d.path)}`, () =>
       withParent(d.path, (dir, name) => fs.unlinkSync(dir.at(name))),
     );
 }

@@ -11,9 +11,9 @@ import { lazy } from '../util/lazy';
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Where a command runs: this host, or inside a process's namespaces (containers, later issues). */
-export type TargetContext =
+export type ExecContext =
   { kind: 'host' } | { kind: 'ns'; pid: number; namespaces: Array<'mnt' | 'net' | 'pid' | 'uts' | 'ipc'> };
-export const HOST: TargetContext = { kind: 'host' };
+export const HOST: ExecContext = { kind: 'host' };
 
 /** Variables a child may inherit: the locale, home and terminal; never tokens or other secrets of the caller. */
 const execa = lazy<typeof import('execa')>(() => require('execa')); // loaded on first use: start-up time
@@ -69,7 +69,7 @@ export class Executor {
 
   constructor(
     readonly dryRun = false,
-    readonly target: TargetContext = HOST,
+    readonly context: ExecContext = HOST,
     private readonly log: (line: string) => void = () => {},
   ) {}
 
@@ -91,9 +91,9 @@ export class Executor {
 
   /** Resolve argv for the target context. */
   argv(cmd: string, args: string[]): [string, string[]] {
-    if (this.target.kind === 'ns') {
-      const ns = this.target.namespaces.map((n) => `--${n === 'mnt' ? 'mount' : n}`);
-      return ['nsenter', ['-t', String(this.target.pid), ...ns, '--', cmd, ...args]];
+    if (this.context.kind === 'ns') {
+      const ns = this.context.namespaces.map((n) => `--${n === 'mnt' ? 'mount' : n}`);
+      return ['nsenter', ['-t', String(this.context.pid), ...ns, '--', cmd, ...args]];
     }
     return [cmd, args];
   }

@@ -230,13 +230,13 @@ export function hostPidIn(initPid: number, nsPid: number): number | undefined {
 }
 
 /** A process as a fault records it: pid, start time (its identity across pid reuse) and command line. */
-export interface Target {
+export interface ProcessRef {
   pid: number;
   start: number | undefined;
   cmdline: string;
 }
 
 /** These processes as targets, identified now. */
-export function identify(pids: number[]): Target[] {
+export function identify(pids: number[]): ProcessRef[] {
   return pids.map((pid) => ({ pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) }));
 }

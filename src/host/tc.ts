@@ -29,7 +29,7 @@ export interface Qdisc {
 
 /** The process whose net namespace the executor's commands enter (a container's init), or undefined: the host's. */
 export function netnsPid(exec?: Executor): number | undefined {
-  const t = exec?.target;
+  const t = exec?.context;
   return t && t.kind === 'ns' && t.namespaces.includes('net') ? t.pid : undefined;
 }
 

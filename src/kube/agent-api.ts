@@ -19,7 +19,7 @@ import { ChaosError, ExitCode } from '../errors';
 import { kebab } from '../faults/flags';
 import { injectFlagArgv } from '../api/inject-flags';
 import { QUERY_MATCH_FIELDS } from '../api/api';
-import type { ExecResult, Kubectl } from './kubectl';
+import type { KubectlResult, Kubectl } from './kubectl';
 
 export interface AgentPod {
   namespace: string;
@@ -64,7 +64,7 @@ export class AgentApi implements ChaosApi {
   }
 
   /** Run the agent's CLI; a transport failure throws TransportError, a failed command its own ChaosError. */
-  async run(argv: string[]): Promise<ExecResult> {
+  async run(argv: string[]): Promise<KubectlResult> {
     const r = await this.kubectl.exec(
       this.agent.namespace,
       this.agent.name,

@@ -11,7 +11,7 @@ import type { ExperimentView } from '../api/views';
 import { ChaosError, ExitCode, badArgs } from '../errors';
 import { AGENT_BIN, AgentApi, type AgentPod, TransportError, injectArgv } from './agent-api';
 import type { Kubectl } from './kubectl';
-import { type AgentsOptions, type Selection, type Target, agentFor, listAgents, resolveTargets } from './targets';
+import { type AgentsOptions, type Selection, type PodPick, agentFor, listAgents, pickPods } from './picks';
 
 const newUid = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 8);
 /** a sub-uid `<uid>-<n>` must still be a uid (at most 36 characters) */
@@ -98,8 +98,8 @@ export class Kube {
       throw badArgs(
         `--uid must be 5 to 32 characters of letters, digits, "_" and "-" (each target adds -N), got "${uid}"`,
       );
-    const [targets, agents] = await Promise.all([resolveTargets(this.kubectl, o.selection), this.agents()]);
-    const reqOf = (t: Target, i: number) => ({
+    const [targets, agents] = await Promise.all([pickPods(this.kubectl, o.selection), this.agents()]);
+    const reqOf = (t: PodPick, i: number) => ({
       target: o.target,
       fault: o.fault,
       args: o.args,
@@ -111,7 +111,7 @@ export class Kube {
       containerId: t.containerId,
       containerRuntime: t.runtime,
     });
-    const base = (t: Target, i: number, agent?: AgentPod) => ({
+    const base = (t: PodPick, i: number, agent?: AgentPod) => ({
       target: t.label,
       node: t.node,
       container: t.pod?.container ?? '-',

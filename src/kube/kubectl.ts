@@ -13,7 +13,7 @@ export interface KubeOptions {
   kubectl?: string;
 }
 
-export interface ExecResult {
+export interface KubectlResult {
   /** the command's exit code in the pod (when it ran) */
   code: number;
   stdout: string;
@@ -81,7 +81,7 @@ export class Kubectl {
   }
 
   /** Run argv in a pod's container (no stdin, no tty). */
-  async exec(ns: string, pod: string, container: string, argv: string[], timeoutMs = 120_000): Promise<ExecResult> {
+  async exec(ns: string, pod: string, container: string, argv: string[], timeoutMs = 120_000): Promise<KubectlResult> {
     const r = await this.run(['exec', '-n', ns, pod, '-c', container, '--', ...argv], timeoutMs);
     if (r.code === 0) return { code: 0, stdout: r.stdout, stderr: r.stderr, transport: false };
     const m = REMOTE_EXIT.exec(r.stderr);

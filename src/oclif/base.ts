@@ -1,7 +1,7 @@
 /** What every oclif command shares, the CLI's and the daemon's: the base class and the common flags. */
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { type FlagSpecs, kebab } from '../util/flags';
-import { CLIENT_FLAGS, type ParsedFlags } from '../util/plain-argv';
+import { CLIENT_FLAGS, type RawFlags } from '../util/plain-argv';
 import type { ChaosApi } from '../api/api';
 import { openApi } from '../api/factory';
 import { type Engine, type EngineOptions, openEngine } from '../engine/engine';
@@ -44,7 +44,7 @@ export function oclifFlagsOf(specs: FlagSpecs, taken: readonly string[] = []): I
 }
 
 /** The flags as oclif parsed them (declared by oclifFlagsOf: strings, booleans, lists of strings), unparsed. */
-export const cliValues = (flags: unknown): ParsedFlags => flags as ParsedFlags;
+export const cliValues = (flags: unknown): RawFlags => flags as RawFlags;
 
 const { json, server, 'data-dir': dataDir, 'token-file': tokenFile } = oclifFlagsOf(CLIENT_FLAGS);
 

@@ -8,7 +8,7 @@ import { parseRetention } from '../engine/retention';
 import type { Retention } from '../store/store';
 import { badArgs } from '../errors';
 import { type FlagSpecs, boolean, integer, string } from '../util/flags';
-import type { ParsedFlags } from '../util/plain-argv';
+import type { RawFlags } from '../util/plain-argv';
 import { READ_TOKEN_FILE, daemonToken, isLoopback, readSecretFile } from './guard';
 
 export const SERVER_FLAGS = {
@@ -106,7 +106,7 @@ export interface ServerConfig {
 }
 
 /** The server's flags (as oclif parsed them) and environment, checked. */
-export function serverConfig(f: ParsedFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function serverConfig(f: RawFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const s = (k: keyof typeof SERVER_FLAGS) => f[k] as string | undefined;
   const list = (k: 'allow-origin' | 'allow-host') => (f[k] as string[] | undefined) ?? [];
   const socket = s('socket');

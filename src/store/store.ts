@@ -48,7 +48,7 @@ export interface ExperimentRow {
   /** failed recovers so far, and when the next automatic try is due (epoch ms; null = now) */
   recover_failures?: number;
   retry_ms?: number | null;
-  /** the target (host/target.ts) as JSON; null = this host */
+  /** the scope (host/scope.ts: this host or a container) as JSON; null = this host */
   target_info?: string | null;
   /** the experiment this one is part of (kube: one uid over many nodes; each node's part records it) */
   parent_uid?: string | null;
@@ -118,7 +118,7 @@ const MIGRATIONS: string[] = [
   // 4: failed recovers: how many, and when the next try is due (one retry policy for watcher, daemon and CLI)
   `ALTER TABLE experiments ADD COLUMN recover_failures INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE experiments ADD COLUMN retry_ms INTEGER;`,
-  // 5: what the experiment acts on (JSON of host/target.ts Target; NULL = this host)
+  // 5: what the experiment acts on (JSON of host/scope.ts Scope; NULL = this host)
   `ALTER TABLE experiments ADD COLUMN target_info TEXT;`,
   // 6: the experiment this one is a part of (kube inject: one uid, a sub-experiment per target and node)
   `ALTER TABLE experiments ADD COLUMN parent_uid TEXT;

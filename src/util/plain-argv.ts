@@ -6,7 +6,7 @@
 import { type FlagSpecs, boolean, kebab, string } from './flags';
 
 /** Flag values as the command line gives them (oclif or the fast path), keyed by long name: not yet parsed. */
-export type ParsedFlags = Record<string, string | boolean | string[] | undefined>;
+export type RawFlags = Record<string, string | boolean | string[] | undefined>;
 
 /**
  * The output format, one flag for every command that prints results: `--format table|json` (also spelled
@@ -26,7 +26,7 @@ export const outputFlag = (o: { char?: 'o'; helpGroup?: string; name: 'format' |
 export const JSON_FLAG = { json: boolean({ description: 'print the result as JSON' }) };
 
 /** table or json, from whichever spelling was given (--json wins); a bad value is BadArgs naming the flag. */
-export function outputFormat(flags: ParsedFlags): 'table' | 'json' {
+export function outputFormat(flags: RawFlags): 'table' | 'json' {
   if (flags.json === true) return 'json';
   for (const name of ['format', 'output'] as const) {
     const v = flags[name];

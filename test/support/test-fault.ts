@@ -5,7 +5,7 @@
  * items. The host's `hook` decides, per command, whether it runs, fails (throws) or never returns (a crash).
  */
 import { Executor, HOST, type ExecOptions, type ExecResult } from '../../src/host/executor';
-import type { executorFor } from '../../src/host/target';
+import type { executorFor } from '../../src/host/scope';
 import { integer } from '../../src/faults/flags';
 import { defineFault, defineStep, tally, type FaultDef } from '../../src/faults/types';
 import { badArgs } from '../../src/errors';

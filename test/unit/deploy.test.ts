@@ -80,7 +80,7 @@ test('the agent: privileged, host pid and network, on worker nodes, running on t
   // control-plane nodes only when asked: no toleration at all (a blanket `operator: Exists` tolerates their taint)
   expect(pod.tolerations).toBeUndefined();
   expect(ds.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'chaosmetad-agent' });
-  // the label and default container kube inject looks for (src/kube/targets.ts DEFAULT_AGENTS)
+  // the label and default container kube inject looks for (src/kube/picks.ts DEFAULT_AGENTS)
   expect(ds.spec.template.metadata.labels['app.kubernetes.io/name']).toBe('chaosmetad-agent');
   expect(ds.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe(c.name);
   const env = Object.fromEntries((c.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));

@@ -155,7 +155,7 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
     args: ['netPid ? `/proc/${netPid}/net/${table}` : `/proc/net/${table}`'],
     why: "the kernel's socket tables",
   },
-  { file: 'src/host/target.ts', args: ['file'], why: "/proc/PID/net/dev, the kernel's" },
+  { file: 'src/host/scope.ts', args: ['file'], why: "/proc/PID/net/dev, the kernel's" },
   { file: 'src/host/tc.ts', args: ['`${dir}/${file}`'], why: "/lib/modules/<release>/modules.*, root's" },
   {
     file: 'src/server/config.ts',

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allFaults, findFault, registryNames, targets } from '../../src/faults/index';
 import { BUILTIN_STEPS } from '../../src/engine/steps';
-import { HOST_TARGET } from '../../src/host/target';
+import { HOST_SCOPE } from '../../src/host/scope';
 import { kebab, parseFlags, argsJson, storedArgs } from '../../src/faults/flags';
 import { splitArgv } from '../../src/util/argv';
 import { parseDuration } from '../../src/util/units';
@@ -121,8 +121,8 @@ describe('flag parsing (one code path for CLI strings and HTTP JSON)', () => {
   });
   test('mem fill needs --percent or --bytes; with both the percent wins (as the original); sizes as the original', () => {
     const fill = findFault('mem', 'fill');
-    expect(() => fill.validate!(parseFlags(fill.flags, {}), HOST_TARGET)).toThrow(/one of --percent or --bytes/);
-    expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }), HOST_TARGET)).not.toThrow();
+    expect(() => fill.validate!(parseFlags(fill.flags, {}), HOST_SCOPE)).toThrow(/one of --percent or --bytes/);
+    expect(() => fill.validate!(parseFlags(fill.flags, { percent: '50', bytes: '1MB' }), HOST_SCOPE)).not.toThrow();
     for (const ok of ['500mB', '2gb', '100', '1TB', '7kb'])
       expect(() => parseFlags(fill.flags, { bytes: ok })).not.toThrow();
     expect(parseFlags(fill.flags, { bytes: '100' }).bytes).toBe(100 * 1024);

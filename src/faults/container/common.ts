@@ -1,9 +1,9 @@
 /** What the container faults share: the target must be a container, resolved by --container-id. */
 import { badArgs } from '../../errors';
 import { validateAction, type ContainerAction } from '../../host/runtimes';
-import { type ContainerTarget, type Target, isContainer } from '../../host/target';
+import { type ContainerScope, type Scope, isContainer } from '../../host/scope';
 
-export function theContainer(t: Target, op: ContainerAction['op']): ContainerTarget {
+export function theContainer(t: Scope, op: ContainerAction['op']): ContainerScope {
   if (!isContainer(t)) throw badArgs(`--container-id is required: container ${op} acts on one container`);
   validateAction(t, op);
   return t;

@@ -1,5 +1,5 @@
 import { containerAct } from '../../host/runtimes';
-import { describeTarget, targetAlive } from '../../host/target';
+import { describeScope, scopeAlive } from '../../host/scope';
 import { signalFlag } from '../signals';
 import { defineFault, defineStep } from '../types';
 import { theContainer, waitGone } from './common';
@@ -28,18 +28,18 @@ export default defineFault({
     theContainer(target, 'kill');
   },
   async inject(a, ctx) {
-    const t = theContainer(ctx.target, 'kill');
+    const t = theContainer(ctx.scope, 'kill');
     await ctx.step(killStep, { signal: a.signal }, async () => {
-      await ctx.exec.change(`${t.runtime}: kill -${a.signal} ${describeTarget(t)}`, () =>
+      await ctx.exec.change(`${t.runtime}: kill -${a.signal} ${describeScope(t)}`, () =>
         containerAct(t, { op: 'kill', signal: a.signal ?? 'SIGKILL' }),
       );
     });
-    if (a.signal === 'SIGKILL' && !ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
+    if (a.signal === 'SIGKILL' && !ctx.dryRun) await waitGone(() => scopeAlive(t), 5000);
     return { signal: a.signal, id: t.id };
   },
   steps: [killStep],
   async check(a, ctx) {
     if (a.signal !== 'SIGKILL') return 'unknown';
-    return targetAlive(ctx.target) ? 'gone' : 'in-place';
+    return scopeAlive(ctx.scope) ? 'gone' : 'in-place';
   },
 });

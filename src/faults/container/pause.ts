@@ -1,17 +1,17 @@
 import { containerAct, isPaused } from '../../host/runtimes';
-import { describeTarget, isContainer, targetAlive } from '../../host/target';
+import { describeScope, isContainer, scopeAlive } from '../../host/scope';
 import { defineFault, defineStep } from '../types';
 import { theContainer } from './common';
 
 /** The container paused; recover unpauses it if it is still there and paused. */
 const pauseStep = defineStep('container-pause', async (_d: Record<string, never>, ctx) => {
-  const t = ctx.target;
-  if (!isContainer(t) || !targetAlive(t)) return;
+  const t = ctx.scope;
+  if (!isContainer(t) || !scopeAlive(t)) return;
   if (!(await isPaused(t))) {
-    ctx.note(`${describeTarget(t)} was unpaused meanwhile`);
+    ctx.note(`${describeScope(t)} was unpaused meanwhile`);
     return;
   }
-  await ctx.exec.change(`${t.runtime}: unpause ${describeTarget(t)}`, () => containerAct(t, { op: 'unpause' }));
+  await ctx.exec.change(`${t.runtime}: unpause ${describeScope(t)}`, () => containerAct(t, { op: 'unpause' }));
 });
 
 export default defineFault({
@@ -30,16 +30,16 @@ export default defineFault({
     theContainer(target, 'pause');
   },
   async inject(_a, ctx) {
-    const t = theContainer(ctx.target, 'pause');
+    const t = theContainer(ctx.scope, 'pause');
     await ctx.step(pauseStep, {}, async () => {
-      await ctx.exec.change(`${t.runtime}: pause ${describeTarget(t)}`, () => containerAct(t, { op: 'pause' }));
+      await ctx.exec.change(`${t.runtime}: pause ${describeScope(t)}`, () => containerAct(t, { op: 'pause' }));
     });
     return { id: t.id };
   },
   steps: [pauseStep],
   async check(_a, ctx) {
-    const t = ctx.target;
-    if (!isContainer(t) || !targetAlive(t)) return 'gone';
+    const t = ctx.scope;
+    if (!isContainer(t) || !scopeAlive(t)) return 'gone';
     return (await isPaused(t)) ? 'in-place' : 'gone';
   },
 });

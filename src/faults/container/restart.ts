@@ -1,5 +1,5 @@
 import { containerAct } from '../../host/runtimes';
-import { describeTarget } from '../../host/target';
+import { describeScope } from '../../host/scope';
 import { integer } from '../flags';
 import { defineFault, defineStep } from '../types';
 import { theContainer } from './common';
@@ -35,11 +35,11 @@ export default defineFault({
     theContainer(target, 'restart');
   },
   async inject(a, ctx) {
-    const t = theContainer(ctx.target, 'restart');
+    const t = theContainer(ctx.scope, 'restart');
     let notes: string[] = [];
     await ctx.step(restartStep, { wait: a.waitTime }, async () => {
       notes =
-        (await ctx.exec.change(`${t.runtime}: restart ${describeTarget(t)} (stop timeout ${a.waitTime}s)`, () =>
+        (await ctx.exec.change(`${t.runtime}: restart ${describeScope(t)} (stop timeout ${a.waitTime}s)`, () =>
           containerAct(t, { op: 'restart', waitS: a.waitTime }),
         )) ?? [];
     });

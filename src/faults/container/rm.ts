@@ -1,5 +1,5 @@
 import { containerAct, recipe } from '../../host/runtimes';
-import { describeTarget, targetAlive } from '../../host/target';
+import { describeScope, scopeAlive } from '../../host/scope';
 import { defineFault, defineStep } from '../types';
 import { theContainer, waitGone } from './common';
 
@@ -24,14 +24,14 @@ export default defineFault({
     theContainer(target, 'rm');
   },
   async inject(_a, ctx) {
-    const t = theContainer(ctx.target, 'rm');
+    const t = theContainer(ctx.scope, 'rm');
     const was = ctx.dryRun ? {} : await recipe(t);
     await ctx.step(rmStep, { was }, async () => {
-      await ctx.exec.change(`${t.runtime}: remove ${describeTarget(t)} (forced)`, () => containerAct(t, { op: 'rm' }));
+      await ctx.exec.change(`${t.runtime}: remove ${describeScope(t)} (forced)`, () => containerAct(t, { op: 'rm' }));
     });
-    if (!ctx.dryRun) await waitGone(() => targetAlive(t), 5000);
+    if (!ctx.dryRun) await waitGone(() => scopeAlive(t), 5000);
     return { removed: was };
   },
   steps: [rmStep],
-  check: async (_a, ctx) => (targetAlive(ctx.target) ? 'gone' : 'in-place'),
+  check: async (_a, ctx) => (scopeAlive(ctx.scope) ? 'gone' : 'in-place'),
 });

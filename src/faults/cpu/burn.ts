@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { badArgs } from '../../errors';
 import { cpuLimits } from '../../host/cgroup';
-import { Target, isContainer } from '../../host/target';
+import { Scope, isContainer } from '../../host/scope';
 import { allSettledOrThrow } from '../../util/settle';
 import { cpuList, integer } from '../flags';
 import { defineFault } from '../types';
@@ -53,8 +53,8 @@ export default defineFault({
     }
   },
   async inject(a, ctx) {
-    if (isContainer(ctx.target))
-      return burnInContainer(a, ctx.target, (core, percent) => ctx.helper('burn', { core, percent, self: 1 }));
+    if (isContainer(ctx.scope))
+      return burnInContainer(a, ctx.scope, (core, percent) => ctx.helper('burn', { core, percent, self: 1 }));
     // more than the cores: all (as the original)
     const cores = a.list ?? pickCores(Math.min(a.count || cpuCount(), cpuCount()));
     // one helper per core, started together (each waits for its helper's ready)
@@ -74,7 +74,7 @@ function pickCores(count: number): number[] {
  */
 async function burnInContainer(
   a: { percent: number; list?: number[]; count: number },
-  t: Target & { kind: 'container' },
+  t: Scope & { kind: 'container' },
   start: (core: number, percent: number) => Promise<number>,
 ) {
   const lim = cpuLimits(t.pid, cpuCount());

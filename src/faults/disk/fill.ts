@@ -8,7 +8,7 @@ import { defineFault, defineStep } from '../types';
 import { Dir, createExclusive, unguessable, workDirChecked } from '../../host/safefs';
 import { pathFlag } from '../paths';
 import { exists } from '../../host/files';
-import { asSeen } from '../../host/target';
+import { asSeen } from '../../host/scope';
 import { type WorkFile, confirmHostPath, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
 
 /** Kept free in the data dir when the fill is on its filesystem, and released first at recover (engine). */
@@ -67,8 +67,8 @@ export default defineFault({
     workDirChecked(dir, 'dir');
   },
   async inject(a, ctx) {
-    const dir = workDirChecked(dirOf(a.dir, ctx.target), 'dir');
-    const seen = asSeen(ctx.target, dir);
+    const dir = workDirChecked(dirOf(a.dir, ctx.scope), 'dir');
+    const seen = asSeen(ctx.scope, dir);
     const storeHere = !ctx.dryRun && sameFilesystem(dir, ctx.workDir());
     if (storeHere) {
       // the experiment store lives on this filesystem: keep room for it to record the recover
@@ -100,10 +100,10 @@ export default defineFault({
     }
     const file = path.join(dir, unguessable(`chaosmetad_fill_${ctx.uid}_`) + '.dat');
     // in a container: where the file is on the host too, to remove it should the container stop first
-    const host = hostPathFor(ctx.target, file);
+    const host = hostPathFor(ctx.scope, file);
     await ctx.step(fillFileStep, { path: file, bytes, ...host }, async () => {
       let ino: number | undefined;
-      await ctx.exec.change(`create ${asSeen(ctx.target, file)} of ${formatBytes(bytes)}`, async () => {
+      await ctx.exec.change(`create ${asSeen(ctx.scope, file)} of ${formatBytes(bytes)}`, async () => {
         const d = Dir.open(dir);
         const fd = createExclusive(d, path.basename(file));
         d.close();
@@ -121,7 +121,7 @@ export default defineFault({
       return confirmHostPath(host, ino!);
     });
     return {
-      path: asSeen(ctx.target, file),
+      path: asSeen(ctx.scope, file),
       bytes,
       usage_before: Number(u.percent.toFixed(2)),
       usage_after: Number(fsUsage(dir).percent.toFixed(2)),

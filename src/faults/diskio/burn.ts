@@ -8,7 +8,7 @@ import { defineFault, defineStep } from '../types';
 import { unguessable, workDirChecked } from '../../host/safefs';
 import { pathFlag } from '../paths';
 import { exists } from '../../host/files';
-import { asSeen, isContainer } from '../../host/target';
+import { asSeen, isContainer } from '../../host/scope';
 import { type WorkFile, dirOf, hostPathFor, lstatOrNone, removeWorkFile } from '../workfiles';
 
 const MB = 1024 * 1024;
@@ -55,25 +55,25 @@ export default defineFault({
     if (a.block > 1024 * MB) throw badArgs(`--block must be at most 1GB, got ${formatBytes(a.block)}`);
   },
   async inject(a, ctx) {
-    const dir = workDirChecked(dirOf(a.dir, ctx.target), 'dir');
+    const dir = workDirChecked(dirOf(a.dir, ctx.scope), 'dir');
     const room = Math.floor(fsUsage(dir).avail / 10);
     const size = Math.min(256 * MB, room);
     if (size < a.block)
       throw injectError(
-        `${asSeen(ctx.target, dir)} has too little free space for --block ${formatBytes(a.block)} (work file would be ${formatBytes(size)})`,
+        `${asSeen(ctx.scope, dir)} has too little free space for --block ${formatBytes(a.block)} (work file would be ${formatBytes(size)})`,
       );
     const file = path.join(dir, unguessable(`chaosmetad_diskio_${ctx.uid}_`) + '.dat'); // the helper creates it O_EXCL|O_NOFOLLOW
-    const seen = asSeen(ctx.target, file);
+    const seen = asSeen(ctx.scope, file);
     let pid = 0;
     // the work file is journaled first; the helper creates it (in a container it enters its mount namespace and
     // creates it at the path the container sees). Its inode is known then: the very file, in the layer on the host
-    await ctx.step(workFileStep, { path: file, ...hostPathFor(ctx.target, file) }, async () => {
+    await ctx.step(workFileStep, { path: file, ...hostPathFor(ctx.scope, file) }, async () => {
       pid = await ctx.helper('diskio', {
         file: seen,
         mode: a.mode,
         block: a.block,
         size,
-        ...(isContainer(ctx.target) ? { ns: 'mnt' } : {}),
+        ...(isContainer(ctx.scope) ? { ns: 'mnt' } : {}),
       });
       const ino = ctx.dryRun ? undefined : lstatOrNone(file)?.ino;
       return ino === undefined ? {} : { ino };

@@ -28,7 +28,7 @@ import {
   writeLimits,
 } from '../../host/cgroup';
 import { deviceOf } from '../../host/mounts';
-import { ContainerTarget, Target, isContainer } from '../../host/target';
+import { ContainerScope, Scope, isContainer } from '../../host/scope';
 import { alive, isChaosmetad, matchKey, readArgv, sameProcess, startTime } from '../../host/procs';
 import { shown } from '../../util/units';
 import type { FlagSpec } from '../flags';
@@ -65,7 +65,7 @@ export interface Selection {
   devList?: string[];
 }
 
-export function validateSelection(a: Selection, target: Target): void {
+export function validateSelection(a: Selection, target: Scope): void {
   if (!ioCgroupVersion())
     throw badArgs('no cgroup block I/O controller on this host (neither cgroup v1 blkio nor v2 io)');
   if (isContainer(target)) {
@@ -106,7 +106,7 @@ function devicesOf(pid: number): string {
 }
 
 /** A container's block I/O cgroup and the devices to limit there (default: the disk under its root filesystem). */
-function containerIo(t: ContainerTarget, devList?: string[]): { version: CgroupVersion; dir: string; devs: string[] } {
+function containerIo(t: ContainerScope, devList?: string[]): { version: CgroupVersion; dir: string; devs: string[] } {
   const version = ioCgroupVersion() as CgroupVersion;
   const dir = ioCgroupOf(version, t.pid);
   if (!dir)
@@ -126,7 +126,7 @@ function containerIo(t: ContainerTarget, devList?: string[]): { version: CgroupV
  * In a container: its own cgroup gets the limits (its processes stay where they are; a process it starts later
  * is throttled too). The limits that were there are read first and put back exactly at recover.
  */
-async function throttleContainer(t: ContainerTarget, a: Selection, limits: IoLimits, ctx: InjectContext) {
+async function throttleContainer(t: ContainerScope, a: Selection, limits: IoLimits, ctx: InjectContext) {
   const { version, dir, devs } = containerIo(t, a.devList);
   const before: Record<string, IoLimits> = {};
   for (const dev of devs) before[dev] = readLimits(version, dir, dev);
@@ -147,7 +147,7 @@ async function throttleContainer(t: ContainerTarget, a: Selection, limits: IoLim
 
 /** Journal and apply: our cgroup with the limits on every device, then each process moved in. */
 export async function throttle(a: Selection, limits: IoLimits, ctx: InjectContext): Promise<Record<string, unknown>> {
-  if (isContainer(ctx.target)) return throttleContainer(ctx.target, a, limits, ctx);
+  if (isContainer(ctx.scope)) return throttleContainer(ctx.scope, a, limits, ctx);
   const version = ioCgroupVersion() as CgroupVersion;
   const pids = targets(a);
   const devs = a.devList ?? [...new Set(pids.map(devicesOf))];

@@ -1,6 +1,6 @@
 import { oneOf } from '../flags';
 import { defineFault } from '../types';
-import { isContainer } from '../../host/target';
+import { isContainer } from '../../host/scope';
 import { check, selectFlags, steps, throttle, validateSelection } from './common';
 
 /**

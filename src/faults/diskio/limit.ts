@@ -1,7 +1,7 @@
 import { badArgs } from '../../errors';
 import { integer, size } from '../flags';
 import { defineFault } from '../types';
-import { isContainer } from '../../host/target';
+import { isContainer } from '../../host/scope';
 import { check, selectFlags, steps, throttle, validateSelection } from './common';
 
 export default defineFault({

@@ -3,12 +3,12 @@ import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
 import { exists } from '../../host/files';
-import { Target, asSeen, inTarget, isContainer } from '../../host/target';
+import { Scope, asSeen, inScope, isContainer } from '../../host/scope';
 import { addLine, addLineStep, before, lineCheck, lineSteps, readText, removeLines, removeLinesStep } from './common';
 
 const HOSTS = process.env.CHAOSMETAD_HOSTS_FILE || '/etc/hosts';
 /** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
-const fileOf = (t: Target): string => (isContainer(t) ? inTarget(t, '/etc/hosts') : HOSTS);
+const fileOf = (t: Scope): string => (isContainer(t) ? inScope(t, '/etc/hosts') : HOSTS);
 
 export default defineFault({
   target: 'dns',
@@ -62,7 +62,7 @@ export default defineFault({
   },
   claims: (a) => [`dns-record:${a.domain.toLowerCase().replace(/\.$/, '')}`],
   async inject(a, ctx) {
-    const hosts = fileOf(ctx.target);
+    const hosts = fileOf(ctx.scope);
     if (a.mode === 'add') {
       const line = `${a.ip} ${a.domain} # chaosmetad:${ctx.uid}`;
       await ctx.step(addLineStep, { file: hosts, line, ...before(hosts) }, async () => addLine(ctx.exec, hosts, line));

@@ -3,12 +3,12 @@ import { badArgs } from '../../errors';
 import { oneOf, string } from '../flags';
 import { defineFault } from '../types';
 import { exists } from '../../host/files';
-import { Target, asSeen, inTarget, isContainer } from '../../host/target';
+import { Scope, asSeen, inScope, isContainer } from '../../host/scope';
 import { addLine, addLineStep, before, lineCheck, lineSteps, readText, removeLines, removeLinesStep } from './common';
 
 const RESOLV = process.env.CHAOSMETAD_RESOLV_FILE || '/etc/resolv.conf';
 /** the file as the target has it: a container's own (through its root; docker bind-mounts it from the host) */
-const fileOf = (t: Target): string => (isContainer(t) ? inTarget(t, '/etc/resolv.conf') : RESOLV);
+const fileOf = (t: Scope): string => (isContainer(t) ? inScope(t, '/etc/resolv.conf') : RESOLV);
 
 export default defineFault({
   target: 'dns',
@@ -44,7 +44,7 @@ export default defineFault({
   },
   claims: (a) => [`dns-server:${a.ip}`],
   async inject(a, ctx) {
-    const resolv = fileOf(ctx.target);
+    const resolv = fileOf(ctx.scope);
     if (a.mode === 'add') {
       const line = `nameserver ${a.ip}`; // resolv.conf's syntax has no trailing comments
       await ctx.step(addLineStep, { file: resolv, line, ...before(resolv) }, async () =>

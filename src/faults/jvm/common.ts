@@ -24,7 +24,7 @@ import {
   sweepCommands,
 } from '../../host/jvm';
 import { hostPidIn, identify, matchKey, sameProcess } from '../../host/procs';
-import { type Target, isContainer } from '../../host/target';
+import { type Scope, isContainer } from '../../host/scope';
 import { shown } from '../../util/units';
 import { type FlagSpec, integer, string } from '../flags';
 import type { CheckContext, InjectContext } from '../types';
@@ -83,7 +83,7 @@ export const jvmFlags = {
 type Args = { pid?: number; key?: string; method: MethodSpec[] };
 
 /** The JVMs chosen (as this host sees them): --pid, or every JVM --key matches; in a container only its own. */
-export function jvms(a: Args, where: Target): number[] {
+export function jvms(a: Args, where: Scope): number[] {
   if (a.pid !== undefined) {
     const pid = isContainer(where) ? hostPidIn(where.pid, a.pid) : a.pid;
     if (pid === undefined) throw badArgs(`--pid ${a.pid}: no such process in the container's pid namespace`);
@@ -95,7 +95,7 @@ export function jvms(a: Args, where: Target): number[] {
     .filter((pid) => !notAttachable(pid));
 }
 
-export function validate(a: Args, where: Target, check: (m: MethodSpec) => void): void {
+export function validate(a: Args, where: Scope, check: (m: MethodSpec) => void): void {
   if (a.pid === undefined && a.key === undefined) throw badArgs('one of --pid or --key is required');
   if (a.pid !== undefined && a.key !== undefined) throw badArgs('--pid and --key cannot be used together; choose one');
   for (const m of a.method) check(m);
@@ -108,7 +108,7 @@ export function validate(a: Args, where: Target, check: (m: MethodSpec) => void)
 }
 
 /** One JVM method is one experiment's at a time (the agent refuses a second rule on it too). */
-export const claims = (a: Args, where: Target): string[] => {
+export const claims = (a: Args, where: Scope): string[] => {
   let pids: number[] = [];
   try {
     pids = jvms(a, where);
@@ -122,7 +122,7 @@ export const claims = (a: Args, where: Target): string[] => {
 export async function inject(kind: Kind, a: Args, ctx: InjectContext) {
   const methods = a.method.map((m) => `${m.cls}@${m.method}@${m.value}`).join(',');
   const changed: Array<{ pid: number; methods: unknown }> = [];
-  for (const t of identify(jvms(a, ctx.target))) {
+  for (const t of identify(jvms(a, ctx.scope))) {
     const j = jvmOf(t.pid);
     const rule = { op: 'add', uid: ctx.uid, kind, methods, deadline: ctx.deadline ?? 0 };
     // the jar's name is journaled before it is put in the JVM's /tmp: an inject killed at any point leaves a step

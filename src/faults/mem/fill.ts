@@ -1,6 +1,6 @@
 import { badArgs, injectError } from '../../errors';
 import { memLimits } from '../../host/cgroup';
-import { isContainer } from '../../host/target';
+import { isContainer } from '../../host/scope';
 import { meminfo, memUsedPercent } from '../../host/meminfo';
 import { formatBytes } from '../../util/units';
 import { integer, oneOf, size } from '../flags';
@@ -43,8 +43,8 @@ export default defineFault({
     if (a.percent === undefined && a.bytes === undefined) throw badArgs('one of --percent or --bytes is required');
   },
   async inject(a, ctx) {
-    if (isContainer(ctx.target))
-      return fillContainer(a, ctx.target.pid, (bytes) => ctx.helper('memfill', { mode: a.mode, bytes }));
+    if (isContainer(ctx.scope))
+      return fillContainer(a, ctx.scope.pid, (bytes) => ctx.helper('memfill', { mode: a.mode, bytes }));
     const m = meminfo();
     let bytes = a.bytes;
     if (a.percent !== undefined) {

@@ -1,6 +1,6 @@
 import { badArgs } from '../../errors';
 import { memLimits } from '../../host/cgroup';
-import { isContainer } from '../../host/target';
+import { isContainer } from '../../host/scope';
 import { formatBytes } from '../../util/units';
 import { oneOf } from '../flags';
 import { defineFault } from '../types';
@@ -31,9 +31,9 @@ export default defineFault({
       );
   },
   async inject(a, ctx) {
-    if (isContainer(ctx.target)) {
+    if (isContainer(ctx.scope)) {
       const pid = await ctx.helper('oom', { mode: a.mode });
-      return { mode: a.mode, pids: [pid], limit: formatBytes(memLimits(ctx.target.pid).limit ?? 0) };
+      return { mode: a.mode, pids: [pid], limit: formatBytes(memLimits(ctx.scope.pid).limit ?? 0) };
     }
     const pid = await ctx.helper('oom', { mode: a.mode });
     return { mode: a.mode, pids: [pid] };

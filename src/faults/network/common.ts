@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { badArgs } from '../../errors';
 import { whichTool } from '../../host/executor';
 import { withLock } from '../../host/lock';
-import { Target, describeTarget, interfacesOf } from '../../host/target';
+import { Scope, describeScope, interfacesOf } from '../../host/scope';
 import {
   PASS_CLASS,
   ROOT,
@@ -119,10 +119,10 @@ export interface NetArgs {
   dstPort?: string[];
 }
 
-export function validateNet(a: NetArgs, target: Target): void {
+export function validateNet(a: NetArgs, target: Scope): void {
   if (!whichTool('tc')) throw badArgs('tc is not installed (apt-get install iproute2)');
   if (!interfacesOf(target).includes(a.interface))
-    throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeTarget(target)}`);
+    throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeScope(target)}`);
   if (a.mode === 'exclude' && !a.srcIp && !a.dstIp && !a.srcPort && !a.dstPort) {
     throw badArgs('--mode exclude needs something to exclude: --src-ip, --dst-ip, --src-port or --dst-port');
   }

@@ -1,7 +1,7 @@
 import { badArgs, injectError } from '../../errors';
-import { type Target as Proc, protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
+import { type ProcessRef as Proc, protection, readArgv, sameProcess, startTime, terminate } from '../../host/procs';
 import { portInodes, socketOwners } from '../../host/sockets';
-import { Target, isContainer } from '../../host/target';
+import { Scope, isContainer } from '../../host/scope';
 import { boolean, integer, oneOf } from '../flags';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdStep, validateRecoverCmd } from '../recover-cmd';
 import { defineFault, defineStep } from '../types';
@@ -51,7 +51,7 @@ export default defineFault({
   claims: (a) => [`port:${a.protocol}:${a.port}`],
   async inject(a, ctx) {
     await journalRecoverCmd(a, ctx);
-    const owners = socketOwners(portInodes(a.port, a.protocol, netPid(ctx.target)));
+    const owners = socketOwners(portInodes(a.port, a.protocol, netPid(ctx.scope)));
     for (const pid of owners) {
       const t = { pid, start: startTime(pid), cmdline: (readArgv(pid) ?? []).join(' ').slice(0, 200) };
       await ctx.step(killOwnerStep, t, async () => {
@@ -59,7 +59,7 @@ export default defineFault({
       });
     }
     const pid = await ctx.helper('occupy', { port: a.port, proto: a.protocol, 'retry-ms': owners.length ? 3000 : 0 });
-    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol, netPid(ctx.target))).includes(pid))
+    if (!ctx.dryRun && !socketOwners(portInodes(a.port, a.protocol, netPid(ctx.scope))).includes(pid))
       throw injectError(`port ${a.port}/${a.protocol} is not held by the helper after inject`);
     return { port: a.port, protocol: a.protocol, killed: owners, pids: [pid] };
   },
@@ -67,6 +67,6 @@ export default defineFault({
 });
 
 /** The process whose net namespace the port lives in: the container's init, or none (the host's). */
-function netPid(t: Target): number | undefined {
+function netPid(t: Scope): number | undefined {
   return isContainer(t) ? t.pid : undefined;
 }

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { badArgs, injectError } from '../../errors';
 import { Executor, whichTool } from '../../host/executor';
-import { describeTarget, interfacesOf } from '../../host/target';
+import { describeScope, interfacesOf } from '../../host/scope';
 import { shown } from '../../util/units';
 import { oneOf, string } from '../flags';
 import { defineFault, defineStep, tally } from '../types';
@@ -151,7 +151,7 @@ export default defineFault({
     if (!a.ip && !a.port) throw badArgs('give --ip, --port or both: what to cut off');
     if (a.port && a.protocol !== 'tcp' && a.protocol !== 'udp') throw badArgs('--port needs --protocol tcp or udp');
     if (a.interface && !interfacesOf(target).includes(a.interface))
-      throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeTarget(target)}`);
+      throw badArgs(`--interface ${shown(a.interface)}: no such network interface in ${describeScope(target)}`);
   },
   async inject(a, ctx) {
     const chain = chainOf(ctx.uid);

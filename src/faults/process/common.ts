@@ -1,9 +1,8 @@
 /** What process kill and stop share: choosing the targets (--pid or --key) and naming signals. */
 import { badArgs } from '../../errors';
-import { type Target, hostPidIn, identify, matchKey, protection, readArgv } from '../../host/procs';
-import { type Target as Where, isContainer } from '../../host/target';
+import { type ProcessRef, hostPidIn, identify, matchKey, protection, readArgv } from '../../host/procs';
+import { type Scope as Where, isContainer } from '../../host/scope';
 
-export type { Target };
 import { shown } from '../../util/units';
 import { boolean, integer, string } from '../flags';
 
@@ -53,7 +52,7 @@ export function checkOneTarget(a: Choice, where?: Where): void {
  * Resolve the targets now (at inject time), with their identity (start time) to survive pid reuse; in a container
  * only its own processes, and its init never by --key.
  */
-export function resolveTargets(a: Choice, where?: Where): Target[] {
+export function resolveTargets(a: Choice, where?: Where): ProcessRef[] {
   if (a.pid !== undefined) {
     const pid = hostPid(a, where);
     return pid === undefined ? [] : identify([pid]);

@@ -1,4 +1,4 @@
-import { type Target as Proc, alive, sameProcess } from '../../host/procs';
+import { type ProcessRef as Proc, alive, sameProcess } from '../../host/procs';
 import { signalFlag } from '../signals';
 import { journalRecoverCmd, recoverCmdFlags, recoverCmdStep, validateRecoverCmd } from '../recover-cmd';
 import { defineFault, defineStep, tally } from '../types';
@@ -31,7 +31,7 @@ export default defineFault({
     validateRecoverCmd(a);
   },
   async inject(a, ctx) {
-    const targets = resolveTargets(a, ctx.target);
+    const targets = resolveTargets(a, ctx.scope);
     await journalRecoverCmd(a, ctx);
     for (const t of targets) {
       await ctx.step(signalStep, { ...t, signal: a.signal }, async () => {

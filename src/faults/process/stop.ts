@@ -1,4 +1,4 @@
-import { type Target as Proc, procState, sameProcess } from '../../host/procs';
+import { type ProcessRef as Proc, procState, sameProcess } from '../../host/procs';
 import { defineFault, defineStep, tally } from '../types';
 import { checkOneTarget, resolveTargets, targetFlags } from './common';
 
@@ -27,7 +27,7 @@ export default defineFault({
   flags: { ...targetFlags },
   validate: checkOneTarget,
   async inject(a, ctx) {
-    const targets = resolveTargets(a, ctx.target);
+    const targets = resolveTargets(a, ctx.scope);
     for (const t of targets) {
       await ctx.step(stopStep, { ...t }, async () => {
         await ctx.exec.change(`kill -STOP ${t.pid}  # ${t.cmdline}`, () => {

@@ -3,7 +3,7 @@
  * share: their sockets and a small HTTP client on a Unix socket.
  */
 import type * as http from 'node:http';
-import type { ContainerTarget, Runtime } from '../target';
+import type { ContainerScope, Runtime } from '../scope';
 import { lazy } from '../../util/lazy';
 
 // loaded on first use: node:http costs a host fault's inject ~5 ms of start-up, and only containers need it
@@ -16,7 +16,7 @@ export type ContainerAction =
   | { op: 'restart'; waitS: number }
   | { op: 'rm' };
 
-/** A container as its runtime reports it, before the checks that make it a ContainerTarget. */
+/** A container as its runtime reports it, before the checks that make it a ContainerScope. */
 export interface FoundContainer {
   id: string;
   name: string;
@@ -32,15 +32,15 @@ export interface RuntimeClient {
   /** Look up a container by full id, unique prefix or name (namespace: containerd's, the first one tried). */
   find(id: string, namespace: string): Promise<FoundContainer>;
   /** Refuse, before anything changes, what this runtime cannot do. */
-  validate(t: ContainerTarget, op: ContainerAction['op']): void;
+  validate(t: ContainerScope, op: ContainerAction['op']): void;
   /** Act on the container itself; notes for the operator. */
-  act(t: ContainerTarget, a: ContainerAction): Promise<string[]>;
+  act(t: ContainerScope, a: ContainerAction): Promise<string[]>;
   /** Is the container paused now? */
-  isPaused(t: ContainerTarget): Promise<boolean>;
+  isPaused(t: ContainerScope): Promise<boolean>;
   /** The container's labels as the runtime reports them now ({} when it reports none). */
-  labels(t: ContainerTarget): Promise<Record<string, string>>;
+  labels(t: ContainerScope): Promise<Record<string, string>>;
   /** What a person needs to recreate a removed container (as much as this runtime tells). */
-  recipe(t: ContainerTarget): Promise<Record<string, unknown>>;
+  recipe(t: ContainerScope): Promise<Record<string, unknown>>;
 }
 
 /** A `unix://PATH` endpoint from the environment, else the runtime's default socket. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs } from '../../errors';
 import { Executor } from '../executor';
-import type { ContainerTarget } from '../target';
+import type { ContainerScope } from '../scope';
 import { type RuntimeClient, socketFrom, stringValues } from './client';
 
 const containerdSocket = () => socketFrom(process.env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
@@ -134,7 +134,7 @@ export function logUriArgs(label: string | undefined): { args: string[]; note?: 
  * before: the kubelet restarts those.) Returns notes for the operator.
  */
 async function restartTask(
-  t: ContainerTarget,
+  t: ContainerScope,
   waitS: number,
   ctr: (args: string[], allowFail?: boolean) => Promise<{ exitCode: number; stdout: string }>,
 ): Promise<string[]> {

@@ -1,6 +1,6 @@
 /** docker: the Engine API on /var/run/docker.sock (DOCKER_HOST=unix://… when set). */
 import { badArgs } from '../../errors';
-import type { ContainerTarget } from '../target';
+import type { ContainerScope } from '../scope';
 import {
   type ContainerAction,
   type RuntimeClient,
@@ -52,7 +52,7 @@ export const docker: RuntimeClient = {
   validate() {},
 
   /** kill, pause, unpause, restart, remove: the Engine API's own calls */
-  async act(t: ContainerTarget, a: ContainerAction) {
+  async act(t: ContainerScope, a: ContainerAction) {
     const id = encodeURIComponent(t.id);
     const [method, p] =
       a.op === 'kill'

@@ -9,7 +9,7 @@
  */
 import { badArgs } from '../../errors';
 import { alive, startTime } from '../procs';
-import { type ContainerTarget, type Runtime, RUNTIMES } from '../target';
+import { type ContainerScope, type Runtime, RUNTIMES } from '../scope';
 import type { ContainerAction, RuntimeClient } from './client';
 import { containerd } from './containerd';
 import { crio } from './crio';
@@ -63,7 +63,7 @@ export function parseContainerRef(q: ContainerQuery): { id: string; runtime: Run
   return { id, runtime: runtime as Runtime };
 }
 
-export async function resolveContainer(q: ContainerQuery): Promise<ContainerTarget> {
+export async function resolveContainer(q: ContainerQuery): Promise<ContainerScope> {
   const { id, runtime } = parseContainerRef(q);
   const found = await runtimeClient(runtime).find(id, q.namespace || 'k8s.io');
   if (found.state !== 'running')
@@ -88,22 +88,22 @@ export async function resolveContainer(q: ContainerQuery): Promise<ContainerTarg
  * containerd through ctr (task kill, pause, resume; rm = kill, task delete, container delete); CRI-O through its
  * CRI and the kernel. What a runtime cannot do is refused before anything changes (validateAction).
  */
-export function containerAct(t: ContainerTarget, a: ContainerAction): Promise<string[]> {
+export function containerAct(t: ContainerScope, a: ContainerAction): Promise<string[]> {
   return runtimeClient(t.runtime).act(t, a);
 }
 
 /** Refuse, before anything changes, what this runtime cannot do. */
-export function validateAction(t: ContainerTarget, op: ContainerAction['op']): void {
+export function validateAction(t: ContainerScope, op: ContainerAction['op']): void {
   runtimeClient(t.runtime).validate(t, op);
 }
 
 /** Is the container paused now (docker: State.Paused; containerd: its task's status; CRI-O: its freezer)? */
-export function isPaused(t: ContainerTarget): Promise<boolean> {
+export function isPaused(t: ContainerScope): Promise<boolean> {
   return runtimeClient(t.runtime).isPaused(t);
 }
 
 /** What a person needs to recreate a removed container: image, command, labels, mounts, env names. */
-export function recipe(t: ContainerTarget): Promise<Record<string, unknown>> {
+export function recipe(t: ContainerScope): Promise<Record<string, unknown>> {
   return runtimeClient(t.runtime).recipe(t);
 }
 
@@ -112,6 +112,6 @@ export const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
 export const POD_UID_LABEL = 'io.kubernetes.pod.uid';
 
 /** The container's labels as its runtime reports them now ({} when it reports none). */
-export function containerLabels(t: ContainerTarget): Promise<Record<string, string>> {
+export function containerLabels(t: ContainerScope): Promise<Record<string, string>> {
   return runtimeClient(t.runtime).labels(t);
 }

@@ -7,7 +7,7 @@ import { badArgs } from '../errors';
 import type { AgentPod } from './agent-api';
 import type { Kubectl } from './kubectl';
 
-export interface Target {
+export interface PodPick {
   /** ns/name of the pod, or "node/NAME" for a host fault on a node */
   label: string;
   node: string;
@@ -38,10 +38,10 @@ interface PodJson {
   };
 }
 
-const RUNTIME_OF: Record<string, Target['runtime']> = { docker: 'docker', containerd: 'containerd', 'cri-o': 'crio' };
+const RUNTIME_OF: Record<string, PodPick['runtime']> = { docker: 'docker', containerd: 'containerd', 'cri-o': 'crio' };
 
 /** One pod's target: its node and the chosen container's id (it must be running). */
-export function podTarget(p: PodJson, container?: string): Target {
+export function podPick(p: PodJson, container?: string): PodPick {
   const label = `${p.metadata.namespace}/${p.metadata.name}`;
   const node = p.spec.nodeName;
   if (!node) throw badArgs(`pod ${label} is not scheduled on a node yet`);
@@ -92,8 +92,8 @@ export function pick<T extends { label: string }>(all: T[], s: Pick<Selection, '
   return sorted.slice(0, n).sort((a, b) => a.label.localeCompare(b.label));
 }
 
-export async function resolveTargets(kubectl: Kubectl, s: Selection): Promise<Target[]> {
-  const all: Target[] = [];
+export async function pickPods(kubectl: Kubectl, s: Selection): Promise<PodPick[]> {
+  const all: PodPick[] = [];
   if (s.nodes?.length) {
     for (const n of s.nodes) {
       await kubectl.getJson(['node', n]); // exists (kubectl says why not)
@@ -104,7 +104,7 @@ export async function resolveTargets(kubectl: Kubectl, s: Selection): Promise<Ta
     const m = /^(?:([a-z0-9][a-z0-9.-]{0,252})\/)?([a-z0-9][a-z0-9.-]{0,252})$/.exec(ref);
     if (!m) throw badArgs(`--pod must be NAMESPACE/NAME or NAME (with -n), got ${JSON.stringify(ref)}`);
     const ns = m[1] ?? s.namespace ?? 'default';
-    all.push(podTarget(await kubectl.getJson<PodJson>(['pod', '-n', ns, m[2]]), s.container));
+    all.push(podPick(await kubectl.getJson<PodJson>(['pod', '-n', ns, m[2]]), s.container));
   }
   if (s.selector !== undefined) {
     const list = await kubectl.getJson<{ items: PodJson[] }>([
@@ -118,7 +118,7 @@ export async function resolveTargets(kubectl: Kubectl, s: Selection): Promise<Ta
     ]);
     if (!list.items.length)
       throw badArgs(`no running pod in namespace ${s.namespace ?? 'default'} matches -l ${s.selector}`);
-    for (const p of list.items) all.push(podTarget(p, s.container));
+    for (const p of list.items) all.push(podPick(p, s.container));
   }
   if (!all.length) throw badArgs('name the targets: --pod NS/NAME, -l SELECTOR (with -n), or --node NAME');
   const seen = new Set<string>();

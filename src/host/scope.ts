@@ -7,13 +7,13 @@
  * longer match is gone: check says so, recover notes it and touches nothing in it.
  */
 import * as fs from 'node:fs';
-import { Executor, HOST, TargetContext } from './executor';
+import { Executor, HOST, ExecContext } from './executor';
 import { sameProcess } from './procs';
 
 export type Runtime = 'docker' | 'containerd' | 'crio';
 export const RUNTIMES: Runtime[] = ['docker', 'containerd', 'crio'];
 
-export interface ContainerTarget {
+export interface ContainerScope {
   kind: 'container';
   runtime: Runtime;
   /** the runtime's full id */
@@ -26,47 +26,52 @@ export interface ContainerTarget {
   pid: number;
   start: number;
 }
-export type Target = { kind: 'host' } | ContainerTarget;
-export const HOST_TARGET: Target = { kind: 'host' };
+export type Scope = { kind: 'host' } | ContainerScope;
+export const HOST_SCOPE: Scope = { kind: 'host' };
 
 /** How a fault enters a container: its net namespace, its root (files), its cgroups (helpers), its pid namespace. */
-export type Entry = 'net' | 'root' | 'cgroup' | 'pid' | 'runtime';
+export type ContainerAccess = 'net' | 'root' | 'cgroup' | 'pid' | 'runtime';
 
-export const isContainer = (t: Target | undefined): t is ContainerTarget => t?.kind === 'container';
+export const isContainer = (t: Scope | undefined): t is ContainerScope => t?.kind === 'container';
 
 /** The container is still the one recorded (its init pid is alive and started when it did). */
-export function targetAlive(t: Target): boolean {
+export function scopeAlive(t: Scope): boolean {
   return !isContainer(t) || sameProcess(t.pid, t.start);
 }
 
 /** A path as the target sees it, for the host to open: /proc/PID/root/… (resolved inside that root by safefs). */
-export function inTarget(t: Target, p: string): string {
+export function inScope(t: Scope, p: string): string {
   return isContainer(t) ? `/proc/${t.pid}/root${p.startsWith('/') ? '' : '/'}${p}` : p;
 }
 
 /** The path as the target sees it, for messages: strips the /proc/PID/root of inTarget. */
-export function asSeen(t: Target, p: string): string {
+export function asSeen(t: Scope, p: string): string {
   if (!isContainer(t)) return p;
   const pre = `/proc/${t.pid}/root`;
   return p === pre ? '/' : p.startsWith(pre + '/') ? p.slice(pre.length) : p;
 }
 
 /** Where commands of a fault with this entry run: the container's net namespace, else the host. */
-export function execContext(t: Target, entry: Entry | undefined): TargetContext {
+export function execContext(t: Scope, entry: ContainerAccess | undefined): ExecContext {
   return isContainer(t) && entry === 'net' ? { kind: 'ns', pid: t.pid, namespaces: ['net'] } : HOST;
 }
 
-export function executorFor(t: Target, entry: Entry | undefined, dryRun = false, log?: (l: string) => void): Executor {
+export function executorFor(
+  t: Scope,
+  entry: ContainerAccess | undefined,
+  dryRun = false,
+  log?: (l: string) => void,
+): Executor {
   return new Executor(dryRun, execContext(t, entry), log);
 }
 
 /** "container 3f2a… (web, docker)" or "this host", for messages and dry-run output. */
-export function describeTarget(t: Target): string {
+export function describeScope(t: Scope): string {
   return isContainer(t) ? `container ${t.id.slice(0, 12)} (${t.name || 'no name'}, ${t.runtime})` : 'this host';
 }
 
 /** Helper arguments that make it join the target before it reports ready (native/src/common.c enter_target). */
-export function helperTargetParams(t: Target, entry: Entry | undefined): Record<string, string | number> {
+export function helperScopeParams(t: Scope, entry: ContainerAccess | undefined): Record<string, string | number> {
   if (!isContainer(t) || !entry) return {};
   const ns = entry === 'net' ? 'net' : entry === 'pid' ? 'pid' : '';
   return {
@@ -78,7 +83,7 @@ export function helperTargetParams(t: Target, entry: Entry | undefined): Record<
 }
 
 /** The net namespace's interfaces of the target (/proc/PID/net/dev is that process's namespace's). */
-export function interfacesOf(t: Target): string[] {
+export function interfacesOf(t: Scope): string[] {
   const file = isContainer(t) ? `/proc/${t.pid}/net/dev` : '/proc/net/dev';
   try {
     return fs
@@ -93,12 +98,12 @@ export function interfacesOf(t: Target): string[] {
 }
 
 /** Parse the stored target (experiments.target_info); old rows and host experiments have none. */
-export function parseTarget(json: string | null | undefined): Target {
-  if (!json) return HOST_TARGET;
+export function parseScope(json: string | null | undefined): Scope {
+  if (!json) return HOST_SCOPE;
   try {
-    const t = JSON.parse(json) as Target;
-    return t && t.kind === 'container' ? t : HOST_TARGET;
+    const t = JSON.parse(json) as Scope;
+    return t && t.kind === 'container' ? t : HOST_SCOPE;
   } catch {
-    return HOST_TARGET;
+    return HOST_SCOPE;
   }
 }
