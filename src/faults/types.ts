@@ -17,7 +17,7 @@ export interface InjectContext {
   /** absolute deadline (epoch ms), or null when the fault runs until recovered */
   readonly deadline: number | null;
   readonly dryRun: boolean;
-  /** commands run in the target (for a container: the namespaces FaultDef.container names) */
+  /** commands run in the scope (for a container: the namespaces FaultDef.container names) */
   readonly exec: Executor;
   /** what the fault acts on: this host or a container (paths: inTarget; helpers join it by themselves) */
   readonly scope: Scope;
@@ -116,15 +116,15 @@ export interface FaultDef<F extends FlagSpecs = FlagSpecs> {
    * the fault left on the host side (e.g. a fill file in the container's writable layer) and check for themselves.
    */
   undoWhenGone?: readonly AnyStepKind[];
-  /** cross-flag checks; pure (reads the host or target at most, never changes it); throws BadArgs naming the flag */
-  validate?(args: ParsedFlags<F>, target: Scope): void;
+  /** cross-flag checks; pure (reads the host or scope at most, never changes it); throws BadArgs naming the flag */
+  validate?(args: ParsedFlags<F>, scope: Scope): void;
   /** apply the fault through ctx only; returns the runtime summary stored with the experiment */
   inject(args: ParsedFlags<F>, ctx: InjectContext): Promise<Record<string, unknown> | void>;
   /**
    * Host objects this experiment alters exclusively (e.g. `file:/etc/app.conf`, `port:tcp:8080`): a second live
    * experiment claiming the same key is refused before anything changes, so two never fight over one object.
    */
-  claims?(args: ParsedFlags<F>, target: Scope): string[];
+  claims?(args: ParsedFlags<F>, scope: Scope): string[];
   /**
    * The step kinds this fault journals, each with its undo (helper and watcher steps are the engine's own); a
    * step whose kind is not listed here fails its recover with "no undo for step".

@@ -1,7 +1,7 @@
 /**
  * Every host change goes through here: argv arrays only (never a shell string), tools resolved from a fixed
- * PATH that includes /usr/sbin and /sbin (cron's PATH does not), an optional target context (the host now; a
- * container's namespaces later), and a dry-run mode that records instead of running.
+ * PATH that includes /usr/sbin and /sbin (cron's PATH does not), an exec context (the host, or a container's
+ * namespaces entered through nsenter), and a dry-run mode that records instead of running.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -89,7 +89,7 @@ export class Executor {
     return fn();
   }
 
-  /** Resolve argv for the target context. */
+  /** Resolve argv for the exec context. */
   argv(cmd: string, args: string[]): [string, string[]] {
     if (this.context.kind === 'ns') {
       const ns = this.context.namespaces.map((n) => `--${n === 'mnt' ? 'mount' : n}`);

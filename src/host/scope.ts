@@ -1,5 +1,5 @@
 /**
- * What an experiment acts on: this host, or one container. A target is a value, stored with the experiment and
+ * What an experiment acts on: this host, or one container. A scope is a value, stored with the experiment and
  * handed to validate, inject, undo and check; every reader and writer asks it instead of the global view:
  * paths resolve inside the container's root (safefs treats /proc/PID/root as a root no link leads out of),
  * commands enter only the namespaces a fault needs (the host's own binaries run there), helpers join the
@@ -39,12 +39,12 @@ export function scopeAlive(t: Scope): boolean {
   return !isContainer(t) || sameProcess(t.pid, t.start);
 }
 
-/** A path as the target sees it, for the host to open: /proc/PID/root/… (resolved inside that root by safefs). */
+/** A path as the scope sees it, for the host to open: /proc/PID/root/… (resolved inside that root by safefs). */
 export function inScope(t: Scope, p: string): string {
   return isContainer(t) ? `/proc/${t.pid}/root${p.startsWith('/') ? '' : '/'}${p}` : p;
 }
 
-/** The path as the target sees it, for messages: strips the /proc/PID/root of inTarget. */
+/** The path as the scope sees it, for messages: strips the /proc/PID/root of inScope. */
 export function asSeen(t: Scope, p: string): string {
   if (!isContainer(t)) return p;
   const pre = `/proc/${t.pid}/root`;
@@ -70,7 +70,7 @@ export function describeScope(t: Scope): string {
   return isContainer(t) ? `container ${t.id.slice(0, 12)} (${t.name || 'no name'}, ${t.runtime})` : 'this host';
 }
 
-/** Helper arguments that make it join the target before it reports ready (native/src/common.c enter_target). */
+/** Helper arguments that make it join the scope before it reports ready (native/src/common.c enter_target). */
 export function helperScopeParams(t: Scope, entry: ContainerAccess | undefined): Record<string, string | number> {
   if (!isContainer(t) || !entry) return {};
   const ns = entry === 'net' ? 'net' : entry === 'pid' ? 'pid' : '';
@@ -82,7 +82,7 @@ export function helperScopeParams(t: Scope, entry: ContainerAccess | undefined):
   };
 }
 
-/** The net namespace's interfaces of the target (/proc/PID/net/dev is that process's namespace's). */
+/** The net namespace's interfaces of the scope (/proc/PID/net/dev is that process's namespace's). */
 export function interfacesOf(t: Scope): string[] {
   const file = isContainer(t) ? `/proc/${t.pid}/net/dev` : '/proc/net/dev';
   try {
@@ -97,7 +97,7 @@ export function interfacesOf(t: Scope): string[] {
   }
 }
 
-/** Parse the stored target (experiments.target_info); old rows and host experiments have none. */
+/** Parse the stored scope (experiments.target_info); old rows and host experiments have none. */
 export function parseScope(json: string | null | undefined): Scope {
   if (!json) return HOST_SCOPE;
   try {
