@@ -3,7 +3,8 @@
 # throwaway VM: they change nothing here, they only use the CPU) run beside the "quiet" host suites, which measure
 # no CPU, rate or latency and do not exhaust a host-wide limit; the measuring suites then run alone.
 # With --unit first (npm test), the test type-check and the unit tests run first in the host lane, beside the VM
-# lane (which needs only the build): they measure nothing. Other arguments go to every jest run (e.g. --ci).
+# lane (which needs only the build), in one worker (the VM keeps its core): they measure nothing. Other arguments
+# go to every jest run (e.g. --ci).
 # Exit 1 when any lane (or the unit tests) failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ vm=$!
 unit_rc=0
 if [ "$unit" = 1 ]; then
   { node node_modules/typescript/bin/tsc -p test/tsconfig.json --noEmit &&
-    node node_modules/jest/bin/jest.js --selectProjects unit "$@"; } || unit_rc=1
+    node node_modules/jest/bin/jest.js --selectProjects unit --maxWorkers=1 "$@"; } || unit_rc=1
   echo "--- unit tests: exit $unit_rc ($(($(date +%s) - start)) s so far) ---"
 fi
 "${jest[@]}" --selectProjects integration --testPathPatterns "$quiet"

@@ -22,6 +22,7 @@ const FAULTS = allFaults().filter((f) => f.target !== 'container' && (f.target !
 import { kebab, snake } from '../../src/faults/flags';
 import { cli, hostSettles, hostState, lastTest, sleep, tmpDir } from '../helpers';
 import { call, startDaemon, stopDaemons } from '../daemon';
+import { baseArgs } from '../support/fault-fixtures';
 
 jest.setTimeout(600_000);
 
@@ -55,55 +56,8 @@ let sleeper: ChildProcess;
 let port = 0;
 const tried = new Map<string, number>();
 
-function base(target: string, fault: string, flag: string): Record<string, unknown> {
-  const p = String(sleeper.pid);
-  const net = { interface: 'cmhv0' };
-  const b: Record<string, Record<string, unknown>> = {
-    'cpu burn': { percent: 10, count: 1 },
-    'cpu load': { count: 1 },
-    'mem fill': { bytes: '1MB', mode: 'ram' },
-    'mem oom': { mode: 'ram' },
-    'process kill': { key: 'sleep 3607', signal: '18' },
-    'process stop': { key: 'sleep 3607' },
-    'file add': { path: path.join(files, 'new'), content: 'x' },
-    'file append': { path: path.join(files, 'a'), content: 'y' },
-    'file chmod': { path: path.join(files, 'a'), permission: '600' },
-    'file del': { path: path.join(files, 'a') },
-    'file mv': { src: path.join(files, 'a'), dst: path.join(files, 'moved') },
-    'disk fill': { dir: files, bytes: '1MB' },
-    'diskio burn': { dir: files, block: '1M', mode: 'read' },
-    'diskio hang': { pid_list: p, mode: 'all' },
-    'diskio limit': { pid_list: p, read_bytes: '1MB' },
-    'kernel fdfull': { mode: 'fill', count: 10 },
-    'kernel nproc': { user: 'nobody', count: 5 },
-    'network delay': { ...net, latency: '10ms' },
-    'network loss': { ...net, percent: 10 },
-    'network corrupt': { ...net, percent: 10 },
-    'network duplicate': { ...net, percent: 10 },
-    'network reorder': { ...net, latency: '10ms', gap: 5 },
-    'network limit': { ...net, rate: '1mbit' },
-    'network occupy': { port: 29977 },
-    'network partition': { ip: '10.77.9.9' },
-    'dns record': { domain: 'hostile.example', ip: '10.9.9.9' },
-    'dns server': { ip: '192.0.2.53' },
-    'jvm methoddelay': { pid: jvm?.pid, method: 'Loop@work@1' },
-    'jvm methodexception': { pid: jvm?.pid, method: 'Loop@work@boom' },
-    'jvm methodreturn': { pid: jvm?.pid, method: 'Loop@value@1' },
-  };
-  const args = b[`${target} ${fault}`];
-  if (!args) throw new Error(`no base fixture for ${target} ${fault}: add one to test/integration/hostile.test.ts`);
-  const out = { ...args };
-  // flags that exclude each other: the hostile one replaces its alternative
-  const alternatives: Record<string, string[]> = {
-    pid: ['key'],
-    key: ['pid', 'pid_list'],
-    pid_list: ['key'],
-    percent: ['bytes'],
-    bytes: ['percent'],
-  };
-  for (const a of alternatives[snake(flag)] ?? []) delete out[a];
-  return out;
-}
+const base = (target: string, fault: string, flag: string) =>
+  baseArgs({ files, pid: sleeper.pid!, iface: 'cmhv0', jvmPid: jvm?.pid }, target, fault, flag);
 
 /** A hostile value as the CLI would get it (text as is, anything else as JSON). */
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));

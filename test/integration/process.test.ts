@@ -1,8 +1,8 @@
 /**
  * process kill and stop, proven by /proc/PID/stat, through the real CLI.
  *
- * @lane measuring (its --key tests assume no other process names chaosmetad, and the VM's qemu has the word
- * in its paths: a --key test once stopped it)
+ * @lane quiet (measures nothing; its --key keys are random numbers no other process holds, and `--key chaosmetad`
+ * is a dry run: it once stopped the VM's qemu, whose paths hold the word, when it ran for real)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Store as StoreT } from '../../src/store/store';
+import { baseArgs } from '../support/fault-fixtures';
 
 // oclif asks an ES module (wsl-utils) whether this is WSL, through import(), which jest's CommonJS runtime lacks
 jest.mock('../../node_modules/@oclif/core/lib/util/os.js', () => ({
@@ -286,52 +287,10 @@ describe('hostile values for every flag of every fault, through the CLI', () => 
   });
   afterAll(() => sleeper.kill('SIGKILL'));
 
-  /** hostile.test.ts's fixtures, on this host: a sleeping process, files of our own, the loopback interface */
+  /** the fixtures (test/support/fault-fixtures.ts) on this host: a sleeping process, files of our own, lo */
   function base(target: string, fault: string, flag: string): Record<string, string> {
-    const p = String(sleeper.pid);
-    const net = { interface: 'lo' };
-    const b: Record<string, Record<string, string>> = {
-      'cpu burn': { percent: '10', count: '1' },
-      'cpu load': { count: '1' },
-      'mem fill': { bytes: '1MB', mode: 'ram' },
-      'mem oom': { mode: 'ram' },
-      'process kill': { key: 'sleep 3607', signal: '18' },
-      'process stop': { key: 'sleep 3607' },
-      'file add': { path: path.join(files, 'new'), content: 'x' },
-      'file append': { path: path.join(files, 'a'), content: 'y' },
-      'file chmod': { path: path.join(files, 'a'), permission: '600' },
-      'file del': { path: path.join(files, 'a') },
-      'file mv': { src: path.join(files, 'a'), dst: path.join(files, 'moved') },
-      'disk fill': { dir: files, bytes: '1MB' },
-      'diskio burn': { dir: files, block: '1M', mode: 'read' },
-      'diskio hang': { pid_list: p, mode: 'all' },
-      'diskio limit': { pid_list: p, read_bytes: '1MB' },
-      'kernel fdfull': { mode: 'fill', count: '10' },
-      'kernel nproc': { user: 'nobody', count: '5' },
-      'network delay': { ...net, latency: '10ms' },
-      'network loss': { ...net, percent: '10' },
-      'network corrupt': { ...net, percent: '10' },
-      'network duplicate': { ...net, percent: '10' },
-      'network reorder': { ...net, latency: '10ms', gap: '5' },
-      'network limit': { ...net, rate: '1mbit' },
-      'network occupy': { port: '29977' },
-      'network partition': { ip: '10.77.9.9' },
-      'dns record': { domain: 'hostile.example', ip: '10.9.9.9' },
-      'dns server': { ip: '192.0.2.53' },
-    };
-    const args = b[`${target} ${fault}`];
-    if (!args) throw new Error(`no base fixture for ${target} ${fault}: add one to test/unit/refusals.test.ts`);
-    const out = { ...args };
-    // flags that exclude each other: the hostile one replaces its alternative
-    const alternatives: Record<string, string[]> = {
-      pid: ['key'],
-      key: ['pid', 'pid_list'],
-      pid_list: ['key'],
-      percent: ['bytes'],
-      bytes: ['percent'],
-    };
-    for (const a of alternatives[snake(flag)] ?? []) delete out[a];
-    return out;
+    const args = baseArgs({ files, pid: sleeper.pid!, iface: 'lo' }, target, fault, flag);
+    return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, String(v)]));
   }
   const argv = (target: string, fault: string, args: Record<string, string>) => [
     'inject',
