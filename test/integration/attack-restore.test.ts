@@ -159,7 +159,12 @@ test('the CLI: file del --recursive, then recover while nobody swaps the copy fo
   );
   expect(swaps).toBeGreaterThan(0); // the attack really ran
   expect(written()).toEqual([]);
-  expect(rec.code).toBe(0);
+  // a swap that lands between the copy's checks is refused (exit 5, retryable; the race tests see it about once in
+  // 300 restores): the next recover, with the attacker gone, finishes the restore
+  if (rec.code === 5) {
+    console.log(`attack 1 (CLI): the recover was refused (${rec.stderr.trim()}); recovering again`);
+    expect(cli(data, ['recover', uid]).code).toBe(0);
+  } else expect(rec.code).toBe(0);
   expect(readTree(tree)).toEqual(want); // restored whole
   expect(fs.statSync(tree).uid).toBe(65534);
   clearAttack(home, 'tree');
