@@ -16,6 +16,26 @@ export interface FixtureHost {
   jvmPid?: number;
 }
 
+/**
+ * Hostile values every flag is tried with that a command line can carry (no NUL): shell metacharacters that would
+ * create `pwn` if anything ran them, option and path injection, an empty value.
+ */
+export function hostileText(pwn: string): Array<[string, string]> {
+  return [
+    ['empty', ''],
+    ['unicode', 'ünï☃𝔘'],
+    ['newline', 'a\nb'],
+    ['semicolon', `; touch ${pwn}`],
+    ['subshell', `$(touch ${pwn})`],
+    ['backticks', `\`touch ${pwn}\``],
+    ['option injection', '--foo'],
+    ['traversal', '../../etc/shadow'],
+  ];
+}
+
+/** Flags whose value is free text: a hostile-looking value is data there (stored verbatim, never interpreted). */
+export const TEXT_FLAGS: ReadonlySet<string> = new Set(['content', 'key']);
+
 /** The base arguments of `target fault` (snake_case keys), without the alternative of the flag being changed. */
 export function baseArgs(h: FixtureHost, target: string, fault: string, flag: string): Record<string, unknown> {
   const p = String(h.pid);

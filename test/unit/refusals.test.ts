@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Store as StoreT } from '../../src/store/store';
-import { baseArgs } from '../support/fault-fixtures';
+import { TEXT_FLAGS, baseArgs, hostileText } from '../support/fault-fixtures';
 
 // oclif asks an ES module (wsl-utils) whether this is WSL, through import(), which jest's CommonJS runtime lacks
 jest.mock('../../node_modules/@oclif/core/lib/util/os.js', () => ({
@@ -265,18 +265,7 @@ test('an accepted command line runs through the same entry (the harness can tell
  */
 describe('hostile values for every flag of every fault, through the CLI', () => {
   const PWN = path.join(files, 'pwned');
-  const HOSTILE: Array<[string, string]> = [
-    ['empty', ''],
-    ['unicode', 'ünï☃𝔘'],
-    ['newline', 'a\nb'],
-    ['semicolon', `; touch ${PWN}`],
-    ['subshell', `$(touch ${PWN})`],
-    ['backticks', `\`touch ${PWN}\``],
-    ['option injection', '--foo'],
-    ['traversal', '../../etc/shadow'],
-  ];
-  /** flags whose value is free text: a hostile-looking value is data there */
-  const TEXT = new Set(['content', 'key']);
+  const HOSTILE = hostileText(PWN);
   /** --recover-cmd is a shell command line by design on the CLI (root typed it); over HTTP the daemon refuses it */
   const CLI_SHELL = new Set(['recoverCmd']);
   const FAULTS = allFaults().filter((f) => f.target !== 'container' && f.target !== 'jvm');
@@ -330,7 +319,7 @@ describe('hostile values for every flag of every fault, through the CLI', () => 
             continue;
           }
           const taken = r.code === 0 || (r.code === 3 && NO_NETEM.test(r.stderr));
-          const data = (value === '' && !spec.required) || TEXT.has(flag);
+          const data = (value === '' && !spec.required) || TEXT_FLAGS.has(flag);
           if (!taken || !data) problems.push(`${where}: expected exit 1, got ${r.code}: ${r.stderr.slice(0, 200)}`);
         }
       }
