@@ -48,7 +48,7 @@ export function injectContext(
   exec: Executor,
   def: FaultDef,
   dryRun: boolean,
-  target: Scope,
+  scope: Scope,
 ): InjectContext {
   const store = env.store;
   const logFile = env.logFile;
@@ -59,7 +59,7 @@ export function injectContext(
     deadline,
     dryRun,
     exec,
-    scope: target,
+    scope,
     workDir,
     async step(kind, data, run) {
       // a kind the fault does not declare could not be undone: refused before anything is journaled or changed
@@ -75,7 +75,7 @@ export function injectContext(
     },
     async helper(mode, own) {
       // a helper for a container joins its namespaces and cgroups itself, before it reports ready
-      const params = { ...own, ...helperScopeParams(target, def.container) };
+      const params = { ...own, ...helperScopeParams(scope, def.container) };
       if (dryRun) {
         const [file, argv] = helperArgv({ mode, uid, step: 0, params, deadline });
         exec.note(`start helper: ${[file, ...argv].join(' ')}`);
@@ -103,12 +103,12 @@ export async function undoSteps(
   notes: string[] = [],
   abandoned?: AbandonedStep[],
 ): Promise<void> {
-  const target = parseScope(env.store.get(uid)?.target_info);
-  const exec = env.executorFor(target, def.container, false, (line) => env.log({ uid, action: line }));
+  const scope = parseScope(env.store.get(uid)?.target_info);
+  const exec = env.executorFor(scope, def.container, false, (line) => env.log({ uid, action: line }));
   // a container that is gone (or restarted: another init) took its namespaces and files with it; a new one may
   // reuse its name, so nothing is done inside it. Processes of ours (helpers, the watcher) are still stopped.
   // (the faults that act on the container itself through its runtime handle its end in their own undo)
-  const gone = isContainer(target) && !scopeAlive(target) && def.container !== 'runtime';
+  const gone = isContainer(scope) && !scopeAlive(scope) && def.container !== 'runtime';
   let goneNoted = false;
   const failures: string[] = [];
   const workDir = () => env.workDir(uid);
@@ -117,8 +117,8 @@ export async function undoSteps(
     // the deadline watcher goes last, and stays when something could not be undone: it retries at the deadline
     if (s.kind === watcherStep.name && failures.length) continue;
     if (gone && !BUILTIN_STEPS.has(s.kind) && !def.undoWhenGone?.some((k) => k.name === s.kind)) {
-      if (!goneNoted && isContainer(target))
-        notes.push(`${describeScope(target)} is gone (or restarted): nothing to undo inside it`);
+      if (!goneNoted && isContainer(scope))
+        notes.push(`${describeScope(scope)} is gone (or restarted): nothing to undo inside it`);
       goneNoted = true;
       env.store.setStep(s.id, 'undone');
       continue;
@@ -129,7 +129,7 @@ export async function undoSteps(
       continue;
     }
     try {
-      await kind.undoStored(s.data, { uid, exec, scope: target, stepId: s.id, workDir, note: (m) => notes.push(m) });
+      await kind.undoStored(s.data, { uid, exec, scope, stepId: s.id, workDir, note: (m) => notes.push(m) });
       env.store.setStep(s.id, 'undone');
     } catch (e) {
       const error = (e as Error).message;
@@ -155,16 +155,16 @@ export async function readEffect(env: JournalEnv, row: ExperimentRow, def: Fault
   const done = env.store.steps(row.uid).filter((s) => s.state === 'done');
   const stepsOf: CheckContext['stepsOf'] = (kind) =>
     done.filter((s) => s.kind === kind.name).map((s) => ({ id: s.id, data: kind.read(s.data) }));
-  const target = parseScope(row.target_info);
+  const scope = parseScope(row.target_info);
   // a container that is gone took the fault with it — but for the faults that act on the container itself
   // (kill, rm, restart) its end is the effect: they check for themselves
-  if (!scopeAlive(target) && def.container !== 'runtime') return 'gone';
+  if (!scopeAlive(scope) && def.container !== 'runtime') return 'gone';
   if (def.check)
     return def.check(storedArgs(def.flags, row.args), {
       uid: row.uid,
       stepsOf,
-      scope: target,
-      exec: env.executorFor(target, def.container),
+      scope,
+      exec: env.executorFor(scope, def.container),
     });
   const helpers = stepsOf(helperStep);
   if (!helpers.length) return 'unknown';
