@@ -32,9 +32,10 @@ const layer = (rel: string): string => (rel.includes(path.sep) ? rel.split(path.
 const ALLOWED: Record<string, string[]> = {
   commands: ['cli', 'server', 'oclif', 'faults'],
   sea: ['commands', 'cli', 'api', 'host'],
-  cli: ['oclif', 'api', 'faults', 'kube'],
+  cli: ['oclif', 'api', 'faults', 'kube', 'drill'],
+  drill: ['kube', 'api', 'engine', 'store', 'faults', 'host'],
   kube: ['api', 'faults'],
-  server: ['oclif', 'api', 'engine', 'store', 'host'],
+  server: ['oclif', 'api', 'engine', 'store', 'host', 'drill'],
   oclif: ['api', 'engine'],
   api: ['engine', 'store'],
   engine: ['faults', 'store', 'host'],
