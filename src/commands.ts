@@ -9,6 +9,17 @@ import { Renew } from './cli/renew';
 import { ScheduleList, ScheduleRemove } from './cli/schedule';
 import Recover from './cli/recover';
 import Server from './server/command';
+import {
+  DrillAbort,
+  DrillList,
+  DrillReport,
+  DrillRun,
+  DrillSchedules,
+  DrillSchema,
+  DrillShow,
+  DrillUnschedule,
+  DrillValidate,
+} from './cli/drill';
 import { KubeAgents, KubeQuery, KubeRecover, kubeInjectCommand } from './cli/kube';
 
 export const COMMANDS: Record<string, Command.Class> = {
@@ -25,6 +36,15 @@ export const COMMANDS: Record<string, Command.Class> = {
   'kube:query': KubeQuery,
   'kube:recover': KubeRecover,
   'kube:agents': KubeAgents,
+  'drill:run': DrillRun,
+  'drill:validate': DrillValidate,
+  'drill:list': DrillList,
+  'drill:show': DrillShow,
+  'drill:report': DrillReport,
+  'drill:abort': DrillAbort,
+  'drill:schedules': DrillSchedules,
+  'drill:unschedule': DrillUnschedule,
+  'drill:schema': DrillSchema,
 };
 for (const def of allFaults()) COMMANDS[`inject:${def.target}:${def.fault}`] = injectCommand(def);
 for (const def of allFaults()) COMMANDS[`kube:inject:${def.target}:${def.fault}`] = kubeInjectCommand(def);

@@ -60,7 +60,15 @@ export class LocalApi implements ChaosApi {
   }
 
   async recover(r: RecoverRequest): Promise<RecoverResult[]> {
-    if (r.uid !== undefined) return [await this.engine.recover(r.uid, 'manual', { abandon: r.abandon === true })];
+    if (r.uid !== undefined) {
+      // a drill's id (or a kube experiment's, on a node): its parts, each recovered
+      if (
+        !this.engine.store.get(r.uid) &&
+        (this.engine.store.drill(r.uid) || this.engine.store.unfinished({ parentUid: r.uid }).length)
+      )
+        return this.engine.recoverMany({ all: true, parentUid: r.uid });
+      return [await this.engine.recover(r.uid, 'manual', { abandon: r.abandon === true })];
+    }
     return this.engine.recoverMany(r);
   }
 

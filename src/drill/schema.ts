@@ -33,14 +33,15 @@ const duration = (what = 'a duration') =>
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const name = (what: string) =>
-  z
-    .string()
-    .regex(NAME_RE, { error: () => `${what} must be 1-63 of letters, digits, "_", "." and "-" (a letter or digit first)` });
+  z.string().regex(NAME_RE, {
+    error: () => `${what} must be 1-63 of letters, digits, "_", "." and "-" (a letter or digit first)`,
+  });
 
 const headers = z.record(z.string(), z.string()).describe('HTTP headers, name: value');
 
 /** A criterion's bound: a number (absolute), "+N"/"-N" (relative to the baseline) or "N%" (percent of it). */
-export type Bound = { kind: 'absolute'; value: number } | { kind: 'relative'; value: number } | { kind: 'percent'; value: number };
+export type Bound =
+  { kind: 'absolute'; value: number } | { kind: 'relative'; value: number } | { kind: 'percent'; value: number };
 
 const BOUND_RE = /^([+-]?)(\d+(?:\.\d+)?)(%?)$/;
 export function parseBound(v: number | string): Bound | undefined {
@@ -55,7 +56,8 @@ export function parseBound(v: number | string): Bound | undefined {
 const bound = z
   .union([z.number(), z.string()])
   .refine((v) => parseBound(v) !== undefined, {
-    error: () => 'must be a number (absolute), "+N" or "-N" (relative to the baseline) or "N%" (percent of the baseline)',
+    error: () =>
+      'must be a number (absolute), "+N" or "-N" (relative to the baseline) or "N%" (percent of the baseline)',
   })
   .transform((v) => parseBound(v)!)
   .meta({ description: '200 (absolute), "+100" / "-5" (baseline + N), "150%" (of the baseline)' });
@@ -67,11 +69,16 @@ const httpProbe = z
     url: z.url({ protocol: /^https?$/, error: () => 'must be an http:// or https:// URL' }),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
     headers: headers.optional(),
-    body: z.string().max(1 << 20).optional(),
+    body: z
+      .string()
+      .max(1 << 20)
+      .optional(),
     timeout: duration().default(5000),
     expect: z
       .strictObject({
-        status: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).optional(),
+        status: z
+          .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+          .optional(),
         body: z
           .string()
           .refine(
@@ -190,14 +197,23 @@ const steadyState = z
   .strictObject({
     samples: z.number().int().min(1).max(10_000).default(3).describe('samples every criterion must hold in a row'),
     timeout: duration().default(60_000).describe('give up (not in steady state) after this long'),
-    criteria: z.array(Criterion).default([]).describe("absolute criteria (the baseline is what this phase measures)"),
+    criteria: z.array(Criterion).default([]).describe('absolute criteria (the baseline is what this phase measures)'),
   })
   .superRefine((s, ctx) =>
     s.criteria.forEach((c, i) => {
       for (const k of ['above', 'below', 'within'] as const)
         if (c[k] && c[k].kind !== 'absolute' && k !== 'within')
-          ctx.addIssue({ code: 'custom', path: ['criteria', i, k], message: 'the steady state has no baseline yet: an absolute number' });
-      if (c.within) ctx.addIssue({ code: 'custom', path: ['criteria', i, 'within'], message: 'the steady state has no baseline yet: use above/below' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['criteria', i, k],
+            message: 'the steady state has no baseline yet: an absolute number',
+          });
+      if (c.within)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['criteria', i, 'within'],
+          message: 'the steady state has no baseline yet: use above/below',
+        });
     }),
   );
 
@@ -206,7 +222,10 @@ export const Traffic = z
     url: z.url({ protocol: /^https?$/, error: () => 'must be an http:// URL' }),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
     headers: headers.optional(),
-    body: z.string().max(1 << 20).optional(),
+    body: z
+      .string()
+      .max(1 << 20)
+      .optional(),
     rate: z.number().int().min(1).max(100_000).optional().describe('requests per second in all'),
     concurrency: z.number().int().min(1).max(1000).default(10).describe('connections'),
     timeout: duration().default(5000).describe('a request slower than this counts as an error'),
@@ -256,14 +275,15 @@ const injectStep = z
       ctx.addIssue({ code: 'custom', path: ['args'], message: (e as Error).message });
     }
     if (s.kube && s.container_id)
-      ctx.addIssue({ code: 'custom', path: ['container_id'], message: 'a kube step picks its containers: no container_id' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['container_id'],
+        message: 'a kube step picks its containers: no container_id',
+      });
   });
 
 const Step = z.union(
-  [
-    z.strictObject({ inject: injectStep, name: name('a step name').optional() }),
-    z.strictObject({ wait: duration() }),
-  ],
+  [z.strictObject({ inject: injectStep, name: name('a step name').optional() }), z.strictObject({ wait: duration() })],
   { error: () => 'a step is {inject: {target, fault, args, duration}} or {wait: 10s}' },
 );
 export type Step = z.output<typeof Step>;
@@ -282,7 +302,7 @@ const detection = z
     if (!!d.alert === !!d.criterion)
       ctx.addIssue({ code: 'custom', message: 'detection is an alert (with prometheus) or a criterion' });
     if (d.alert && !d.prometheus)
-      ctx.addIssue({ code: 'custom', path: ['prometheus'], message: "the Prometheus URL of the alert is required" });
+      ctx.addIssue({ code: 'custom', path: ['prometheus'], message: 'the Prometheus URL of the alert is required' });
   });
 
 const measure = z.strictObject({
@@ -319,18 +339,28 @@ export const Drill = z
   .superRefine((d, ctx) => {
     const names = new Set<string>();
     d.probes.forEach((p, i) => {
-      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['probes', i, 'name'], message: `probe ${p.name} is declared twice` });
+      if (names.has(p.name))
+        ctx.addIssue({ code: 'custom', path: ['probes', i, 'name'], message: `probe ${p.name} is declared twice` });
       names.add(p.name);
     });
     const lanes = new Set<string>();
     d.faults.lanes.forEach((l, i) => {
-      if (lanes.has(l.name)) ctx.addIssue({ code: 'custom', path: ['faults', 'lanes', i, 'name'], message: `lane ${l.name} is declared twice` });
+      if (lanes.has(l.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', 'lanes', i, 'name'],
+          message: `lane ${l.name} is declared twice`,
+        });
       lanes.add(l.name);
     });
     if (d.traffic) for (const t of TRAFFIC_SERIES) names.add(t);
     const refer = (c: Criterion, path: PropertyKey[]) => {
       if (!names.has(c.probe))
-        ctx.addIssue({ code: 'custom', path: [...path, 'probe'], message: `no probe named ${c.probe} (probes: ${[...names].join(', ') || 'none'})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'probe'],
+          message: `no probe named ${c.probe} (probes: ${[...names].join(', ') || 'none'})`,
+        });
     };
     d.steady_state?.criteria.forEach((c, i) => refer(c, ['steady_state', 'criteria', i]));
     d.measure.effect?.criteria.forEach((c, i) => refer(c, ['measure', 'effect', 'criteria', i]));

@@ -61,6 +61,8 @@ export interface RecoverSelection {
   expired?: boolean;
   target?: string;
   fault?: string;
+  /** only the parts of this experiment or drill (their parent_uid) */
+  parentUid?: string;
 }
 
 /** What a check of one experiment says: its status in the store and its effect read from the host. */
@@ -376,10 +378,13 @@ export class Engine {
   async recoverMany(sel: RecoverSelection): Promise<RecoverResult[]> {
     const todo = sel.expired
       ? (await this.stale('recover --expired ran')).filter((s) => s.reason !== 'rearm')
-      : this.store.unfinished({ target: sel.target, fault: sel.fault }).map((r) => ({ row: r, reason: 'bulk' }));
+      : this.store
+          .unfinished({ target: sel.target, fault: sel.fault, parentUid: sel.parentUid })
+          .map((r) => ({ row: r, reason: 'bulk' }));
     const out: RecoverResult[] = [];
     for (const { row: r, reason } of todo) {
       if ((sel.target && r.target !== sel.target) || (sel.fault && r.fault !== sel.fault)) continue;
+      if (sel.parentUid && r.parent_uid !== sel.parentUid) continue;
       try {
         out.push(await this.recover(r.uid, reason));
       } catch (e) {

@@ -74,6 +74,36 @@ export interface ScheduleRow {
   last_error: string;
 }
 
+/** A drill as stored (src/drill): spec and result are JSON. */
+export interface DrillRow {
+  id: string;
+  name: string;
+  status: string;
+  spec: string;
+  result: string;
+  source: string;
+  runner_pid: number | null;
+  runner_start: number | null;
+  abort_requested: number;
+  schedule_id: string | null;
+  create_ms: number;
+  update_ms: number;
+}
+
+/** A drill file the daemon runs on a cron schedule. */
+export interface DrillScheduleRow {
+  id: string;
+  file: string;
+  cron: string;
+  creator: string;
+  create_ms: number;
+  next_ms: number | null;
+  last_ms: number | null;
+  last_drill: string;
+  runs: number;
+  last_error: string;
+}
+
 export type StepState = 'pending' | 'done' | 'undone';
 export interface StepRow {
   id: number;
@@ -145,6 +175,17 @@ const MIGRATIONS: string[] = [
    END;
    CREATE INDEX experiments_finished ON experiments(update_ms) WHERE status IN ('destroyed', 'error');
    CREATE INDEX experiments_failing ON experiments(recover_failures) WHERE recover_failures > 0 AND status != 'destroyed';`,
+  // 8: drills (src/drill): the spec, the result as it grows (series, fault windows, points), who runs it; their
+  // experiments carry the drill's id as parent_uid. drill_schedules: drill files the daemon runs by cron
+  `CREATE TABLE drills (
+     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL DEFAULT '{}',
+     source TEXT NOT NULL DEFAULT '', runner_pid INTEGER, runner_start INTEGER, abort_requested INTEGER NOT NULL DEFAULT 0,
+     schedule_id TEXT, create_ms INTEGER NOT NULL, update_ms INTEGER NOT NULL);
+   CREATE INDEX drills_created ON drills(create_ms DESC);
+   CREATE TABLE drill_schedules (
+     id TEXT PRIMARY KEY, file TEXT NOT NULL, cron TEXT NOT NULL, creator TEXT NOT NULL DEFAULT '',
+     create_ms INTEGER NOT NULL, next_ms INTEGER, last_ms INTEGER, last_drill TEXT NOT NULL DEFAULT '',
+     runs INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');`,
 ];
 
 /** How long finished experiments are kept (prune): the newest maxRows, none older than maxAgeMs; 0 = no limit. */
@@ -366,9 +407,13 @@ export class Store {
   }
 
   /** Experiments not yet destroyed (live or half-done), optionally filtered. */
-  unfinished(f: { target?: string; fault?: string } = {}): ExperimentRow[] {
+  unfinished(f: { target?: string; fault?: string; parentUid?: string } = {}): ExperimentRow[] {
     const conds = [`(${LIVE} OR ${UNDO_LEFT})`];
     const vals: unknown[] = [];
+    if (f.parentUid) {
+      conds.push('parent_uid = ?');
+      vals.push(f.parentUid);
+    }
     if (f.target) {
       conds.push('target = ?');
       vals.push(f.target);
@@ -533,6 +578,53 @@ export class Store {
   /** The pid of the daemon recorded as owning the store, if any. */
   daemonPid(): number | undefined {
     return (this.sql('SELECT pid FROM daemon WHERE id = 1').get() as { pid: number } | undefined)?.pid;
+  }
+
+  // --- drills ----------------------------------------------------------------------------------------------------
+
+  insertDrill(row: DrillRow): void {
+    const cols = Object.keys(row);
+    this.sql(`INSERT INTO drills (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+  }
+
+  updateDrill(id: string, patch: Partial<Omit<DrillRow, 'id'>>): void {
+    const sets = Object.keys(patch)
+      .map((k) => `${k} = @${k}`)
+      .join(', ');
+    if (sets) this.sql(`UPDATE drills SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+  }
+
+  drill(id: string): DrillRow | undefined {
+    return this.sql('SELECT * FROM drills WHERE id = ?').get(id) as DrillRow | undefined;
+  }
+
+  /** The newest drills first, without their results (a list). */
+  drills(limit = 20, offset = 0): Array<Omit<DrillRow, 'result' | 'spec'>> {
+    return this.sql(
+      `SELECT id, name, status, source, runner_pid, runner_start, abort_requested, schedule_id, create_ms, update_ms
+       FROM drills ORDER BY create_ms DESC LIMIT ? OFFSET ?`,
+    ).all(limit, offset) as Array<Omit<DrillRow, 'result' | 'spec'>>;
+  }
+
+  insertDrillSchedule(row: DrillScheduleRow): void {
+    const cols = Object.keys(row);
+    this.sql(`INSERT INTO drill_schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+  }
+
+  drillSchedules(id?: string): DrillScheduleRow[] {
+    if (id) return this.sql('SELECT * FROM drill_schedules WHERE id = ?').all(id) as DrillScheduleRow[];
+    return this.sql('SELECT * FROM drill_schedules ORDER BY create_ms').all() as DrillScheduleRow[];
+  }
+
+  updateDrillSchedule(id: string, patch: Partial<Omit<DrillScheduleRow, 'id'>>): void {
+    const sets = Object.keys(patch)
+      .map((k) => `${k} = @${k}`)
+      .join(', ');
+    if (sets) this.sql(`UPDATE drill_schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+  }
+
+  removeDrillSchedule(id: string): boolean {
+    return this.sql('DELETE FROM drill_schedules WHERE id = ?').run(id).changes > 0;
   }
 
   // --- schedules -------------------------------------------------------------------------------------------------

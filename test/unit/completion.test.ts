@@ -52,6 +52,7 @@ test('bash completes commands, targets, faults, flags and enumerated values', ()
   expect(bash(s, [''])).toEqual([
     'check',
     'completion',
+    'drill',
     'inject',
     'kube',
     'query',

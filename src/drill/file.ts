@@ -1,0 +1,135 @@
+/**
+ * A drill file: YAML or JSON (JSON is YAML), validated by the schema, each problem with its line and column and
+ * the accepted form. And the daemon's stricter read of a drill file for its schedules: root's file, written by
+ * no one else, in directories no one else can swap it in.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { badArgs, fileProblem } from '../errors';
+import { lazy } from '../util/lazy';
+import { Drill, z } from './schema';
+
+const yaml = lazy<typeof import('yaml')>(() => require('yaml'));
+
+export interface DrillProblem {
+  line: number;
+  col: number;
+  /** the field's path: faults.lanes[0].steps[1].inject.args */
+  path: string;
+  message: string;
+}
+
+const pathText = (p: ReadonlyArray<PropertyKey>) =>
+  p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top)';
+
+/** Parse and validate a drill's text; the drill, or every problem with where it is. */
+export function parseDrill(text: string): { drill: Drill } | { problems: DrillProblem[] } {
+  const Y = yaml();
+  const lc = new Y.LineCounter();
+  const doc = Y.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length)
+    return {
+      problems: doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return { line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] };
+      }),
+    };
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const r = Drill.safeParse(value ?? {});
+  if (r.success) return { drill: r.data };
+  return {
+    problems: r.error.issues.map((iss) => {
+      // the deepest node of the path that is in the file (a missing field: its parent)
+      let at: { line: number; col: number } = { line: 1, col: 1 };
+      for (let n = iss.path.length; n >= 0; n--) {
+        const node = doc.getIn(iss.path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+        if (node && typeof node === 'object' && node.range) {
+          at = lc.linePos(node.range[0]);
+          break;
+        }
+      }
+      return { line: at.line, col: at.col, path: pathText(iss.path), message: iss.message };
+    }),
+  };
+}
+
+/** The problems as lines: FILE:LINE:COL: PATH: MESSAGE */
+export function problemLines(file: string, problems: DrillProblem[]): string[] {
+  return problems.map((p) => `${file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+}
+
+/** Read and validate a drill file (the CLI: the user's own file); BadArgs with every problem. */
+export function loadDrill(file: string): Drill {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw badArgs(`cannot read the drill file ${file}: ${fileProblem(e)}`);
+  }
+  return checked(file, text);
+}
+
+export function checked(file: string, text: string): Drill {
+  if (text.length > 4 << 20) throw badArgs(`the drill file ${file} is larger than 4 MiB`);
+  const r = parseDrill(text);
+  if ('drill' in r) return r.drill;
+  throw badArgs(
+    `the drill file ${file} is not valid (the format: chaosmetad drill schema; README "Drills"):\n` +
+      problemLines(file, r.problems).join('\n'),
+  );
+}
+
+/**
+ * The daemon reads a drill file for a schedule, as root, on its own: the file must be root's and written by no one
+ * else, and no directory above it writable by others (a sticky one like /tmp excepted, but not the file's own), so
+ * no local user can make the daemon run their drill (a command probe is a root command). Opened without following a
+ * symlink; the checks are of the file opened.
+ */
+export function readTrustedDrillFile(file: string): { text: string; real: string } {
+  if (!path.isAbsolute(file)) throw badArgs(`a scheduled drill file must be an absolute path, got ${file}`);
+  let real: string;
+  try {
+    real = fs.realpathSync(path.dirname(file));
+  } catch (e) {
+    throw badArgs(`the drill file's directory ${path.dirname(file)}: ${fileProblem(e)}`);
+  }
+  real = path.join(real, path.basename(file));
+  let dir = path.dirname(real);
+  let own = true;
+  for (;;) {
+    const d = fs.lstatSync(dir);
+    if (d.uid !== 0)
+      throw badArgs(`refused: the directory ${dir} belongs to uid ${d.uid}, not root (drill file ${file})`);
+    if (d.mode & 0o022 && (own || !(d.mode & 0o1000)))
+      throw badArgs(
+        `refused: the directory ${dir} is writable by other users (mode ${(d.mode & 0o7777).toString(8)}): they could swap the drill file ${file}`,
+      );
+    own = false;
+    if (dir === '/') break;
+    dir = path.dirname(dir);
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw badArgs(`cannot open the drill file ${file}: ${fileProblem(e)}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw badArgs(`refused: the drill file ${file} is not a regular file`);
+    if (st.uid !== 0) throw badArgs(`refused: the drill file ${file} belongs to uid ${st.uid}, not root`);
+    if (st.mode & 0o022)
+      throw badArgs(
+        `refused: the drill file ${file} is writable by other users (mode ${(st.mode & 0o7777).toString(8)})`,
+      );
+    if (st.size > 4 << 20) throw badArgs(`the drill file ${file} is larger than 4 MiB`);
+    return { text: fs.readFileSync(fd, 'utf8'), real };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The drill format as JSON Schema (drill schema), from the one declaration. */
+export function drillJsonSchema(): unknown {
+  return z.toJSONSchema(Drill, { io: 'input', unrepresentable: 'any' });
+}
