@@ -276,7 +276,7 @@ export function mdCell(s: unknown): string {
 /** A code span (commands): a fence longer than any run of backticks inside; `|` escaped (GFM tables split on it). */
 function mdCode(s: string): string {
   const text = s.replace(XML_INVALID, '').replace(/\r\n|[\r\n\t]/g, ' ');
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const longest = (text.match(/`+/g) ?? []).reduce((a, m) => Math.max(a, m.length), 0);
   const fence = '`'.repeat(longest + 1);
   const pad = text.startsWith('`') || text.endsWith('`') || text.startsWith(' ') ? ' ' : '';
   return `${fence}${pad}${text.replace(/\|/g, '\\|')}${pad}${fence}`;
@@ -384,7 +384,7 @@ export function markdown(r: DrillResult): string {
   out.push('## Event log', '');
   if (r.events.length) {
     const lines = r.events.map((e) => `${rel(r, e.t).padStart(9)}  ${clock(e.t)}  ${oneLine(e.text)}`);
-    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((m) => m.length)));
+    const longest = lines.reduce((a, l) => (l.match(/`+/g) ?? []).reduce((b, m) => Math.max(b, m.length), a), 2);
     const fence = '`'.repeat(longest + 1);
     out.push(`${fence}text`, ...lines, fence, '');
   } else out.push('Nothing was logged.', '');
@@ -466,7 +466,7 @@ function timeRange(r: DrillResult): [number, number] {
   }
   const fin = ts.filter((t) => Number.isFinite(t));
   const lo = r.started;
-  const hi = Math.max(...fin);
+  const hi = fin.reduce((a, t) => Math.max(a, t), lo);
   return [lo, hi > lo ? hi : lo + 1000];
 }
 
@@ -492,8 +492,9 @@ function chart(r: DrillResult, s: Series, idx: number, range: [number, number], 
   const st = stats(r, s);
   const vals = s.samples.map((p) => p.value).filter((v): v is number => v !== null && Number.isFinite(v));
   if (st.baseline !== null && Number.isFinite(st.baseline)) vals.push(st.baseline);
-  let lo = vals.length ? Math.min(...vals) : 0;
-  let hi = vals.length ? Math.max(...vals) : 1;
+  // (no spread: a day's samples are more arguments than a call takes)
+  let lo = vals.length ? vals.reduce((a, v) => Math.min(a, v), Infinity) : 0;
+  let hi = vals.length ? vals.reduce((a, v) => Math.max(a, v), -Infinity) : 1;
   if (lo >= 0 && lo <= hi * 0.35) lo = 0;
   if (hi === lo) {
     const pad = Math.abs(hi) * 0.1 || 1;

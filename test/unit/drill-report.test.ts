@@ -445,3 +445,50 @@ describe('writeReports', () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
+
+describe('edge cases', () => {
+  test('a drill that ended before anything ran: every renderer copes', () => {
+    const early: DrillResult = {
+      ...r,
+      status: 'error',
+      message: 'probe web: connection refused',
+      ended: undefined,
+      phase: 'steady-state',
+      points: {},
+      durations: {},
+      baseline: {},
+      expectations: [],
+      faults: [],
+      series: [{ name: 'web', kind: 'http', unit: 'ms', samples: [] }],
+      events: [],
+    };
+    const j = resultJson(early);
+    expect(j).toMatchObject({ ended: null, points: {}, exit_code: 15 });
+    expect(kids(parseXml(junitXml(early)), 'testsuite')[0].attrs).toMatchObject({ tests: '1', failures: '1' });
+    const m = markdown(early);
+    expect(m).toContain('No expectation was judged.');
+    expect(m).toContain('No fault was injected.');
+    expect(m).toContain('Nothing was logged.');
+    const p = html(early);
+    expect(p).toContain('<path class="series-line" d="" data-samples="0" data-points="0"/>');
+    expect(p).not.toMatch(/NaN|Infinity|undefined/);
+    expect(summaryLines(early)[0]).toBe('drill checkout-latency: error (exit 15) — probe web: connection refused');
+  });
+  test('a day of samples at 0.5 s: rendered (no spread of them as arguments), one point each', () => {
+    const n = 172_800;
+    const samples = Array.from({ length: n }, (_, i) => ({ t: DRILL_T0 + i * 500, value: i % 1000, ok: true }));
+    const big: DrillResult = {
+      ...r,
+      ended: DRILL_T0 + n * 500,
+      series: [{ name: 'big', kind: 'tcp', unit: 'ms', samples }],
+    };
+    const p = html(big);
+    const d = /<path class="series-line" d="([^"]*)"/.exec(p)![1];
+    expect((d.match(/[ML]/g) ?? []).length).toBe(n);
+    expect(p).toMatch(/<text class="tick tick-x"[^>]*>24 h<\/text>/);
+  });
+  test('numbers and durations as a person reads them', () => {
+    const lines = summaryLines({ ...r, durations: { effect_ms: 850, detect_ms: 65_000, recover_ms: 3_725_000 } });
+    expect(lines[1]).toBe('  time to effect 850 ms · to detect 1 min 05 s · to recover 1 h 02 min');
+  });
+});
