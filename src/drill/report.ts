@@ -680,7 +680,7 @@ code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgrou
 .mark-ok{background:var(--ok)}.mark-bad{background:var(--bad)}
 details summary{cursor:pointer;font-weight:600}
 .log{margin:12px 0 0;font:12.5px/1.55 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-word}
-.log .t{color:var(--muted)}
+.log div{display:grid;grid-template-columns:max-content 1fr;gap:0 14px}.log .t{color:var(--muted);white-space:pre}
 footer{color:var(--muted);font-size:12px;margin-top:28px}
 @media (max-width:700px){.durations{grid-template-columns:1fr}}
 @media print{body{background:#fff}.card{break-inside:avoid}}
@@ -791,7 +791,10 @@ ${chart(r, s, i, range, lanes)}
     `<h2>Event log</h2>\n<section class="card"><details><summary>${r.events.length} event${r.events.length === 1 ? '' : 's'}</summary>` +
       `<div class="log">` +
       r.events
-        .map((e) => `<div><span class="t">${h(rel(r, e.t).padStart(9))}  ${h(clock(e.t))}</span>  ${h(e.text)}</div>`)
+        .map(
+          (e) =>
+            `<div><span class="t">${h(rel(r, e.t).padStart(9))}  ${h(clock(e.t))}</span><span>${h(e.text)}</span></div>`,
+        )
         .join('') +
       `</div></details></section>`,
   );
