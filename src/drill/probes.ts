@@ -89,7 +89,6 @@ function guarded(
   unit: string,
   timeoutMs: number,
   read: (onClose: (cut: () => void) => () => void) => Promise<ProbeReading>,
-  closeExtra?: () => void,
 ): Sampler {
   let closed = false;
   const cuts = new Set<() => void>();
@@ -115,7 +114,6 @@ function guarded(
       closed = true;
       for (const cut of cuts) cut();
       cuts.clear();
-      closeExtra?.();
     },
   };
 }
