@@ -56,8 +56,7 @@ export interface SamplerDeps {
 export const GRACE_MS = 250;
 /** The most of a body or of a command's output that is read. */
 export const MAX_READ = 1 << 20;
-/** kube and host probes have no timeout of their own. */
-const KUBE_TIMEOUT_MS = 10_000;
+/** host probes have no timeout of their own. */
 const HOST_TIMEOUT_MS = 5_000;
 /** The first CPU reading measures over this window itself; later ones since the last reading, this long at least. */
 const CPU_WINDOW_MS = 100;
@@ -418,8 +417,8 @@ function kubeSampler(k: NonNullable<Probe['kube']>, deps: SamplerDeps): Sampler 
   const get =
     deps.kubectl ??
     ((args: string[]) =>
-      new Kubectl({ kubeconfig: k.kubeconfig, context: k.context }).getJson<unknown>(args, KUBE_TIMEOUT_MS));
-  return guarded('pods', KUBE_TIMEOUT_MS, async () => ({
+      new Kubectl({ kubeconfig: k.kubeconfig, context: k.context }).getJson<unknown>(args, k.timeout));
+  return guarded('pods', k.timeout, async () => ({
     value: readyPods(await get(['pods', '-n', k.namespace, '-l', k.selector])),
     ok: true,
   }));
