@@ -182,7 +182,10 @@ export function startTraffic(t: Traffic): TrafficRun {
       timers.delete(h);
     }
   };
+  /** set by stop(): no request is sent or counted after it (autocannon ends the clients at its next sample) */
+  let stopped = false;
   const record = (outcome: 'ok' | 'errors' | 'timeouts' | 'non2xx', ms: number | null): void => {
+    if (stopped) return;
     total.record(outcome, ms);
     interval.record(outcome, ms);
   };
@@ -224,7 +227,7 @@ export function startTraffic(t: Traffic): TrafficRun {
     };
     const fire = (): void => {
       slotTimer = undefined;
-      if (client.destroyed) return;
+      if (client.destroyed || stopped) return;
       if (mustConnect) {
         mustConnect = false;
         granted = true;
@@ -233,7 +236,7 @@ export function startTraffic(t: Traffic): TrafficRun {
       } else send();
     };
     const schedule = (delay: number): void => {
-      if (client.destroyed || inflight || slotTimer) return;
+      if (client.destroyed || stopped || inflight || slotTimer) return;
       const wait = reserve(delay) - now();
       if (wait <= 0) fire();
       else slotTimer = later(wait, fire);
@@ -242,7 +245,7 @@ export function startTraffic(t: Traffic): TrafficRun {
     client._doRequest = () => {
       if (granted) {
         granted = false;
-        if (!client.destroyed && !inflight) send();
+        if (!client.destroyed && !stopped && !inflight) send();
       } else schedule(0);
     };
     client._connect = () => {
@@ -327,6 +330,7 @@ export function startTraffic(t: Traffic): TrafficRun {
     stop(): Promise<TrafficSummary> {
       stopping ??= (async () => {
         const ended = now();
+        stopped = true;
         instance.stop();
         await finished;
         await Promise.all(closing);
