@@ -10,7 +10,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cli, hostSettles, hostState, queryJson, tmpDir, waitFor } from '../helpers';
+import { cli, hostSettles, hostState, lastTest, queryJson, tmpDir, waitFor } from '../helpers';
 
 jest.setTimeout(180_000);
 const dir = tmpDir('drill-web');
@@ -46,23 +46,6 @@ beforeAll(async () => {
     }
   }, 10_000);
   if (!up) throw new Error('the web service in the namespace did not come up');
-});
-
-afterAll(async () => {
-  cli(dir, ['recover', '--all']);
-  server?.kill('SIGKILL');
-  try {
-    ip('netns', 'del', NS);
-  } catch {
-    /* not there */
-  }
-  try {
-    ip('link', 'del', 'cmdwh');
-  } catch {
-    /* gone with the namespace */
-  }
-  fs.rmSync(www, { recursive: true, force: true });
-  expect(await hostSettles(before)).toBe('');
 });
 
 test('network limit on the service side: latency and traffic show it, effect within 2 intervals, recovered', () => {
@@ -116,11 +99,11 @@ measure:
   expect([r.code, res.status, r.stderr]).toEqual([0, 'passed', '']);
   // the effect point: within 2 × the interval of the inject
   expect(res.durations.effect_ms).toBeLessThanOrEqual(1000);
-  // 128 KiB at 1 Mbit/s: a second at least (baseline: milliseconds)
-  expect(Math.min(...page.map((x) => x.v ?? Infinity))).toBeGreaterThan(800);
-  // the traffic: its latency up, requests timing out (3 s) as they queue behind the limit
-  expect(Math.max(...p50.map((x) => x.v ?? 0))).toBeGreaterThan(500);
-  expect(Math.min(...success.map((x) => x.v ?? 100))).toBeLessThan(100);
+  // 128 KiB at 1 Mbit/s: a second at least, behind the traffic's own (baseline: milliseconds)
+  expect(Math.max(...page.map((x) => x.v ?? 0))).toBeGreaterThan(800);
+  // the traffic (10 pages a second: ten times what the link now carries): its requests time out (3 s)
+  expect(Math.max(...p50.map((x) => x.v ?? 0))).toBeGreaterThan(1000);
+  expect(Math.min(...success.map((x) => x.v ?? 100))).toBeLessThan(50);
   expect(res.durations.recover_ms).not.toBeNull();
   expect(queryJson(dir, ['--parent-uid', res.id]).experiments.map((e) => e.status)).toEqual(['destroyed']);
   expect(execFileSync('tc', ['qdisc', 'show', 'dev', 'cmdwh'], { encoding: 'utf8' })).not.toMatch(/tbf|ingress/);
@@ -128,3 +111,18 @@ measure:
     expect(fs.existsSync(path.join(out, f))).toBe(true);
   fs.rmSync(out, { recursive: true, force: true });
 });
+
+lastTest(
+  'leaves the host as it found it',
+  () => {
+    cli(dir, ['recover', '--all']);
+    server?.kill('SIGKILL');
+    try {
+      ip('netns', 'del', NS);
+    } catch {
+      /* not there */
+    }
+    fs.rmSync(www, { recursive: true, force: true });
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);
