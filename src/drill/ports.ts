@@ -35,9 +35,19 @@ export interface FaultPort {
 
 const secs = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 
+/** A drill file's snake_case arg name as the fault's flag is declared (camelCase): `src_port` → `srcPort`. */
+const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * A step's args keyed by the flags' own (camelCase) names: what the agent's command line is made of (kebab-case
+ * flags), so that `src_port` reaches the agent as `--src-port` (its CLI has no `--src_port`).
+ */
+export const flagArgs = (args: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(args).map(([k, v]) => [camel(k), v]));
+
 /** `--name=value` flags of a fault's args (snake_case keys as in drill files), for the command line shown. */
 export function argFlags(args: Record<string, unknown>): string[] {
-  const flag = (k: string) => `--${kebab(k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()))}`;
+  const flag = (k: string) => `--${kebab(camel(k))}`;
   return Object.entries(args).flatMap(([k, v]) =>
     v === true
       ? [flag(k)]
@@ -133,7 +143,7 @@ export class KubePort implements FaultPort {
     return {
       target: step.target,
       fault: step.fault,
-      args: step.args,
+      args: flagArgs(step.args),
       uid,
       timeout: secs(o.timeoutMs),
       lease: secs(o.leaseMs),
@@ -164,8 +174,14 @@ export class KubePort implements FaultPort {
       ...(k.selector ? ['-l', k.selector] : []),
       ...(k.pod ?? []).flatMap((p) => ['--pod', p]),
       ...(k.node ?? []).flatMap((n) => ['--node', n]),
+      ...(k.container ? ['--container', k.container] : []),
       ...(k.count ? [`--target-count=${k.count}`] : []),
       ...(k.percent ? [`--target-percent=${k.percent}`] : []),
+      ...(k.seed !== undefined ? [`--seed=${k.seed}`] : []),
+      ...(k.kubeconfig ? ['--kubeconfig', k.kubeconfig] : []),
+      ...(k.context ? ['--context', k.context] : []),
+      ...(k.agent_namespace ? ['--agent-namespace', k.agent_namespace] : []),
+      ...(k.agent_selector ? ['--agent-selector', k.agent_selector] : []),
       ...argFlags(step.args),
       `--uid=${uid}`,
       `--timeout=${secs(o.timeoutMs)}`,
@@ -203,9 +219,12 @@ export class KubePort implements FaultPort {
           : 'kube inject: no target matched',
       );
     const injected: TargetResult[] = r.results.filter((t) => t.result === 'injected');
+    const k = step.kube!;
+    const picked = k.selector ? `${k.namespace}/${k.selector}` : [...(k.pod ?? []), ...(k.node ?? [])].join(',');
     return {
       uid,
-      where: `kube ${step.kube!.namespace}/${step.kube!.selector ?? (step.kube!.pod ?? step.kube!.node ?? []).join(',')} (${injected.length} targets)`,
+      // the targets themselves (the report's fault window names them): "kube shop/app=web: shop/web-1 on node-a, …"
+      where: `kube ${picked}: ${injected.map((t) => `${t.target} on ${t.node}`).join(', ')}`,
       command: this.command(step, uid, o),
       renew: async () => {
         const agents = await kube.agents();
