@@ -3,8 +3,9 @@
  * Kubernetes pods and nodes (the kube layer's fan-out over the agents). Both journal before they change anything,
  * carry a timeout and a lease, and recover by uid; the runner renews the leases while it lives.
  */
-import type { ChaosApi, InjectRequest } from '../api/api';
+import type { ChaosApi, InjectRequest, RecoverResult } from '../api/api';
 import { injectFlagArgv } from '../api/inject-flags';
+import { ChaosError, ExitCode } from '../errors';
 import { Kube, type TargetResult } from '../kube/fanout';
 import { Kubectl } from '../kube/kubectl';
 import { DEFAULT_AGENTS } from '../kube/picks';
@@ -202,6 +203,29 @@ export class KubePort implements FaultPort {
         (t) => `  ${t.target} on ${t.node}: ${(t.command ?? []).map(quote).join(' ')}${t.ok ? '' : ` (${t.message})`}`,
       ),
     ];
+  }
+
+  /**
+   * The parts of a step's kube experiment still in place, recovered through the agents: a drill whose runner is gone
+   * (`drill abort`), its parts being on the nodes, not in this host's store. Nothing when the step never injected.
+   */
+  async recoverLeft(step: InjectStep, uid: string): Promise<RecoverResult[]> {
+    try {
+      const r = await this.kube(step).recover(uid);
+      return [
+        ...r.results.map((x) => ({
+          uid: x.sub_uid,
+          status: x.ok ? 'destroyed' : 'error',
+          ok: x.ok,
+          message: `${x.node}: ${x.message}`,
+        })),
+        ...r.unreachable.map((u) => ({ uid, status: 'unknown', ok: false, message: `agent unreachable: ${u}` })),
+      ];
+    } catch (e) {
+      // no part of it on any node: the step never injected
+      if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return [];
+      return [{ uid, status: 'unknown', ok: false, message: (e as Error).message }];
+    }
   }
 
   async inject(

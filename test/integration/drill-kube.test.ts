@@ -6,7 +6,7 @@
  * pods through kubectl, and an http probe asking the service (busybox httpd in each pod, behind a round-robin
  * stand-in of the Service). The burn is measured from the pods' side (their cgroup's CPU); the parts are read back
  * with `chaosmetad kube query`; the runner killed with -9 in the kube step leaves the agents to recover every part
- * when its lease runs out.
+ * when its lease runs out, or `drill abort` recovers them through the agents at once.
  *
  * @lane quiet (the pods burn 0.2 CPU each inside their own 0.25-CPU quota, which is what is measured: their share
  * has room beside the VM's core; the probes' latencies are recorded, not judged)
@@ -264,6 +264,32 @@ d('a Kubernetes drill through the agents', () => {
     // the drill is shown as interrupted, its faults gone by their leases
     const shown = await spawnCli(['drill', 'show', id, '--json'], { env: { CHAOSMETAD_DATA_DIR: runnerData } });
     expect(JSON.parse(shown.stdout).status).toBe('aborted');
+  });
+
+  test('the runner killed, then drill abort: its kube parts recovered through the agents at once, not at the lease', async () => {
+    const file = drillFile('kube-abort', { serviceUrl: url, duration: '60s', lease: '60s' });
+    const run = drillRun([file]);
+    const id = await run.id();
+    const step = `${id}-1-1`;
+    expect(
+      await waitFor(() => cluster.parts(step).filter((p) => p.status === 'success').length === 2, 60_000, 200),
+    ).toBe(true);
+    process.kill(-run.p.pid!, 'SIGKILL');
+    await run.exited;
+    const t0 = Date.now();
+    const r = await spawnCli(['drill', 'abort', id, '--json'], { env: { CHAOSMETAD_DATA_DIR: runnerData } });
+    const took = Date.now() - t0;
+    expect(r.stderr).toBe('');
+    const reply = JSON.parse(r.stdout) as { status: string; recovered: Array<{ uid: string; ok: boolean }> };
+    console.log(`kube drill runner killed, then drill abort: its 2 parts recovered in ${took} ms (lease 60 s)`);
+    expect(reply.status).toBe('aborted');
+    expect(reply.recovered.map((x) => [x.uid, x.ok]).sort()).toEqual([
+      [`${step}-1`, true],
+      [`${step}-2`, true],
+    ]);
+    expect(cluster.parts(step).map((p) => p.status)).toEqual(['destroyed', 'destroyed']);
+    expect(Math.max(...cluster.parts(step).map((p) => p.lease_until)) - Date.now()).toBeGreaterThan(30_000);
+    expect(cluster.parts(step).flatMap((p) => taggedPids(p.uid))).toEqual([]);
   });
 
   lastTest(
