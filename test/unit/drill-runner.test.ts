@@ -210,9 +210,9 @@ ${measure}
   expect((await run(base('  effect: { criteria: [{ probe: lat, above: "+100" }], within: 1s }'))).status).toBe(
     'no-effect',
   );
-  expect(
-    (await run(base('  detection: { criterion: { probe: lat, above: 1000 }, within: 1s }'))).status,
-  ).toBe('not-detected');
+  expect((await run(base('  detection: { criterion: { probe: lat, above: 1000 }, within: 1s }'))).status).toBe(
+    'not-detected',
+  );
   expect((await run(base('  recovery: { criteria: [{ probe: lat, below: 5 }], within: 1s }'))).status).toBe(
     'not-recovered',
   );
