@@ -23,15 +23,18 @@ export interface PlacedFault {
   recover(): Promise<void>;
 }
 
+/** How a fault is placed: the drill it belongs to, its timeout (the safety net) and its lease. */
+export interface PlaceOptions {
+  parentUid: string;
+  timeoutMs: number;
+  leaseMs: number;
+}
+
 export interface FaultPort {
   /** inject the step's fault as `uid` (throws when it did not land: nothing is left behind) */
-  inject(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-  ): Promise<PlacedFault>;
+  inject(step: InjectStep, uid: string, o: PlaceOptions): Promise<PlacedFault>;
   /** the exact injects a run would make (dry run: nothing changes, nothing is stored) */
-  plan(step: InjectStep, uid: string, o: { parentUid: string; timeoutMs: number; leaseMs: number }): Promise<string[]>;
+  plan(step: InjectStep, uid: string, o: PlaceOptions): Promise<string[]>;
 }
 
 const secs = (ms: number) => `${Math.ceil(ms / 1000)}s`;
@@ -64,12 +67,7 @@ const quote = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.rep
 export class HostPort implements FaultPort {
   constructor(private readonly api: ChaosApi) {}
 
-  private request(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-    dryRun: boolean,
-  ): InjectRequest {
+  private request(step: InjectStep, uid: string, o: PlaceOptions, dryRun: boolean): InjectRequest {
     return {
       target: step.target,
       fault: step.fault,
@@ -96,22 +94,14 @@ export class HostPort implements FaultPort {
     return argv.map(quote).join(' ');
   }
 
-  async plan(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-  ): Promise<string[]> {
+  async plan(step: InjectStep, uid: string, o: PlaceOptions): Promise<string[]> {
     const req = this.request(step, uid, o, true);
     const reply = await this.api.inject(req);
     const planned = 'planned' in reply && Array.isArray(reply.planned) ? reply.planned.map(String) : [];
     return [this.command(req), ...planned.map((p) => `  ${p}`)];
   }
 
-  async inject(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-  ): Promise<PlacedFault> {
+  async inject(step: InjectStep, uid: string, o: PlaceOptions): Promise<PlacedFault> {
     const req = this.request(step, uid, o, false);
     await this.api.inject(req);
     const api = this.api;
@@ -191,11 +181,7 @@ export class KubePort implements FaultPort {
     return argv.map(quote).join(' ');
   }
 
-  async plan(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-  ): Promise<string[]> {
+  async plan(step: InjectStep, uid: string, o: PlaceOptions): Promise<string[]> {
     const r = await this.kube(step).inject(this.args(step, uid, o, true));
     return [
       this.command(step, uid, o),
@@ -228,11 +214,7 @@ export class KubePort implements FaultPort {
     }
   }
 
-  async inject(
-    step: InjectStep,
-    uid: string,
-    o: { parentUid: string; timeoutMs: number; leaseMs: number },
-  ): Promise<PlacedFault> {
+  async inject(step: InjectStep, uid: string, o: PlaceOptions): Promise<PlacedFault> {
     const kube = this.kube(step);
     const r = await kube.inject(this.args(step, uid, o, false));
     const failed = r.results.filter((t) => !t.ok);

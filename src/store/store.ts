@@ -580,18 +580,26 @@ export class Store {
     return (this.sql('SELECT pid FROM daemon WHERE id = 1').get() as { pid: number } | undefined)?.pid;
   }
 
-  // --- drills ----------------------------------------------------------------------------------------------------
-
-  insertDrill(row: DrillRow): void {
+  private insertInto(table: 'drills' | 'drill_schedules' | 'schedules', row: object): void {
     const cols = Object.keys(row);
-    this.sql(`INSERT INTO drills (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+    this.sql(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
   }
 
-  updateDrill(id: string, patch: Partial<Omit<DrillRow, 'id'>>): void {
+  private updateById(table: 'drills' | 'drill_schedules' | 'schedules', id: string, patch: object): void {
     const sets = Object.keys(patch)
       .map((k) => `${k} = @${k}`)
       .join(', ');
-    if (sets) this.sql(`UPDATE drills SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+    if (sets) this.sql(`UPDATE ${table} SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+  }
+
+  // --- drills ----------------------------------------------------------------------------------------------------
+
+  insertDrill(row: DrillRow): void {
+    this.insertInto('drills', row);
+  }
+
+  updateDrill(id: string, patch: Partial<Omit<DrillRow, 'id'>>): void {
+    this.updateById('drills', id, patch);
   }
 
   drill(id: string): DrillRow | undefined {
@@ -607,8 +615,7 @@ export class Store {
   }
 
   insertDrillSchedule(row: DrillScheduleRow): void {
-    const cols = Object.keys(row);
-    this.sql(`INSERT INTO drill_schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+    this.insertInto('drill_schedules', row);
   }
 
   drillSchedules(id?: string): DrillScheduleRow[] {
@@ -617,10 +624,7 @@ export class Store {
   }
 
   updateDrillSchedule(id: string, patch: Partial<Omit<DrillScheduleRow, 'id'>>): void {
-    const sets = Object.keys(patch)
-      .map((k) => `${k} = @${k}`)
-      .join(', ');
-    if (sets) this.sql(`UPDATE drill_schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+    this.updateById('drill_schedules', id, patch);
   }
 
   removeDrillSchedule(id: string): boolean {
@@ -630,8 +634,7 @@ export class Store {
   // --- schedules -------------------------------------------------------------------------------------------------
 
   addSchedule(row: ScheduleRow): void {
-    const cols = Object.keys(row);
-    this.sql(`INSERT INTO schedules (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`).run(row);
+    this.insertInto('schedules', row);
   }
 
   schedules(id?: string): ScheduleRow[] {
@@ -640,10 +643,7 @@ export class Store {
   }
 
   updateSchedule(id: string, patch: Partial<ScheduleRow>): void {
-    const sets = Object.keys(patch)
-      .map((k) => `${k} = @${k}`)
-      .join(', ');
-    this.sql(`UPDATE schedules SET ${sets} WHERE id = @id__`).run({ ...patch, id__: id });
+    this.updateById('schedules', id, patch);
   }
 
   removeSchedule(id: string): boolean {

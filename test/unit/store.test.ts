@@ -20,10 +20,10 @@ describe('store', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(30000);
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL: a journal step survives a power cut
-    expect(store.db.pragma('user_version', { simple: true })).toBe(7);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(8);
     // a second open of a migrated store changes nothing
     const again = new Store(dir);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(7);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(8);
     again.close();
   });
 
@@ -85,7 +85,7 @@ describe('store', () => {
       PRAGMA user_version = 1;`);
     db.close();
     const s2 = new Store(d1);
-    expect(s2.db.pragma('user_version', { simple: true })).toBe(7);
+    expect(s2.db.pragma('user_version', { simple: true })).toBe(8);
     expect(s2.get('old-one')).toMatchObject({
       status: 'success',
       lease_ms: null,
@@ -251,7 +251,7 @@ describe('store', () => {
     store.insert(row('pre-3', { status: 'success', target: 'mem' }));
     store.db.exec(`DROP TRIGGER experiments_count_insert; DROP TRIGGER experiments_count_delete;
       DROP TRIGGER experiments_count_update; DROP TABLE experiment_counts; DROP INDEX experiments_finished;
-      DROP INDEX experiments_failing; PRAGMA user_version = 6;`);
+      DROP INDEX experiments_failing; DROP TABLE drills; DROP TABLE drill_schedules; PRAGMA user_version = 6;`);
     store.close();
     store = new Store(dir);
     expect(store.counts()).toEqual([
