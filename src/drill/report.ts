@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { badArgs, fileProblem } from '../errors';
+import { ChaosError, badArgs, fileProblem } from '../errors';
+import { Dir, createExclusive, resolveSafe, unguessable } from '../host/safefs';
 import { oneLine } from '../util/terminal';
 import { DRILL_EXIT, DrillPoints, DrillResult, DrillStatus, FaultWindow, Sample, Series } from './types';
 
@@ -806,53 +807,70 @@ ${chart(r, s, i, range, lanes)}
 
 /**
  * Writes result.json, report.html, report.md and junit.xml into dir (made, mode 0755, if missing); returns their
- * paths. Each through a temporary file of its own in dir, renamed over the name: a symbolic link planted at the
- * name is replaced, never written through.
+ * paths. As root, into a directory no one else can swap: its path is resolved following only links no other user
+ * controls (host/safefs.ts), it is opened without following any, and it must be root's (or this user's) and writable
+ * by no one else — a directory another user made (or a link they planted, e.g. in /tmp) is refused, as writing there
+ * would write where they say. Each file through a temporary file of its own, renamed over the name: a symbolic link
+ * at the name is replaced, never written through.
  */
 export function writeReports(r: DrillResult, dir: string): string[] {
-  let st: fs.Stats | undefined;
+  const abs = path.resolve(dir);
+  let real: string;
   try {
-    st = fs.statSync(dir);
+    // (a missing component ends the walk: the rest is made below, no link followed in it)
+    const resolved = resolveSafe(abs, { followFinal: true });
+    if (!fs.existsSync(resolved.path)) fs.mkdirSync(resolved.path, { recursive: true, mode: 0o755 });
+    else if (!fs.statSync(resolved.path).isDirectory())
+      throw badArgs(`cannot write the reports into ${dir}: it exists and is not a directory`);
+    real = resolved.path;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw badArgs(`cannot use ${dir} for the reports: ${fileProblem(e)}`);
+    if (e instanceof ChaosError) throw badArgs(e.message);
+    throw badArgs(`cannot use ${dir} for the reports: ${fileProblem(e)}`);
   }
-  if (st && !st.isDirectory()) throw badArgs(`cannot write the reports into ${dir}: it exists and is not a directory`);
-  if (!st) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    } catch (e) {
-      throw badArgs(`cannot create ${dir} for the reports: ${fileProblem(e)}`);
-    }
+  let d: Dir;
+  try {
+    d = Dir.open(real);
+  } catch (e) {
+    throw badArgs(`cannot use ${dir} for the reports: ${e instanceof ChaosError ? e.message : fileProblem(e)}`);
   }
-  const files: Array<[string, () => string]> = [
-    ['result.json', () => `${JSON.stringify(resultJson(r), null, 2)}\n`],
-    ['report.html', () => html(r)],
-    ['report.md', () => markdown(r)],
-    ['junit.xml', () => junitXml(r)],
-  ];
-  return files.map(([name, render]) => {
-    const file = path.join(dir, name);
-    const text = render();
-    const tmp = path.join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-    try {
-      // O_EXCL: never through anything already at the temporary name (a link included)
-      const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    const st = d.stat();
+    const me = process.geteuid?.() ?? 0;
+    if ((st.uid !== 0 && st.uid !== me) || st.mode & 0o022)
+      throw badArgs(
+        `refused: the report directory ${dir} belongs to uid ${st.uid} (mode ${(st.mode & 0o7777).toString(8)}): ` +
+          'another user could swap the reports; choose a directory of your own',
+      );
+    const files: Array<[string, () => string]> = [
+      ['result.json', () => `${JSON.stringify(resultJson(r), null, 2)}\n`],
+      ['report.html', () => html(r)],
+      ['report.md', () => markdown(r)],
+      ['junit.xml', () => junitXml(r)],
+    ];
+    return files.map(([name, render]) => {
+      const text = render();
+      const tmp = unguessable(`.${name}.`);
       try {
-        fs.writeFileSync(fd, text);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+        // O_EXCL|O_NOFOLLOW in the opened directory: never through anything already at the temporary name
+        const fd = createExclusive(d, tmp, 0o644);
+        try {
+          fs.writeFileSync(fd, text);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(d.at(tmp), d.at(name));
+      } catch (e) {
+        try {
+          fs.unlinkSync(d.at(tmp));
+        } catch {
+          /* not made, or already renamed */
+        }
+        throw badArgs(`cannot write ${path.join(real, name)}: ${fileProblem(e)}`);
       }
-      fs.renameSync(tmp, file);
-    } catch (e) {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* not made, or already renamed */
-      }
-      throw badArgs(`cannot write ${file}: ${fileProblem(e)}`);
-    }
-    return file;
-  });
+      return path.join(real, name);
+    });
+  } finally {
+    d.close();
+  }
 }

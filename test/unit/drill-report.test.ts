@@ -412,6 +412,37 @@ describe('writeReports', () => {
     writeReports(r, dir);
     expect(fs.readdirSync(dir)).toHaveLength(4);
   });
+  // root writes the reports: never into a place another user can name, create or swap
+  const nobody = 65534;
+  test('attack: a report directory another user owns (or may write) is refused, nothing written there', () => {
+    const theirs = path.join(tmp, 'theirs');
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.chownSync(theirs, nobody, nobody);
+    expect(() => writeReports(r, theirs)).toThrow(/refused: the report directory .* belongs to uid 65534/);
+    expect(fs.readdirSync(theirs)).toEqual([]);
+    const open = path.join(tmp, 'open');
+    fs.mkdirSync(open);
+    fs.chmodSync(open, 0o777);
+    expect(() => writeReports(r, open)).toThrow(/refused: the report directory .*\(mode 777\)/);
+    expect(fs.readdirSync(open)).toEqual([]);
+  });
+  test('attack: a link another user planted in a sticky directory (/tmp/drill-web → /etc) is not followed', () => {
+    const sticky = path.join(tmp, 'sticky');
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    const target = path.join(tmp, 'target');
+    fs.mkdirSync(target, { mode: 0o755 });
+    const link = path.join(sticky, 'drill-web');
+    fs.symlinkSync(target, link);
+    fs.lchownSync(link, nobody, nobody);
+    expect(() => writeReports(r, link)).toThrow(/symbolic link .* refusing to follow it as root/);
+    expect(() => writeReports(r, path.join(link, 'sub'))).toThrow(/refusing to follow it as root/);
+    expect(fs.readdirSync(target)).toEqual([]);
+    // root's own link there is followed
+    fs.lchownSync(link, 0, 0);
+    expect(writeReports(r, link)).toHaveLength(4);
+    expect(fs.readdirSync(target)).toHaveLength(4);
+  });
   test('a symbolic link planted at a name is replaced, not written through', () => {
     const victim = path.join(tmp, 'victim');
     fs.writeFileSync(victim, 'keep');

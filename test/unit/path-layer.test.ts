@@ -183,6 +183,31 @@ const OURS: Array<{ file: string; args: string[]; why: string }> = [
     why: "the agent policy: every directory on the way root-only or on a read-only mount, every link root's, O_NOFOLLOW",
   },
   { file: 'src/store/store.ts', args: ['dir'], why: 'the data dir itself (created 0700, ownership checked)' },
+  {
+    file: 'src/cli/drill.ts',
+    args: ['args.file'],
+    why: "the operator's own drill file, named on the command line and only read (as --token-file)",
+  },
+  {
+    file: 'src/drill/file.ts',
+    args: ['file', 'real', 'fd'],
+    why:
+      "file: the operator's own drill file, only read; real and fd: a scheduled drill file the daemon reads, its " +
+      "directories checked (root's, no other writer), opened O_NOFOLLOW and checked through the descriptor",
+  },
+  {
+    file: 'src/drill/probes.ts',
+    args: ["path.join(v1, 'cpuacct.usage')", "path.join(v2, 'cpu.stat')"],
+    why: "a container's cgroup files (cgroup filesystems: kernel-owned, no links)",
+  },
+  {
+    file: 'src/drill/report.ts',
+    args: ['resolved.path', 'fd'],
+    why:
+      'the report directory: resolved following only links no other user controls (resolveSafe), made if missing, ' +
+      "then opened without following any and refused unless root's (or this user's) with no other writer; fd: a " +
+      'file created O_EXCL|O_NOFOLLOW in it',
+  },
 ];
 
 function files(dir: string): string[] {
