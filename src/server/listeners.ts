@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { ChaosApi } from '../api/api';
+import type { DrillDaemon } from '../drill/daemon';
 import { badArgs } from '../errors';
 import type { ListenConfig, Tokens } from './config';
 import type { Gauges } from './gauges';
@@ -23,6 +24,8 @@ export interface ListenDeps {
   metrics: Metrics;
   gauges: () => Gauges;
   changed: () => void;
+  /** the daemon's drills (POST /v1/drill/…) */
+  drills?: DrillDaemon;
 }
 
 export interface Listeners {
@@ -34,7 +37,7 @@ export interface Listeners {
 /** Listen as configured; when one listener cannot, the others are closed and it is BadArgs saying where. */
 export async function listen(c: ListenConfig, d: ListenDeps): Promise<Listeners> {
   const maxConnections = c.maxConnections ?? MAX_CONNECTIONS;
-  const limits = { maxConnections, changed: d.changed };
+  const limits = { maxConnections, changed: d.changed, drills: d.drills };
   const common = {
     token: d.tokens.token,
     readToken: d.tokens.readToken,
