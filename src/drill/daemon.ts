@@ -21,6 +21,8 @@ import type { DrillResult } from './types';
 const TICK_MS = 250;
 /** How long the daemon waits for its drills to recover their faults when it stops. */
 export const STOP_WAIT_MS = 60_000;
+/** And how long its drills' clients then have to read how they ended. */
+const CLIENT_GRACE_MS = 1200;
 
 interface Running {
   id: string;
@@ -35,6 +37,7 @@ export class DrillDaemon {
   private readonly running = new Map<string, Running>();
   private timer?: NodeJS.Timeout;
   private stopping = false;
+  private stopped?: Promise<void>;
 
   constructor(
     readonly api: LocalDrillApi,
@@ -94,7 +97,11 @@ export class DrillDaemon {
   }
 
   /** Abort every drill running here and wait for them to end (their faults recovered); no new run starts. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return (this.stopped ??= this.abortAll());
+  }
+
+  private async abortAll(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     const all = [...this.running.values()];
@@ -109,7 +116,10 @@ export class DrillDaemon {
       }),
     ]);
     clearTimeout(timer);
-    if (late)
+    if (!late) {
+      // their clients poll every 500 ms: one more poll reads how they ended before the listeners close
+      await new Promise((r) => setTimeout(r, CLIENT_GRACE_MS));
+    } else
       this.log({
         level: 'warning',
         event: 'drills-not-ended',

@@ -114,8 +114,8 @@ export default class Server extends ChaosCommand {
     });
     await daemon.start();
     drills.start();
-    await closedBySignal(listeners, log);
-    // every drill running here aborted and its faults recovered while the engine is still open
+    // every drill running here aborted and its faults recovered while the engine is open and the listeners too
+    await closedBySignal(listeners, log, () => drills.stop());
     await drills.stop();
     await daemon.stop();
     if (at.socket) {
