@@ -28,7 +28,7 @@ const dataDir = () => {
 afterEach(stopDaemons);
 afterAll(() => {
   for (const d of dataDirs) cli(d, ['recover', '--all']);
-  fs.rmSync(area, { recursive: true, force: true });
+  for (const p of [area, ...dataDirs]) fs.rmSync(p, { recursive: true, force: true });
 });
 
 /** A drill whose command probe creates `proof` (it would run as root), lasting about a second. */

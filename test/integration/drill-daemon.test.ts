@@ -36,7 +36,7 @@ afterAll(async () => {
   await stopDaemons();
   await run(['recover', '--all']);
   await new Promise((r) => web.close(r));
-  for (const p of [area, files]) fs.rmSync(p, { recursive: true, force: true });
+  for (const p of [area, files, dir]) fs.rmSync(p, { recursive: true, force: true });
 });
 
 /** The CLI, asynchronously (the probed server lives in this process). */
