@@ -6,14 +6,23 @@
 import * as fs from 'node:fs';
 import { Args } from '@oclif/core';
 import { ChaosError, badArgs } from '../errors';
-import { openDrillApi } from '../drill/factory';
-import { drillJsonSchema, loadDrill, parseDrill, problemLines } from '../drill/file';
-import { LiveView } from '../drill/live';
-import { resultJson, summaryLines, writeReports } from '../drill/report';
+import type { DrillApi } from '../drill/api';
 import { DRILL_EXIT, type DrillResult } from '../drill/types';
+import type { RawFlags } from '../util/plain-argv';
+import { lazy } from '../util/lazy';
 import { ChaosCommand, cliValues, clientFlags, dataDirFlag, jsonFlag, oclifFlagsOf } from '../oclif/base';
 import { boolean, string } from '../util/flags';
 import { table } from './present';
+
+// the drill layer (zod, yaml, the runner) is loaded when a drill command runs, not at every start of the CLI
+const factory = lazy<typeof import('../drill/factory')>(() => require('../drill/factory'));
+const file = lazy<typeof import('../drill/file')>(() => require('../drill/file'));
+const report = lazy<typeof import('../drill/report')>(() => require('../drill/report'));
+const liveView = lazy<typeof import('../drill/live')>(() => require('../drill/live'));
+const openDrillApi = (flags: RawFlags): DrillApi => factory().openDrillApi(flags);
+const resultJson = (r: DrillResult) => report().resultJson(r);
+const summaryLines = (r: DrillResult) => report().summaryLines(r);
+const writeReports = (r: DrillResult, dir: string) => report().writeReports(r, dir);
 
 const where = { 'data-dir': dataDirFlag, ...clientFlags };
 
@@ -62,13 +71,13 @@ export class DrillRun extends ChaosCommand {
         );
         return;
       }
-      const drill = loadDrill(args.file);
+      const drill = file().loadDrill(args.file);
       if (flags['dry-run']) {
         const plan = await api.plan(drill);
         this.out(flags.json ? JSON.stringify({ dry_run: true, plan }) : plan.join('\n'));
         return;
       }
-      const live = !flags.json && !flags.plain && process.stdout.isTTY ? new LiveView(drill) : undefined;
+      const live = !flags.json && !flags.plain && process.stdout.isTTY ? new (liveView().LiveView)(drill) : undefined;
       const stamp = (t: number) => new Date(t).toISOString().slice(11, 23);
       const ac = new AbortController();
       const onInt = () => ac.abort();
@@ -115,7 +124,7 @@ export class DrillValidate extends ChaosCommand {
     } catch (e) {
       throw badArgs(`cannot read the drill file ${args.file}: ${(e as Error).message}`);
     }
-    const r = parseDrill(text);
+    const r = file().parseDrill(text);
     if ('drill' in r) {
       const d = r.drill;
       const steps = d.faults.lanes.reduce((n, l) => n + l.steps.length, 0);
@@ -128,7 +137,7 @@ export class DrillValidate extends ChaosCommand {
     }
     if (flags.json) this.out(JSON.stringify({ valid: false, problems: r.problems }));
     throw badArgs(
-      `${args.file} is not a valid drill (the format: chaosmetad drill schema):\n${problemLines(args.file, r.problems).join('\n')}`,
+      `${args.file} is not a valid drill (the format: chaosmetad drill schema):\n${file().problemLines(args.file, r.problems).join('\n')}`,
     );
   }
 }
@@ -290,6 +299,6 @@ export class DrillSchema extends ChaosCommand {
   static override summary = 'Print the drill format as JSON Schema (from the one declaration the runner uses)';
   static override examples = ['chaosmetad drill schema > drill.schema.json'];
   async run(): Promise<void> {
-    this.out(JSON.stringify(drillJsonSchema(), null, 2));
+    this.out(JSON.stringify(file().drillJsonSchema(), null, 2));
   }
 }

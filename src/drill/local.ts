@@ -9,7 +9,7 @@ import type { DrillRow, DrillScheduleRow } from '../store/store';
 import type { DrillApi, DrillScheduleView, DrillSummary, RunOptions } from './api';
 import { readTrustedDrillFile, checked } from './file';
 import { HostPort, KubePort } from './ports';
-import { DRILL_ID_RE, DrillRun, planDrill, runnerAlive } from './runner';
+import { DRILL_ID_RE, DrillRun, planDrill, runnerAlive, stepUid } from './runner';
 import type { Drill } from './schema';
 import type { DrillResult, DrillStatus } from './types';
 
@@ -140,8 +140,14 @@ export class LocalDrillApi implements DrillApi {
         if (now.status !== 'running' || !runnerAlive(now)) break;
       }
     }
-    // whatever is left (a runner that is gone): recovered here
+    // whatever is left (a runner that is gone): recovered here, and its kube steps' parts through the agents
     const recovered = await this.engine.recoverMany({ all: true, parentUid: id });
+    const spec = JSON.parse(row.spec) as Drill;
+    const kube = new KubePort();
+    for (const [li, lane] of spec.faults.lanes.entries())
+      for (const [si, step] of lane.steps.entries())
+        if ('inject' in step && step.inject.kube)
+          recovered.push(...(await kube.recoverLeft(step.inject, stepUid(id, li, si))));
     const after = this.engine.store.drill(id)!;
     if (after.status === 'running') {
       const r = JSON.parse(after.result) as DrillResult;

@@ -3,8 +3,9 @@
  * Kubernetes pods and nodes (the kube layer's fan-out over the agents). Both journal before they change anything,
  * carry a timeout and a lease, and recover by uid; the runner renews the leases while it lives.
  */
-import type { ChaosApi, InjectRequest } from '../api/api';
+import type { ChaosApi, InjectRequest, RecoverResult } from '../api/api';
 import { injectFlagArgv } from '../api/inject-flags';
+import { ChaosError, ExitCode } from '../errors';
 import { Kube, type TargetResult } from '../kube/fanout';
 import { Kubectl } from '../kube/kubectl';
 import { DEFAULT_AGENTS } from '../kube/picks';
@@ -35,9 +36,19 @@ export interface FaultPort {
 
 const secs = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 
+/** A drill file's snake_case arg name as the fault's flag is declared (camelCase): `src_port` → `srcPort`. */
+const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * A step's args keyed by the flags' own (camelCase) names: what the agent's command line is made of (kebab-case
+ * flags), so that `src_port` reaches the agent as `--src-port` (its CLI has no `--src_port`).
+ */
+export const flagArgs = (args: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(args).map(([k, v]) => [camel(k), v]));
+
 /** `--name=value` flags of a fault's args (snake_case keys as in drill files), for the command line shown. */
 export function argFlags(args: Record<string, unknown>): string[] {
-  const flag = (k: string) => `--${kebab(k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()))}`;
+  const flag = (k: string) => `--${kebab(camel(k))}`;
   return Object.entries(args).flatMap(([k, v]) =>
     v === true
       ? [flag(k)]
@@ -133,7 +144,7 @@ export class KubePort implements FaultPort {
     return {
       target: step.target,
       fault: step.fault,
-      args: step.args,
+      args: flagArgs(step.args),
       uid,
       timeout: secs(o.timeoutMs),
       lease: secs(o.leaseMs),
@@ -164,8 +175,14 @@ export class KubePort implements FaultPort {
       ...(k.selector ? ['-l', k.selector] : []),
       ...(k.pod ?? []).flatMap((p) => ['--pod', p]),
       ...(k.node ?? []).flatMap((n) => ['--node', n]),
+      ...(k.container ? ['--container', k.container] : []),
       ...(k.count ? [`--target-count=${k.count}`] : []),
       ...(k.percent ? [`--target-percent=${k.percent}`] : []),
+      ...(k.seed !== undefined ? [`--seed=${k.seed}`] : []),
+      ...(k.kubeconfig ? ['--kubeconfig', k.kubeconfig] : []),
+      ...(k.context ? ['--context', k.context] : []),
+      ...(k.agent_namespace ? ['--agent-namespace', k.agent_namespace] : []),
+      ...(k.agent_selector ? ['--agent-selector', k.agent_selector] : []),
       ...argFlags(step.args),
       `--uid=${uid}`,
       `--timeout=${secs(o.timeoutMs)}`,
@@ -188,6 +205,29 @@ export class KubePort implements FaultPort {
     ];
   }
 
+  /**
+   * The parts of a step's kube experiment still in place, recovered through the agents: a drill whose runner is gone
+   * (`drill abort`), its parts being on the nodes, not in this host's store. Nothing when the step never injected.
+   */
+  async recoverLeft(step: InjectStep, uid: string): Promise<RecoverResult[]> {
+    try {
+      const r = await this.kube(step).recover(uid);
+      return [
+        ...r.results.map((x) => ({
+          uid: x.sub_uid,
+          status: x.ok ? 'destroyed' : 'error',
+          ok: x.ok,
+          message: `${x.node}: ${x.message}`,
+        })),
+        ...r.unreachable.map((u) => ({ uid, status: 'unknown', ok: false, message: `agent unreachable: ${u}` })),
+      ];
+    } catch (e) {
+      // no part of it on any node: the step never injected
+      if (e instanceof ChaosError && e.code === ExitCode.BadArgs) return [];
+      return [{ uid, status: 'unknown', ok: false, message: (e as Error).message }];
+    }
+  }
+
   async inject(
     step: InjectStep,
     uid: string,
@@ -203,9 +243,12 @@ export class KubePort implements FaultPort {
           : 'kube inject: no target matched',
       );
     const injected: TargetResult[] = r.results.filter((t) => t.result === 'injected');
+    const k = step.kube!;
+    const picked = k.selector ? `${k.namespace}/${k.selector}` : [...(k.pod ?? []), ...(k.node ?? [])].join(',');
     return {
       uid,
-      where: `kube ${step.kube!.namespace}/${step.kube!.selector ?? (step.kube!.pod ?? step.kube!.node ?? []).join(',')} (${injected.length} targets)`,
+      // the targets themselves (the report's fault window names them): "kube shop/app=web: shop/web-1 on node-a, …"
+      where: `kube ${picked}: ${injected.map((t) => `${t.target} on ${t.node}`).join(', ')}`,
       command: this.command(step, uid, o),
       renew: async () => {
         const agents = await kube.agents();

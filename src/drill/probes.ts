@@ -56,11 +56,10 @@ export interface SamplerDeps {
 export const GRACE_MS = 250;
 /** The most of a body or of a command's output that is read. */
 export const MAX_READ = 1 << 20;
-/** kube and host probes have no timeout of their own. */
-const KUBE_TIMEOUT_MS = 10_000;
+/** host probes have no timeout of their own. */
 const HOST_TIMEOUT_MS = 5_000;
-/** The first CPU reading measures over this window itself (later ones: since the previous reading). */
-const FIRST_CPU_WINDOW_MS = 100;
+/** The first CPU reading measures over this window itself; later ones since the last reading, this long at least. */
+const CPU_WINDOW_MS = 100;
 
 // ---- common parts -----------------------------------------------------------------------------------------------
 
@@ -89,7 +88,6 @@ function guarded(
   unit: string,
   timeoutMs: number,
   read: (onClose: (cut: () => void) => () => void) => Promise<ProbeReading>,
-  closeExtra?: () => void,
 ): Sampler {
   let closed = false;
   const cuts = new Set<() => void>();
@@ -115,7 +113,6 @@ function guarded(
       closed = true;
       for (const cut of cuts) cut();
       cuts.clear();
-      closeExtra?.();
     },
   };
 }
@@ -420,8 +417,8 @@ function kubeSampler(k: NonNullable<Probe['kube']>, deps: SamplerDeps): Sampler 
   const get =
     deps.kubectl ??
     ((args: string[]) =>
-      new Kubectl({ kubeconfig: k.kubeconfig, context: k.context }).getJson<unknown>(args, KUBE_TIMEOUT_MS));
-  return guarded('pods', KUBE_TIMEOUT_MS, async () => ({
+      new Kubectl({ kubeconfig: k.kubeconfig, context: k.context }).getJson<unknown>(args, k.timeout));
+  return guarded('pods', k.timeout, async () => ({
     value: readyPods(await get(['pods', '-n', k.namespace, '-l', k.selector])),
     ok: true,
   }));
@@ -449,19 +446,19 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 const clampPct = (x: number) => round2(Math.min(100, Math.max(0, x)));
 
 /**
- * A busy % from consecutive readings of a counter: the first call reads twice FIRST_CPU_WINDOW_MS apart, later
- * ones measure since the previous call. `read` gives [busy, total] in any one unit.
+ * A busy % from consecutive readings of a counter: the first call reads twice CPU_WINDOW_MS apart, later ones
+ * measure since the previous call — over CPU_WINDOW_MS at least (a call sooner waits for the rest: /proc/stat
+ * counts in jiffies, and two reads a moment apart see none pass). `read` gives [busy, total] in any one unit.
  */
 function cpuDelta(read: () => [number, number]) {
-  let prev: [number, number] | undefined;
+  let prev: { at: number; v: [number, number] } | undefined;
   return async (): Promise<number | null> => {
-    if (!prev) {
-      prev = read();
-      await sleep(FIRST_CPU_WINDOW_MS);
-    }
+    if (!prev) prev = { at: performance.now(), v: read() };
+    const wait = prev.at + CPU_WINDOW_MS - performance.now();
+    if (wait > 0) await sleep(wait);
     const now = read();
-    const [db, dt] = [now[0] - prev[0], now[1] - prev[1]];
-    prev = now;
+    const [db, dt] = [now[0] - prev.v[0], now[1] - prev.v[1]];
+    prev = { at: performance.now(), v: now };
     return dt > 0 ? clampPct((100 * db) / dt) : null;
   };
 }

@@ -265,7 +265,9 @@ export class DrillRun {
       const t0 = Date.now();
       const r = await sampler.sample();
       if (signal.aborted) break;
-      this.push(p.name, { t: Date.now(), value: r.value, ok: r.ok, ...(r.error ? { error: r.error } : {}) });
+      // stamped when the probe asked (a slow answer tells of the moment it was sent: an effect is seen at the first
+      // request sent after the inject, not when its slow answer came)
+      this.push(p.name, { t: t0, value: r.value, ok: r.ok, ...(r.error ? { error: r.error } : {}) });
       await sleep(every - (Date.now() - t0), signal);
     }
   }

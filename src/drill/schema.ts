@@ -139,6 +139,7 @@ const kubeProbe = z
     selector: z.string().min(1).describe('a label selector, e.g. app=web'),
     kubeconfig: z.string().optional(),
     context: z.string().optional(),
+    timeout: duration().default(10_000),
   })
   .describe('ready pods of a selector (through kubectl); value: how many are ready');
 
@@ -147,6 +148,10 @@ const hostProbe = z
     metric: z.enum(['cpu', 'memory', 'load1']).describe('cpu: busy %; memory: used % (a container: MiB); load1'),
     container_id: z.string().optional().describe("a container's cgroup instead of the host (docker)"),
     container_runtime: z.enum(['docker', 'containerd', 'crio']).optional(),
+  })
+  .refine((h) => !(h.metric === 'load1' && h.container_id), {
+    error: 'a container has no load average of its own: metric cpu or memory with container_id',
+    path: ['metric'],
   })
   .describe('this host (or a container): CPU busy %, memory used, load average');
 

@@ -10,18 +10,14 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, cli, queryJson, sleep, taggedPids, tmpDir, waitFor } from '../helpers';
+import { BIN, cli, hostSettles, hostState, lastTest, queryJson, sleep, taggedPids, tmpDir, waitFor } from '../helpers';
 
 jest.setTimeout(120_000);
 const dir = tmpDir('drill');
 const area = tmpDir('drill-area');
 const files = tmpDir('drill-files');
 
-afterAll(() => {
-  cli(dir, ['recover', '--all']);
-  fs.rmSync(area, { recursive: true, force: true });
-  fs.rmSync(files, { recursive: true, force: true });
-});
+const before = hostState();
 
 function drillFile(name: string, text: string): string {
   const p = path.join(files, `${name}.yaml`);
@@ -30,7 +26,14 @@ function drillFile(name: string, text: string): string {
 }
 
 /** A drill: a probe that holds while FLAG is absent, lanes given. */
-const flagDrill = (o: { name: string; flag: string; lanes: string; abort?: string; lease?: string; extra?: string }) => `
+const flagDrill = (o: {
+  name: string;
+  flag: string;
+  lanes: string;
+  abort?: string;
+  lease?: string;
+  extra?: string;
+}) => `
 name: ${o.name}
 interval: 250ms
 probes:
@@ -70,7 +73,9 @@ faults:
   const r = cli(dir, ['drill', 'validate', f]);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain(`${f}:4:10: probes[0].tcp.port`);
-  expect(r.stderr).toMatch(new RegExp(`${f}:9:\\d+: faults.lanes\\[0\\].steps\\[0\\].inject.args: --percent must be an integer in 1..100`));
+  expect(r.stderr).toMatch(
+    new RegExp(`${f}:9:\\d+: faults.lanes\\[0\\].steps\\[0\\].inject.args: --percent must be an integer in 1..100`),
+  );
   expect(r.stderr).toMatch(new RegExp(`${f}:10:\\d+: faults.lanes\\[0\\].steps\\[1\\]: a step is`));
   // run refuses it the same way, storing nothing
   expect(cli(dir, ['drill', 'run', f]).code).toBe(1);
@@ -284,3 +289,13 @@ test('drill abort from another shell: the runner recovers everything and ends ab
   expect(fs.existsSync(target)).toBe(false);
   expect(shown(id).status).toBe('aborted');
 });
+
+lastTest(
+  'leaves the host as it found it',
+  () => {
+    cli(dir, ['recover', '--all']);
+    fs.rmSync(area, { recursive: true, force: true });
+    fs.rmSync(files, { recursive: true, force: true });
+  },
+  async () => expect(await hostSettles(before)).toBe(before),
+);

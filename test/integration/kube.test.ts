@@ -10,24 +10,13 @@
  * @lane quiet (its rates are tbf's and its one CPU share has room beside the VM's core)
  */
 import { spawn } from 'node:child_process';
-import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, SEA, type RunResult, cli, hostSettles, hostState, lastTest, sleep, tmpDir, waitFor } from '../helpers';
-import {
-  runAgent,
-  agentImage,
-  dockerUnavailable,
-  ensureDocker,
-  ensureImages,
-  exec,
-  inspect,
-  removeTestContainers,
-  run,
-  sh,
-} from '../containers';
-import { type FakePod, TestApiServer, kubectlMissing } from '../kube-apiserver';
+import { BIN, SEA, type RunResult, cli, hostSettles, lastTest, sleep, tmpDir, waitFor } from '../helpers';
+import { dockerUnavailable, exec, inspect, sh } from '../containers';
+import { kubectlMissing } from '../kube-apiserver';
+import { KubeStandIn, cpuacct } from '../support/kube-stand-in';
 
 jest.setTimeout(240_000);
 const why = dockerUnavailable() || kubectlMissing() || (fs.existsSync(SEA) ? '' : 'dist/chaosmetad is not built');
@@ -35,92 +24,37 @@ const d = why ? describe.skip : describe;
 if (why) test.skip(`kube — skipped: ${why}`, () => {});
 
 const tmp = tmpDir('kube');
-const install = path.join(tmp, 'opt'); // the agents install the executable here "on the node"
-const dataOf = (node: string) => path.join(tmp, `data-${node}`);
-const kubeconfig = path.join(tmp, 'kubeconfig');
-const api = new TestApiServer();
-let before: string;
+const cluster = new KubeStandIn(tmp);
+const { api, install, kubeconfig } = cluster;
+const dataOf = (node: string) => cluster.dataOf(node);
 
 /** An argv from a line of plain words (no quoting: none of these arguments holds a space). */
 const words = (line: string): string[] => line.split(' ');
 
 /** chaosmetad kube … (asynchronously: the API server lives in this process). */
-function kube(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, 'kube', ...args, '--kubeconfig', kubeconfig], {
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const kube = (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> =>
+  cluster.kube(args, env, timeoutMs);
 
 /** The node's own view: its store, read with its own CLI. */
-const nodeQuery = (node: string, args: string[] = []) => {
-  const r = cli(dataOf(node), ['query', '--format', 'json', '--limit', '0', ...args]);
-  return JSON.parse(r.stdout) as { experiments: Array<Record<string, string>>; total: number };
-};
+const nodeQuery = (node: string, args: string[] = []) => cluster.nodeQuery(node, args);
 
-const web: Record<string, string> = {}; // pod name → docker id
+const web = cluster.pods; // pod name → docker id
 const metricsPort = (node: string) => 29700 + (node === 'node-a' ? 1 : 2) + (process.pid % 50) * 2;
 
 d('kubectl chaosmetad through agent pods', () => {
   beforeAll(async () => {
-    await ensureDocker();
-    ensureImages();
-    removeTestContainers();
-    before = hostState();
-    const image = agentImage();
-    fs.mkdirSync(install, { mode: 0o755 });
-    await api.start();
-    api.writeKubeconfig(kubeconfig);
-    api.nodes = ['node-a', 'node-b', 'node-c'];
-    const pods: FakePod[] = [];
-    for (const node of ['node-a', 'node-b']) {
-      const id = runAgent({
-        name: `cmtest-agent-${node}`,
-        image,
-        install,
-        dataDir: dataOf(node),
-        // this machine's pid 1 refuses to be entered (even by root): the test's own process stands for the node
-        hostPid: process.pid,
-        metrics: `127.0.0.1:${metricsPort(node)}`,
-      });
-      pods.push({
-        namespace: 'chaosmetad',
-        name: `chaosmetad-agent-${node}`,
-        node,
-        labels: { 'app.kubernetes.io/name': 'chaosmetad-agent' },
-        annotations: { 'kubectl.kubernetes.io/default-container': 'agent' },
-        containers: [{ name: 'agent', docker: id }],
-      });
-    }
+    await cluster.start({
+      nodes: ['node-a', 'node-b', 'node-c'],
+      agents: ['node-a', 'node-b'],
+      metrics: (node) => `127.0.0.1:${metricsPort(node)}`,
+    });
     for (const [name, node] of [
       ['web-1', 'node-a'],
       ['web-2', 'node-b'],
       ['web-3', 'node-a'],
       ['db-1', 'node-c'],
-    ]) {
-      web[name] = run(['--cpus', '1', '--name', `cmtest-pod-${name}`]);
-      pods.push({
-        namespace: 'shop',
-        name,
-        node,
-        labels: { app: name.split('-')[0] },
-        containers: [{ name: 'app', docker: web[name] }],
-      });
-    }
-    api.pods = pods;
-    // both agents serve (their daemons run on the "node", each on its data dir)
-    for (const node of ['node-a', 'node-b'])
-      expect(await waitFor(() => fs.existsSync(`${dataOf(node)}.sock`), 30_000)).toBe(true);
+    ])
+      cluster.addPod({ namespace: 'shop', name, node, labels: { app: name.split('-')[0] }, docker: ['--cpus', '1'] });
   });
 
   test('agents: one ready agent pod per node, its version; the executable installed on the node once', async () => {
@@ -419,20 +353,7 @@ d('kubectl chaosmetad through agent pods', () => {
     expect(await waitFor(() => status().every((s) => s === 'destroyed'), 15_000, 200)).toBe(true);
     const took = Date.now() - killed;
     // when each lease ended and when its node recovered the part, from the nodes' stores
-    const rows = ['node-a', 'node-b'].flatMap((n) => {
-      const db = new Database(path.join(dataOf(n), 'chaosmetad.db'), { readonly: true });
-      try {
-        return db
-          .prepare("SELECT uid, lease_until, update_ms FROM experiments WHERE parent_uid = 'kube-dead'")
-          .all() as Array<{
-          uid: string;
-          lease_until: number;
-          update_ms: number;
-        }>;
-      } finally {
-        db.close();
-      }
-    });
+    const rows = cluster.parts('kube-dead');
     const late = rows.map((r) => r.update_ms - r.lease_until);
     const lastRenewal = Math.max(...rows.map((r) => r.lease_until - 5000)) - killed;
     console.log(
@@ -480,26 +401,8 @@ d('kubectl chaosmetad through agent pods', () => {
 
   lastTest(
     'leaves the host as it found it',
-    async () => {
-      for (const node of ['node-a', 'node-b']) cli(dataOf(node), ['recover', '--all']);
-      removeTestContainers();
-      await api.stop();
-    },
-    async () => expect(await hostSettles(before, 15_000)).toBe(before),
+    () => cluster.stop(),
+    async () => expect(await hostSettles(cluster.before, 15_000)).toBe(cluster.before),
   );
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true })); // (the installed executable: 100 MB)
 });
-
-/** The cpuacct.usage file of a process's cgroup (v1 here; cpu.stat's usage_usec on v2 is not read by this test). */
-function cpuacct(pid: number): string {
-  const line = fs
-    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-    .split('\n')
-    .find((l) => l.split(':')[1]?.split(',').includes('cpuacct'))!;
-  const point = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => [l.split(' ')[4], ...(l.split(' - ')[1] ?? '').split(' ')])
-    .find(([, t, , o]) => t === 'cgroup' && (o ?? '').split(',').includes('cpuacct'))![0];
-  return path.join(point, line.split(':')[2], 'cpuacct.usage');
-}

@@ -399,7 +399,7 @@ describe('kube', () => {
 });
 
 describe('host', () => {
-  test('cpu busy %: the first sample over its own short window, then since the last; 0..100', async () => {
+  test('cpu busy %: the first sample over its own 100 ms window, then since the last (100 ms at least); 0..100', async () => {
     const s = samplerOf(probe({ host: { metric: 'cpu' } }));
     expect(s.unit).toBe('%');
     const first = await timed(s);
@@ -412,6 +412,10 @@ describe('host', () => {
     expect(second.ms).toBeLessThan(50);
     expect(second.r.value!).toBeGreaterThanOrEqual(0);
     expect(second.r.value!).toBeLessThanOrEqual(100);
+    // asked again at once: it waits out the rest of a 100 ms window (no jiffy would have passed)
+    const third = await timed(s);
+    expect(third.r.ok).toBe(true);
+    expect(third.ms).toBeGreaterThanOrEqual(90);
   });
 
   test('memory used % and load1', async () => {

@@ -87,9 +87,19 @@ abort: [{ probe: nope, ok: false }]
   expect('problems' in yamlError && yamlError.problems[0].line).toBeGreaterThan(0);
 });
 
-test('the JSON Schema comes from the same declaration', () => {
-  const s = JSON.stringify(drillJsonSchema());
-  for (const k of ['steady_state', 'traffic', 'lanes', 'abort', 'prometheus', 'within']) expect(s).toContain(k);
+test('the JSON Schema comes from the same declaration, and docs/drills.md names every field of it', () => {
+  const keys = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (o.properties && typeof o.properties === 'object') for (const k of Object.keys(o.properties)) keys.add(k);
+    Object.values(o).forEach(walk);
+  };
+  walk(drillJsonSchema());
+  for (const k of ['steady_state', 'traffic', 'lanes', 'abort', 'prometheus', 'within']) expect(keys).toContain(k);
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'drills.md'), 'utf8');
+  expect([...keys].filter((k) => !new RegExp(`\\b${k.replace('.', '\\.')}\\b`).test(doc))).toEqual([]);
 });
 
 /** A fault port that records what it was asked and when. */
@@ -191,7 +201,7 @@ probes:
   - { name: lat, command: { argv: [cat, ${v.file}], value: stdout } }
 steady_state: { samples: 2 }
 faults:
-  lanes: [{ name: a, steps: [{ inject: { target: cpu, fault: burn, args: {}, duration: 300ms } }] }]
+  lanes: [{ name: a, steps: [{ inject: { target: cpu, fault: burn, args: { percent: 10 }, duration: 300ms } }] }]
 measure:
 ${measure}
 `);
@@ -200,9 +210,9 @@ ${measure}
   expect((await run(base('  effect: { criteria: [{ probe: lat, above: "+100" }], within: 1s }'))).status).toBe(
     'no-effect',
   );
-  expect(
-    (await run(base('  detection: { criterion: { probe: lat, above: 1000 }, within: 1s }'))).status,
-  ).toBe('not-detected');
+  expect((await run(base('  detection: { criterion: { probe: lat, above: 1000 }, within: 1s }'))).status).toBe(
+    'not-detected',
+  );
   expect((await run(base('  recovery: { criteria: [{ probe: lat, below: 5 }], within: 1s }'))).status).toBe(
     'not-recovered',
   );
@@ -223,7 +233,7 @@ test('an inject that fails ends the drill as error; what was placed is recovered
 interval: 100ms
 faults:
   lanes:
-    - { name: a, steps: [{ inject: { target: cpu, fault: burn, args: {}, duration: 5s } }] }
+    - { name: a, steps: [{ inject: { target: cpu, fault: burn, args: { percent: 10 }, duration: 5s } }] }
     - { name: b, steps: [{ wait: 200ms }, { inject: { target: mem, fault: fill, args: { percent: 10 }, duration: 5s } }] }
 `);
   const store = new Store(tmp);
