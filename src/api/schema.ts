@@ -20,6 +20,9 @@ import { snake } from '../util/flags';
 import { STATUSES } from './api';
 import { INJECT_FLAGS, type InjectField, type WireForm } from './inject-flags';
 
+/** The most of a drill's text a request may carry (the body's own bound is 1 MiB). */
+export const MAX_DRILL_TEXT = 1 << 20;
+
 // ---- fields of a request body: each message names its field (the issue's path) -------------------------------
 
 type Issue = { path?: PropertyKey[]; input?: unknown };
@@ -235,6 +238,61 @@ export const ScheduleRemoveBody = z
   .transform((b) => b.id)
   .meta({ id: 'ScheduleRemoveBody' });
 
+// ---- drills (src/drill): the drill itself is validated by the server with the drill format (drill/schema.ts) ------
+
+/** The drill of a run or plan: its YAML or JSON text, or the object; validated by the server (line, column, path). */
+export const DrillBody = z
+  .object({
+    drill: z.preprocess(
+      (v) => (absent(v) ? undefined : v),
+      z.union([z.string().max(MAX_DRILL_TEXT), z.record(z.string(), z.unknown())], {
+        error: (iss) =>
+          iss.input === undefined
+            ? 'drill is required: the drill as its YAML or JSON text, or as a JSON object'
+            : `drill must be the drill's YAML or JSON text (at most ${MAX_DRILL_TEXT} characters) or a JSON object, got ${shown(iss.input)}`,
+      }),
+    ),
+    source: text().describe('where the drill came from (its file), shown by drill list and in its problems'),
+    trace_id: traceId,
+  })
+  .transform((b) => ({ drill: b.drill, source: b.source }))
+  .meta({
+    id: 'DrillBody',
+    description: 'a drill in the format `chaosmetad drill schema` prints (README "Drills"), as text or as an object',
+  });
+
+export const DrillQueryBody = z
+  .object({
+    id: text(64).describe("one drill (d-1a2b3c4d): its whole result; absent = the newest drills' summaries"),
+    limit: count().describe('summaries: at most this many (default 20)'),
+    trace_id: traceId,
+  })
+  .transform((b) => ({ id: b.id, limit: b.limit }))
+  .meta({ id: 'DrillQueryBody' });
+
+export const DrillIdBody = z
+  .object({ id: needed(64, 'id is required').describe('the drill (d-1a2b3c4d)'), trace_id: traceId })
+  .transform((b) => b.id)
+  .meta({ id: 'DrillIdBody' });
+
+export const DrillScheduleBody = z
+  .object({
+    file: needed(4096, "file is required: the absolute path of a drill file on the daemon's host").describe(
+      "the drill file on the daemon's host: root's, written by no one else, in directories no one else can write",
+    ),
+    cron: needed(200, 'cron is required: a cron expression like "0 3 * * *" (6 fields: seconds first)'),
+    trace_id: traceId,
+  })
+  .transform((b) => ({ file: b.file, cron: b.cron }))
+  .meta({ id: 'DrillScheduleBody' });
+
+export const DrillScheduleQueryBody = z.object({ trace_id: traceId }).meta({ id: 'DrillScheduleQueryBody' });
+
+export const DrillScheduleRemoveBody = z
+  .object({ id: needed(64, 'id is required').describe('the drill schedule (ds-1a2b3c4d)'), trace_id: traceId })
+  .transform((b) => b.id)
+  .meta({ id: 'DrillScheduleRemoveBody' });
+
 /** A request body decoded by its schema; the first problem (in the fields' order) thrown as BadArgs. */
 export function decode<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
@@ -337,6 +395,111 @@ export const VersionReply = z.object({ version: s(), 'build-date': s() }).meta({
 
 export const HealthReply = z.object({ status: s() }).meta({ id: 'HealthReply' });
 
+// the drill's result and views (src/drill/types.ts and drill/api.ts; server/drill-routes.ts checks they are these)
+const num = () => z.number();
+const DRILL_STATUS = [
+  'running',
+  'passed',
+  'not-steady',
+  'no-effect',
+  'not-detected',
+  'not-recovered',
+  'aborted',
+  'error',
+] as const;
+
+export const DrillResultSchema = z
+  .object({
+    id: s(),
+    name: s(),
+    status: z.enum(DRILL_STATUS),
+    message: s(),
+    started: num().describe('epoch ms'),
+    ended: num().optional(),
+    phase: z.enum(['steady-state', 'faults', 'recovering', 'measure', 'done']),
+    points: z
+      .object({
+        steady: num().optional(),
+        inject: num().optional(),
+        effect: num().optional(),
+        detection: num().optional(),
+        recovered: num().optional(),
+        recovery: num().optional(),
+        abort: num().optional(),
+      })
+      .describe('the points in time it measured (epoch ms)'),
+    durations: z.object({ effect_ms: num().optional(), detect_ms: num().optional(), recover_ms: num().optional() }),
+    baseline: z.record(s(), num().nullable()),
+    expectations: z.array(z.object({ name: s(), passed: z.boolean(), message: s(), at: num().optional() })),
+    faults: z.array(
+      z.object({
+        lane: s(),
+        step: z.number().int(),
+        uid: s(),
+        target: s(),
+        fault: s(),
+        where: s(),
+        command: s(),
+        start: num().optional(),
+        end: num().optional(),
+        state: z.enum(['injecting', 'injected', 'recovered', 'failed', 'recover-failed']),
+        message: s().optional(),
+      }),
+    ),
+    series: z.array(
+      z.object({
+        name: s(),
+        kind: z.enum(['http', 'tcp', 'command', 'prometheus', 'kube', 'host', 'traffic']),
+        unit: s(),
+        samples: z.array(z.object({ t: num(), value: num().nullable(), ok: z.boolean(), error: s().optional() })),
+      }),
+    ),
+    events: z.array(z.object({ t: num(), text: s() })),
+    runner: z.object({ host: s(), pid: z.number().int(), server: s().optional(), schedule_id: s().optional() }),
+  })
+  .meta({ id: 'DrillResult', description: 'a drill as it runs and as it ended (README "Drills")' });
+
+export const DrillSummarySchema = z
+  .object({
+    id: s(),
+    name: s(),
+    status: z.enum([...DRILL_STATUS, 'interrupted']),
+    source: s(),
+    started: s().describe('ISO time'),
+    ended: s().optional(),
+    message: s(),
+    schedule_id: s().optional(),
+  })
+  .meta({ id: 'DrillSummary' });
+
+export const DrillScheduleSchema = z
+  .object({
+    id: s(),
+    file: s(),
+    cron: s(),
+    next_run: s().optional(),
+    last_run: s().optional(),
+    last_drill: s().optional(),
+    runs: z.number().int(),
+    last_error: s().optional(),
+  })
+  .meta({ id: 'DrillSchedule' });
+
+export const DrillQueryReply = z
+  .union([
+    z.object({ drill: DrillResultSchema }).describe('id given: the whole result'),
+    z.object({ drills: z.array(DrillSummarySchema) }).describe('no id: summaries, newest first'),
+  ])
+  .meta({ id: 'DrillQueryReply' });
+
+export const DrillAbortReply = z
+  .object({
+    id: s(),
+    status: s(),
+    recovered: z.array(RecoverResultSchema).describe('left-over faults of a runner that was gone, recovered here'),
+  })
+  .meta({ id: 'DrillAbortReply' });
+
 /** The envelope of every JSON reply: `data` is the route's on code 0, null (or what the failure still produced). */
 export const envelope = <T extends z.ZodType>(data: T) =>
   z.object({
@@ -406,6 +569,41 @@ export const ROUTE_SCHEMAS = routes({
   'POST /v1/schedule/remove': {
     summary: 'Remove a schedule (its live run still ends at its duration)',
     body: ScheduleRemoveBody,
+    data: z.null(),
+  },
+  'POST /v1/drill/run': {
+    summary: 'Start a drill in the daemon; its id at once (poll /v1/drill/query for its result)',
+    body: DrillBody,
+    data: z.object({ id: s() }).meta({ id: 'DrillRunReply' }),
+  },
+  'POST /v1/drill/plan': {
+    summary: 'Dry run of a drill: the exact injects it would make; nothing changes, nothing stored',
+    body: DrillBody,
+    data: z.object({ plan: z.array(s()) }).meta({ id: 'DrillPlanReply' }),
+  },
+  'POST /v1/drill/query': {
+    summary: "One drill's whole result (id), or the newest drills' summaries",
+    body: DrillQueryBody,
+    data: DrillQueryReply,
+  },
+  'POST /v1/drill/abort': {
+    summary: 'Abort a running drill: every fault recovered at once, the drill ends as aborted',
+    body: DrillIdBody,
+    data: DrillAbortReply,
+  },
+  'POST /v1/drill/schedule': {
+    summary: "Run a drill file of the daemon's host on a cron schedule",
+    body: DrillScheduleBody,
+    data: DrillScheduleSchema,
+  },
+  'POST /v1/drill/schedule/query': {
+    summary: 'List drill schedules',
+    body: DrillScheduleQueryBody,
+    data: z.object({ schedules: z.array(DrillScheduleSchema) }).meta({ id: 'DrillScheduleQueryReply' }),
+  },
+  'POST /v1/drill/schedule/remove': {
+    summary: 'Remove a drill schedule (a drill it started runs to its end)',
+    body: DrillScheduleRemoveBody,
     data: z.null(),
   },
   'GET /v1/version': { summary: 'Version', data: VersionReply },

@@ -69,10 +69,24 @@ export function loadDrill(file: string): Drill {
   return checked(file, text);
 }
 
+/**
+ * The text each drill was read from (checked() records it): a daemon is sent the drill as written (drill/http.ts),
+ * not the validated form (durations in ms, bounds parsed), which its own validation would read differently.
+ */
+const TEXTS = new WeakMap<Drill, { file: string; text: string }>();
+
+/** The file and text a drill was read from by checked() / loadDrill(), if it was. */
+export function drillText(d: Drill): { file: string; text: string } | undefined {
+  return TEXTS.get(d);
+}
+
 export function checked(file: string, text: string): Drill {
   if (text.length > 4 << 20) throw badArgs(`the drill file ${file} is larger than 4 MiB`);
   const r = parseDrill(text);
-  if ('drill' in r) return r.drill;
+  if ('drill' in r) {
+    TEXTS.set(r.drill, { file, text });
+    return r.drill;
+  }
   throw badArgs(
     `the drill file ${file} is not valid (the format: chaosmetad drill schema; README "Drills"):\n` +
       problemLines(file, r.problems).join('\n'),

@@ -39,7 +39,7 @@ export interface RunnerDeps {
   onEvent?: (t: number, text: string) => void;
   /** the result changed (the live view) */
   onUpdate?: (r: DrillResult) => void;
-  /** Ctrl-C: recover everything, end as aborted */
+  /** Ctrl-C: recover everything, end as aborted (a string reason is the message) */
   signal?: AbortSignal;
   /** where the runner is: local, or the daemon's address; the schedule that started it */
   server?: string;
@@ -470,7 +470,12 @@ export class DrillRun {
       create_ms: now,
       update_ms: now,
     });
-    const onSignal = () => this.end('aborted', 'interrupted (Ctrl-C)');
+    // the signal's reason when it gives one (the daemon stopping), else Ctrl-C
+    const onSignal = () =>
+      this.end(
+        'aborted',
+        typeof this.deps.signal?.reason === 'string' ? this.deps.signal.reason : 'interrupted (Ctrl-C)',
+      );
     this.deps.signal?.addEventListener('abort', onSignal, { once: true });
     if (this.deps.signal?.aborted) onSignal();
     this.event(`drill ${d.name} (${this.id}) started`);

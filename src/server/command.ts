@@ -15,11 +15,14 @@ const listenersModule = lazy<typeof import('./listeners')>(() => require('./list
 const daemonModule = lazy<typeof import('../engine/daemon')>(() => require('../engine/daemon'));
 const metricsModule = lazy<typeof import('./metrics')>(() => require('./metrics'));
 const localApiModule = lazy<typeof import('../api/local')>(() => require('../api/local'));
+const drillDaemonModule = lazy<typeof import('../drill/daemon')>(() => require('../drill/daemon'));
+const localDrillModule = lazy<typeof import('../drill/local')>(() => require('../drill/local'));
 
 export default class Server extends ChaosCommand {
   static override summary = "Run the HTTP daemon (the original's API), on loopback unless told otherwise";
   static override description =
-    'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, GET /v1/version, /healthz, ' +
+    'Serves POST /v1/experiment/inject|query|recover|renew|check, /v1/schedule/query|remove, ' +
+    '/v1/drill/run|plan|query|abort|schedule (drills: its drill schedules fire here), GET /v1/version, /healthz, ' +
     '/metrics and /openapi.json on 127.0.0.1:29595 (and/or a Unix socket). Recovers experiments at their deadline or ' +
     'lease expiry (also ones the CLI injected), recovers what expired while it was down, and fires schedules. Every ' +
     'listener needs a bearer token: --token-file, $CREDENTIALS_DIRECTORY/token (systemd LoadCredential=), ' +
@@ -28,7 +31,8 @@ export default class Server extends ChaosCommand {
     '(--read-only-token-file, or DATA_DIR/token-ro, generated likewise) may only query, check, list schedules and read ' +
     '/metrics, /v1/version and /openapi.json (403 otherwise). Requests from web pages ' +
     '(an Origin header), POSTs that are not application/json and Host headers that do not name this daemon are refused; ' +
-    'recover_cmd over HTTP only with --allow-recover-cmd.';
+    'recover_cmd over HTTP, and drills with command probes, only with --allow-recover-cmd. On SIGTERM the drills ' +
+    'running here are aborted and their faults recovered before it exits.';
   static override examples = [
     'chaosmetad server',
     'chaosmetad server --token-file /etc/chaosmetad/token -a 0.0.0.0 -p 29595 --cert /etc/chaosmetad/tls.crt --key /etc/chaosmetad/tls.key',
@@ -71,6 +75,13 @@ export default class Server extends ChaosCommand {
       });
     const daemon = new Daemon(engine, log, metrics);
     const api = new LocalApi(engine);
+    // the drills it runs: the runner's `server` names this daemon (its address, once it listens)
+    const where: { server?: string } = { server: at.socket?.file ?? (at.tcp ? `${at.tcp.host}:${at.tcp.port}` : '') };
+    const drills = new (drillDaemonModule().DrillDaemon)(
+      new (localDrillModule().LocalDrillApi)(engine, where),
+      log,
+      metrics,
+    );
     daemon.lock();
     daemon.refreshGauges();
     let listeners;
@@ -83,11 +94,13 @@ export default class Server extends ChaosCommand {
         metrics,
         gauges: daemonGauges(() => daemon.gauges, startedAt),
         changed: () => daemon.refreshGauges(),
+        drills,
       });
     } catch (e) {
       await daemon.stop();
       throw e;
     }
+    if (at.tcp && !at.socket) where.server = `${at.tcp.host}:${listeners.port}`;
     log({
       event: 'listening',
       ...(at.tcp ? { addr: at.tcp.host, port: listeners.port } : {}),
@@ -100,7 +113,10 @@ export default class Server extends ChaosCommand {
       data_dir: engine.dataDir,
     });
     await daemon.start();
-    await closedBySignal(listeners, log);
+    drills.start();
+    // every drill running here aborted and its faults recovered while the engine is open and the listeners too
+    await closedBySignal(listeners, log, () => drills.stop());
+    await drills.stop();
     await daemon.stop();
     if (at.socket) {
       try {

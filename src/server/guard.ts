@@ -10,10 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as http from 'node:http';
+import type { Drill } from '../drill/schema';
 import { badArgs } from '../errors';
 
 export const TOKEN_FILE = 'token';
-/** The read-only token beside it: query, check, schedule query, version, metrics, the OpenAPI document. */
+/**
+ * The read-only token beside it: query, check, schedule query, drill query, drill schedule query, version, metrics,
+ * the OpenAPI document.
+ */
 export const READ_TOKEN_FILE = 'token-ro';
 
 /** What the read-only token may do ("METHOD path"); everything else needs the full token. */
@@ -25,6 +29,8 @@ export const READ_ONLY_ROUTES: ReadonlySet<string> = new Set([
   'POST /v1/experiment/query',
   'POST /v1/experiment/check',
   'POST /v1/schedule/query',
+  'POST /v1/drill/query',
+  'POST /v1/drill/schedule/query',
 ]);
 
 export function isLoopback(host: string): boolean {
@@ -191,4 +197,26 @@ export function asksRecoverCmd(args: Record<string, unknown>): boolean {
       v !== '' &&
       v !== false,
   );
+}
+
+/**
+ * What in a drill would run a command as root on this host, each named: command probes, an inject step's
+ * recover_cmd / recover_shell, and a kubeconfig file (kubectl runs its exec credential plugin). Over HTTP such a
+ * drill is refused unless the daemon allows root commands (--allow-recover-cmd), as recover_cmd is.
+ */
+export function drillRootCommands(d: Drill): string[] {
+  const out: string[] = [];
+  for (const p of d.probes) {
+    if (p.command)
+      out.push(`probe ${p.name} runs the command ${JSON.stringify(p.command.argv.join(' ').slice(0, 100))}`);
+    if (p.kube?.kubeconfig) out.push(`probe ${p.name} names the kubeconfig ${p.kube.kubeconfig}`);
+  }
+  for (const lane of d.faults.lanes)
+    for (const [i, step] of lane.steps.entries()) {
+      if (!('inject' in step)) continue;
+      const at = `lane ${lane.name} step ${i + 1}`;
+      if (asksRecoverCmd(step.inject.args)) out.push(`${at} asks for recover_cmd / recover_shell`);
+      if (step.inject.kube?.kubeconfig) out.push(`${at} names the kubeconfig ${step.inject.kube.kubeconfig}`);
+    }
+  return out;
 }

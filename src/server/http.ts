@@ -1,8 +1,8 @@
 /**
  * The HTTP adapter (the original's API): POST /v1/experiment/inject|query|recover, GET /v1/version, every reply
  * HTTP 200 with {code, message, trace_id, data} (code = the CLI's exit codes). Added: renew, check, schedules,
- * /healthz, /metrics, /openapi.json. Safe by default: loopback unless told otherwise, a bearer token required
- * beyond loopback, bounded bodies and time per request.
+ * /healthz, /metrics, /openapi.json, and drills (POST /v1/drill/…: server/drill-routes.ts). Safe by default:
+ * loopback unless told otherwise, a bearer token required beyond loopback, bounded bodies and time per request.
  */
 import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
@@ -11,6 +11,8 @@ import { ChaosError, ExitCode, asChaosError, badArgs } from '../errors';
 import type { ChaosApi } from '../api/api';
 import type { Body } from '../api/wire';
 import { ROUTE_SCHEMAS as API, type RouteKey, decode } from '../api/schema';
+import type { DrillDaemon } from '../drill/daemon';
+import { drillRoutes } from './drill-routes';
 import { asksRecoverCmd, refuse } from './guard';
 import type { Metrics } from './metrics';
 import OPENAPI from './openapi.json';
@@ -113,7 +115,7 @@ function dataText(data: unknown): string {
 export function routes(
   api: ChaosApi,
   metrics: Metrics,
-  opts: { allowRecoverCmd: boolean; changed?: () => void } = { allowRecoverCmd: false },
+  opts: { allowRecoverCmd: boolean; changed?: () => void; drills?: DrillDaemon } = { allowRecoverCmd: false },
 ): Record<RouteKey, Route> {
   /** a route that changes experiments or schedules: the gauges are read again once it is done */
   const changing =
@@ -183,6 +185,7 @@ export function routes(
       await api.removeSchedule(decode(API['POST /v1/schedule/remove'].body, body));
       return null;
     }),
+    ...drillRoutes(opts.drills, opts),
   };
 }
 
@@ -192,7 +195,7 @@ export function createServer(
   log: (e: Record<string, unknown>) => void,
   metrics: Metrics,
   gauges: () => Parameters<Metrics['render']>[0],
-  limits: { maxConnections: number; changed?: () => void } = { maxConnections: MAX_CONNECTIONS },
+  limits: { maxConnections: number; changed?: () => void; drills?: DrillDaemon } = { maxConnections: MAX_CONNECTIONS },
 ): http.Server {
   const guard = {
     token: opts.token ? Buffer.from(opts.token) : undefined,
@@ -203,6 +206,7 @@ export function createServer(
   const table: Partial<Record<string, Route>> = routes(api, metrics, {
     allowRecoverCmd: opts.allowRecoverCmd,
     changed: limits.changed,
+    drills: limits.drills,
   });
   /** the metric series of each route and reply code (a bounded set: known routes, 'other'; a handful of codes) */
   const series = new Map<string, { c: { v: number }; h: { add(seconds: number): void } }>();

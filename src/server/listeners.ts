@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { ChaosApi } from '../api/api';
+import type { DrillDaemon } from '../drill/daemon';
 import { badArgs } from '../errors';
 import type { ListenConfig, Tokens } from './config';
 import type { Gauges } from './gauges';
@@ -23,6 +24,8 @@ export interface ListenDeps {
   metrics: Metrics;
   gauges: () => Gauges;
   changed: () => void;
+  /** the daemon's drills (POST /v1/drill/…) */
+  drills?: DrillDaemon;
 }
 
 export interface Listeners {
@@ -34,7 +37,7 @@ export interface Listeners {
 /** Listen as configured; when one listener cannot, the others are closed and it is BadArgs saying where. */
 export async function listen(c: ListenConfig, d: ListenDeps): Promise<Listeners> {
   const maxConnections = c.maxConnections ?? MAX_CONNECTIONS;
-  const limits = { maxConnections, changed: d.changed };
+  const limits = { maxConnections, changed: d.changed, drills: d.drills };
   const common = {
     token: d.tokens.token,
     readToken: d.tokens.readToken,
@@ -81,11 +84,22 @@ function listening(server: Server, start: (s: Server, cb: () => void) => void): 
 
 /**
  * Resolves once SIGTERM or SIGINT has closed every listener (in-flight requests finish, idle connections close);
- * a second signal is only logged.
+ * a second signal is only logged. `first`, when given, runs before the listeners close (the drills aborted, while
+ * their clients can still read how they ended).
  */
-export function closedBySignal(l: Listeners, log: EventLog): Promise<void> {
+export function closedBySignal(l: Listeners, log: EventLog, first?: () => Promise<void>): Promise<void> {
   return new Promise<void>((resolve) => {
     let stopping = false;
+    const close = () => {
+      let open = l.servers.length;
+      if (!open) resolve();
+      for (const s of l.servers) {
+        s.close(() => {
+          if (--open === 0) resolve();
+        });
+        s.closeIdleConnections();
+      }
+    };
     const stop = (sig: string) => {
       if (stopping) {
         log({ event: 'already-stopping', signal: sig });
@@ -93,13 +107,11 @@ export function closedBySignal(l: Listeners, log: EventLog): Promise<void> {
       } // finish in-flight requests anyway
       stopping = true;
       log({ event: 'stopping', signal: sig });
-      let open = l.servers.length;
-      for (const s of l.servers) {
-        s.close(() => {
-          if (--open === 0) resolve();
-        });
-        s.closeIdleConnections();
-      }
+      if (!first) return close();
+      first().then(close, (e: Error) => {
+        log({ event: 'stop-error', error: e.message });
+        close();
+      });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

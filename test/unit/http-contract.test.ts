@@ -9,12 +9,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalApi } from '../../src/api/local';
 import { ROUTE_SCHEMAS, type RouteKey } from '../../src/api/schema';
+import { DrillDaemon } from '../../src/drill/daemon';
+import { LocalDrillApi } from '../../src/drill/local';
 import { openEngine } from '../../src/engine/engine';
 import { createServer } from '../../src/server/http';
 import { Metrics } from '../../src/server/metrics';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-http-contract-'));
-const api = new LocalApi(openEngine(dir, { watcher: false }));
+const engine = openEngine(dir, { watcher: false });
+const api = new LocalApi(engine);
+const drills = new DrillDaemon(new LocalDrillApi(engine), () => {}, new Metrics());
 let server: http.Server;
 let port = 0;
 const seen = new Set<string>();
@@ -27,12 +31,14 @@ beforeAll(async () => {
     () => {},
     new Metrics(),
     () => [],
+    { maxConnections: 16, drills },
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;
 });
 
 afterAll(async () => {
+  await drills.stop();
   await new Promise((r) => server.close(r));
   api.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -50,7 +56,7 @@ async function call(key: RouteKey, body?: unknown): Promise<{ code: number; mess
   const s = ROUTE_SCHEMAS[key];
   const whole = s.reply.parse(json);
   if (json.code === 0) s.data.parse(json.data);
-  expect(JSON.stringify(whole)).toBe(JSON.stringify(json)); // nothing undeclared (the parse drops unknown keys)
+  expect(whole).toStrictEqual(json); // nothing undeclared (the parse drops unknown keys; in any order)
   seen.add(key);
   return json;
 }
@@ -90,5 +96,67 @@ test('every route answers as the schema says', async () => {
   );
   expect((await call('POST /v1/schedule/remove', { id })).data).toBeNull();
   expect((await call('POST /v1/schedule/remove', {})).message).toBe('id is required');
+  await drillRoutes();
   expect([...seen].sort()).toEqual(Object.keys(ROUTE_SCHEMAS).sort());
 });
+
+/** The drill routes: a dry run, a drill that only waits run to its end, problems with line and column, schedules. */
+async function drillRoutes(): Promise<void> {
+  const target = path.join(dir, 'never.txt');
+  const text = `name: contract
+faults:
+  lanes:
+    - name: one
+      steps:
+        - inject: { target: file, fault: add, args: { path: ${target}, content: x }, duration: 5s }
+`;
+  const plan = await call('POST /v1/drill/plan', { drill: text, source: 'c.yaml' });
+  expect(plan.code).toBe(0);
+  expect(plan.data.plan.join('\n')).toContain(`chaosmetad inject file add --path=${target} --content=x`);
+  expect(fs.existsSync(target)).toBe(false);
+  const bad = await call('POST /v1/drill/run', { drill: text.replace('5s', 'soon'), source: 'c.yaml' });
+  expect(bad.code).toBe(1);
+  expect(bad.message).toMatch(/^the drill file c.yaml is not valid/);
+  expect(bad.message).toMatch(/\nc\.yaml:6:11: faults\.lanes\[0\]\.steps\[0\]: a step is/);
+  const obj = await call('POST /v1/drill/plan', { drill: { name: 'o', faults: { lanes: [] } } });
+  expect(obj.code).toBe(1);
+  expect(obj.message).toMatch(/the drill:\d+:\d+: faults\.lanes: /);
+  expect((await call('POST /v1/drill/run', {})).message).toMatch(/^drill is required/);
+  const cmd = await call('POST /v1/drill/plan', {
+    drill: {
+      name: 'cmd',
+      probes: [{ name: 'p', command: { argv: ['true'] } }],
+      faults: { lanes: [{ name: 'a', steps: [{ wait: '1s' }] }] },
+    },
+  });
+  expect([cmd.code, cmd.message]).toEqual([
+    1,
+    expect.stringMatching(/probe p runs the command "true".*--allow-recover-cmd/),
+  ]);
+
+  const run = await call('POST /v1/drill/run', {
+    drill: { name: 'waits', faults: { lanes: [{ name: 'a', steps: [{ wait: '200ms' }] }] } },
+  });
+  expect(run.code).toBe(0);
+  const id = run.data.id as string;
+  let status = 'running';
+  for (let i = 0; i < 100 && status === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = (await call('POST /v1/drill/query', { id })).data.drill.status as string;
+  }
+  expect(status).toBe('passed');
+  expect((await call('POST /v1/drill/query', {})).data.drills.map((d: { id: string }) => d.id)).toEqual([id]);
+  expect((await call('POST /v1/drill/query', { id: 'nope' })).code).toBe(1);
+  expect((await call('POST /v1/drill/abort', { id })).data).toEqual({ id, status: 'passed', recovered: [] });
+
+  const file = path.join(dir, 'nightly.yaml');
+  fs.writeFileSync(file, text, { mode: 0o644 });
+  const sched = await call('POST /v1/drill/schedule', { file, cron: '0 3 * * *' });
+  expect(sched.code).toBe(0);
+  expect((await call('POST /v1/drill/schedule', { file: 'rel.yaml', cron: '0 3 * * *' })).message).toMatch(
+    /absolute path/,
+  );
+  expect((await call('POST /v1/drill/schedule/query', {})).data.schedules).toEqual([sched.data]);
+  expect((await call('POST /v1/drill/schedule/remove', { id: sched.data.id })).data).toBeNull();
+  expect((await call('POST /v1/drill/schedule/remove', { id: sched.data.id })).code).toBe(1);
+}
