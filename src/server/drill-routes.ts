@@ -14,7 +14,7 @@ import {
 } from '../api/schema';
 import type { DrillScheduleView, DrillSummary } from '../drill/api';
 import type { DrillDaemon } from '../drill/daemon';
-import { checked } from '../drill/file';
+import { checked, readTrustedDrillFile } from '../drill/file';
 import type { Drill } from '../drill/schema';
 import type { DrillResult } from '../drill/types';
 import { badArgs } from '../errors';
@@ -77,6 +77,9 @@ export function drillRoutes(
     'POST /v1/drill/abort': (body) => d().api.abort(decode(API['POST /v1/drill/abort'].body, body)),
     'POST /v1/drill/schedule': (body) => {
       const { file, cron } = decode(API['POST /v1/drill/schedule'].body, body);
+      // a token holder may name any root-owned drill file: one that runs root commands only behind the same gate
+      const { text, real } = readTrustedDrillFile(file);
+      gate(checked(real, text), opts.allowRecoverCmd);
       return d().api.schedule(file, cron);
     },
     'POST /v1/drill/schedule/query': async (body) => {

@@ -192,6 +192,15 @@ test('a drill schedule of a file others could write or swap: refused, saying why
   const ok = await call(d.port, 'POST', '/v1/drill/schedule', { file: good, cron: '0 3 * * *' });
   expect(ok.json.code).toBe(0);
   expect(ok.json.data.file).toBe(good);
+  // a root-owned drill file that runs a root command (a command probe): behind the same gate as a drill run over HTTP
+  const cmd = path.join(root, 'cmd.yaml');
+  fs.writeFileSync(cmd, `${WAIT_DRILL}probes: [{ name: c, command: { argv: [touch, /tmp/never] } }]\n`, {
+    mode: 0o644,
+  });
+  const r = await call(d.port, 'POST', '/v1/drill/schedule', { file: cmd, cron: '* * * * * *' });
+  expect(r.json.code).toBe(1);
+  expect(r.json.message).toMatch(/--allow-recover-cmd/);
+  expect((await call(d.port, 'POST', '/v1/drill/schedule/query', {})).json.data.schedules).toHaveLength(1);
 });
 
 test('a drill file made writable by others after it was scheduled: the daemon refuses to run it', async () => {
