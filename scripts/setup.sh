@@ -14,8 +14,11 @@ apt-get update -qq
 # runc (they start the daemons themselves: scripts/start-runtimes.sh); both say why they skip without them.
 # openjdk-17-jdk-headless + libjavassist-java + unzip: the Java agent of the JVM faults is built from jvm/ (javac,
 # javassist packed in); the JVM tests run a real JVM
+# python3 + curl, prometheus + prometheus-node-exporter: the example drills (examples/drills: a local web service, a
+# Prometheus alert drill; README "Drills")
 apt-get install -y -qq --no-install-recommends build-essential iproute2 procps util-linux iptables nftables \
-  e2fsprogs openssl acl libcap2-bin zsh fish openjdk-17-jdk-headless libjavassist-java unzip >/dev/null
+  e2fsprogs openssl acl libcap2-bin zsh fish openjdk-17-jdk-headless libjavassist-java unzip python3 curl \
+  prometheus prometheus-node-exporter >/dev/null
 npm ci --no-audit --no-fund
 npm run build
 install -m 0755 dist/chaosmetad /usr/local/bin/chaosmetad
