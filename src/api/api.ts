@@ -45,3 +45,15 @@ export interface ChaosApi {
 }
 
 export const STATUSES = ['created', 'success', 'error', 'destroyed'] as const;
+
+/** A drill's verdict (src/drill/types.ts; its exit codes: DRILL_EXIT there). */
+export const DRILL_STATUSES = [
+  'running',
+  'passed',
+  'not-steady',
+  'no-effect',
+  'not-detected',
+  'not-recovered',
+  'aborted',
+  'error',
+] as const;

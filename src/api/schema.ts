@@ -17,7 +17,7 @@ import type { RecoverResult as EngineRecoverResult } from '../engine/engine';
 import { badArgs } from '../errors';
 import { parseInteger, shown } from '../util/units';
 import { snake } from '../util/flags';
-import { STATUSES } from './api';
+import { DRILL_STATUSES, STATUSES } from './api';
 import { INJECT_FLAGS, type InjectField, type WireForm } from './inject-flags';
 
 /** The most of a drill's text a request may carry (the body's own bound is 1 MiB). */
@@ -397,16 +397,7 @@ export const HealthReply = z.object({ status: s() }).meta({ id: 'HealthReply' })
 
 // the drill's result and views (src/drill/types.ts and drill/api.ts; server/drill-routes.ts checks they are these)
 const num = () => z.number();
-const DRILL_STATUS = [
-  'running',
-  'passed',
-  'not-steady',
-  'no-effect',
-  'not-detected',
-  'not-recovered',
-  'aborted',
-  'error',
-] as const;
+const DRILL_STATUS = DRILL_STATUSES;
 
 export const DrillResultSchema = z
   .object({

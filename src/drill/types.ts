@@ -3,6 +3,7 @@
  * (drill/runner.ts) fills a DrillResult as it goes; the store keeps it (the drills table); drill/report.ts renders it
  * as result.json, report.md, junit.xml and report.html.
  */
+import { DRILL_STATUSES } from '../api/api';
 import type { ProbeKind } from './schema';
 
 /** One sample of a probe (or of the traffic): when (epoch ms), its value (absent when it failed), whether it held. */
@@ -46,16 +47,7 @@ export interface FaultWindow {
 }
 
 /** The verdict: passed, or why not (each has its exit code: DRILL_EXIT). */
-export const DRILL_STATUSES = [
-  'running',
-  'passed',
-  'not-steady',
-  'no-effect',
-  'not-detected',
-  'not-recovered',
-  'aborted',
-  'error',
-] as const;
+export { DRILL_STATUSES };
 export type DrillStatus = (typeof DRILL_STATUSES)[number];
 
 /** Exit codes of `drill run` (README's table): the verdict, told apart. 1: the drill file is invalid. */
