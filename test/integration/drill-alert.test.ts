@@ -4,7 +4,8 @@
  * port 19090) scraping Debian's node exporter (port 19100); `chaosmetad drill run examples/drills/cpu-alert.yaml`
  * burns every core. Passed, exit 0; the effect point (the prometheus probe above "+30" of its baseline) after the
  * inject; the detection point against the alert's real firing time read from Prometheus itself; the time to recover
- * measured; everything recovered and stopped afterwards. The three durations are printed.
+ * measured; everything recovered and stopped afterwards. The three durations are printed. Run once more when the
+ * host's other work (not this lane's) held off the steady state or the recovery (runDrill).
  *
  * @lane measuring (burns every core and reads the host's CPU through Prometheus: runs alone)
  */
@@ -22,7 +23,8 @@ import {
   startPrometheus,
 } from '../support/prometheus';
 
-jest.setTimeout(300_000);
+// the example waits up to 120 s for its steady state, burns 20 s, waits up to 120 s for the recovery: twice at most
+jest.setTimeout(700_000);
 
 const EXAMPLE = path.join(ROOT, 'examples', 'drills', 'cpu-alert.yaml');
 const PROM_CONFIG = path.join(ROOT, 'examples', 'drills', 'prometheus', 'prometheus.yml');
@@ -106,7 +108,7 @@ function drillRun(file: string, dir: string): Promise<{ code: number | null; std
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGINT'), 240_000);
+    const timer = setTimeout(() => child.kill('SIGINT'), 330_000);
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -141,9 +143,32 @@ interface ResultJson {
   expectations: Array<{ name: string; passed: boolean; message: string }>;
 }
 
+/**
+ * Run the drill; once more when it ended not-steady or not-recovered with its fault recovered: the host's CPU is
+ * shared with other work (other sessions' builds and unit tests run beside the measuring lane), which can keep it
+ * above 40 % for minutes — that verdict is about the host, not the runner. Any other verdict is final.
+ */
+async function runDrill(): Promise<{ run: Awaited<ReturnType<typeof drillRun>>; res: ResultJson }> {
+  for (let attempt = 1; ; attempt++) {
+    fs.rmSync(out, { recursive: true, force: true });
+    const run = await drillRun(drillFile, out);
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')) as ResultJson;
+    const hostBusy =
+      ['not-steady', 'not-recovered'].includes(res.status) && res.faults.every((f) => f.state === 'recovered');
+    if (attempt >= 2 || !hostBusy) return { run, res };
+    const cpu = res.series.find((s) => s.name === 'cpu')?.samples ?? [];
+    console.warn(
+      `attempt ${attempt}: ${res.status} (${res.message}): other work kept the host busy; the cpu probe's last ` +
+        `samples: ${cpu
+          .slice(-15)
+          .map(([, v]) => (v === null ? '-' : v.toFixed(0)))
+          .join(' ')} %. Once more.`,
+    );
+  }
+}
+
 maybe('cpu-alert.yaml: passed, effect after the inject, detected at the alert firing, recovered', async () => {
-  const run = await drillRun(drillFile, out);
-  const res = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')) as ResultJson;
+  const { run, res } = await runDrill();
   const ms = (iso: string) => Date.parse(iso);
   const p = res.points;
   const d = res.durations;
@@ -201,11 +226,18 @@ maybe('cpu-alert.yaml: passed, effect after the inject, detected at the alert fi
   expect(Math.abs(detected - due)).toBeLessThanOrEqual(EVAL_MS + PROBE_MS + 250);
   expect(d.detect_ms).toBe(detected - ms(p.inject));
 
-  // recovery: measured from the last fault's recover; the alert is no longer firing
+  // recovery: measured from the last fault's recover, at the third sample in a row below 40 (the alert's own
+  // condition over); the alert fired until the burn was recovered
   expect(ms(p.recovered)).toBeGreaterThan(ms(p.inject));
   expect(ms(p.recovery)).toBeGreaterThanOrEqual(ms(p.recovered));
   expect(d.recover_ms).toBe(ms(p.recovery) - ms(p.recovered));
   expect(d.recover_ms!).toBeGreaterThan(0);
+  const back = cpu.samples.findIndex(([t]) => t === p.recovery);
+  expect(back).toBeGreaterThanOrEqual(2);
+  for (const [t, v] of cpu.samples.slice(back - 2, back + 1)) {
+    expect(ms(t)).toBeGreaterThanOrEqual(ms(p.recovered));
+    expect(v).toBeLessThan(40);
+  }
   expect(lastFiring).toBeGreaterThan(ms(p.recovered) - 1000);
 
   // everything recovered: the fault, its helper, its experiment
