@@ -15,6 +15,7 @@
  *  6. the verdict and the result, kept in the store as it grows.
  * Whatever fails, every fault the drill placed is recovered before run() returns.
  */
+import { setMaxListeners } from 'node:events';
 import * as os from 'node:os';
 import { customAlphabet } from 'nanoid';
 import { lazy } from '../util/lazy';
@@ -150,6 +151,9 @@ export class DrillRun {
     id?: string,
   ) {
     this.id = id ?? `d-${newId()}`;
+    // every probe loop (and the traffic, renewals, abort poll) sleeps on these: more than Node's default 10 listeners
+    // is no leak here (a drill with 11 probes printed MaxListenersExceededWarning)
+    setMaxListeners(0, this.stop.signal, this.sampling.signal);
     const now = Date.now();
     this.result = {
       id: this.id,

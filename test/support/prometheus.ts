@@ -4,6 +4,8 @@
  * removed by stop(). startPrometheus returns once every target was scraped up (waitForTargets: false, at once).
  * Prometheus scrapes itself every second (job `prometheus`) and any scrapeTargets given (one job
  * each: `target-0`, `target-1`, …); `rules` is a rule file's text (groups: …), evaluated every evaluationInterval.
+ * Or `configFile`: a config file used as it is (an example's, its rule files next to it), and `port`: a fixed port
+ * (an example's) instead of a free one.
  *
  *   const prom = await startPrometheus({ scrapeTargets: [exporter.url], rules: 'groups: [...]' });
  *   … fetch(`${prom.url}/api/v1/query?query=up`) …
@@ -45,6 +47,10 @@ export interface PrometheusOptions {
    * comes ~5 s later (its discovery manager sends target updates at most every 5 s)
    */
   waitForTargets?: boolean;
+  /** a config file used as it is (rules, scrapeTargets and the intervals are then ignored) */
+  configFile?: string;
+  /** listen on this loopback port (default: a free one) */
+  port?: number;
 }
 
 /** Why these cannot run here ('' = they can). */
@@ -155,8 +161,9 @@ async function startDaemon(
   throw new Error(`${name} (${argv.join(' ')}): ${why}\n${text}`);
 }
 
-/** Start twice at most: the free port may be taken between freePort() and the bind. */
-async function withPort(start: (port: number) => Promise<Started>): Promise<Started> {
+/** Start twice at most: the free port may be taken between freePort() and the bind. A fixed port: once. */
+async function withPort(start: (port: number) => Promise<Started>, fixed?: number): Promise<Started> {
+  if (fixed !== undefined) return start(fixed);
   try {
     return await start(await freePort());
   } catch (e) {
@@ -176,11 +183,26 @@ function job(target: string, i: number) {
   };
 }
 
+function prometheusArgv(config: string, dir: string, addr: string): string[] {
+  return [
+    PROMETHEUS,
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=${addr}`,
+    // the console pages Debian's default points to are not needed
+    `--web.console.templates=${dir}`,
+    `--web.console.libraries=${dir}`,
+    '--log.level=warn',
+  ];
+}
+
 /** Debian's Prometheus with its own config and TSDB, scraping itself (and scrapeTargets) every second. */
 export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Started> {
   const prom = await withPort(async (port) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-prometheus-'));
     const addr = `127.0.0.1:${port}`;
+    if (opts.configFile !== undefined)
+      return startDaemon('prometheus', dir, prometheusArgv(opts.configFile, dir, addr), `http://${addr}`, '/-/ready');
     if (opts.rules !== undefined) fs.writeFileSync(path.join(dir, 'rules.yml'), opts.rules);
     // YAML is a superset of JSON: the config is written as JSON
     const config = {
@@ -208,20 +230,11 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Sta
     return startDaemon(
       'prometheus',
       dir,
-      [
-        PROMETHEUS,
-        `--config.file=${path.join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=${addr}`,
-        // the console pages Debian's default points to are not needed
-        `--web.console.templates=${dir}`,
-        `--web.console.libraries=${dir}`,
-        '--log.level=warn',
-      ],
+      prometheusArgv(path.join(dir, 'prometheus.yml'), dir, addr),
       `http://${addr}`,
       '/-/ready',
     );
-  });
+  }, opts.port);
   if (opts.waitForTargets ?? true)
     await waitForTargets(prom).catch(async (e: unknown) => {
       await prom.stop();
@@ -230,8 +243,8 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Sta
   return prom;
 }
 
-/** Debian's node exporter on a free loopback port, with only the cpu, meminfo and loadavg collectors. */
-export function startNodeExporter(): Promise<Started> {
+/** Debian's node exporter on a free loopback port (or `port`), with only the cpu, meminfo and loadavg collectors. */
+export function startNodeExporter(opts: { port?: number } = {}): Promise<Started> {
   return withPort(async (port) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmd-node-exporter-'));
     const addr = `127.0.0.1:${port}`;
@@ -250,5 +263,5 @@ export function startNodeExporter(): Promise<Started> {
       `http://${addr}`,
       '/metrics',
     );
-  });
+  }, opts.port);
 }
