@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badArgs, fileProblem } from '../errors';
 import { lazy } from '../util/lazy';
+import { shown } from '../util/units';
 import { Drill, z } from './schema';
 
 const yaml = lazy<typeof import('yaml')>(() => require('yaml'));
@@ -35,7 +36,7 @@ export function parseDrill(text: string): { drill: Drill } | { problems: DrillPr
       }),
     };
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
-  const r = Drill.safeParse(value ?? {});
+  const r = Drill.safeParse(value ?? {}, { reportInput: true });
   if (r.success) return { drill: r.data };
   return {
     problems: r.error.issues.map((iss) => {
@@ -48,9 +49,84 @@ export function parseDrill(text: string): { drill: Drill } | { problems: DrillPr
           break;
         }
       }
-      return { line: at.line, col: at.col, path: pathText(iss.path), message: iss.message };
+      return { line: at.line, col: at.col, path: pathText(iss.path), message: explained(iss) };
     }),
   };
+}
+
+type JsonNode = {
+  type?: string | string[];
+  description?: string;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  properties?: Record<string, JsonNode>;
+  items?: JsonNode;
+  anyOf?: JsonNode[];
+};
+
+/** The drill format's JSON Schema node at a path (the accepted form of a field), if the path is in it. */
+function nodeAt(path: ReadonlyArray<PropertyKey>): JsonNode | undefined {
+  let node: JsonNode | undefined = drillJsonSchema() as JsonNode;
+  for (const k of path) {
+    const options: JsonNode[] = node?.anyOf ?? (node ? [node] : []);
+    node = undefined;
+    for (const o of options) {
+      const next = typeof k === 'number' ? o.items : o.properties?.[String(k)];
+      if (next) {
+        node = next;
+        break;
+      }
+    }
+    if (!node) return undefined;
+  }
+  return node;
+}
+
+/** A field's accepted form in words: "an integer in 1..65535", "one of GET, POST", "a duration: 500ms, 30s …". */
+function form(n: JsonNode | undefined): string {
+  if (!n) return '';
+  if (n.anyOf) return n.anyOf.map(form).filter(Boolean).join(', or ');
+  if (n.enum) return `one of ${n.enum.map(String).join(', ')}`;
+  const type = Array.isArray(n.type) ? n.type.join(' or ') : n.type;
+  const range =
+    n.minimum !== undefined || n.maximum !== undefined ? ` in ${n.minimum ?? '…'}..${n.maximum ?? '…'}` : '';
+  const what =
+    type === 'object' && n.properties
+      ? `an object with ${Object.keys(n.properties).join(', ')}`
+      : type === 'array'
+        ? `a list${n.items ? ` of ${form(n.items) || 'items'}` : ''}`
+        : type === 'integer'
+          ? `an integer${range}`
+          : type === 'number'
+            ? `a number${range}`
+            : (type ?? '');
+  return n.description ? `${what}${what ? ' — ' : ''}${n.description}` : what;
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  input?: unknown;
+  keys?: string[];
+}
+
+/** A problem in the reader's words, with the accepted form of the field from the one declaration. */
+function explained(iss: Issue): string {
+  const accepted = form(nodeAt(iss.path));
+  if (iss.code === 'unrecognized_keys') {
+    const fields = Object.keys(nodeAt(iss.path)?.properties ?? {});
+    return `unknown field${(iss.keys ?? []).length > 1 ? 's' : ''} ${(iss.keys ?? []).join(', ')}${fields.length ? `; accepted: ${fields.join(', ')}` : ''}`;
+  }
+  if (iss.code === 'invalid_type') {
+    if (iss.input === undefined) return `is required${accepted ? `: ${accepted}` : ''}`;
+    return `must be ${accepted || iss.message.replace(/^Invalid input: expected /, '').replace(/, received .*$/, '')}, got ${shown(iss.input)}`;
+  }
+  if (iss.code === 'invalid_value' && accepted) return `must be ${accepted}, got ${shown(iss.input)}`;
+  if (iss.code === 'too_small' || iss.code === 'too_big' || iss.code === 'invalid_format')
+    return `${iss.message}${accepted ? ` (accepted: ${accepted})` : ''}`;
+  return iss.message;
 }
 
 /** The problems as lines: FILE:LINE:COL: PATH: MESSAGE */

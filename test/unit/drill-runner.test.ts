@@ -87,6 +87,22 @@ abort: [{ probe: nope, ok: false }]
   expect('problems' in yamlError && yamlError.problems[0].line).toBeGreaterThan(0);
 });
 
+test("each problem says the field's accepted form, from the one declaration", () => {
+  const r = parseDrill(`name: x
+probes:
+  - { name: a, tcp: { host: h, prot: 1 } }
+  - { name: b, http: { url: "http://x", method: GETX } }
+  - { name: c, command: { argv: ls } }
+faults: { lanes: [{ name: l, steps: [{ wait: 1s }] }] }
+`);
+  expect('problems' in r && r.problems.map((p) => `${p.line}:${p.path}: ${p.message}`)).toEqual([
+    '3:probes[0].tcp.port: is required: an integer in 1..65535',
+    '3:probes[0].tcp: unknown field prot; accepted: host, port, timeout',
+    '4:probes[1].http.method: must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got "GETX"',
+    '5:probes[2].command.argv: must be a list of string — the command and its arguments (run without a shell, as root), got "ls"',
+  ]);
+});
+
 test('the JSON Schema comes from the same declaration, and docs/drills.md names every field of it', () => {
   const keys = new Set<string>();
   const walk = (v: unknown): void => {
