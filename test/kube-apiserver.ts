@@ -22,6 +22,8 @@ export interface FakePod {
   /** containers by name → docker container id */
   containers: Array<{ name: string; docker: string }>;
   ready?: boolean;
+  /** its containers crash-loop: the pod stays in phase Running, each container waiting in CrashLoopBackOff */
+  crashLooping?: boolean;
 }
 
 const CHANNEL = { stdout: 1, stderr: 2, error: 3 };
@@ -96,7 +98,7 @@ export class TestApiServer {
   }
 
   private podJson(p: FakePod) {
-    const ready = p.ready ?? true;
+    const ready = !p.crashLooping && (p.ready ?? true);
     return {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -118,9 +120,11 @@ export class TestApiServer {
           ready,
           image: 'test',
           imageID: '',
-          restartCount: 0,
+          restartCount: p.crashLooping ? 7 : 0,
           containerID: `docker://${c.docker}`,
-          state: { running: { startedAt: '2026-01-01T00:00:00Z' } },
+          state: p.crashLooping
+            ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s restarting failed container' } }
+            : { running: { startedAt: '2026-01-01T00:00:00Z' } },
         })),
       },
     };

@@ -215,7 +215,11 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
         else {
           out(`[dry-run] kube inject ${def.target} ${def.fault} would, for uid: ${uid}`);
           for (const r of results)
-            out(`  ${r.target} on node ${r.node} via ${r.agent}: ${r.ok ? r.command!.join(' ') : r.message}`);
+            out(
+              r.result === 'skipped'
+                ? `  ${r.target} on node ${r.node}: skipped (${r.message})`
+                : `  ${r.target} on node ${r.node} via ${r.agent}: ${r.ok ? r.command!.join(' ') : r.message}`,
+            );
         }
         return;
       }
@@ -223,13 +227,16 @@ export function kubeInjectCommand(def: FaultDef): Command.Class {
       else {
         out(resultsTable(results));
         const ok = results.filter((r) => r.result === 'injected').length;
-        out(`uid: ${uid}  injected: ${ok} of ${results.length}`);
+        const skipped = results.filter((r) => r.result === 'skipped').length;
+        out(
+          `uid: ${uid}  injected: ${ok} of ${results.length - skipped}${skipped ? `  (${skipped} skipped: not running)` : ''}`,
+        );
       }
       const failed = results.filter((r) => !r.ok);
       if (failed.length)
         throw new ChaosError(
           failed[0].code || ExitCode.Inject,
-          `${failed.length} of ${results.length} targets failed (${failed[0].target}: ${failed[0].message})`,
+          `${failed.length} of ${results.filter((r) => r.result !== 'skipped').length} targets failed (${failed[0].target}: ${failed[0].message})`,
         );
       if (following) await followParts(kube, uid, results, lease!, format);
     }

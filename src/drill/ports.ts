@@ -185,8 +185,10 @@ export class KubePort implements FaultPort {
     const r = await this.kube(step).inject(this.args(step, uid, o, true));
     return [
       this.command(step, uid, o),
-      ...r.results.map(
-        (t) => `  ${t.target} on ${t.node}: ${(t.command ?? []).map(quote).join(' ')}${t.ok ? '' : ` (${t.message})`}`,
+      ...r.results.map((t) =>
+        t.result === 'skipped'
+          ? `  ${t.target} on ${t.node}: skipped (${t.message})`
+          : `  ${t.target} on ${t.node}: ${(t.command ?? []).map(quote).join(' ')}${t.ok ? '' : ` (${t.message})`}`,
       ),
     ];
   }

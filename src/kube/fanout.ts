@@ -46,8 +46,11 @@ export interface TargetResult {
   sub_uid: string;
   agent: string;
   ok: boolean;
-  /** injected, failed, recovered (injected, then undone because others failed), planned (dry run) */
-  result: 'injected' | 'failed' | 'recovered' | 'planned';
+  /**
+   * injected, failed, recovered (injected, then undone because others failed), planned (dry run), skipped (a pod
+   * the selector matched whose container is not running: not a target; the message says why)
+   */
+  result: 'injected' | 'failed' | 'recovered' | 'planned' | 'skipped';
   code: number;
   message: string;
   attempts: number;
@@ -98,7 +101,22 @@ export class Kube {
       throw badArgs(
         `--uid must be 5 to 32 characters of letters, digits, "_" and "-" (each target adds -N), got "${uid}"`,
       );
-    const [targets, agents] = await Promise.all([pickPods(this.kubectl, o.selection), this.agents()]);
+    const [{ picks: targets, skipped }, agents] = await Promise.all([
+      pickPods(this.kubectl, o.selection),
+      this.agents(),
+    ]);
+    const skips: TargetResult[] = skipped.map((x) => ({
+      target: x.label,
+      node: x.node,
+      container: '-',
+      sub_uid: '-',
+      agent: '-',
+      ok: true,
+      result: 'skipped',
+      code: 0,
+      message: x.reason,
+      attempts: 0,
+    }));
     const reqOf = (t: PodPick, i: number) => ({
       target: o.target,
       fault: o.fault,
@@ -121,21 +139,24 @@ export class Kube {
     if (o.dryRun) {
       return {
         uid,
-        results: targets.map((t, i) => {
-          const agent = agentFor(agents, t.node);
-          const argv = [AGENT_BIN, ...injectArgv(reqOf(t, i))];
-          return {
-            ...base(t, i, agent),
-            ok: !!agent,
-            result: 'planned' as const,
-            code: agent ? 0 : ExitCode.Inject,
-            message: agent ? '' : `no ready chaosmetad agent on node ${t.node}`,
-            attempts: 0,
-            command: agent
-              ? ['kubectl', 'exec', '-n', agent.namespace, agent.name, '-c', agent.container, '--', ...argv]
-              : argv,
-          };
-        }),
+        results: [
+          ...targets.map((t, i): TargetResult => {
+            const agent = agentFor(agents, t.node);
+            const argv = [AGENT_BIN, ...injectArgv(reqOf(t, i))];
+            return {
+              ...base(t, i, agent),
+              ok: !!agent,
+              result: 'planned' as const,
+              code: agent ? 0 : ExitCode.Inject,
+              message: agent ? '' : `no ready chaosmetad agent on node ${t.node}`,
+              attempts: 0,
+              command: agent
+                ? ['kubectl', 'exec', '-n', agent.namespace, agent.name, '-c', agent.container, '--', ...argv]
+                : argv,
+            };
+          }),
+          ...skips,
+        ],
       };
     }
     // validated once, on a real target, before anything changes: a bad flag fails here with its message (one
@@ -179,7 +200,7 @@ export class Kube {
         },
       );
     }
-    return { uid, results };
+    return { uid, results: [...results, ...skips] };
   }
 
   /** Transport failures retried with a growing pause; a command that ran and failed is not. */

@@ -52,8 +52,13 @@ export function podPick(p: PodJson, container?: string): PodPick {
     throw badArgs(
       `pod ${label} has no container ${name ?? ''} (it has: ${p.spec.containers.map((c) => c.name).join(', ')})`,
     );
-  if (!st.containerID || !st.state || !('running' in st.state))
-    throw badArgs(`container ${name} of pod ${label} is not running`);
+  if (!st.containerID || !st.state || !('running' in st.state)) {
+    const [state, detail] = Object.entries(st.state ?? {})[0] ?? [];
+    const reason = (detail as { reason?: unknown } | undefined)?.reason;
+    throw badArgs(
+      `container ${name} of pod ${label} is not running${state ? ` (${state}${typeof reason === 'string' ? `: ${reason}` : ''})` : ''}`,
+    );
+  }
   const m = /^([a-z-]+):\/\/([0-9a-f]{12,64})$/.exec(st.containerID);
   if (!m || !RUNTIME_OF[m[1]]) throw badArgs(`pod ${label}: unknown container id form ${st.containerID}`);
   return {
@@ -92,8 +97,21 @@ export function pick<T extends { label: string }>(all: T[], s: Pick<Selection, '
   return sorted.slice(0, n).sort((a, b) => a.label.localeCompare(b.label));
 }
 
-export async function pickPods(kubectl: Kubectl, s: Selection): Promise<PodPick[]> {
+/** A pod a selector matched that cannot be a target (its container not running, not scheduled yet), and why. */
+export interface SkippedPod {
+  label: string;
+  node: string;
+  reason: string;
+}
+
+/**
+ * The targets: nodes, pods named with --pod (each must be targetable: the user named it), and the pods a selector
+ * matches — of those, one whose chosen container is not running (a CrashLoopBackOff pod is still in phase Running)
+ * or that is not scheduled yet is skipped and listed, and the selection fails only when too few remain.
+ */
+export async function pickPods(kubectl: Kubectl, s: Selection): Promise<{ picks: PodPick[]; skipped: SkippedPod[] }> {
   const all: PodPick[] = [];
+  const skipped: SkippedPod[] = [];
   if (s.nodes?.length) {
     for (const n of s.nodes) {
       await kubectl.getJson(['node', n]); // exists (kubectl says why not)
@@ -118,14 +136,39 @@ export async function pickPods(kubectl: Kubectl, s: Selection): Promise<PodPick[
     ]);
     if (!list.items.length)
       throw badArgs(`no running pod in namespace ${s.namespace ?? 'default'} matches -l ${s.selector}`);
-    for (const p of list.items) all.push(podPick(p, s.container));
+    let eligible = 0;
+    for (const p of list.items) {
+      try {
+        all.push(podPick(p, s.container));
+        eligible++;
+      } catch (e) {
+        skipped.push({
+          label: `${p.metadata.namespace}/${p.metadata.name}`,
+          node: p.spec.nodeName ?? '-',
+          reason: (e as Error).message,
+        });
+      }
+    }
+    const why = () => skipped.map((x) => `${x.label}: ${x.reason}`).join('; ');
+    if (!eligible)
+      throw badArgs(
+        `no pod matching -l ${s.selector} in namespace ${s.namespace ?? 'default'} can be targeted: ${why()}`,
+      );
+    if (s.count !== undefined && skipped.length && eligible < s.count)
+      throw badArgs(
+        `only ${eligible} of the ${eligible + skipped.length} pods matching -l ${s.selector} can be targeted, ` +
+          `--target-count ${s.count} asked: ${why()}`,
+      );
   }
   if (!all.length) throw badArgs('name the targets: --pod NS/NAME, -l SELECTOR (with -n), or --node NAME');
   const seen = new Set<string>();
-  return pick(
-    all.filter((t) => !seen.has(t.label) && seen.add(t.label)),
-    s,
-  );
+  return {
+    picks: pick(
+      all.filter((t) => !seen.has(t.label) && seen.add(t.label)),
+      s,
+    ),
+    skipped,
+  };
 }
 
 export interface AgentsOptions {

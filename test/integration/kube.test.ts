@@ -272,6 +272,38 @@ d('kubectl chaosmetad through agent pods', () => {
     expect(api.execs.length).toBe(n0);
   });
 
+  test('a crash-looping pod (still phase Running) among the matches is skipped and listed; too few left: refused', async () => {
+    const crash = api.pods.find((p) => p.name === 'web-3')!;
+    crash.crashLooping = true;
+    try {
+      const r = await kube(
+        words(
+          'inject file add -n shop -l app=web --target-count 2 --path /tmp/kube-crash --content x --timeout 1m --uid kube-crash',
+        ),
+      );
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toMatch(
+        /shop\/web-3 +node-a +- +- +skipped +container app of pod shop\/web-3 is not running \(waiting: CrashLoopBackOff\)/,
+      );
+      expect(r.stdout).toContain('injected: 2 of 2  (1 skipped: not running)');
+      expect(exec(web['web-1'], ['cat', '/tmp/kube-crash']).out).toBe('x');
+      expect(exec(web['web-2'], ['cat', '/tmp/kube-crash']).out).toBe('x');
+      expect(exec(web['web-3'], ['test', '-e', '/tmp/kube-crash']).code).not.toBe(0);
+      expect((await kube(words('recover kube-crash'))).code).toBe(0);
+      expect(exec(web['web-1'], ['test', '-e', '/tmp/kube-crash']).code).not.toBe(0);
+      const few = await kube(
+        words('inject file add -n shop -l app=web --target-count 3 --path /tmp/kube-crash --content x --timeout 1m'),
+      );
+      expect(few.code).toBe(1);
+      expect(few.stderr).toContain(
+        'only 2 of the 3 pods matching -l app=web can be targeted, --target-count 3 asked: shop/web-3',
+      );
+      expect(exec(web['web-1'], ['test', '-e', '/tmp/kube-crash']).code).not.toBe(0);
+    } finally {
+      crash.crashLooping = false;
+    }
+  });
+
   test('--follow renews the leases and shows each effect; SIGINT recovers every part', async () => {
     const p = spawn(process.execPath, [
       BIN,
