@@ -81,8 +81,10 @@ export class DrillRun extends ChaosCommand {
       const stamp = (t: number) => new Date(t).toISOString().slice(11, 23);
       const ac = new AbortController();
       const onInt = () => ac.abort();
+      // Ctrl-C, a kill, the terminal closed (SIGHUP): every fault recovered, the report written
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onInt);
+      process.on('SIGHUP', onInt);
       let r: DrillResult;
       try {
         r = await api.run(drill, {
@@ -97,6 +99,7 @@ export class DrillRun extends ChaosCommand {
         live?.stop();
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onInt);
+        process.off('SIGHUP', onInt);
       }
       if (typeof flags.out === 'string') {
         const files = writeReports(r, flags.out);

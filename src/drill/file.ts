@@ -175,7 +175,7 @@ export function checked(file: string, text: string): Drill {
  * no local user can make the daemon run their drill (a command probe is a root command). Opened without following a
  * symlink; the checks are of the file opened.
  */
-export function readTrustedDrillFile(file: string): { text: string; real: string } {
+export function readTrustedDrillFile(file: string): { text: string; real: string; mode: number } {
   if (!path.isAbsolute(file)) throw badArgs(`a scheduled drill file must be an absolute path, got ${file}`);
   let real: string;
   try {
@@ -213,7 +213,7 @@ export function readTrustedDrillFile(file: string): { text: string; real: string
         `refused: the drill file ${file} is writable by other users (mode ${(st.mode & 0o7777).toString(8)})`,
       );
     if (st.size > 4 << 20) throw badArgs(`the drill file ${file} is larger than 4 MiB`);
-    return { text: fs.readFileSync(fd, 'utf8'), real };
+    return { text: fs.readFileSync(fd, 'utf8'), real, mode: st.mode };
   } finally {
     fs.closeSync(fd);
   }

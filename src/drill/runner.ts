@@ -180,17 +180,24 @@ export class DrillRun {
     this.deps.onEvent?.(t, text);
   }
 
+  /** The result to the live view and the store; never throws (a store that fails must not stop the recovery). */
   private save(force = false): void {
     const now = Date.now();
-    this.deps.onUpdate?.(this.result);
-    if (!force && now - this.lastSaved < 2000) return;
-    this.lastSaved = now;
-    this.deps.store.updateDrill(this.id, {
-      status: this.result.status,
-      result: JSON.stringify(this.result),
-      update_ms: now,
-    });
+    try {
+      this.deps.onUpdate?.(this.result);
+      if (!force && now - this.lastSaved < 2000) return;
+      this.lastSaved = now;
+      this.deps.store.updateDrill(this.id, {
+        status: this.result.status,
+        result: JSON.stringify(this.result),
+        update_ms: now,
+      });
+    } catch (e) {
+      if (!this.saveFailed) this.event(`the drill's record could not be saved: ${(e as Error).message}`);
+      this.saveFailed = true;
+    }
   }
+  private saveFailed = false;
 
   private end(status: DrillStatus, message: string): void {
     if (this.stopReason) return;
@@ -213,8 +220,8 @@ export class DrillRun {
   private push(name: string, s: Sample): void {
     const series = this.series.get(name)!;
     series.samples.push(s);
-    const phase = this.result.phase;
-    if (phase === 'faults' || phase === 'recovering') {
+    // abort guards watch while faults are (or were just) in place: from the first inject on
+    if (this.result.points.inject !== undefined && this.result.phase !== 'measure') {
       for (const [i, g] of this.abortGuards.entries())
         if (g.c.probe === name && g.push(s)) {
           this.result.points.abort ??= s.t;
@@ -222,8 +229,15 @@ export class DrillRun {
         }
     }
     if (this.result.points.inject !== undefined) {
+      const inject = this.result.points.inject;
+      const inTime = (within: number | undefined) => within === undefined || s.t <= inject + within;
       for (const w of this.effect)
-        if (w.c.probe === name && w.push(s) && this.result.points.effect === undefined) {
+        if (
+          w.c.probe === name &&
+          w.push(s) &&
+          this.result.points.effect === undefined &&
+          inTime(this.drill.measure.effect?.within)
+        ) {
           this.result.points.effect = w.heldAt;
           this.event(
             `effect: ${describe(w.c)} (${((w.heldAt! - this.result.points.inject) / 1000).toFixed(1)} s after the inject)`,
@@ -233,7 +247,8 @@ export class DrillRun {
         this.detection &&
         this.detection.c.probe === name &&
         this.detection.push(s) &&
-        this.result.points.detection === undefined
+        this.result.points.detection === undefined &&
+        inTime(this.drill.measure.detection?.within)
       ) {
         this.result.points.detection = this.detection.heldAt;
         this.event(
@@ -244,7 +259,8 @@ export class DrillRun {
     if (this.result.points.recovered !== undefined && this.result.points.recovery === undefined) {
       for (const w of this.recovery) if (w.c.probe === name) w.push(s);
       if (this.recovery.length && this.recovery.every((w) => w.holding)) {
-        this.result.points.recovery = Math.max(...this.recovery.map((w) => w.heldAt ?? s.t));
+        // the moment all hold at once: this sample completed the last of them
+        this.result.points.recovery = s.t;
         this.event(`recovered: ${this.recovery.map((w) => describe(w.c)).join('; ')}`);
       }
     }
@@ -290,7 +306,9 @@ export class DrillRun {
       if (signal.aborted) break;
       const tick = run.take();
       const t = Date.now();
-      const has = tick.sent > 0;
+      // nothing finished in a tick where requests were due (hung on a dead service): none succeeded
+      const due = (this.drill.traffic?.rate ?? Infinity) * (this.drill.interval / 1000) >= 1;
+      const has = tick.sent > 0 || due;
       this.push('traffic.rps', { t, value: tick.rps, ok: true });
       this.push('traffic.success', { t, value: has ? tick.success : null, ok: has && tick.success === 100 });
       this.push('traffic.p50', { t, value: tick.p50, ok: tick.p50 !== null });
@@ -312,7 +330,15 @@ export class DrillRun {
     for (;;) {
       if (this.stop.signal.aborted) return false;
       const ready = names.every((n) => n.startsWith('alert.') || this.series.get(n)!.samples.length >= ss.samples);
-      if (ready && criteria.every((c) => window(c.probe).every((s) => Watch.holdsOne(c, s)))) break;
+      // the detection alert must not be firing before anything is injected (a detection at 0 s would be someone
+      // else's alert, or the last run's)
+      const quiet = names
+        .filter((n) => n.startsWith('alert.'))
+        .every((n) => {
+          const last = this.series.get(n)!.samples.at(-1);
+          return last !== undefined && !last.ok;
+        });
+      if (ready && quiet && criteria.every((c) => window(c.probe).every((s) => Watch.holdsOne(c, s)))) break;
       if (Date.now() > deadline) {
         const failing = criteria.filter((c) => !window(c.probe).every((s) => Watch.holdsOne(c, s)));
         this.result.expectations.push({
@@ -451,7 +477,12 @@ export class DrillRun {
     const signal = this.sampling.signal;
     while (!signal.aborted) {
       await sleep(1000, signal);
-      const row = this.deps.store.drill(this.id);
+      let row;
+      try {
+        row = this.deps.store.drill(this.id);
+      } catch {
+        continue; // the store busy or failing: asked again in a second
+      }
       if (row?.abort_requested) this.end('aborted', 'aborted by drill abort');
     }
   }
@@ -484,6 +515,8 @@ export class DrillRun {
     if (this.deps.signal?.aborted) onSignal();
     this.event(`drill ${d.name} (${this.id}) started`);
     const loops: Array<Promise<void>> = [];
+    // a loop that fails (the store, a probe's own bug) ends the drill as an error: never an unhandled rejection
+    const loop = (p: Promise<void>) => loops.push(p.catch((e: unknown) => this.end('error', (e as Error).message)));
     let trafficRun: import('./traffic').TrafficRun | undefined;
     try {
       for (const p of d.probes) {
@@ -510,19 +543,23 @@ export class DrillRun {
       this.recovery = (d.measure.recovery?.criteria ?? []).map((c) => new Watch(c, () => this.baseline[c.probe]));
       this.abortGuards = d.abort.map((c) => new Watch(c, () => this.baseline[c.probe]));
       for (const [name, sampler] of this.samplers)
-        loops.push(this.probeLoop(d.probes.find((p) => p.name === name) ?? { name }, sampler));
+        loop(this.probeLoop(d.probes.find((p) => p.name === name) ?? { name }, sampler));
       if (d.traffic) {
         const run = traffic().startTraffic(d.traffic);
         trafficRun = run;
-        loops.push(this.trafficLoop(run));
+        loop(this.trafficLoop(run));
       }
-      loops.push(this.renewals(), this.abortPoll());
+      loop(this.renewals());
+      loop(this.abortPoll());
 
       if (await this.steadyState()) {
         this.result.phase = 'faults';
         this.result.message = 'faults';
         this.save(true);
-        await Promise.all(d.faults.lanes.map((_, li) => this.lane(li)));
+        // every lane to its end (one that failed ends the drill; the others stop at their next step)
+        const lanes = await Promise.allSettled(d.faults.lanes.map((_, li) => this.lane(li)));
+        for (const l of lanes)
+          if (l.status === 'rejected') this.end('error', String((l.reason as Error)?.message ?? l.reason));
         this.result.phase = 'recovering';
         await this.recoverAll();
         if (!this.stopReason || this.stopReason.status !== 'not-steady') {
@@ -629,12 +666,15 @@ export class DrillRun {
         message: g.heldAt === undefined ? `never held: ${describe(g.c)}` : `held: ${describe(g.c)}`,
         ...(g.heldAt ? { at: g.heldAt } : {}),
       });
-    if (this.stopReason) {
+    if (leftover.length) {
+      // a fault the runner could not take back outranks every other verdict (its lease recovers it)
+      r.status = 'error';
+      r.message = `faults not recovered by the runner: ${leftover.map((f) => f.uid).join(', ')}${
+        this.stopReason ? ` (after: ${this.stopReason.status}: ${this.stopReason.message})` : ''
+      }`;
+    } else if (this.stopReason) {
       r.status = this.stopReason.status;
       r.message = this.stopReason.message;
-    } else if (leftover.length) {
-      r.status = 'error';
-      r.message = `faults not recovered by the runner: ${leftover.map((f) => f.uid).join(', ')}`;
     } else {
       const failed = expect.find(([, passed]) => !passed);
       r.status = failed ? failed[4] : 'passed';

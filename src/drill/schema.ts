@@ -335,7 +335,10 @@ export const Drill = z
     steady_state: steadyState.optional(),
     traffic: Traffic.optional(),
     faults: z.strictObject({
-      lease: duration().default(15_000).describe("each fault's lease (the runner renews it; dead runner → recovered)"),
+      lease: duration()
+        .default(15_000)
+        .refine((ms) => ms >= 3000, { error: 'must be at least 3s (the runner renews it every third)' })
+        .describe("each fault's lease, at least 3s (the runner renews it every third; a dead runner's faults recover)"),
       lanes: z.array(Lane).min(1),
     }),
     measure: measure.default({}),

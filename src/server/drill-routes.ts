@@ -78,7 +78,11 @@ export function drillRoutes(
     'POST /v1/drill/schedule': (body) => {
       const { file, cron } = decode(API['POST /v1/drill/schedule'].body, body);
       // a token holder may name any root-owned drill file: one that runs root commands only behind the same gate
-      const { text, real } = readTrustedDrillFile(file);
+      const { text, real, mode } = readTrustedDrillFile(file);
+      // a file only root may read is no drill file to name over HTTP: its validation errors would show a token
+      // holder parts of it (/etc/shadow is a valid YAML string)
+      if (!(mode & 0o004))
+        throw badArgs(`refused: the drill file ${file} is not readable by all (mode ${(mode & 0o7777).toString(8)})`);
       gate(checked(real, text), opts.allowRecoverCmd);
       return d().api.schedule(file, cron);
     },

@@ -192,6 +192,13 @@ test('a drill schedule of a file others could write or swap: refused, saying why
   const ok = await call(d.port, 'POST', '/v1/drill/schedule', { file: good, cron: '0 3 * * *' });
   expect(ok.json.code).toBe(0);
   expect(ok.json.data.file).toBe(good);
+  // a file only root may read (/etc/shadow is a valid YAML string): its validation errors would show parts of it
+  const secret = path.join(root, 'secret.yaml');
+  fs.writeFileSync(secret, 'root:$6$secret-hash-here:19000:0:99999:7:::\n', { mode: 0o600 });
+  const s600 = await call(d.port, 'POST', '/v1/drill/schedule', { file: secret, cron: '* * * * * *' });
+  expect(s600.json.code).toBe(1);
+  expect(s600.json.message).toBe(`refused: the drill file ${secret} is not readable by all (mode 600)`);
+  expect(s600.text).not.toContain('secret-hash');
   // a root-owned drill file that runs a root command (a command probe): behind the same gate as a drill run over HTTP
   const cmd = path.join(root, 'cmd.yaml');
   fs.writeFileSync(cmd, `${WAIT_DRILL}probes: [{ name: c, command: { argv: [touch, /tmp/never] } }]\n`, {

@@ -80,15 +80,17 @@ measure:
     baseline: Record<string, number>;
     series: Array<{ name: string; samples: Array<[string, number | null, boolean]> }>;
   };
-  const during = (name: string) =>
+  // the samples of the fault's window: a probe's stamped when it asked (from the inject on: a slow answer may take
+  // the whole window), the traffic's at the end of each interval (from 1.5 s in: the limit's queue filled)
+  const during = (name: string, from = 1500) =>
     res.series
       .find((s) => s.name === name)!
       .samples.filter(
         ([t]) =>
-          Date.parse(t) > Date.parse(res.points.inject) + 1500 && Date.parse(t) < Date.parse(res.points.recovered),
+          Date.parse(t) >= Date.parse(res.points.inject) + from && Date.parse(t) < Date.parse(res.points.recovered),
       )
       .map(([, v, ok]) => ({ v, ok }));
-  const page = during('page');
+  const page = during('page', 0);
   const success = during('traffic.success');
   const p50 = during('traffic.p50');
   console.log(
@@ -99,8 +101,9 @@ measure:
   expect([r.code, res.status, r.stderr]).toEqual([0, 'passed', '']);
   // the effect point: within 2 × the interval of the inject
   expect(res.durations.effect_ms).toBeLessThanOrEqual(1000);
-  // 128 KiB at 1 Mbit/s: a second at least, behind the traffic's own (baseline: milliseconds)
-  expect(Math.max(...page.map((x) => x.v ?? 0))).toBeGreaterThan(800);
+  // 128 KiB at 1 Mbit/s, behind the traffic's own: hundreds of ms at least (tbf's burst lets the first part through
+  // at once), against a baseline of milliseconds — the drill's own effect criterion, seen in the series too
+  expect(Math.max(...page.map((x) => x.v ?? 0))).toBeGreaterThan(res.baseline.page + 400);
   // the traffic (10 pages a second: ten times what the link now carries): its requests time out (3 s)
   expect(Math.max(...p50.map((x) => x.v ?? 0))).toBeGreaterThan(1000);
   expect(Math.min(...success.map((x) => x.v ?? 100))).toBeLessThan(50);

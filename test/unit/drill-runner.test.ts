@@ -270,3 +270,67 @@ faults:
   expect(log).toContain(`recover ${r.id}-1-1`);
   store.close();
 });
+
+test('an effect seen after its window does not count: no-effect (within is kept)', async () => {
+  const v = valueFile('late', 10);
+  const d = drill(`name: late
+interval: 100ms
+probes:
+  - { name: lat, command: { argv: [cat, ${v.file}], value: stdout } }
+steady_state: { samples: 2 }
+faults:
+  lanes: [{ name: a, steps: [{ inject: { target: cpu, fault: burn, args: { percent: 10 }, duration: 1500ms } }] }]
+measure:
+  effect: { criteria: [{ probe: lat, above: "+100" }], within: 500ms }
+`);
+  const log: string[] = [];
+  const store = new Store(tmp);
+  const driver = (async () => {
+    while (!log.some((l) => l.startsWith('inject'))) await new Promise((r) => setTimeout(r, 20));
+    setTimeout(() => v.set(500), 900); // after the 500 ms window
+  })();
+  const r = await new DrillRun(d, { store, host: recordingPort(log), kube: recordingPort(log) }).run();
+  await driver;
+  store.close();
+  expect(r.status).toBe('no-effect');
+  expect(r.points.effect).toBeUndefined();
+});
+
+test('a fault the runner could not take back outranks an abort: error, not aborted', async () => {
+  const flag = valueFile('guard', 0);
+  const d = drill(`name: stuck
+interval: 100ms
+probes:
+  - { name: g, command: { argv: [cat, ${flag.file}], value: stdout } }
+steady_state: { samples: 2 }
+faults:
+  lanes: [{ name: a, steps: [{ inject: { target: cpu, fault: burn, args: { percent: 10 }, duration: 30s } }] }]
+abort: [{ probe: g, above: 0 }]
+`);
+  const log: string[] = [];
+  const stuck: FaultPort = {
+    ...recordingPort(log),
+    inject: async (s, uid, o) => ({
+      ...(await recordingPort(log).inject(s, uid, o)),
+      recover: async () => {
+        throw new Error('tc says no');
+      },
+    }),
+  };
+  const store = new Store(tmp);
+  setTimeout(() => flag.set(1), 800);
+  const r = await new DrillRun(d, { store, host: stuck, kube: stuck }).run();
+  store.close();
+  expect(r.points.abort).toBeDefined();
+  expect(r.status).toBe('error');
+  expect(r.message).toMatch(/faults not recovered by the runner: .*-1-1 \(after: aborted: abort guard 1 held/);
+});
+
+test('a lease shorter than 3 s is refused (renewed every third of it)', () => {
+  const r = parseDrill(`name: x
+faults: { lease: 1s, lanes: [{ name: l, steps: [{ wait: 1s }] }] }
+`);
+  expect('problems' in r && r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+    'faults.lease: must be at least 3s (the runner renews it every third)',
+  ]);
+});
